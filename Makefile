@@ -1,0 +1,55 @@
+# Recovery Desk: `make run` serves the desk, `make test` runs the suite. Both start with `make install`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_BIN := $(shell command -v uv 2>/dev/null)
+# Without uv on PATH, pip installs it and it runs as a module of the same Python.
+UV     := $(if $(UV_BIN),$(UV_BIN),$(PYTHON) -m uv)
+STAMP  := $(VENV)/.synced
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-sqlite test-postgres lock lint bench browser clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock
+	touch $(STAMP)
+
+# Re-pin after editing pyproject.toml: versions and hashes only, no registry addresses.
+lock:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) pip compile pyproject.toml --group dev --override overrides.txt --generate-hashes \
+		--python-version 3.11 --no-header -o requirements.lock
+
+run: install
+	$(BIN)/flask --app app bootstrap
+	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
+
+# Debian's Chromium for the browser tests (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium could not be installed: browser tests will be skipped"; }
+
+test: install browser test-sqlite test-postgres
+
+# pytest exits 5 when it collected nothing: say so, and fail, so CI never passes empty.
+PYTEST = $(BIN)/python -m pytest $(PYTEST_ARGS) || { rc=$$?; \
+	[ $$rc -ne 5 ] || echo "pytest collected no tests: failing on purpose"; exit $$rc; }
+
+test-sqlite: install
+	@echo "== suite on SQLite =="
+	DATABASE_URL= $(PYTEST)
+
+test-postgres: install
+	@echo "== suite on PostgreSQL ($(PG_URL)) =="
+	DATABASE_URL=$(PG_URL) $(PYTEST)
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

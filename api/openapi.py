@@ -1,0 +1,228 @@
+"""The OpenAPI 3.1 document of API v1, kept next to the routes it describes."""
+
+from workflow.states import ISSUE_TYPES, TRIGGERS, Resolution, State
+
+
+def _error_response(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+ERRORS = {
+    "400": _error_response("Malformed input"),
+    "401": _error_response("Missing or invalid API token"),
+    "403": _error_response("Role not allowed"),
+    "404": _error_response("Not found"),
+    "409": _error_response("Conflict: stale version or reused Idempotency-Key"),
+    "413": _error_response("Upload too large (bytes or pixels)"),
+    "415": _error_response("Not a supported image or not multipart/form-data"),
+    "422": _error_response("Understood but refused"),
+    "429": _error_response("Rate limited"),
+}
+
+
+def _errors(*codes: str) -> dict:
+    return {code: ERRORS[code] for code in codes}
+
+
+def _json(ref: str) -> dict:
+    return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def openapi_document() -> dict:
+    """The document served at /api/v1/openapi.json."""
+    bearer = [{"bearerAuth": []}]
+    case_id = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    token = {"name": "tracking_token", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Recovery Desk API",
+            "version": "1.0.0",
+            "description": "Submit account-recovery requests, follow them, and act on cases.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "paths": {
+            "/recovery-requests": {
+                "post": {
+                    "operationId": "createRecoveryRequest",
+                    "summary": "File a recovery request with an ID photo and a selfie",
+                    "parameters": [{
+                        "name": "Idempotency-Key", "in": "header", "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                        "description": "Retrying with the same key and content returns the "
+                                       "same case; a different content gets 409.",
+                    }],
+                    "requestBody": {"required": True, "content": {"multipart/form-data": {
+                        "schema": {"$ref": "#/components/schemas/RecoveryRequestForm"}}}},
+                    "responses": {
+                        "201": {"description": "Case created", **_json("RecoveryRequestCreated")},
+                        **_errors("400", "409", "413", "415", "422", "429"),
+                    },
+                },
+            },
+            "/recovery-requests/{tracking_token}": {
+                "get": {
+                    "operationId": "getRecoveryRequestStatus",
+                    "summary": "Status of a request, for the holder of its tracking token",
+                    "parameters": [token],
+                    "responses": {"200": {"description": "Status", **_json("RequestStatus")},
+                                  **_errors("404", "429")},
+                },
+            },
+            "/cases": {
+                "get": {
+                    "operationId": "listCases",
+                    "summary": "Cases in queue order",
+                    "security": bearer,
+                    "parameters": [
+                        {"name": "state", "in": "query",
+                         "schema": {"type": "string", "enum": [s.value for s in State]}},
+                        {"name": "issue_type", "in": "query",
+                         "schema": {"type": "string", "enum": list(ISSUE_TYPES)}},
+                        {"name": "limit", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 100,
+                                    "default": 25}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": {"description": "A page of cases", **_json("CaseList")},
+                                  **_errors("400", "401", "403")},
+                },
+            },
+            "/cases/{case_id}": {
+                "get": {
+                    "operationId": "getCase",
+                    "summary": "One case with checks, events and messages",
+                    "security": bearer,
+                    "parameters": [case_id],
+                    "responses": {"200": {"description": "The case", **_json("CaseDetail")},
+                                  **_errors("401", "403", "404")},
+                },
+            },
+            "/cases/{case_id}/events": {
+                "post": {
+                    "operationId": "fireCaseEvent",
+                    "summary": "Move a case; carries the version the caller saw",
+                    "security": bearer,
+                    "parameters": [case_id],
+                    "requestBody": {"required": True, **_json("EventRequest")},
+                    "responses": {"200": {"description": "The changed case",
+                                          **_json("CaseDetail")},
+                                  **_errors("400", "401", "403", "404", "409", "422")},
+                },
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "getOpenApi",
+                    "summary": "This document",
+                    "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                          "content": {"application/json": {}}}},
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": _schemas(),
+        },
+    }
+
+
+def _schemas() -> dict:
+    state = {"type": "string", "enum": [s.value for s in State]}
+    resolution = {"type": ["string", "null"], "enum": [r.value for r in Resolution] + [None]}
+    stamp = {"type": "string", "format": "date-time"}
+    message = {
+        "type": "object",
+        "required": ["id", "author", "body", "created_at"],
+        "properties": {"id": {"type": "integer"}, "author": {"type": "string"},
+                       "body": {"type": "string"}, "created_at": stamp,
+                       "internal": {"type": "boolean"},
+                       "agent_id": {"type": ["integer", "null"]}},
+    }
+    summary = {
+        "type": "object",
+        "required": ["id", "state", "issue_type", "created_at", "version"],
+        "properties": {
+            "id": {"type": "integer"}, "state": state, "resolution": resolution,
+            "issue_type": {"type": "string", "enum": list(ISSUE_TYPES)},
+            "created_at": stamp, "updated_at": stamp,
+            "assignee_id": {"type": ["integer", "null"]}, "has_account": {"type": "boolean"},
+            "version": {"type": "integer"},
+        },
+    }
+    return {
+        "Error": {
+            "type": "object", "required": ["error"],
+            "properties": {"error": {
+                "type": "object", "required": ["code", "message", "field"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                               "field": {"type": ["string", "null"]}},
+            }},
+        },
+        "RecoveryRequestForm": {
+            "type": "object",
+            "required": ["email", "full_name", "date_of_birth", "issue_type", "consent",
+                         "id_document", "selfie"],
+            "properties": {
+                "email": {"type": "string", "format": "email"},
+                "full_name": {"type": "string", "maxLength": 200},
+                "date_of_birth": {"type": "string", "format": "date"},
+                "issue_type": {"type": "string", "enum": list(ISSUE_TYPES)},
+                "description": {"type": "string", "maxLength": 4000},
+                "consent": {"type": "string", "enum": ["true"]},
+                "id_document": {"type": "string", "format": "binary",
+                                "description": "JPEG, PNG or WebP"},
+                "id_document_back": {"type": "string", "format": "binary"},
+                "selfie": {"type": "string", "format": "binary"},
+            },
+        },
+        "RecoveryRequestCreated": {
+            "type": "object", "required": ["case_id", "tracking_token", "state", "status_url"],
+            "properties": {"case_id": {"type": "integer"}, "tracking_token": {"type": "string"},
+                           "state": state, "status_url": {"type": "string", "format": "uri"}},
+        },
+        "RequestStatus": {
+            "type": "object",
+            "required": ["case_id", "state", "status_text", "messages", "actions"],
+            "properties": {
+                "case_id": {"type": "integer"}, "state": state, "resolution": resolution,
+                "status_text": {"type": "string"},
+                "messages": {"type": "array", "items": message},
+                "actions": {"type": "array", "items": {
+                    "type": "string", "enum": ["reply", "resubmit", "withdraw"]}},
+                "status_url": {"type": "string", "format": "uri"},
+            },
+        },
+        "CaseSummary": summary,
+        "CaseList": {
+            "type": "object", "required": ["items", "next_cursor"],
+            "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/"
+                                                                        "CaseSummary"}},
+                           "next_cursor": {"type": ["string", "null"]}},
+        },
+        "CaseDetail": {
+            "allOf": [{"$ref": "#/components/schemas/CaseSummary"}, {
+                "type": "object",
+                "required": ["resolution", "allowed_events", "checks", "events", "messages"],
+                "properties": {
+                    "submitted": {"type": "object"},
+                    "account": {"type": ["object", "null"]},
+                    "allowed_events": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {"event": {"type": "string"}, "label": {"type": "string"},
+                                       "needs_reason": {"type": "boolean"}}}},
+                    "resubmissions": {"type": "integer"},
+                    "evidence": {"type": "array", "items": {"type": "object"}},
+                    "checks": {"type": "array", "items": {"type": "object"}},
+                    "events": {"type": "array", "items": {"type": "object"}},
+                    "messages": {"type": "array", "items": message},
+                },
+            }],
+        },
+        "EventRequest": {
+            "type": "object", "required": ["event", "version"],
+            "properties": {"event": {"type": "string", "enum": list(TRIGGERS)},
+                           "version": {"type": "integer"},
+                           "reason": {"type": "string", "maxLength": 4000}},
+        },
+    }

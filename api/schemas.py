@@ -1,0 +1,102 @@
+"""How cases, events and messages look in JSON."""
+
+from flask import url_for
+
+from workflow import service
+from workflow.states import ISSUE_TYPES, status_text
+
+
+def _time(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def case_summary(case) -> dict:
+    """A case in a list."""
+    return {
+        "id": case.id,
+        "state": case.state,
+        "resolution": case.resolution,
+        "issue_type": case.issue_type,
+        "created_at": _time(case.created_at),
+        "updated_at": _time(case.updated_at),
+        "assignee_id": case.assignee_id,
+        "has_account": case.account_id is not None,
+        "version": case.version,
+    }
+
+
+def event_json(event) -> dict:
+    """One audit event."""
+    return {
+        "id": event.id,
+        "event": event.event,
+        "actor_type": event.actor_type,
+        "actor_agent_id": event.actor_agent_id,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "reason": event.reason,
+        "created_at": _time(event.created_at),
+    }
+
+
+def message_json(message, *, staff: bool) -> dict:
+    """One message; staff also see internal notes and who wrote what."""
+    data = {
+        "id": message.id,
+        "author": "you" if message.author_type == "user" and not staff else (
+            "user" if message.author_type == "user" else "support"),
+        "body": message.body,
+        "created_at": _time(message.created_at),
+    }
+    if staff:
+        data["internal"] = message.internal
+        data["agent_id"] = message.agent_id
+    return data
+
+
+def evidence_json(item) -> dict:
+    """Metadata of one photo; the image itself is served by the console only."""
+    return {
+        "id": item.id, "kind": item.kind, "attempt": item.attempt, "mime_type": item.mime_type,
+        "width": item.width, "height": item.height, "sha256": item.sha256,
+    }
+
+
+def case_detail(case, agent) -> dict:
+    """A case with everything an agent needs to decide."""
+    account = case.account
+    return {
+        **case_summary(case),
+        "submitted": {
+            "email": case.email, "full_name": case.full_name,
+            "date_of_birth": case.date_of_birth.isoformat(), "description": case.description,
+            "issue_label": ISSUE_TYPES[case.issue_type],
+        },
+        "account": None if account is None else {
+            "id": account.id, "email": account.email, "full_name": account.full_name,
+            "date_of_birth": account.date_of_birth.isoformat(),
+            "two_factor_enabled": account.two_factor_enabled, "locked": account.locked,
+        },
+        "allowed_events": [
+            {"event": row.trigger, "label": row.label, "needs_reason": row.needs_reason}
+            for row in service.allowed_events(case, agent.actors)
+        ],
+        "resubmissions": case.resubmissions,
+        "evidence": [evidence_json(e) for e in case.evidence],
+        "checks": [],
+        "events": [event_json(e) for e in case.events],
+        "messages": [message_json(m, staff=True) for m in case.messages],
+    }
+
+
+def public_status(case, token: str) -> dict:
+    """What the holder of the tracking token may see."""
+    return {
+        "case_id": case.id,
+        "state": case.state,
+        "resolution": case.resolution,
+        "status_text": status_text(case.state, case.resolution),
+        "messages": [message_json(m, staff=False) for m in case.messages if not m.internal],
+        "actions": service.user_actions(case),
+        "status_url": url_for("public.status", token=token, _external=True),
+    }

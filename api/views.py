@@ -1,0 +1,136 @@
+"""API v1 routes. Views parse, call the service, and let errors.py shape failures."""
+
+from flask import current_app, g, jsonify, request, url_for
+
+from errors import ApiError
+from extensions import limiter
+from workflow import service
+from workflow.auth import token_required
+from workflow.forms import RecoveryForm
+from workflow.public_views import submission_from, uploaded_files
+from workflow.states import ISSUE_TYPES, TRIGGERS, State
+
+from . import bp
+from .openapi import openapi_document
+from .schemas import case_detail, case_summary, public_status
+
+STAFF = ("agent", "security_lead", "admin")
+
+
+def _submission_limit() -> str:
+    return current_app.config["RATELIMIT_SUBMISSION"]
+
+
+def _form_error(form) -> ApiError:
+    """The first validation error of ``form`` as a 400, naming its field."""
+    for name, errors in form.errors.items():
+        code = {"consent": "consent_required", "id_document": "missing_file",
+                "selfie": "missing_file"}.get(name, "invalid_field")
+        return ApiError(400, code, errors[0], name)
+    return ApiError(400, "bad_request", "The request could not be understood.")
+
+
+@bp.post("/recovery-requests")
+@limiter.limit(_submission_limit)
+def create_recovery_request():
+    """File a recovery request (multipart form)."""
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(415, "unsupported_media_type",
+                       "Send the request as multipart/form-data with the photos as files.")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 255 and key.isprintable()):
+        raise ApiError(400, "invalid_idempotency_key",
+                       "The Idempotency-Key must be 1 to 255 printable characters.")
+    form = RecoveryForm(meta={"csrf": False})
+    if not form.validate():
+        raise _form_error(form)
+    result = service.submit_request(submission_from(form, request.remote_addr),
+                                    uploaded_files(form), idempotency_key=key)
+    body = {
+        "case_id": result.case.id,
+        "tracking_token": result.tracking_token,
+        "state": result.case.state,
+        "status_url": url_for("public.status", token=result.tracking_token, _external=True),
+    }
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.recovery_request_status",
+                                           token=result.tracking_token)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/recovery-requests/<token>")
+def recovery_request_status(token: str):
+    """The status of a request, for the holder of its tracking token."""
+    return jsonify(public_status(service.case_for_token(token), token))
+
+
+def _choice(name: str, allowed) -> str | None:
+    value = request.args.get(name) or None
+    if value is not None and value not in allowed:
+        raise ApiError(400, f"invalid_{name}",
+                       f"Unknown {name} '{value}'. Use one of: {', '.join(allowed)}.", name)
+    return value
+
+
+def _limit() -> int:
+    maximum = current_app.config["API_MAX_PAGE_SIZE"]
+    raw = request.args.get("limit", "25")
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {maximum}.",
+                       "limit")
+    return int(raw)
+
+
+@bp.get("/cases")
+@token_required(*STAFF)
+def list_cases():
+    """The queue, oldest first, with cursor pagination."""
+    state = _choice("state", [s.value for s in State])
+    issue_type = _choice("issue_type", list(ISSUE_TYPES))
+    items, next_cursor = service.list_cases(
+        limit=_limit(), cursor=request.args.get("cursor") or None,
+        states=[state] if state else None, issue_type=issue_type,
+    )
+    return jsonify({"items": [case_summary(c) for c in items], "next_cursor": next_cursor})
+
+
+@bp.get("/cases/<int:case_id>")
+@token_required(*STAFF)
+def get_case(case_id: int):
+    """One case with its allowed events, checks, events and messages."""
+    return jsonify(case_detail(service.get_case(case_id), g.agent))
+
+
+@bp.post("/cases/<int:case_id>/events")
+@token_required(*STAFF)
+def fire_event(case_id: int):
+    """Fire an event on a case, carrying the version the caller saw."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "Send a JSON object with event, version and reason.")
+    event = body.get("event")
+    version = body.get("version")
+    reason = body.get("reason")
+    if not isinstance(event, str) or not event:
+        raise ApiError(400, "invalid_field", "event is required.", "event")
+    if event not in TRIGGERS:
+        raise ApiError(400, "unknown_event",
+                       f"Unknown event '{event}'. Use one of: {', '.join(TRIGGERS)}.", "event")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ApiError(400, "invalid_field",
+                       "version is required: the case version you last saw.", "version")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 4000):
+        raise ApiError(400, "invalid_field", "reason must be text of at most 4000 characters.",
+                       "reason")
+    case = service.fire_event(case_id, event, agent=g.agent, expected_version=version,
+                              reason=reason)
+    return jsonify(case_detail(case, g.agent))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document())

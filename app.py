@@ -1,0 +1,92 @@
+"""Recovery Desk: the application factory."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+import config
+from extensions import csrf, db, limiter, login_manager, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the application."""
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    """Defaults, then instance/config.py, then the environment, then the test's overrides."""
+    app.config.from_object(config.Config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("RECOVERY")
+        app.config.update(config.from_environment())
+    else:
+        app.config.update(test_config)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            "sqlite:///" + os.path.join(app.instance_path, "recovery-desk.sqlite")
+        )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app)
+
+
+def _instance_secret(app: Flask) -> str:
+    """A secret key kept in the instance folder, created on first start; never in production."""
+    if app.config["ENV_NAME"] == "production":
+        raise RuntimeError(
+            "SECRET_KEY is not set. Set RECOVERY_SECRET_KEY or put SECRET_KEY in "
+            "instance/config.py."
+        )
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions to this app."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    from workflow import models  # noqa: F401  (tables must be known to Alembic and create_all)
+    from workflow.auth import init_login
+
+    init_login(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the public pages, the agent console and the API."""
+    from api import bp as api_bp
+    from workflow.agent_views import bp as agent_bp
+    from workflow.public_views import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(agent_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """JSON errors under /api/, pages elsewhere."""
+    import errors
+
+    errors.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The `flask --app app ...` commands."""
+    import commands
+
+    commands.init_app(app)

@@ -1,0 +1,80 @@
+"""Configuration defaults. Secrets come from instance/config.py or the environment, never from here.
+
+Every setting can be overridden by an environment variable prefixed with RECOVERY_
+(RECOVERY_MAX_UPLOAD_BYTES=...), values parsed as JSON where possible. DATABASE_URL and
+REDIS_URL are read without prefix because that is what hosting platforms set.
+"""
+
+import os
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain postgres:// URLs at the psycopg 3 driver that the project installs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Defaults for the embedded, one-machine set-up."""
+
+    # Filled in by create_app() from the instance folder when DATABASE_URL is not set.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL: str | None = None
+
+    # "production" refuses to start without an explicit SECRET_KEY.
+    ENV_NAME = "development"
+
+    # Uploads. A 12-megapixel phone photo is 3-8 MB as JPEG; 15 MB leaves room for
+    # 48-megapixel sensors without letting one request hold hundreds of megabytes.
+    MAX_UPLOAD_BYTES = 15 * 1024 * 1024
+    # Three files plus form fields.
+    MAX_CONTENT_LENGTH = 3 * MAX_UPLOAD_BYTES + 1024 * 1024
+    # 64 megapixels covers every current phone camera (the largest common sensors are
+    # 48-50 MP); anything larger is refused from its header, before decoding, which is
+    # what stops a "decompression bomb" (a tiny file that expands to gigabytes).
+    MAX_IMAGE_PIXELS = 64_000_000
+    # Re-encoding quality of the stored copy: visually lossless for ID text and faces.
+    STORED_JPEG_QUALITY = 92
+
+    # A user may resubmit evidence this many times; the next request escalates the case
+    # (repeated failed attempts are a fraud signal as much as a usability problem).
+    MAX_RESUBMISSIONS = 3
+
+    # Rate limits (Flask-Limiter syntax). Submissions are anonymous, so they are limited
+    # per client address; sign-in is limited to slow down password guessing.
+    RATELIMIT_SUBMISSION = "10 per hour"
+    RATELIMIT_LOGIN = "20 per 15 minutes"
+    RATELIMIT_STATUS = "120 per minute"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+
+    # Agent queue page size.
+    QUEUE_PAGE_SIZE = 25
+    API_MAX_PAGE_SIZE = 100
+
+    # Idempotency keys are remembered this long (hours).
+    IDEMPOTENCY_TTL_HOURS = 24
+
+    # Load demo accounts, agents and cases the first time `make run` starts.
+    DEMO = True
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the session
+
+
+def from_environment() -> dict:
+    """Settings read from unprefixed variables that hosting platforms set."""
+    found = {}
+    if os.environ.get("DATABASE_URL"):
+        found["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
+    if os.environ.get("REDIS_URL"):
+        found["REDIS_URL"] = os.environ["REDIS_URL"]
+        found["RATELIMIT_STORAGE_URI"] = os.environ["REDIS_URL"]
+    if os.environ.get("RECOVERY_DEMO") is not None:
+        found["DEMO"] = os.environ["RECOVERY_DEMO"].strip().lower() not in ("0", "false", "no", "")
+    return found

@@ -1,0 +1,129 @@
+"""One place that turns errors into responses: JSON bodies under /api/, pages elsewhere."""
+
+from flask import current_app, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from extensions import db
+from workflow import service
+
+
+class ApiError(Exception):
+    """An error with an HTTP status, raised by API views for the JSON error body."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        self.status, self.code, self.message, self.field = status, code, message, field
+        super().__init__(message)
+
+
+# Domain error -> (status, code, field). Adding a domain error is one entry.
+DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
+    service.CaseNotFound: (404, "not_found", None),
+    service.StaleCase: (409, "stale_version", "version"),
+    service.TransitionNotAllowed: (422, "transition_not_allowed", "event"),
+    service.ReasonRequired: (422, "reason_required", "reason"),
+    service.ActionRefused: (422, "action_refused", None),
+    service.IdempotencyConflict: (409, "idempotency_conflict", None),
+    service.BadCursor: (400, "bad_cursor", "cursor"),
+}
+
+# Texts for HTTP errors raised by Flask or its extensions (abort, 413, 405 ...).
+HTTP_CODES = {
+    400: ("bad_request", "The request could not be understood."),
+    401: ("unauthorized", "Sign in or send a valid API token."),
+    403: ("forbidden", "Your role does not allow this."),
+    404: ("not_found", "There is nothing here."),
+    405: ("method_not_allowed", "This address does not accept that method."),
+    413: ("too_large", "The upload is too large. Each photo may be at most 15 MB."),
+    415: ("unsupported_media_type", "This kind of file is not supported."),
+    422: ("unprocessable", "The request was understood but refused."),
+    429: ("rate_limited", "Too many requests. Please wait a little and try again."),
+    500: ("internal_error", "Something went wrong on our side. Please try again later."),
+}
+
+
+def error_body(status: int, code: str, message: str, field: str | None = None):
+    """The JSON error response of DESIGN.md."""
+    response = jsonify({"error": {"code": code, "message": message, "field": field}})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="recovery-desk"'
+    return response
+
+
+def domain_error_response(err: Exception):
+    """Translate a domain error to the API error body."""
+    if isinstance(err, service.EvidenceRejected):
+        return error_body(err.error.status, err.error.code, err.error.message, err.field)
+    if isinstance(err, service.MissingEvidence):
+        return error_body(400, "missing_file", str(err), err.field)
+    for kind, (status, code, field) in DOMAIN_ERRORS.items():
+        if isinstance(err, kind):
+            return error_body(status, code, str(err), field)
+    raise err
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _http_error(err: HTTPException):
+    status = err.code or 500
+    code, text = HTTP_CODES.get(status, ("error", err.description or "Error."))
+    if status == 413:
+        limit = current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+        text = f"The upload is too large. Each photo may be at most {limit} MB."
+    if status == 429:
+        text = f"Too many requests ({err.description}). Please wait a little and try again."
+    if _wants_json():
+        response = error_body(status, code, text)
+    else:
+        response = make_response(
+            render_template("errors/error.html", status=status, message=text), status
+        )
+    if err.response is not None and status == 429:
+        for header in ("Retry-After", "X-RateLimit-Reset"):
+            if header in err.response.headers:
+                response.headers[header] = err.response.headers[header]
+    return response
+
+
+def _csrf_error(err: CSRFError):
+    db.session.rollback()
+    message = "Your form expired. Go back, reload the page and try again."
+    if _wants_json():
+        return error_body(400, "csrf_failed", message)
+    return render_template("errors/error.html", status=400, message=message), 400
+
+
+def _unexpected(err: Exception):
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    # A failed transaction must not leak into the next request on this session.
+    db.session.rollback()
+    code, text = HTTP_CODES[500]
+    if _wants_json():
+        return error_body(500, code, text)
+    return render_template("errors/error.html", status=500, message=text), 500
+
+
+def _domain_error(err: Exception):
+    if _wants_json():
+        return domain_error_response(err)
+    response = domain_error_response(err)
+    message = response.get_json()["error"]["message"]
+    return render_template("errors/error.html", status=response.status_code,
+                           message=message), response.status_code
+
+
+def _api_error(err: ApiError):
+    return error_body(err.status, err.code, err.message, err.field)
+
+
+def init_app(app) -> None:
+    """Register the handlers."""
+    app.register_error_handler(ApiError, _api_error)
+    for kind in (*DOMAIN_ERRORS, service.EvidenceRejected, service.MissingEvidence):
+        app.register_error_handler(kind, _domain_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

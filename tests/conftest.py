@@ -1,0 +1,167 @@
+"""Shared fixtures: an app on SQLite (default) or on the PostgreSQL named by DATABASE_URL."""
+
+import io
+import os
+import secrets
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from app import create_app
+from config import normalise_database_url
+from extensions import db
+from workflow import service
+from workflow.models import Account
+
+PG_URL = normalise_database_url(os.environ.get("DATABASE_URL", "")) or None
+STRONG_PASSWORD = "correct horse battery staple"
+
+
+def pytest_report_header(config):
+    return f"database: {PG_URL or 'SQLite (temporary file per test)'}"
+
+
+@pytest.fixture(scope="session")
+def _postgres_schema():
+    """On PostgreSQL, build the schema once per run; tests empty the tables afterwards."""
+    if PG_URL is None:
+        yield None
+        return
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": PG_URL})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield PG_URL
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+def make_config(database_url: str, **overrides) -> dict:
+    """The configuration every test app starts from."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": secrets.token_hex(16),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "DEMO": False,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def app_config():
+    """Per-test overrides; a test may parametrize or override this fixture."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, _postgres_schema, app_config):
+    """A fresh application with an empty database."""
+    url = _postgres_schema or f"sqlite:///{tmp_path / 'test.sqlite'}"
+    app = create_app(make_config(url, **app_config))
+    with app.app_context():
+        if _postgres_schema is None:
+            db.create_all()
+        yield app
+        db.session.remove()
+        if _postgres_schema is not None:
+            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def image_bytes(fmt: str = "JPEG", size=(640, 480), color=(120, 130, 140)) -> bytes:
+    """A small valid photo in ``fmt``."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def photos(**overrides) -> dict[str, bytes | None]:
+    """The files of a valid submission."""
+    return {"id_document": image_bytes(color=(200, 190, 170)), "selfie": image_bytes(),
+            **overrides}
+
+
+@pytest.fixture
+def make_agent(app):
+    """Builder: ``make_agent(role="agent")`` -> (agent, api_token)."""
+    counter = iter(range(1, 10_000))
+
+    def build(role: str = "agent", email: str | None = None, name: str | None = None,
+              password: str = STRONG_PASSWORD):
+        n = next(counter)
+        return service.create_agent(email or f"{role}{n}@example.test", name or f"{role} {n}",
+                                    role, password)
+
+    return build
+
+
+@pytest.fixture
+def make_account(app):
+    """Builder for an account of record."""
+    from datetime import date
+
+    def build(email="anna@example.test", full_name="Anna Maria Eriksson",
+              date_of_birth=date(1974, 8, 12), **overrides):
+        account = Account(email=email, full_name=full_name, date_of_birth=date_of_birth,
+                          **overrides)
+        db.session.add(account)
+        db.session.commit()
+        return account
+
+    return build
+
+
+# Events that take a fresh case to each state (the staff actor is a security lead).
+PATH_TO = {
+    "submitted": [],
+    "id_check": [("start_review", None)],
+    "selfie_check": [("start_review", None), ("confirm_document", None)],
+    "awaiting_user": [("start_review", None), ("request_info", "Which phone did you lose?")],
+    "escalated": [("start_review", None), ("escalate", "Documents look edited.")],
+    "resolved": [("start_review", None), ("decline", "Not the account holder.")],
+}
+
+
+@pytest.fixture
+def make_case(app, make_agent):
+    """Builder: ``make_case(state="selfie_check", email=...)`` -> (case, tracking_token)."""
+    from datetime import date
+
+    lead = {}
+
+    def build(state: str = "submitted", files=None, **overrides):
+        fields = {"email": "anna@example.test", "full_name": "Anna Maria Eriksson",
+                  "date_of_birth": date(1974, 8, 12), "issue_type": "lost_2fa",
+                  "description": "Lost my phone.", "consent": True, "client_ip": "127.0.0.1",
+                  **overrides}
+        result = service.submit_request(service.Submission(**fields), files or photos())
+        if "agent" not in lead and PATH_TO[state]:
+            lead["agent"], _ = make_agent("security_lead")
+        for trigger, reason in PATH_TO[state]:
+            case = service.get_case(result.case.id)
+            service.fire_event(case.id, trigger, agent=lead["agent"],
+                               expected_version=case.version, reason=reason)
+        return service.get_case(result.case.id), result.tracking_token
+
+    return build
+
+
+def sign_in(client, email: str, password: str = STRONG_PASSWORD):
+    """Sign an agent in through the login form."""
+    return client.post("/agent/login", data={"email": email, "password": password})

@@ -1,0 +1,85 @@
+"""A real browser: a user files a request on the form, an agent signs in and resolves it."""
+
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import STRONG_PASSWORD, image_bytes
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Debian's chromium is not installed (make browser)"),
+]
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served on a free localhost port in a background thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(live_server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}])
+def test_request_then_agent_resolves_it(page, live_server, make_agent, tmp_path):
+    make_agent("agent", email="sam@example.test", name="Sam")
+    id_photo, selfie = tmp_path / "id.jpg", tmp_path / "selfie.png"
+    id_photo.write_bytes(image_bytes())
+    selfie.write_bytes(image_bytes("PNG"))
+
+    page.goto(f"{live_server}/recover")
+    page.fill("#email", "anna@example.test")
+    page.fill("#full_name", "Anna Eriksson")
+    page.fill("#date_of_birth", "1974-08-12")
+    page.select_option("#issue_type", "lost_2fa")
+    page.set_input_files("#id_document", str(id_photo))
+    page.set_input_files("#selfie", str(selfie))
+    page.check("#consent")
+    page.click("button[type=submit]")
+    link = page.text_content("#tracking-link").strip()
+    assert re.fullmatch(rf"{re.escape(live_server)}/status/[\w-]+", link)
+
+    page.goto(f"{live_server}/agent/login")
+    page.fill("#email", "sam@example.test")
+    page.fill("#password", STRONG_PASSWORD)
+    page.click("button[type=submit]")
+    page.click("#queue a")
+    for event in ("start_review", "confirm_document", "approve"):
+        page.click(f"button[data-event={event}]")
+        page.wait_for_selector(".flash.success")
+    assert "resolved: approved" in page.text_content("#state")
+    shot = Path(os.environ.get("BROWSER_SCREENSHOTS", tmp_path)) / "case-resolved.png"
+    page.screenshot(path=str(shot), full_page=True)
+
+    page.goto(link)
+    assert "resolved" in page.text_content("#state")
+    assert "identity is confirmed" in page.text_content("#status-text")

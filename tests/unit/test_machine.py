@@ -1,0 +1,128 @@
+"""The state machine on its own: every state x event pair, without a database."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from workflow.machine import ReasonRequired, TransitionNotAllowed, allowed_rows, fire
+from workflow.states import TRIGGERS, Actor, State
+
+S, I, F, E, A, R = (  # noqa: E741  (short names keep the table readable)
+    ("submitted", "id_check", "selfie_check", "escalated", "awaiting_user",
+    "resolved")
+)
+
+# The lifecycle of DESIGN.md written out by hand: (state, event) -> destination for a security
+# lead (who may do everything staff can). Missing pairs must be refused. Cases that wait or are
+# escalated remember the stage they came from: here awaiting_from=selfie_check and
+# escalated_from=id_check.
+LEAD_EXPECTED = {
+    (S, "start_review"): I, (I, "confirm_document"): F, (F, "approve"): R, (E, "approve"): R,
+    **{(s, "decline"): R for s in (S, I, F, E, A)},
+    **{(s, "request_info"): A for s in (S, I, F, E)},
+    **{(s, "request_resubmission"): A for s in (S, I, F, E)},
+    **{(s, "escalate"): E for s in (S, I, F, A)},
+    (E, "return_to_stage"): I,
+    **{(s, "mark_duplicate"): R for s in (S, I, F, E, A)},
+}
+USER_EXPECTED = {
+    (A, "user_replied"): F, (A, "user_resubmitted"): I,
+    **{(s, "withdraw"): R for s in (S, I, F, E, A)},
+}
+SYSTEM_EXPECTED = {
+    (S, "start_review"): I, (I, "confirm_document"): F,
+    **{(s, "escalate"): E for s in (S, I, F, A)},
+    (A, "expire"): R,
+}
+REASON = "a reason"
+
+
+def make(state: str, awaiting_from=F, escalated_from=I):
+    return SimpleNamespace(state=state, awaiting_from=awaiting_from,
+                           escalated_from=escalated_from)
+
+
+@pytest.mark.parametrize("actors,expected", [
+    ({Actor.SECURITY_LEAD, Actor.AGENT}, LEAD_EXPECTED),
+    ({Actor.USER}, USER_EXPECTED),
+    ({Actor.SYSTEM}, SYSTEM_EXPECTED),
+], ids=["security_lead", "user", "system"])
+@pytest.mark.parametrize("state", [s.value for s in State])
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_every_state_event_pair(state, trigger, actors, expected):
+    case = make(state)
+    want = expected.get((state, trigger))
+    if want is None:
+        with pytest.raises(TransitionNotAllowed):
+            fire(case, trigger, actors, REASON)
+        assert case.state == state
+    else:
+        row = fire(case, trigger, actors, REASON)
+        assert case.state == want == row.dest
+
+
+@pytest.mark.parametrize("state,trigger", [(F, "approve"), (I, "confirm_document"),
+                                           (S, "start_review")])
+def test_plain_agent_can_work_the_happy_path(state, trigger):
+    case = make(state)
+    fire(case, trigger, {Actor.AGENT})
+    assert case.state != state
+
+
+@pytest.mark.parametrize("trigger", ["approve", "return_to_stage", "decline"])
+def test_only_leads_act_on_escalated_cases_that_need_a_lead(trigger):
+    case = make(E)
+    if trigger == "decline":
+        fire(case, trigger, {Actor.AGENT}, REASON)  # declining is open to every agent
+        assert case.state == R
+        return
+    with pytest.raises(TransitionNotAllowed, match="role"):
+        fire(case, trigger, {Actor.AGENT}, REASON)
+    assert case.state == E
+
+
+@pytest.mark.parametrize("trigger,state", [("decline", I), ("request_info", F), ("escalate", S),
+                                           ("mark_duplicate", I), ("return_to_stage", E)])
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_transitions_that_need_a_reason_refuse_without_one(trigger, state, reason):
+    case = make(state)
+    with pytest.raises(ReasonRequired):
+        fire(case, trigger, {Actor.ADMIN, Actor.AGENT}, reason)
+    assert case.state == state
+
+
+@pytest.mark.parametrize("stage", [S, I, F, E])
+def test_user_reply_returns_to_the_stage_the_case_left(stage):
+    case = make(A, awaiting_from=stage)
+    fire(case, "user_replied", {Actor.USER})
+    assert case.state == stage
+
+
+@pytest.mark.parametrize("stage", [S, I, F, A])
+def test_return_from_escalation_goes_back_where_it_came_from(stage):
+    case = make(E, escalated_from=stage)
+    fire(case, "return_to_stage", {Actor.SECURITY_LEAD}, REASON)
+    assert case.state == stage
+
+
+def test_allowed_rows_match_what_fire_accepts():
+    for state in State:
+        for actors in ({Actor.AGENT}, {Actor.SECURITY_LEAD, Actor.AGENT}, {Actor.USER}):
+            allowed = {row.trigger for row in allowed_rows(make(state.value), actors)}
+            for trigger in TRIGGERS:
+                case = make(state.value)
+                try:
+                    fire(case, trigger, actors, REASON)
+                    accepted = True
+                except TransitionNotAllowed:
+                    accepted = False
+                assert accepted == (trigger in allowed), (state, trigger, actors)
+
+
+def test_resolved_is_terminal():
+    assert allowed_rows(make(R), set(Actor)) == []
+
+
+def test_unknown_trigger_is_refused():
+    with pytest.raises(TransitionNotAllowed):
+        fire(make(S), "teleport", {Actor.ADMIN})

@@ -1,0 +1,132 @@
+"""Forms: one definition of each input, shared by the pages and the API."""
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from .states import ISSUE_TYPES
+
+# Deliberately loose: the address only has to be deliverable-looking; whether it belongs to
+# an account is never revealed to the submitter.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHOTO_HELP = "JPEG, PNG or WebP, up to 15 MB."
+
+
+class IsoDateField(DateField):
+    """A YYYY-MM-DD date whose parse error tells the person the expected format."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as err:
+            raise ValueError("Please enter the date as YYYY-MM-DD.") from err
+
+
+def _plausible_birth_date(form, field) -> None:
+    if field.data is None:
+        return
+    if field.data > date.today():
+        raise ValidationError("The date of birth cannot be in the future.")
+    if field.data.year < 1900:
+        raise ValidationError("Please check the year of your date of birth.")
+
+
+class RecoveryForm(FlaskForm):
+    """The recovery request (page and API)."""
+
+    email = EmailField("Email address of the account", validators=[
+        DataRequired("Please enter the email address of your account."),
+        Length(max=254), Regexp(EMAIL_PATTERN, message="Please enter a valid email address.")])
+    full_name = StringField("Full name as on your ID", validators=[
+        DataRequired("Please enter your full name."), Length(max=200)])
+    date_of_birth = IsoDateField("Date of birth", format="%Y-%m-%d", validators=[
+        InputRequired("Please enter your date of birth as YYYY-MM-DD."), _plausible_birth_date])
+    issue_type = SelectField("What happened?", choices=[
+        SelectChoice(value=key, label=label) for key, label in ISSUE_TYPES.items()], validators=[
+        DataRequired("Please choose what happened.")])
+    description = TextAreaField("Anything else we should know?", validators=[
+        Optional(), Length(max=4000)])
+    id_document = FileField("Photo of your ID (front)", description=PHOTO_HELP,
+                            validators=[FileRequired("Please attach a photo of your ID.")])
+    id_document_back = FileField("Photo of your ID (back, if it has one)", description=PHOTO_HELP)
+    selfie = FileField("A selfie", description=PHOTO_HELP,
+                       validators=[FileRequired("Please attach a selfie.")])
+    consent = BooleanField(
+        "I agree that my ID and selfie are processed to verify my identity for this request.",
+        validators=[DataRequired("We cannot check your identity without your consent.")])
+
+
+
+class LoginForm(FlaskForm):
+    """Agent sign-in."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class EventForm(FlaskForm):
+    """One click on a case action; carries the version the agent saw."""
+
+    event = HiddenField(validators=[DataRequired()])
+    version = IntegerField(validators=[InputRequired()])
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=4000)])
+
+
+class AssignForm(FlaskForm):
+    """Claim, assign or release."""
+
+    version = IntegerField(validators=[InputRequired()])
+    assignee_id = SelectField("Assign to", coerce=lambda v: int(v) if v else None,
+                              validate_choice=False)
+
+
+class MessageForm(FlaskForm):
+    """A message to the user or an internal note."""
+
+    body = TextAreaField("Message", validators=[DataRequired("The message is empty."),
+                                                Length(max=4000)])
+    internal = BooleanField("Internal note (not shown to the user)")
+
+
+class ReplyForm(FlaskForm):
+    """The user's reply on the status page."""
+
+    body = TextAreaField("Your message", validators=[DataRequired("Your message is empty."),
+                                                     Length(max=4000)])
+
+
+class ResubmitForm(FlaskForm):
+    """New photos from the user."""
+
+    id_document = FileField("New photo of your ID (front)", description=PHOTO_HELP,
+                            validators=[FileRequired("Please attach a photo of your ID.")])
+    id_document_back = FileField("Back of your ID (if it has one)", description=PHOTO_HELP)
+    selfie = FileField("New selfie", description=PHOTO_HELP,
+                       validators=[FileRequired("Please attach a selfie.")])
+
+
+class WithdrawForm(FlaskForm):
+    """Withdraw the request."""
+
+    confirm = HiddenField(default="yes")

@@ -1,0 +1,115 @@
+"""The one state machine for every case, built from the transition table.
+
+The machine holds no model (``model=None``): cases are database rows and the row's
+``state`` column is the truth. A trigger is fired for a loaded case with
+``fire(case, trigger)``; the machine checks the source state and the stored guards and
+sets ``case.state``. Persisting, auditing and side effects belong to the service.
+"""
+
+from collections.abc import Iterable
+
+from transitions import Machine, MachineError
+
+from .states import TRANSITIONS, Actor, State, Transition
+
+
+class TransitionNotAllowed(Exception):
+    """The event cannot be fired for this case now, or not by this actor."""
+
+    def __init__(self, trigger: str, state: str, why: str = ""):
+        self.trigger = trigger
+        self.state = state
+        super().__init__(why or f"'{trigger}' is not allowed while the case is {state}.")
+
+
+class ReasonRequired(Exception):
+    """The event needs a written reason and none was given."""
+
+    def __init__(self, trigger: str):
+        self.trigger = trigger
+        super().__init__(f"'{trigger}' needs a reason.")
+
+
+def _resume_guard(column: str, dest: str):
+    """A condition that holds when the case stored ``dest`` as the stage to return to."""
+
+    def guard(event_data) -> bool:
+        return getattr(event_data.model, column) == dest
+
+    guard.__name__ = f"resumes_{column}_{dest}"
+    return guard
+
+
+def _guards(row: Transition) -> list:
+    return [_resume_guard(row.resume, row.dest.value)] if row.resume else []
+
+
+def _build_machine() -> Machine:
+    rows = []
+    for row in TRANSITIONS:
+        rows.append({
+            "trigger": row.trigger,
+            "source": [s.value for s in row.sources],
+            "dest": row.dest.value,
+            "conditions": _guards(row),
+        })
+    return Machine(
+        model=None,
+        states=[s.value for s in State],
+        transitions=rows,
+        initial=State.SUBMITTED.value,
+        auto_transitions=False,
+        send_event=True,
+    )
+
+
+machine = _build_machine()
+
+
+def _applies(row: Transition, case) -> bool:
+    """True when ``row`` starts from the case's state and its stored guard holds."""
+    if case.state not in row.sources:
+        return False
+    return not row.resume or getattr(case, row.resume) == row.dest.value
+
+
+def matching_row(case, trigger: str) -> Transition | None:
+    """The table row that ``trigger`` would take for ``case`` now, if any."""
+    for row in TRANSITIONS:
+        if row.trigger == trigger and _applies(row, case):
+            return row
+    return None
+
+
+def allowed_rows(case, actors: Iterable[Actor]) -> list[Transition]:
+    """The transitions available for ``case`` now to someone acting as any of ``actors``."""
+    actors = set(actors)
+    seen, rows = set(), []
+    for row in TRANSITIONS:
+        if row.trigger not in seen and row.actors & actors and _applies(row, case):
+            seen.add(row.trigger)
+            rows.append(row)
+    return rows
+
+
+def fire(case, trigger: str, actors: Iterable[Actor], reason: str | None = None) -> Transition:
+    """Move ``case`` with ``trigger`` on behalf of ``actors``; return the row that applied.
+
+    Sets ``case.state`` only: the caller records the event and commits, or rolls back.
+    """
+    row = matching_row(case, trigger)
+    if row is None or trigger not in machine.events:
+        raise TransitionNotAllowed(trigger, case.state)
+    if not row.actors & set(actors):
+        raise TransitionNotAllowed(
+            trigger, case.state, f"Your role may not '{trigger}' a case that is {case.state}."
+        )
+    if row.needs_reason and not (reason or "").strip():
+        raise ReasonRequired(trigger)
+    try:
+        moved = machine.events[trigger].trigger(case)
+    except MachineError as err:
+        raise TransitionNotAllowed(trigger, case.state) from err
+    if not moved or case.state != row.dest:
+        raise TransitionNotAllowed(trigger, case.state)
+    return row

@@ -1,0 +1,225 @@
+"""Database models: the account directory, cases, their evidence, events and messages, agents."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+
+from extensions import db
+
+from .states import Actor, State
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timestamp stored in UTC that always comes back timezone-aware (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given for a UTC column")
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a bearer or tracking token (tokens themselves are never stored)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Account(db.Model):
+    """An account of record in the directory of the service being recovered."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True, index=True)
+    full_name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    date_of_birth: so.Mapped[date]
+    two_factor_enabled: so.Mapped[bool] = so.mapped_column(default=False)
+    locked: so.Mapped[bool] = so.mapped_column(default=False)
+    reference_portrait: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    cases: so.WriteOnlyMapped[RecoveryCase] = so.relationship(back_populates="account")
+
+
+class Agent(UserMixin, db.Model):
+    """A member of the support staff."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True, index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    role: so.Mapped[str] = so.mapped_column(sa.String(20))
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(200))
+    api_token_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('agent', 'security_lead', 'admin')", name="agent_role"),
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses sign-in for inactive agents
+        return self.active
+
+    @property
+    def actors(self) -> set[Actor]:
+        """The actor roles this agent acts as: admins and leads can do what agents do."""
+        return {Actor(self.role), Actor.AGENT}
+
+
+class RecoveryCase(db.Model):
+    """One recovery request and where it stands."""
+
+    __tablename__ = "recovery_case"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    account_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("account.id"), index=True)
+    # What the user typed; compared with the account of record, never trusted.
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), index=True)
+    full_name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    date_of_birth: so.Mapped[date]
+    issue_type: so.Mapped[str] = so.mapped_column(sa.String(32), index=True)
+    description: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    consent_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    client_ip: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+
+    state: so.Mapped[str] = so.mapped_column(sa.String(20), default=State.SUBMITTED, index=True)
+    resolution: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    # The stage to go back to after the user answers / after a security review.
+    awaiting_from: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    escalated_from: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    # True while the user has been asked for new photos.
+    resubmission_requested: so.Mapped[bool] = so.mapped_column(default=False)
+    resubmissions: so.Mapped[int] = so.mapped_column(default=0)
+    evidence_attempt: so.Mapped[int] = so.mapped_column(default=1)
+
+    tracking_token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    assignee_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
+
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow,
+                                                       onupdate=utcnow)
+    resolved_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    version: so.Mapped[int] = so.mapped_column(default=1)
+
+    account: so.Mapped[Account | None] = so.relationship(back_populates="cases")
+    assignee: so.Mapped[Agent | None] = so.relationship()
+    evidence: so.Mapped[list[Evidence]] = so.relationship(
+        back_populates="case", order_by="Evidence.id", cascade="all, delete-orphan"
+    )
+    events: so.Mapped[list[CaseEvent]] = so.relationship(
+        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
+    )
+    messages: so.Mapped[list[Message]] = so.relationship(
+        back_populates="case", order_by="Message.id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        sa.Index("ix_recovery_case_queue", "state", "created_at", "id"),
+        sa.CheckConstraint(
+            "(state = 'resolved') = (resolution IS NOT NULL)", name="resolved_has_resolution"
+        ),
+    )
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.state == State.RESOLVED
+
+    def current_evidence(self) -> list[Evidence]:
+        """Evidence of the latest attempt."""
+        return [e for e in self.evidence if e.attempt == self.evidence_attempt]
+
+
+class Evidence(db.Model):
+    """One uploaded photo, normalised (upright, metadata stripped), stored with its case.
+
+    The image bytes live in the database so that the case and its files are written in one
+    transaction and every web process and worker can read them.
+    """
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    case_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("recovery_case.id"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(32))
+    attempt: so.Mapped[int] = so.mapped_column(default=1)
+    mime_type: so.Mapped[str] = so.mapped_column(sa.String(32))
+    width: so.Mapped[int]
+    height: so.Mapped[int]
+    sha256: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
+    original_sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
+    original_bytes: so.Mapped[int]
+    exif_software: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    data: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary, deferred=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    case: so.Mapped[RecoveryCase] = so.relationship(back_populates="evidence")
+
+    __table_args__ = (sa.UniqueConstraint("case_id", "attempt", "kind"),)
+
+
+class CaseEvent(db.Model):
+    """An append-only audit record of something that happened to a case."""
+
+    __tablename__ = "case_event"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    case_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("recovery_case.id"), index=True)
+    actor_type: so.Mapped[str] = so.mapped_column(sa.String(20))
+    actor_agent_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agent.id"))
+    event: so.Mapped[str] = so.mapped_column(sa.String(40))
+    from_state: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    to_state: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    case: so.Mapped[RecoveryCase] = so.relationship(back_populates="events")
+    actor_agent: so.Mapped[Agent | None] = so.relationship()
+
+
+class Message(db.Model):
+    """A message on a case: user-visible (from the user or an agent) or an internal note."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    case_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("recovery_case.id"), index=True)
+    author_type: so.Mapped[str] = so.mapped_column(sa.String(20))
+    agent_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agent.id"))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    internal: so.Mapped[bool] = so.mapped_column(default=False)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    case: so.Mapped[RecoveryCase] = so.relationship(back_populates="messages")
+    agent: so.Mapped[Agent | None] = so.relationship()
+
+
+class IdempotencyKey(db.Model):
+    """A submission remembered under its Idempotency-Key, so a retry creates nothing new."""
+
+    __tablename__ = "idempotency_key"
+
+    key: so.Mapped[str] = so.mapped_column(sa.String(255), primary_key=True)
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(64))
+    case_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("recovery_case.id"))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+@sa.event.listens_for(CaseEvent, "before_update")
+@sa.event.listens_for(CaseEvent, "before_delete")
+def _case_events_are_append_only(mapper, connection, target):
+    raise ValueError("case events are append-only")

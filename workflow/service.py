@@ -1,0 +1,550 @@
+"""The service layer: the only code that commits. Each public function is one transaction.
+
+Views parse input, call one function here and translate the named errors below into
+responses. A function either commits everything it changed (the case, its evidence, its
+audit event) or rolls back and re-raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from verification.images import ImageRejected, NormalizedImage, normalize_upload
+
+from extensions import db
+
+from . import machine
+from .models import (
+    Account,
+    Agent,
+    CaseEvent,
+    Evidence,
+    IdempotencyKey,
+    Message,
+    RecoveryCase,
+    token_hash,
+    utcnow,
+)
+from .states import ISSUE_TYPES, Actor, State, Transition
+
+EVIDENCE_KINDS = ("id_document", "id_document_back", "selfie")
+REQUIRED_EVIDENCE = ("id_document", "selfie")
+ROLES = ("agent", "security_lead", "admin")
+
+_hasher = PasswordHasher()
+
+
+# --- errors -------------------------------------------------------------------------------
+
+class CaseNotFound(Exception):
+    """No case with that id or tracking token."""
+
+
+class StaleCase(Exception):
+    """The case changed since the caller loaded it."""
+
+    def __init__(self, current_version: int | None = None):
+        self.current_version = current_version
+        super().__init__("This case changed while you were looking at it. Reload it and try again.")
+
+
+class EvidenceRejected(Exception):
+    """An uploaded file was refused; ``field`` names the form field."""
+
+    def __init__(self, field: str, error: ImageRejected):
+        self.field = field
+        self.error = error
+        super().__init__(error.message)
+
+
+class MissingEvidence(Exception):
+    """A required photo was not uploaded."""
+
+    def __init__(self, field: str):
+        self.field = field
+        super().__init__(f"Please attach the {field.replace('_', ' ')} photo.")
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was already used for a different request."""
+
+
+class ActionRefused(Exception):
+    """The request is understood but refused in the case's current situation."""
+
+
+class AgentExists(Exception):
+    """An agent with that email already exists."""
+
+
+TransitionNotAllowed = machine.TransitionNotAllowed
+ReasonRequired = machine.ReasonRequired
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+@contextmanager
+def _transaction() -> Iterator[None]:
+    """Commit on success; on any error roll back everything and re-raise."""
+    try:
+        yield
+        db.session.commit()
+    except StaleDataError as err:
+        db.session.rollback()
+        raise StaleCase() from err
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _load_case(case_id: int, *, lock: bool = True) -> RecoveryCase:
+    """Load a case, locking its row on databases that support it (PostgreSQL)."""
+    query = sa.select(RecoveryCase).where(RecoveryCase.id == case_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    case = db.session.scalars(query).first()
+    if case is None:
+        raise CaseNotFound(f"There is no case {case_id}.")
+    return case
+
+
+def _case_id_for_token(token: str) -> int:
+    case_id = db.session.scalar(
+        sa.select(RecoveryCase.id).where(RecoveryCase.tracking_token_hash == token_hash(token))
+    )
+    if case_id is None:
+        raise CaseNotFound("This tracking link is not valid.")
+    return case_id
+
+
+def _record(case: RecoveryCase, event: str, *, actor: Actor, agent: Agent | None = None,
+            from_state: str | None = None, to_state: str | None = None,
+            reason: str | None = None) -> CaseEvent:
+    entry = CaseEvent(event=event, actor_type=actor.value,
+                      actor_agent_id=agent.id if agent else None, from_state=from_state,
+                      to_state=to_state, reason=reason or None)
+    case.events.append(entry)
+    return entry
+
+
+def _normalise_all(files: dict[str, bytes | None]) -> dict[str, NormalizedImage]:
+    """Check and normalise every uploaded photo before anything touches the database."""
+    config = current_app.config
+    images = {}
+    for kind in EVIDENCE_KINDS:
+        data = files.get(kind)
+        if data is None:
+            if kind in REQUIRED_EVIDENCE:
+                raise MissingEvidence(kind)
+            continue
+        try:
+            images[kind] = normalize_upload(
+                data,
+                max_bytes=config["MAX_UPLOAD_BYTES"],
+                max_pixels=config["MAX_IMAGE_PIXELS"],
+                jpeg_quality=config["STORED_JPEG_QUALITY"],
+            )
+        except ImageRejected as err:
+            raise EvidenceRejected(kind, err) from err
+    return images
+
+
+def _evidence_rows(images: dict[str, NormalizedImage], attempt: int) -> list[Evidence]:
+    return [
+        Evidence(kind=kind, attempt=attempt, mime_type=img.mime_type, width=img.width,
+                 height=img.height, sha256=img.sha256, original_sha256=img.original_sha256,
+                 original_bytes=img.original_bytes, exif_software=img.exif_software, data=img.data)
+        for kind, img in images.items()
+    ]
+
+
+# --- intake -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Submission:
+    """A recovery request as typed by the user (already validated for shape)."""
+
+    email: str
+    full_name: str
+    date_of_birth: date
+    issue_type: str
+    description: str
+    consent: bool
+    client_ip: str | None = None
+
+    def fingerprint(self, images: dict[str, NormalizedImage]) -> str:
+        """A digest of the request's content, to recognise a retry of the same request."""
+        content = {
+            "email": self.email.strip().lower(), "full_name": self.full_name.strip(),
+            "date_of_birth": self.date_of_birth.isoformat(), "issue_type": self.issue_type,
+            "description": self.description,
+            "files": {k: v.original_sha256 for k, v in images.items()},
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What the submitter gets back: the case and the only copy of its tracking token."""
+
+    case: RecoveryCase
+    tracking_token: str
+    replayed: bool = False
+
+
+def _tracking_token(idempotency_key: str | None, fingerprint: str) -> str:
+    """A fresh random token, or for an idempotent request one derived from the server secret.
+
+    Deriving it lets a retry receive the same token although only its hash is stored; it
+    needs the request's exact content as well as the key, so a key alone reveals nothing.
+    """
+    if idempotency_key is None:
+        return secrets.token_urlsafe(32)
+    secret = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(secret, f"idempotency:{idempotency_key}:{fingerprint}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def submit_request(sub: Submission, files: dict[str, bytes | None],
+                   idempotency_key: str | None = None) -> SubmitResult:
+    """File a recovery request: the case, its evidence and its first event in one transaction."""
+    if sub.issue_type not in ISSUE_TYPES:
+        raise ValueError(f"unknown issue type {sub.issue_type!r}")
+    if not sub.consent:
+        raise ValueError("consent is required")
+    images = _normalise_all(files)
+    fingerprint = sub.fingerprint(images)
+    token = _tracking_token(idempotency_key, fingerprint)
+
+    if idempotency_key is not None:
+        replay = _replay(idempotency_key, fingerprint, token)
+        if replay is not None:
+            return replay
+
+    email = sub.email.strip().lower()
+    try:
+        with _transaction():
+            account = db.session.scalar(sa.select(Account).where(Account.email == email))
+            case = RecoveryCase(
+                account=account, email=email, full_name=sub.full_name.strip(),
+                date_of_birth=sub.date_of_birth, issue_type=sub.issue_type,
+                description=sub.description.strip(), consent_at=utcnow(), client_ip=sub.client_ip,
+                state=State.SUBMITTED.value, tracking_token_hash=token_hash(token),
+            )
+            case.evidence.extend(_evidence_rows(images, attempt=1))
+            _record(case, "submitted", actor=Actor.USER, to_state=State.SUBMITTED.value)
+            db.session.add(case)
+            if idempotency_key is not None:
+                db.session.flush()
+                db.session.add(IdempotencyKey(key=idempotency_key, fingerprint=fingerprint,
+                                              case_id=case.id))
+    except IntegrityError:
+        # Another request with the same Idempotency-Key won the race; answer as it did.
+        if idempotency_key is not None:
+            replay = _replay(idempotency_key, fingerprint, token)
+            if replay is not None:
+                return replay
+        raise
+    return SubmitResult(case=case, tracking_token=token)
+
+
+def _replay(key: str, fingerprint: str, token: str) -> SubmitResult | None:
+    ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    stored = db.session.get(IdempotencyKey, key)
+    if stored is None:
+        return None
+    if stored.created_at < utcnow() - ttl:
+        with _transaction():
+            db.session.delete(stored)
+        return None
+    if stored.fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used for a different request. "
+            "Use a new key for a new request."
+        )
+    return SubmitResult(case=db.session.get(RecoveryCase, stored.case_id), tracking_token=token,
+                        replayed=True)
+
+
+# --- workflow -----------------------------------------------------------------------------
+
+def allowed_events(case: RecoveryCase, actors) -> list[Transition]:
+    """The transitions ``actors`` may fire on ``case`` now."""
+    return machine.allowed_rows(case, actors)
+
+
+def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Agent | None,
+           reason: str | None) -> Transition:
+    """Fire ``trigger`` on a loaded, locked case and record everything that goes with it."""
+    from_state = case.state
+    if trigger == "request_resubmission" and \
+            case.resubmissions >= current_app.config["MAX_RESUBMISSIONS"]:
+        # The user has had their tries: a person from security looks at it instead.
+        limit = current_app.config["MAX_RESUBMISSIONS"]
+        reason = f"Resubmission limit ({limit}) reached. {reason or ''}".strip()
+        trigger, actors, actor = "escalate", {Actor.SYSTEM}, Actor.SYSTEM
+    row = machine.fire(case, trigger, actors, reason)
+    if row.dest == State.AWAITING_USER:
+        case.awaiting_from = from_state
+        case.resubmission_requested = "resubmission" in row.tags
+    elif row.dest == State.ESCALATED:
+        case.escalated_from = from_state
+    if from_state == State.AWAITING_USER and row.dest != State.AWAITING_USER:
+        case.resubmission_requested = False
+    if row.resolution is not None:
+        case.resolution = row.resolution.value
+        case.resolved_at = utcnow()
+    if row.user_visible_reason and reason:
+        case.messages.append(Message(author_type=actor.value if agent else "system",
+                                     agent_id=agent.id if agent else None, body=reason.strip()))
+    _record(case, trigger, actor=actor, agent=agent, from_state=from_state,
+            to_state=row.dest.value, reason=reason)
+    return row
+
+
+def _check_version(case: RecoveryCase, expected_version: int | None) -> None:
+    if expected_version is not None and case.version != expected_version:
+        raise StaleCase(case.version)
+
+
+def fire_event(case_id: int, trigger: str, *, agent: Agent | None, expected_version: int | None,
+               reason: str | None = None) -> RecoveryCase:
+    """An agent (or, without one, the system) moves a case; stale versions are refused."""
+    actors = agent.actors if agent else {Actor.SYSTEM}
+    actor = Actor(agent.role) if agent else Actor.SYSTEM
+    with _transaction():
+        case = _load_case(case_id)
+        _check_version(case, expected_version)
+        _apply(case, trigger, actors, actor=actor, agent=agent, reason=reason)
+    return case
+
+
+def claim_case(case_id: int, agent: Agent, expected_version: int | None) -> RecoveryCase:
+    """Take an unassigned case (or one already yours)."""
+    with _transaction():
+        case = _load_case(case_id)
+        _check_version(case, expected_version)
+        if case.assignee_id not in (None, agent.id):
+            raise ActionRefused(f"{case.assignee.name} has already claimed this case.")
+        if case.assignee_id != agent.id:
+            case.assignee_id = agent.id
+            _record(case, "claimed", actor=Actor(agent.role), agent=agent)
+    return case
+
+
+def assign_case(case_id: int, agent: Agent, assignee_id: int | None,
+                expected_version: int | None) -> RecoveryCase:
+    """Give a case to an agent, or release it (``assignee_id=None``).
+
+    Agents may release their own cases; security leads and admins may assign anyone.
+    """
+    with _transaction():
+        case = _load_case(case_id)
+        _check_version(case, expected_version)
+        lead = Actor(agent.role) in (Actor.SECURITY_LEAD, Actor.ADMIN)
+        releasing_own = assignee_id is None and case.assignee_id == agent.id
+        if not (lead or releasing_own):
+            raise ActionRefused("Only security leads and admins can assign cases to others.")
+        assignee = None
+        if assignee_id is not None:
+            assignee = db.session.get(Agent, assignee_id)
+            if assignee is None or not assignee.active:
+                raise ActionRefused("That agent does not exist or is deactivated.")
+        if case.assignee_id != assignee_id:
+            case.assignee_id = assignee_id
+            note = f"to {assignee.name}" if assignee else "released"
+            _record(case, "assigned" if assignee else "released", actor=Actor(agent.role),
+                    agent=agent, reason=note)
+    return case
+
+
+def add_staff_message(case_id: int, agent: Agent, body: str, *, internal: bool) -> Message:
+    """An agent writes to the user, or leaves an internal note for colleagues."""
+    body = (body or "").strip()
+    if not body:
+        raise ActionRefused("The message is empty.")
+    with _transaction():
+        case = _load_case(case_id, lock=False)
+        if case.is_resolved and not internal:
+            raise ActionRefused("This case is closed; the user can no longer be written to here.")
+        message = Message(author_type=agent.role, agent_id=agent.id, body=body, internal=internal)
+        case.messages.append(message)
+    return message
+
+
+# --- the user's side ----------------------------------------------------------------------
+
+def case_for_token(token: str) -> RecoveryCase:
+    """The case a tracking token belongs to."""
+    return db.session.get(RecoveryCase, _case_id_for_token(token))
+
+
+def user_reply(token: str, body: str) -> RecoveryCase:
+    """The user answers; a case waiting for an answer goes back to the stage it left."""
+    body = (body or "").strip()
+    if not body:
+        raise ActionRefused("Your message is empty.")
+    with _transaction():
+        case = _load_case(_case_id_for_token(token))
+        if case.is_resolved:
+            raise ActionRefused("This request is closed. Please file a new request if you still "
+                                "need help.")
+        case.messages.append(Message(author_type=Actor.USER.value, body=body))
+        # A case waiting for new photos keeps waiting: a reply alone does not answer that.
+        if case.state == State.AWAITING_USER and not case.resubmission_requested:
+            _apply(case, "user_replied", {Actor.USER}, actor=Actor.USER, agent=None, reason=None)
+    return case
+
+
+def user_resubmit(token: str, files: dict[str, bytes | None]) -> RecoveryCase:
+    """The user sends new photos after being asked to; the case returns to the document check."""
+    images = _normalise_all(files)
+    with _transaction():
+        case = _load_case(_case_id_for_token(token))
+        if not (case.state == State.AWAITING_USER and case.resubmission_requested):
+            raise ActionRefused("We have not asked for new photos on this request.")
+        case.evidence_attempt += 1
+        case.resubmissions += 1
+        case.evidence.extend(_evidence_rows(images, attempt=case.evidence_attempt))
+        _apply(case, "user_resubmitted", {Actor.USER}, actor=Actor.USER, agent=None,
+               reason=f"attempt {case.evidence_attempt}")
+    return case
+
+
+def user_withdraw(token: str) -> RecoveryCase:
+    """The user withdraws their request."""
+    with _transaction():
+        case = _load_case(_case_id_for_token(token))
+        _apply(case, "withdraw", {Actor.USER}, actor=Actor.USER, agent=None, reason=None)
+    return case
+
+
+def user_actions(case: RecoveryCase) -> list[str]:
+    """What the user can do on their status page now."""
+    if case.is_resolved:
+        return []
+    actions = ["reply", "withdraw"]
+    if case.state == State.AWAITING_USER and case.resubmission_requested:
+        actions.insert(1, "resubmit")
+    return actions
+
+
+# --- agents -------------------------------------------------------------------------------
+
+def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent, str]:
+    """Create a staff member; returns the agent and its API token (shown once, stored hashed)."""
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < 12:
+        raise ValueError("the password must be at least 12 characters long")
+    if "@" not in email or not name.strip():
+        raise ValueError("an email address and a name are required")
+    token = secrets.token_urlsafe(32)
+    try:
+        with _transaction():
+            agent = Agent(email=email, name=name.strip(), role=role,
+                          password_hash=_hasher.hash(password), api_token_hash=token_hash(token))
+            db.session.add(agent)
+    except IntegrityError as err:
+        raise AgentExists(f"An agent with the email {email} already exists.") from err
+    return agent, token
+
+
+def authenticate(email: str, password: str) -> Agent | None:
+    """The active agent with these credentials, or None."""
+    agent = db.session.scalar(sa.select(Agent).where(Agent.email == email.strip().lower()))
+    if agent is None or not agent.active:
+        _hasher.hash(password)  # spend the same time as a real check: no user enumeration
+        return None
+    try:
+        _hasher.verify(agent.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(agent.password_hash):
+        with _transaction():
+            agent.password_hash = _hasher.hash(password)
+    return agent
+
+
+def agent_for_token(token: str) -> Agent | None:
+    """The active agent an API bearer token belongs to."""
+    agent = db.session.scalar(sa.select(Agent).where(Agent.api_token_hash == token_hash(token)))
+    return agent if agent is not None and agent.active else None
+
+
+# --- queries ------------------------------------------------------------------------------
+
+class BadCursor(ValueError):
+    """The pagination cursor is not one this server issued."""
+
+
+def encode_cursor(case: RecoveryCase) -> str:
+    """An opaque cursor pointing after ``case`` in queue order."""
+    raw = f"{case.created_at.isoformat()}|{case.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, case_id = raw.split("|")
+        created = datetime.fromisoformat(stamp)
+        return (created if created.tzinfo else created.replace(tzinfo=UTC)), int(case_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as err:
+        raise BadCursor("The cursor is not valid; start again without one.") from err
+
+
+def queue_query(*, states=None, issue_type: str | None = None, assignee_id: int | None = None,
+                unassigned: bool = False) -> sa.Select:
+    """Cases in queue order (oldest first), filtered."""
+    query = sa.select(RecoveryCase)
+    if states:
+        query = query.where(RecoveryCase.state.in_(list(states)))
+    if issue_type:
+        query = query.where(RecoveryCase.issue_type == issue_type)
+    if assignee_id is not None:
+        query = query.where(RecoveryCase.assignee_id == assignee_id)
+    if unassigned:
+        query = query.where(RecoveryCase.assignee_id.is_(None))
+    return query.order_by(RecoveryCase.created_at, RecoveryCase.id)
+
+
+def list_cases(*, limit: int, cursor: str | None = None, **filters) -> tuple[list[RecoveryCase],
+                                                                              str | None]:
+    """One page of the queue and the cursor of the next page (None at the end)."""
+    query = queue_query(**filters)
+    if cursor:
+        created, case_id = _decode_cursor(cursor)
+        query = query.where(sa.or_(
+            RecoveryCase.created_at > created,
+            sa.and_(RecoveryCase.created_at == created, RecoveryCase.id > case_id),
+        ))
+    rows = list(db.session.scalars(query.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1]) if more and rows else None)
+
+
+def get_case(case_id: int) -> RecoveryCase:
+    """A case by id."""
+    case = db.session.get(RecoveryCase, case_id)
+    if case is None:
+        raise CaseNotFound(f"There is no case {case_id}.")
+    return case

@@ -1,0 +1,154 @@
+"""Case states, resolutions and the transition table: the lifecycle's single source of truth."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """Where a case is in its lifecycle."""
+
+    SUBMITTED = "submitted"
+    ID_CHECK = "id_check"
+    SELFIE_CHECK = "selfie_check"
+    ESCALATED = "escalated"
+    AWAITING_USER = "awaiting_user"
+    RESOLVED = "resolved"
+
+
+class Resolution(StrEnum):
+    """Why a resolved case ended."""
+
+    APPROVED = "approved"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    DUPLICATE = "duplicate"
+
+
+class Actor(StrEnum):
+    """Who may fire an event: staff by role, the requesting user, or the system itself."""
+
+    AGENT = "agent"
+    SECURITY_LEAD = "security_lead"
+    ADMIN = "admin"
+    USER = "user"
+    SYSTEM = "system"
+
+
+STAFF_ROLES = (Actor.AGENT, Actor.SECURITY_LEAD, Actor.ADMIN)
+ACTIVE_STATES = tuple(s for s in State if s is not State.RESOLVED)
+# The stages a case works through; awaiting_user and escalated return to one of these.
+WORK_STAGES = (State.SUBMITTED, State.ID_CHECK, State.SELFIE_CHECK)
+
+ALL_STAFF = frozenset(STAFF_ROLES)
+LEADS = frozenset({Actor.SECURITY_LEAD, Actor.ADMIN})
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of the transition table.
+
+    ``resume`` names the case column whose stored value must equal ``dest`` for the
+    transition to apply: that is how a case returns to the stage it left.
+    """
+
+    trigger: str
+    sources: tuple[State, ...]
+    dest: State
+    actors: frozenset[Actor]
+    label: str
+    needs_reason: bool = False
+    resolution: Resolution | None = None
+    resume: str | None = None
+    # Text shown to the user in the case's messages when this transition happens
+    # (the agent's reason is appended when it is user-facing).
+    user_visible_reason: bool = False
+    tags: tuple[str, ...] = field(default=())
+
+
+def _returns(trigger, source, column, actors, label, **kw):
+    """Rows that send a case back from ``source`` to the stage stored in ``column``."""
+    stages = (*WORK_STAGES, State.ESCALATED, State.AWAITING_USER)
+    return [
+        Transition(trigger, (source,), stage, actors, label, resume=column, **kw)
+        for stage in stages
+        if stage is not source
+    ]
+
+
+TRANSITIONS: list[Transition] = [
+    Transition("start_review", (State.SUBMITTED,), State.ID_CHECK,
+               ALL_STAFF | {Actor.SYSTEM}, "Start the document check"),
+    Transition("confirm_document", (State.ID_CHECK,), State.SELFIE_CHECK,
+               ALL_STAFF | {Actor.SYSTEM}, "Document verified: go to selfie check"),
+    Transition("approve", (State.SELFIE_CHECK,), State.RESOLVED,
+               ALL_STAFF, "Approve recovery", resolution=Resolution.APPROVED),
+    Transition("approve", (State.ESCALATED,), State.RESOLVED,
+               LEADS, "Approve recovery", needs_reason=True, resolution=Resolution.APPROVED),
+    Transition("decline", ACTIVE_STATES, State.RESOLVED,
+               ALL_STAFF, "Decline", needs_reason=True, resolution=Resolution.DECLINED,
+               user_visible_reason=True),
+    Transition("request_info", (*WORK_STAGES, State.ESCALATED), State.AWAITING_USER,
+               ALL_STAFF, "Ask the user a question", needs_reason=True,
+               user_visible_reason=True),
+    Transition("request_resubmission", (*WORK_STAGES, State.ESCALATED), State.AWAITING_USER,
+               ALL_STAFF, "Ask for new photos", needs_reason=True,
+               user_visible_reason=True, tags=("resubmission",)),
+    *_returns("user_replied", State.AWAITING_USER, "awaiting_from",
+              frozenset({Actor.USER}), "User replied"),
+    Transition("user_resubmitted", (State.AWAITING_USER,), State.ID_CHECK,
+               frozenset({Actor.USER}), "User sent new photos", tags=("resubmission",)),
+    Transition("escalate", (*WORK_STAGES, State.AWAITING_USER), State.ESCALATED,
+               ALL_STAFF | {Actor.SYSTEM}, "Escalate to security", needs_reason=True),
+    *_returns("return_to_stage", State.ESCALATED, "escalated_from",
+              LEADS, "Return to the previous stage", needs_reason=True),
+    Transition("mark_duplicate", ACTIVE_STATES, State.RESOLVED,
+               ALL_STAFF, "Close as duplicate", needs_reason=True,
+               resolution=Resolution.DUPLICATE, user_visible_reason=True),
+    Transition("withdraw", ACTIVE_STATES, State.RESOLVED,
+               frozenset({Actor.USER}), "Withdrawn by the user", resolution=Resolution.WITHDRAWN),
+    Transition("expire", (State.AWAITING_USER,), State.RESOLVED,
+               frozenset({Actor.SYSTEM}), "Expired without an answer",
+               resolution=Resolution.EXPIRED),
+]
+
+TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t.trigger for t in TRANSITIONS))
+
+# Plain-language state texts for the person recovering their account.
+STATUS_TEXT: dict[State, str] = {
+    State.SUBMITTED: "We have received your request and will start checking it shortly.",
+    State.ID_CHECK: "We are checking your identity document.",
+    State.SELFIE_CHECK: "We are comparing your selfie with the photo on your document.",
+    State.ESCALATED: "Your request is being reviewed by our security team. "
+                     "This can take a little longer; there is nothing you need to do.",
+    State.AWAITING_USER: "We need something from you before we can continue: "
+                         "see the latest message below.",
+    State.RESOLVED: "Your request is closed.",
+}
+
+RESOLUTION_TEXT: dict[Resolution, str] = {
+    Resolution.APPROVED: "Your identity is confirmed. We will email your account's address "
+                         "of record with the next steps to get back into your account.",
+    Resolution.DECLINED: "We could not confirm your identity, so we cannot restore access "
+                         "with this request.",
+    Resolution.WITHDRAWN: "You withdrew this request.",
+    Resolution.EXPIRED: "This request was closed because we did not hear back from you. "
+                        "You can file a new request at any time.",
+    Resolution.DUPLICATE: "This request duplicates another one we are already handling.",
+}
+
+ISSUE_TYPES: dict[str, str] = {
+    "forgot_password": "I forgot my password",
+    "lost_2fa": "I lost my two-factor device",
+    "account_locked": "My account is locked after failed sign-ins",
+    "new_device": "I have a new phone or device",
+    "suspicious_activity": "My account was frozen for suspicious activity",
+    "other": "Something else",
+}
+
+
+def status_text(state: str, resolution: str | None) -> str:
+    """The sentence a user sees for a case in ``state``."""
+    if state == State.RESOLVED and resolution:
+        return RESOLUTION_TEXT[Resolution(resolution)]
+    return STATUS_TEXT[State(state)]
