@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask import current_app
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from extensions import db
@@ -24,6 +25,7 @@ def _read_password() -> str:
 
 
 @click.command("create-agent")
+@with_appcontext
 @click.option("--email", required=True, help="Sign-in email address.")
 @click.option("--name", required=True, help="Name shown to colleagues.")
 @click.option("--role", type=click.Choice(service.ROLES), default="agent", show_default=True)
@@ -39,6 +41,7 @@ def create_agent_command(email: str, name: str, role: str) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Load demo accounts, agents and cases with generated documents."""
     credentials = demo.seed()
@@ -48,6 +51,7 @@ def seed_demo_command() -> None:
 
 
 @click.command("bootstrap")
+@with_appcontext
 def bootstrap_command() -> None:
     """Create or upgrade the schema; load demo data the first time unless RECOVERY_DEMO=0."""
     upgrade(directory=str(Path(current_app.root_path) / "migrations"))

@@ -40,3 +40,28 @@ def test_upgrade_matches_models_and_downgrade_empties(empty_database):
         tables = set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert tables == set()
         db.engine.dispose()
+
+
+def test_bootstrap_creates_schema_and_demo_data_once(empty_database):
+    app = create_app(make_config(empty_database, DEMO=True))
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["bootstrap"])
+    assert first.exit_code == 0, first.output
+    assert "admin@demo.test" in first.output and "password:" in first.output
+    with app.app_context():
+        cases = db.session.scalar(sa.text("SELECT count(*) FROM recovery_case"))
+    again = runner.invoke(args=["bootstrap"])
+    assert again.exit_code == 0, again.output
+    with app.app_context():
+        assert db.session.scalar(sa.text("SELECT count(*) FROM recovery_case")) == cases > 0
+        db.engine.dispose()
+
+
+def test_bootstrap_without_demo_explains_how_to_create_an_admin(empty_database):
+    app = create_app(make_config(empty_database, DEMO=False))
+    result = app.test_cli_runner().invoke(args=["bootstrap"])
+    assert result.exit_code == 0, result.output
+    assert "create-agent" in result.output and "demo.test" not in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.text("SELECT count(*) FROM recovery_case")) == 0
+        db.engine.dispose()

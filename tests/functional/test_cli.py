@@ -1,0 +1,44 @@
+"""The command line: create-agent, seed-demo, bootstrap."""
+
+import sqlalchemy as sa
+
+from extensions import db
+from workflow import service
+from workflow.models import Account, Agent, RecoveryCase
+
+
+def test_create_agent_reads_password_from_stdin_and_prints_token_last(runner):
+    result = runner.invoke(args=["create-agent", "--email", "Lee@Example.test", "--name", "Lee",
+                                 "--role", "security_lead"],
+                           input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    agent = service.agent_for_token(token)
+    assert (agent.email, agent.role) == ("lee@example.test", "security_lead")
+    assert service.authenticate("lee@example.test", "a long enough password").id == agent.id
+
+
+def test_create_agent_errors_are_plain(runner):
+    args = ["create-agent", "--email", "a@example.test", "--name", "A"]
+    assert "at least 12" in runner.invoke(args=args, input="short\n").output
+    assert runner.invoke(args=args, input="a long enough password\n").exit_code == 0
+    again = runner.invoke(args=args, input="a long enough password\n")
+    assert again.exit_code != 0 and "already exists" in again.output
+    bad_role = runner.invoke(args=[*args, "--role", "king"], input="a long enough password\n")
+    assert bad_role.exit_code != 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Agent)) == 1
+
+
+def test_seed_demo_creates_accounts_agents_and_cases_with_evidence(runner, app):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "admin@demo.test" in result.output
+    cases = db.session.scalars(sa.select(RecoveryCase)).all()
+    assert len(cases) >= 6
+    assert all({e.kind for e in c.evidence} >= {"id_document", "selfie"} for c in cases)
+    assert {c.state for c in cases} >= {"submitted", "id_check", "selfie_check", "escalated",
+                                        "awaiting_user", "resolved"}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) >= 5
+    password = next(line.split("password: ")[1] for line in result.output.splitlines()
+                    if "admin@demo.test" in line)
+    assert service.authenticate("admin@demo.test", password) is not None
