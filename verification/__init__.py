@@ -1,1 +1,1 @@
-"""Pure verification cores: bytes or arrays in, dataclasses out; no Flask or database."""
+"""Pure verification cores: bytes or arrays in, dataclasses out; no Flask or database imports."""

@@ -1,26 +1,46 @@
-"""Specimen identity documents for demo data and tests: never a real person's document.
+"""Specimen identity documents for demo data and tests, so no test ever needs a real document.
 
-Renders a TD3 passport data page or a TD1 identity card with printed fields, a portrait (a
-given photo, or a synthetic face) and a valid MRZ. Text uses Pillow's bundled scalable font,
-so rendering needs nothing outside the virtual environment.
+Renders a TD3 passport data page or a TD1 identity card for the fictional state of Utopia
+(ICAO 9303's own specimen country): guilloche-like background, labelled fields, a portrait (a
+given photo or a drawn face) and a valid MRZ. The MRZ and the field values use the OCR-B font
+bundled in verification/fonts/ (public domain, see its README); labels use Pillow's own
+scalable font. Nothing outside the virtual environment and this package is read.
 """
 
 import io
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from .mrz import td1_lines, td3_lines
 
+OCR_B_FONT = Path(__file__).parent / "fonts" / "OCRB.otf"
+
+# ID-1 is 85.6 x 54 mm and ID-3 125 x 88 mm; these sizes are about 300 dpi and 250 dpi.
 PASSPORT_SIZE = (1250, 880)
 ID_CARD_SIZE = (1012, 638)
+SELFIE_SIZE = (720, 960)
+
+STATE_NAME = "UTOPIA"
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_INK = (20, 24, 40)
+_LABEL_INK = (70, 80, 110)
+_SPECIMEN_RED = (190, 30, 40)
+
+
+def _years_from_today(years: int, month: int, day: int) -> date:
+    """A fixed day of the month in a year relative to today, so defaults never expire."""
+    return date(date.today().year + years, month, day)
 
 
 @dataclass(frozen=True)
 class SpecimenPerson:
-    """The data printed on a specimen document (ICAO's fictional Utopia by default)."""
+    """The holder data printed on a specimen document (ICAO's fictional Anna Eriksson)."""
 
     surname: str = "ERIKSSON"
     given_names: str = "ANNA MARIA"
@@ -29,132 +49,311 @@ class SpecimenPerson:
     nationality: str = "UTO"
     issuing_country: str = "UTO"
     document_number: str = "L898902C3"
-    expiry_date: date = field(default_factory=lambda: date(date.today().year + 5, 4, 15))
     optional_data: str = ""
+    place_of_birth: str = "ZENITH"
+    authority: str = "UTOPIA PASSPORT OFFICE"
+    date_of_issue: date = field(default_factory=lambda: _years_from_today(-5, 4, 16))
+    expiry_date: date = field(default_factory=lambda: _years_from_today(5, 4, 15))
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def passport_mrz(person: SpecimenPerson) -> tuple[str, str]:
+    """The TD3 MRZ lines printed on `person`'s specimen passport."""
+    return td3_lines(
+        document_type="P", issuing_country=person.issuing_country, surname=person.surname,
+        given_names=person.given_names, document_number=person.document_number,
+        nationality=person.nationality, date_of_birth=person.date_of_birth, sex=person.sex,
+        expiry_date=person.expiry_date, optional_data=person.optional_data,
+    )
+
+
+def id_card_mrz(person: SpecimenPerson) -> tuple[str, str, str]:
+    """The TD1 MRZ lines printed on `person`'s specimen identity card."""
+    return td1_lines(
+        document_type="I", issuing_country=person.issuing_country, surname=person.surname,
+        given_names=person.given_names, document_number=person.document_number,
+        nationality=person.nationality, date_of_birth=person.date_of_birth, sex=person.sex,
+        expiry_date=person.expiry_date, optional_data=person.optional_data,
+    )
+
+
+@lru_cache(maxsize=16)
+def mrz_font(size: int) -> ImageFont.FreeTypeFont:
+    """The bundled OCR-B font at `size` pixels."""
+    return ImageFont.truetype(str(OCR_B_FONT), size)
+
+
+@lru_cache(maxsize=16)
+def _label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's bundled scalable sans-serif font (Aileron) at `size` pixels."""
     return ImageFont.load_default(size=size)
 
 
+def render_passport(
+    person: SpecimenPerson, portrait: Image.Image | None = None, *, seed: int = 0
+) -> Image.Image:
+    """A TD3 passport data page (RGB, PASSPORT_SIZE) with a valid MRZ."""
+    width, height = PASSPORT_SIZE
+    image = _background(PASSPORT_SIZE, (228, 233, 242), (150, 170, 205), seed)
+    draw = ImageDraw.Draw(image)
+    draw.text((50, 28), STATE_NAME, fill=(30, 45, 100), font=_label_font(40))
+    draw.text((250, 40), "PASSPORT / PASSEPORT", fill=(30, 45, 100), font=_label_font(26))
+    _specimen_title(draw, (width - 60, 26), 52)
+
+    image.paste(_portrait(portrait, (320, 410), seed), (50, 130))
+    row = _Fields(draw, x=410, y=122, label_size=17, value_size=28)
+    row.add(("Type", "P", 90), ("Code", person.issuing_country, 130),
+            ("Passport No.", person.document_number, 0))
+    row.add(("Surname", person.surname, 0))
+    row.add(("Given names", person.given_names, 0))
+    row.add(("Nationality", _nationality(person), 0))
+    row.add(("Date of birth", _printed(person.date_of_birth), 300), ("Sex", _sex(person), 110),
+            ("Place of birth", person.place_of_birth, 0))
+    row.add(("Date of issue", _printed(person.date_of_issue), 300),
+            ("Authority", person.authority, 0))
+    row.add(("Date of expiry", _printed(person.expiry_date), 0))
+
+    _mrz_zone(image, passport_mrz(person), top=height - 232, pitch=25.4, size=35)
+    return image
+
+
+def render_id_card(
+    person: SpecimenPerson, portrait: Image.Image | None = None, *, seed: int = 0
+) -> Image.Image:
+    """A TD1 identity card (RGB, ID_CARD_SIZE), front and MRZ on one side."""
+    width, height = ID_CARD_SIZE
+    image = _background(ID_CARD_SIZE, (232, 241, 229), (150, 190, 150), seed)
+    draw = ImageDraw.Draw(image)
+    draw.text((40, 22), STATE_NAME, fill=(25, 80, 45), font=_label_font(32))
+    draw.text((210, 32), "IDENTITY CARD / CARTE D'IDENTITE", fill=(25, 80, 45),
+              font=_label_font(20))
+    _specimen_title(draw, (width - 40, 18), 40)
+
+    image.paste(_portrait(portrait, (225, 290), seed), (40, 84))
+    row = _Fields(draw, x=295, y=80, label_size=14, value_size=22)
+    row.add(("Surname", person.surname, 0))
+    row.add(("Given names", person.given_names, 0))
+    row.add(("Sex", _sex(person), 80), ("Nationality", _nationality(person), 170),
+            ("Date of birth", _printed(person.date_of_birth), 0))
+    row.add(("Document No.", person.document_number, 250),
+            ("Date of expiry", _printed(person.expiry_date), 0))
+
+    _mrz_zone(image, id_card_mrz(person), top=height - 232, pitch=30.0, size=40)
+    return image
+
+
+def render_selfie(portrait: Image.Image | None = None, seed: int = 0) -> Image.Image:
+    """A selfie-like RGB photo: a drawn face in a room, or `portrait` re-shot."""
+    rng = random.Random(seed)
+    if portrait is None:
+        image = _room(SELFIE_SIZE, rng)
+        # The face layer is larger than the frame so that tilting it never shows its edges.
+        margin = 200
+        width, height = SELFIE_SIZE
+        face = Image.new("RGBA", (width + 2 * margin, height + 2 * margin), (0, 0, 0, 0))
+        _draw_face(ImageDraw.Draw(face), (margin + 90, margin + 150, margin + 630,
+                                          margin + 960), rng)
+        face = face.rotate(rng.uniform(-6, 6), resample=Image.Resampling.BICUBIC,
+                           center=(margin + 360, margin + 500))
+        offset = (rng.randint(-30, 30) - margin, rng.randint(-20, 20) - margin)
+        image.paste(face, offset, face)
+    else:
+        # Keep the whole photo (no crop): a face near the edge must stay in the frame.
+        image = ImageOps.contain(ImageOps.exif_transpose(portrait).convert("RGB"), SELFIE_SIZE)
+        image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.92, 1.08))
+        image = ImageEnhance.Color(image).enhance(rng.uniform(0.9, 1.1))
+    return _sensor_noise(image, rng)
+
+
 def synthetic_face(size: tuple[int, int], seed: int = 0) -> Image.Image:
-    """A simple drawn face (head, hair, eyes, mouth), deterministic for a seed."""
+    """A simple drawn head and shoulders on a plain background, deterministic for `seed`."""
     rng = random.Random(seed)
-    width, height = size
-    image = Image.new("RGB", size, (rng.randint(200, 235),) * 3)
-    draw = ImageDraw.Draw(image)
-    skin = rng.choice([(241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36),
-                       (255, 219, 172)])
-    hair = rng.choice([(40, 30, 20), (90, 60, 30), (200, 170, 90), (20, 20, 20), (120, 120, 120)])
-    cx, cy = width // 2, int(height * 0.45)
-    hw, hh = int(width * 0.32), int(height * 0.36)
-    draw.ellipse((cx - hw - 6, cy - hh - 14, cx + hw + 6, cy + hh // 2), fill=hair)
-    draw.ellipse((cx - hw, cy - hh, cx + hw, cy + hh), fill=skin)
-    draw.rectangle((cx - hw // 3, cy + hh - 10, cx + hw // 3, height), fill=skin)
-    draw.pieslice((cx - hw * 2, cy + hh, cx + hw * 2, height + hh), 180, 360,
-                  fill=rng.choice([(40, 60, 120), (90, 20, 30), (30, 90, 60), (60, 60, 60)]))
-    eye_y, eye_dx = cy - hh // 5, hw // 2
-    for ex in (cx - eye_dx, cx + eye_dx):
-        draw.ellipse((ex - 12, eye_y - 7, ex + 12, eye_y + 7), fill=(255, 255, 255))
-        draw.ellipse((ex - 5, eye_y - 5, ex + 5, eye_y + 5), fill=(50, 40, 30))
-    draw.line((cx, eye_y + 8, cx - 6, cy + hh // 4), fill=(150, 100, 70), width=3)
-    draw.arc((cx - hw // 2, cy + hh // 4, cx + hw // 2, cy + hh // 2 + 10), 20, 160,
-             fill=(150, 60, 60), width=4)
+    image = Image.new("RGB", size, _pick(rng, [(214, 222, 230), (225, 225, 218), (205, 215, 225)]))
+    _draw_face(ImageDraw.Draw(image), (0, 0, *size), rng)
     return image
 
 
-def _background(size: tuple[int, int], tint: tuple[int, int, int], seed: int) -> Image.Image:
-    """A pale card with guilloche-like wave lines."""
-    import math
+def to_jpeg_bytes(img: Image.Image, quality: int = 90) -> bytes:
+    """Encode an image as JPEG bytes (RGB or greyscale)."""
+    if img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    buffer = io.BytesIO()
+    img.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
 
-    rng = random.Random(seed)
-    image = Image.new("RGB", size, tint)
+
+class _Fields:
+    """Lays out rows of labelled values; each cell is (label, value, width or 0 for the rest)."""
+
+    def __init__(self, draw: ImageDraw.ImageDraw, *, x: int, y: int, label_size: int,
+                 value_size: int):
+        self.draw, self.x, self.y = draw, x, y
+        self.label_font, self.value_font = _label_font(label_size), mrz_font(value_size)
+        self.label_size, self.value_size = label_size, value_size
+
+    def add(self, *cells: tuple[str, str, int]) -> None:
+        """Draw one row of cells and move down."""
+        x = self.x
+        for label, value, cell_width in cells:
+            self.draw.text((x, self.y), label, fill=_LABEL_INK, font=self.label_font)
+            self.draw.text((x, self.y + self.label_size + 4), value.upper(), fill=_INK,
+                           font=self.value_font)
+            x += cell_width
+        self.y += self.label_size + self.value_size + 22
+
+
+def _specimen_title(draw: ImageDraw.ImageDraw, top_right: tuple[int, int], size: int) -> None:
+    """The red SPECIMEN title, right-aligned at `top_right`."""
+    draw.text(top_right, "SPECIMEN", fill=_SPECIMEN_RED, font=_label_font(size), anchor="ra")
+
+
+def _mrz_zone(image: Image.Image, lines: tuple[str, ...], *, top: int, pitch: float,
+              size: int) -> None:
+    """Print the MRZ on a plain band at the bottom, one character per fixed-pitch cell."""
+    width, height = image.size
     draw = ImageDraw.Draw(image)
+    draw.rectangle((0, top, width, height), fill=(247, 247, 243))
+    font = mrz_font(size)
+    left = (width - pitch * len(lines[0])) / 2
+    spacing = (height - top) / (len(lines) + 1)
+    for row, line in enumerate(lines):
+        baseline = top + spacing * (row + 1) + size * 0.35
+        for col, char in enumerate(line):
+            # Fixed pitch (ICAO: 2.54 mm a character) whatever the font's own advance is.
+            x = left + pitch * (col + 0.5)
+            draw.text((round(x), round(baseline)), char, fill=(0, 0, 0), font=font, anchor="ms")
+
+
+def _background(size: tuple[int, int], paper: tuple[int, int, int],
+                ink: tuple[int, int, int], seed: int) -> Image.Image:
+    """Pale paper with guilloche-like rosettes and wave bands, deterministic for `seed`."""
+    rng = random.Random(seed)
     width, height = size
-    for k in range(14):
-        phase, amp = rng.random() * 6.28, 10 + k * 3
-        colour = tuple(max(0, c - 25 - k) for c in tint)
-        points = [(x, height * (k + 1) / 15 + amp * math.sin(x / (40 + k * 3) + phase))
-                  for x in range(0, width, 6)]
-        draw.line(points, fill=colour, width=1)
+    image = Image.new("RGB", size, paper)
+    draw = ImageDraw.Draw(image)
+    faint = tuple(round(p + (i - p) * 0.3) for p, i in zip(paper, ink, strict=True))
+    for band in range(18):
+        phase, amplitude = rng.uniform(0, 2 * math.pi), rng.uniform(8, 22)
+        wavelength, y0 = rng.uniform(60, 140), height * (band + 0.5) / 18
+        points = [(x, y0 + amplitude * math.sin(x / wavelength * 2 * math.pi + phase))
+                  for x in range(0, width + 8, 8)]
+        draw.line(points, fill=faint, width=1)
+    for _ in range(2):
+        cx, cy = rng.uniform(0.45, 0.9) * width, rng.uniform(0.25, 0.6) * height
+        radius = rng.uniform(0.22, 0.32) * height
+        for scale in (1.0, 0.9, 0.8):
+            _rosette(draw, (cx, cy), radius * scale, rng, faint)
     return image
+
+
+def _rosette(draw: ImageDraw.ImageDraw, centre: tuple[float, float], radius: float,
+             rng: random.Random, colour: tuple[int, ...]) -> None:
+    """A hypotrochoid (spirograph) curve, the classic guilloche motif."""
+    big, small = radius, radius * rng.choice([0.3, 0.35, 0.4, 0.45])
+    offset = small * rng.uniform(0.8, 1.3)
+    cx, cy = centre
+    steps = 1800
+    turns = 20  # enough turns for these ratios to close the curve
+    points = []
+    for i in range(steps + 1):
+        t = 2 * math.pi * turns * i / steps
+        x = (big - small) * math.cos(t) + offset * math.cos((big - small) / small * t)
+        y = (big - small) * math.sin(t) - offset * math.sin((big - small) / small * t)
+        points.append((cx + x, cy + y))
+    draw.line(points, fill=colour, width=1)
 
 
 def _portrait(portrait: Image.Image | None, box: tuple[int, int], seed: int) -> Image.Image:
+    """The holder's photo fitted to `box`, or a drawn face."""
     if portrait is None:
         return synthetic_face(box, seed)
-    return ImageOps.fit(ImageOps.exif_transpose(portrait).convert("RGB"), box)
+    photo = ImageOps.exif_transpose(portrait).convert("RGB")
+    return ImageOps.fit(photo, box, method=Image.Resampling.LANCZOS, centering=(0.5, 0.4))
 
 
-def _fields(draw, person: SpecimenPerson, x: int, y: int, scale: int, number_label: str):
-    rows = [
-        ("Surname", person.surname), ("Given names", person.given_names),
-        ("Nationality", person.nationality),
-        ("Date of birth", person.date_of_birth.strftime("%d %b %Y").upper()),
-        ("Sex", person.sex), ("Date of expiry", person.expiry_date.strftime("%d %b %Y").upper()),
-        (number_label, person.document_number),
-    ]
-    label_font, value_font = _font(scale), _font(int(scale * 1.5))
-    for label, value in rows:
-        draw.text((x, y), label, fill=(70, 70, 90), font=label_font)
-        draw.text((x, y + scale + 2), value, fill=(10, 10, 20), font=value_font)
-        y += int(scale * 3.1)
+def _draw_face(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
+               rng: random.Random) -> None:
+    """Draw head, hair, ears, eyes, brows, nose, mouth and shoulders inside `box`."""
+    left, top, right, bottom = box
+    w, h = right - left, bottom - top
+    skin = _pick(rng, [(241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36),
+                       (255, 219, 172), (176, 118, 72)])
+    hair = _pick(rng, [(40, 30, 20), (90, 60, 30), (200, 170, 90), (20, 20, 20),
+                       (130, 125, 120), (120, 50, 20)])
+    cloth = _pick(rng, [(40, 60, 120), (90, 20, 30), (30, 90, 60), (60, 60, 60), (200, 200, 210)])
+    cx = left + w / 2 + rng.uniform(-0.02, 0.02) * w
+    cy = top + h * rng.uniform(0.40, 0.44)
+    hw, hh = w * rng.uniform(0.27, 0.32), h * rng.uniform(0.28, 0.31)
+
+    draw.ellipse((cx - w * 0.48, cy + hh * 1.05, cx + w * 0.48, bottom + h * 0.35), fill=cloth)
+    draw.rectangle((cx - hw * 0.38, cy + hh * 0.6, cx + hw * 0.38, cy + hh * 1.25), fill=skin)
+    draw.ellipse((cx - hw * 1.08, cy - hh * 1.12, cx + hw * 1.08, cy + hh * 0.3), fill=hair)
+    for side in (-1, 1):
+        ex = cx + side * hw * 0.98
+        draw.ellipse((ex - hw * 0.12, cy - hh * 0.15, ex + hw * 0.12, cy + hh * 0.2), fill=skin)
+    draw.ellipse((cx - hw, cy - hh, cx + hw, cy + hh), fill=skin)
+    draw.chord((cx - hw * 1.02, cy - hh * 1.08, cx + hw * 1.02, cy - hh * 0.2), 180, 360,
+               fill=hair)
+
+    eye_y, eye_dx = cy - hh * 0.1, hw * rng.uniform(0.36, 0.44)
+    eye_w, eye_h = hw * 0.2, hh * 0.08
+    iris = _pick(rng, [(60, 40, 25), (50, 90, 140), (70, 110, 60), (30, 25, 20)])
+    for side in (-1, 1):
+        ex = cx + side * eye_dx
+        draw.ellipse((ex - eye_w, eye_y - eye_h, ex + eye_w, eye_y + eye_h), fill=(250, 250, 250))
+        draw.ellipse((ex - eye_h, eye_y - eye_h, ex + eye_h, eye_y + eye_h), fill=iris)
+        draw.ellipse((ex - eye_h / 2, eye_y - eye_h / 2, ex + eye_h / 2, eye_y + eye_h / 2),
+                     fill=(10, 10, 10))
+        brow_y = eye_y - hh * 0.17
+        draw.line((ex - eye_w * 1.1, brow_y, ex + eye_w * 1.1, brow_y - hh * 0.02),
+                  fill=hair, width=max(2, round(hh * 0.035)))
+    shade = tuple(round(c * 0.75) for c in skin)
+    nose_y = cy + hh * 0.25
+    draw.line((cx, eye_y + eye_h, cx - hw * 0.08, nose_y, cx + hw * 0.06, nose_y),
+              fill=shade, width=max(2, round(hh * 0.025)))
+    mouth_y = cy + hh * 0.5
+    mouth_w = hw * rng.uniform(0.32, 0.42)
+    draw.arc((cx - mouth_w, mouth_y - hh * 0.12, cx + mouth_w, mouth_y + hh * 0.08), 20, 160,
+             fill=(150, 60, 60), width=max(2, round(hh * 0.035)))
 
 
-def _mrz(draw, lines, x: int, y: int, size: int) -> None:
-    font = _font(size)
-    for line in lines:
-        # Draw character by character on a fixed pitch: MRZ text is monospaced.
-        for i, char in enumerate(line):
-            draw.text((x + i * int(size * 0.62), y), char, fill=(0, 0, 0), font=font)
-        y += int(size * 1.35)
-
-
-def render_passport(person: SpecimenPerson, portrait: Image.Image | None = None, *,
-                    seed: int = 0) -> Image.Image:
-    """A TD3 passport data page."""
-    image = _background(PASSPORT_SIZE, (226, 232, 240), seed)
+def _room(size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """A blurred indoor background: wall, a window and a door frame."""
+    width, height = size
+    wall = _pick(rng, [(205, 195, 180), (190, 200, 205), (215, 210, 200), (170, 160, 150)])
+    image = Image.new("RGB", size, wall)
     draw = ImageDraw.Draw(image)
-    draw.text((40, 24), "SPECIMEN · PASSPORT · UTOPIA", fill=(30, 40, 90), font=_font(34))
-    image.paste(_portrait(portrait, (330, 420), seed), (40, 90))
-    _fields(draw, person, 410, 90, 22, "Passport No.")
-    lines = td3_lines(document_type="P", issuing_country=person.issuing_country,
-                      surname=person.surname, given_names=person.given_names,
-                      document_number=person.document_number, nationality=person.nationality,
-                      date_of_birth=person.date_of_birth, sex=person.sex,
-                      expiry_date=person.expiry_date, optional_data=person.optional_data)
-    draw.rectangle((0, 690, PASSPORT_SIZE[0], PASSPORT_SIZE[1]), fill=(245, 245, 240))
-    _mrz(draw, lines, 40, 720, 40)
-    return image
+    wx, wy = rng.randint(-100, width - 200), rng.randint(40, 200)
+    draw.rectangle((wx, wy, wx + 260, wy + 320), fill=(235, 242, 250), outline=(120, 110, 100),
+                   width=12)
+    dx = rng.randint(0, width - 160)
+    draw.rectangle((dx, 120, dx + 200, height), outline=tuple(c - 50 for c in wall), width=18)
+    draw.rectangle((0, height * 0.8, width, height), fill=tuple(c - 30 for c in wall))
+    return image.filter(ImageFilter.GaussianBlur(8))
 
 
-def render_id_card(person: SpecimenPerson, portrait: Image.Image | None = None, *,
-                   seed: int = 0) -> Image.Image:
-    """A TD1 identity card (front with the MRZ)."""
-    image = _background(ID_CARD_SIZE, (232, 240, 228), seed)
-    draw = ImageDraw.Draw(image)
-    draw.text((30, 18), "SPECIMEN · IDENTITY CARD · UTOPIA", fill=(20, 70, 40), font=_font(28))
-    image.paste(_portrait(portrait, (230, 290), seed), (30, 70))
-    _fields(draw, person, 290, 66, 16, "Document No.")
-    lines = td1_lines(document_type="ID", issuing_country=person.issuing_country,
-                      surname=person.surname, given_names=person.given_names,
-                      document_number=person.document_number, nationality=person.nationality,
-                      date_of_birth=person.date_of_birth, sex=person.sex,
-                      expiry_date=person.expiry_date, optional_data=person.optional_data)
-    draw.rectangle((0, 430, ID_CARD_SIZE[0], ID_CARD_SIZE[1]), fill=(246, 246, 242))
-    _mrz(draw, lines, 30, 450, 44)
-    return image
+def _sensor_noise(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Add faint deterministic noise and softness, as a phone camera would."""
+    noise = Image.frombytes("L", image.size, rng.randbytes(image.width * image.height))
+    noisy = Image.blend(image, Image.merge("RGB", (noise, noise, noise)), 0.04)
+    return noisy.filter(ImageFilter.GaussianBlur(0.6))
 
 
-def render_selfie(portrait: Image.Image | None = None, *, seed: int = 0) -> Image.Image:
-    """A selfie-like portrait photo (synthetic when no photo is given)."""
-    if portrait is not None:
-        return ImageOps.exif_transpose(portrait).convert("RGB")
-    return synthetic_face((720, 960), seed + 1000)
+def _pick(rng: random.Random, options: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """One option, drawn from `rng`."""
+    return options[rng.randrange(len(options))]
 
 
-def to_jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
-    """Encode as JPEG."""
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
+def _printed(day: date) -> str:
+    """A date as printed in the visual zone: 12 AUG 1974 (locale-independent)."""
+    return f"{day.day:02d} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _sex(person: SpecimenPerson) -> str:
+    """The printed sex: M, F or X."""
+    sex = person.sex.strip().upper()[:1]
+    return sex if sex in ("M", "F") else "X"
+
+
+def _nationality(person: SpecimenPerson) -> str:
+    """The printed nationality: UTOPIAN for Utopia, otherwise the code."""
+    return "UTOPIAN" if person.nationality == "UTO" else person.nationality

@@ -39,6 +39,7 @@ def test_upgrade_matches_models_and_downgrade_empties(empty_database):
         downgrade(revision="base")
         tables = set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert tables == set()
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -54,6 +55,7 @@ def test_bootstrap_creates_schema_and_demo_data_once(empty_database):
     assert again.exit_code == 0, again.output
     with app.app_context():
         assert db.session.scalar(sa.text("SELECT count(*) FROM recovery_case")) == cases > 0
+        db.session.remove()
         db.engine.dispose()
 
 
@@ -64,4 +66,5 @@ def test_bootstrap_without_demo_explains_how_to_create_an_admin(empty_database):
     assert "create-agent" in result.output and "demo.test" not in result.output
     with app.app_context():
         assert db.session.scalar(sa.text("SELECT count(*) FROM recovery_case")) == 0
+        db.session.remove()
         db.engine.dispose()
