@@ -134,3 +134,14 @@ def test_claim_message_and_note(agent_client, make_case):
 def test_sign_out(agent_client):
     agent_client.post("/agent/logout")
     assert agent_client.get("/agent/").status_code == 302
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True,
+                                         "RATELIMIT_LOGIN": "3 per 15 minutes"}])
+def test_sign_in_attempts_are_rate_limited(client, make_agent):
+    make_agent(email="sam@example.test")
+    codes = [sign_in(client, "sam@example.test", "guess number one").status_code
+             for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    page = sign_in(client, "sam@example.test")  # even the right password waits now
+    assert page.status_code == 429 and "Too many requests" in page.get_data(as_text=True)

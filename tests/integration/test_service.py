@@ -242,3 +242,14 @@ def test_messages_of_user_are_stored(app, make_case):
     with pytest.raises(service.ActionRefused):
         service.user_reply(token, "hello?")
     assert count(Message) == 1  # only the decline reason
+
+
+def test_evidence_cannot_exist_without_its_case(app):
+    from sqlalchemy.exc import IntegrityError
+
+    db.session.add(Evidence(case_id=424242, kind="selfie", mime_type="image/jpeg", width=1,
+                            height=1, sha256="0" * 64, original_sha256="0" * 64,
+                            original_bytes=1, data=b"x"))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
