@@ -5,6 +5,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 import config
 from extensions import csrf, db, limiter, login_manager, migrate
@@ -66,8 +67,18 @@ def register_extensions(app: Flask) -> None:
     init_login(app)
 
 
+class IdConverter(IntegerConverter):
+    """Row ids in URLs: positive and within a 32-bit integer column, else the route is a 404."""
+
+    def __init__(self, url_map):
+        from workflow.models import MAX_ID
+
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
 def register_blueprints(app: Flask) -> None:
     """Mount the public pages, the agent console and the API."""
+    app.url_map.converters["id"] = IdConverter
     from api import bp as api_bp
     from workflow.agent_views import bp as agent_bp
     from workflow.public_views import bp as public_bp

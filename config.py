@@ -55,9 +55,6 @@ class Config:
     QUEUE_PAGE_SIZE = 25
     API_MAX_PAGE_SIZE = 100
 
-    # Idempotency keys are remembered this long (hours).
-    IDEMPOTENCY_TTL_HOURS = 24
-
     # Load demo accounts, agents and cases the first time `make run` starts.
     DEMO = True
 

@@ -1,5 +1,8 @@
 """One place that turns errors into responses: JSON bodies under /api/, pages elsewhere."""
 
+import logging
+import re
+
 from flask import current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -40,6 +43,26 @@ HTTP_CODES = {
     429: ("rate_limited", "Too many requests. Please wait a little and try again."),
     500: ("internal_error", "Something went wrong on our side. Please try again later."),
 }
+
+
+# Tracking tokens are bearer secrets in URL paths: keep them out of every log line.
+TOKEN_IN_PATH = re.compile(r"(/status/|/recovery-requests/)[A-Za-z0-9_\-]{16,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with tracking tokens in URL paths replaced by a marker."""
+    return TOKEN_IN_PATH.sub(r"\1[token]", text)
+
+
+class RedactTokens(logging.Filter):
+    """A logging filter that removes tracking tokens from messages and their arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 def error_body(status: int, code: str, message: str, field: str | None = None):
@@ -97,7 +120,8 @@ def _csrf_error(err: CSRFError):
 
 
 def _unexpected(err: Exception):
-    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    current_app.logger.exception("unhandled error on %s %s", request.method,
+                                 redact(request.path))
     # A failed transaction must not leak into the next request on this session.
     db.session.rollback()
     code, text = HTTP_CODES[500]
@@ -120,7 +144,10 @@ def _api_error(err: ApiError):
 
 
 def init_app(app) -> None:
-    """Register the handlers."""
+    """Register the handlers and keep tracking tokens out of the logs."""
+    for logger in (app.logger, logging.getLogger("werkzeug"), logging.getLogger("gunicorn.access")):
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
     app.register_error_handler(ApiError, _api_error)
     for kind in (*DOMAIN_ERRORS, service.EvidenceRejected, service.MissingEvidence):
         app.register_error_handler(kind, _domain_error)

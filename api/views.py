@@ -6,7 +6,7 @@ from errors import ApiError
 from extensions import limiter
 from workflow import service
 from workflow.auth import token_required
-from workflow.forms import RecoveryForm
+from workflow.forms import CONTROL_CHARACTERS, RecoveryForm
 from workflow.public_views import submission_from, uploaded_files
 from workflow.states import ISSUE_TYPES, TRIGGERS, State
 
@@ -64,7 +64,10 @@ def create_recovery_request():
 @bp.get("/recovery-requests/<token>")
 def recovery_request_status(token: str):
     """The status of a request, for the holder of its tracking token."""
-    return jsonify(public_status(service.case_for_token(token), token))
+    response = jsonify(public_status(service.case_for_token(token), token))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _choice(name: str, allowed) -> str | None:
@@ -78,7 +81,7 @@ def _choice(name: str, allowed) -> str | None:
 def _limit() -> int:
     maximum = current_app.config["API_MAX_PAGE_SIZE"]
     raw = request.args.get("limit", "25")
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {maximum}.",
                        "limit")
     return int(raw)
@@ -97,14 +100,14 @@ def list_cases():
     return jsonify({"items": [case_summary(c) for c in items], "next_cursor": next_cursor})
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 @token_required(*STAFF)
 def get_case(case_id: int):
     """One case with its allowed events, checks, events and messages."""
     return jsonify(case_detail(service.get_case(case_id), g.agent))
 
 
-@bp.post("/cases/<int:case_id>/events")
+@bp.post("/cases/<id:case_id>/events")
 @token_required(*STAFF)
 def fire_event(case_id: int):
     """Fire an event on a case, carrying the version the caller saw."""
@@ -122,9 +125,10 @@ def fire_event(case_id: int):
     if isinstance(version, bool) or not isinstance(version, int):
         raise ApiError(400, "invalid_field",
                        "version is required: the case version you last saw.", "version")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 4000):
-        raise ApiError(400, "invalid_field", "reason must be text of at most 4000 characters.",
-                       "reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 4000
+                               or CONTROL_CHARACTERS.search(reason)):
+        raise ApiError(400, "invalid_field", "reason must be text of at most 4000 characters "
+                       "without control characters.", "reason")
     case = service.fire_event(case_id, event, agent=g.agent, expected_version=version,
                               reason=reason)
     return jsonify(case_detail(case, g.agent))

@@ -10,6 +10,8 @@ import warnings
 from functools import lru_cache
 from types import ModuleType
 
+from PIL import ImageFile
+
 
 class FaceEngineUnavailable(RuntimeError):
     """face_recognition or its models cannot be loaded."""
@@ -18,6 +20,9 @@ class FaceEngineUnavailable(RuntimeError):
 @lru_cache(maxsize=1)
 def face_engine() -> ModuleType:
     """The face_recognition module, imported once; FaceEngineUnavailable when it cannot load."""
+    # face_recognition switches Pillow to accepting truncated files for the whole process at
+    # import; upload intake relies on Pillow refusing them, so the setting is put back.
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         with warnings.catch_warnings():
             # face_recognition_models imports pkg_resources, which warns that it is deprecated.
@@ -31,3 +36,5 @@ def face_engine() -> ModuleType:
             "'make install' (face-recognition with dlib-bin, and setuptools<81 for "
             f"face_recognition_models). Cause: {err!r}"
         ) from err
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated

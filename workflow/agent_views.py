@@ -27,6 +27,8 @@ from .states import ACTIVE_STATES, ISSUE_TYPES, State
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
+# Far beyond any real queue; keeps OFFSET within what the database accepts.
+MAX_PAGE = 100_000
 QUEUE_VIEWS = {"active": ACTIVE_STATES, "all": None, **{s.value: (s,) for s in State}}
 
 
@@ -36,9 +38,9 @@ def _login_limit() -> str:
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths are followed after sign-in."""
-    if target:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/"):
+        if not parts.scheme and not parts.netloc:
             return target
     return url_for("agent.queue")
 
@@ -86,7 +88,10 @@ def queue():
         assignee_id=current_user.id if assigned == "mine" else None,
         unassigned=assigned == "unassigned",
     )
-    page = db.paginate(query, per_page=current_app.config["QUEUE_PAGE_SIZE"], error_out=False)
+    raw_page = request.args.get("page", "1")
+    number = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 1
+    page = db.paginate(query, page=min(max(number, 1), MAX_PAGE), error_out=False,
+                       per_page=current_app.config["QUEUE_PAGE_SIZE"])
     return render_template("agent/queue.html", page=page, view=view, issue_type=issue_type,
                            assigned=assigned, views=QUEUE_VIEWS, issue_types=ISSUE_TYPES)
 
@@ -107,14 +112,14 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
     ), status
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 @staff_required()
 def case(case_id: int):
     """Everything about one case, and exactly the actions allowed now."""
     return _render_case(service.get_case(case_id))
 
 
-@bp.post("/cases/<int:case_id>/events")
+@bp.post("/cases/<id:case_id>/events")
 @staff_required()
 def fire(case_id: int):
     """One click: fire an event with the version the agent saw."""
@@ -138,7 +143,7 @@ def fire(case_id: int):
     return redirect(url_for("agent.case", case_id=case_id))
 
 
-@bp.post("/cases/<int:case_id>/assign")
+@bp.post("/cases/<id:case_id>/assign")
 @staff_required()
 def assign(case_id: int):
     """Claim (assign to yourself), assign to someone else, or release."""
@@ -162,7 +167,7 @@ def assign(case_id: int):
     return redirect(url_for("agent.case", case_id=case_id))
 
 
-@bp.post("/cases/<int:case_id>/messages")
+@bp.post("/cases/<id:case_id>/messages")
 @staff_required()
 def message(case_id: int):
     """Write to the user or add an internal note."""
@@ -178,7 +183,7 @@ def message(case_id: int):
     return redirect(url_for("agent.case", case_id=case_id))
 
 
-@bp.get("/cases/<int:case_id>/evidence/<int:evidence_id>")
+@bp.get("/cases/<id:case_id>/evidence/<id:evidence_id>")
 @staff_required()
 def evidence(case_id: int, evidence_id: int):
     """A photo of a case, only for signed-in staff, never cached by shared caches."""

@@ -1,9 +1,11 @@
 """Forms: one definition of each input, shared by the pages and the API."""
 
+import re
 from datetime import date
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from werkzeug.datastructures import FileStorage
 from wtforms import (
     BooleanField,
     DateField,
@@ -30,6 +32,8 @@ from .states import ISSUE_TYPES
 # Deliberately loose: the address only has to be deliverable-looking; whether it belongs to
 # an account is never revealed to the submitter.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# C0 controls other than tab, newline and carriage return (PostgreSQL refuses NUL in text).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PHOTO_HELP = "JPEG, PNG or WebP, up to 15 MB."
 
 
@@ -43,6 +47,30 @@ class IsoDateField(DateField):
             raise ValueError("Please enter the date as YYYY-MM-DD.") from err
 
 
+def _lower(value):
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class Form(FlaskForm):
+    """Base form: text with control characters (NUL and the like) is refused with a message."""
+
+    def validate(self, extra_validators=None) -> bool:
+        # A file posted under a text field's name would reach text validators as an object.
+        files_as_text = [f for f in self
+                         if isinstance(f.data, FileStorage) and not isinstance(f, FileField)]
+        for field in files_as_text:
+            field.data = None
+        valid = super().validate(extra_validators)
+        for field in files_as_text:
+            field.errors = ["Send this as text, not as a file."]
+            valid = False
+        for field in self:
+            if isinstance(field.data, str) and CONTROL_CHARACTERS.search(field.data):
+                field.errors = [*field.errors, "This contains characters that are not allowed."]
+                valid = False
+        return valid
+
+
 def _plausible_birth_date(form, field) -> None:
     if field.data is None:
         return
@@ -52,10 +80,10 @@ def _plausible_birth_date(form, field) -> None:
         raise ValidationError("Please check the year of your date of birth.")
 
 
-class RecoveryForm(FlaskForm):
+class RecoveryForm(Form):
     """The recovery request (page and API)."""
 
-    email = EmailField("Email address of the account", validators=[
+    email = EmailField("Email address of the account", filters=[_lower], validators=[
         DataRequired("Please enter the email address of your account."),
         Length(max=254), Regexp(EMAIL_PATTERN, message="Please enter a valid email address.")])
     full_name = StringField("Full name as on your ID", validators=[
@@ -78,14 +106,14 @@ class RecoveryForm(FlaskForm):
 
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """Agent sign-in."""
 
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Email", filters=[_lower], validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     """One click on a case action; carries the version the agent saw."""
 
     event = HiddenField(validators=[DataRequired()])
@@ -93,7 +121,7 @@ class EventForm(FlaskForm):
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=4000)])
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     """Claim, assign or release."""
 
     version = IntegerField(validators=[InputRequired()])
@@ -101,7 +129,7 @@ class AssignForm(FlaskForm):
                               validate_choice=False)
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     """A message to the user or an internal note."""
 
     body = TextAreaField("Message", validators=[DataRequired("The message is empty."),
@@ -109,14 +137,14 @@ class MessageForm(FlaskForm):
     internal = BooleanField("Internal note (not shown to the user)")
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(Form):
     """The user's reply on the status page."""
 
     body = TextAreaField("Your message", validators=[DataRequired("Your message is empty."),
                                                      Length(max=4000)])
 
 
-class ResubmitForm(FlaskForm):
+class ResubmitForm(Form):
     """New photos from the user."""
 
     id_document = FileField("New photo of your ID (front)", description=PHOTO_HELP,
@@ -126,7 +154,7 @@ class ResubmitForm(FlaskForm):
                        validators=[FileRequired("Please attach a selfie.")])
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     """Withdraw the request."""
 
     confirm = HiddenField(default="yes")

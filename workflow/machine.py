@@ -30,18 +30,25 @@ class ReasonRequired(Exception):
         super().__init__(f"'{trigger}' needs a reason.")
 
 
-def _resume_guard(column: str, dest: str):
-    """A condition that holds when the case stored ``dest`` as the stage to return to."""
-
-    def guard(event_data) -> bool:
-        return getattr(event_data.model, column) == dest
-
-    guard.__name__ = f"resumes_{column}_{dest}"
-    return guard
+def _stored_guard_holds(row: Transition, case) -> bool:
+    """Whether the case's stored columns let ``row`` apply (it returns where the case left)."""
+    if row.resume and getattr(case, row.resume) != row.dest.value:
+        return False
+    if row.unless_resumes:
+        column, value = row.unless_resumes
+        if getattr(case, column) == value:
+            return False
+    return True
 
 
 def _guards(row: Transition) -> list:
-    return [_resume_guard(row.resume, row.dest.value)] if row.resume else []
+    """The machine's conditions for a row: the same stored-column checks as ``_applies``."""
+
+    def holds(event_data) -> bool:
+        return _stored_guard_holds(row, event_data.model)
+
+    holds.__name__ = f"guard_{row.trigger}_{row.dest.value}"
+    return [holds] if row.resume or row.unless_resumes else []
 
 
 def _build_machine() -> Machine:
@@ -68,9 +75,7 @@ machine = _build_machine()
 
 def _applies(row: Transition, case) -> bool:
     """True when ``row`` starts from the case's state and its stored guard holds."""
-    if case.state not in row.sources:
-        return False
-    return not row.resume or getattr(case, row.resume) == row.dest.value
+    return case.state in row.sources and _stored_guard_holds(row, case)
 
 
 def matching_row(case, trigger: str) -> Transition | None:

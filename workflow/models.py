@@ -13,6 +13,9 @@ from extensions import db
 
 from .states import Actor, State
 
+# Primary keys are 32-bit integers: larger ids from clients are refused before any query.
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     """The current time in UTC, timezone-aware."""
@@ -217,6 +220,25 @@ class IdempotencyKey(db.Model):
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(64))
     case_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("recovery_case.id"))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+# The audit trail is also protected below the ORM: the database refuses to rewrite an event.
+APPEND_ONLY_DDL = {
+    "sqlite": [
+        "CREATE TRIGGER case_event_append_only BEFORE UPDATE ON case_event "
+        "BEGIN SELECT RAISE(ABORT, 'case events are append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION case_event_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'case events are append-only'; END $$",
+        "CREATE TRIGGER case_event_append_only BEFORE UPDATE ON case_event "
+        "FOR EACH ROW EXECUTE FUNCTION case_event_append_only()",
+    ],
+}
+for _dialect, _statements in APPEND_ONLY_DDL.items():
+    for _statement in _statements:
+        sa.event.listen(CaseEvent.__table__, "after_create",
+                        sa.DDL(_statement).execute_if(dialect=_dialect))
 
 
 @sa.event.listens_for(CaseEvent, "before_update")

@@ -41,6 +41,14 @@ def _status_limit() -> str:
     return current_app.config["RATELIMIT_STATUS"]
 
 
+@bp.after_request
+def _private(response):
+    """Status pages carry a secret in their URL: never cache them, never send it as Referer."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/")
 def index():
     """The desk's front door is the request form."""

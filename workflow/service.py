@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -24,12 +24,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from verification.images import ImageRejected, NormalizedImage, normalize_upload
 
 from extensions import db
+from verification.images import ImageRejected, NormalizedImage, normalize_upload
 
 from . import machine
 from .models import (
+    MAX_ID,
     Account,
     Agent,
     CaseEvent,
@@ -265,13 +266,9 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
 
 
 def _replay(key: str, fingerprint: str, token: str) -> SubmitResult | None:
-    ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    """The earlier answer to this key; keys live as long as their case, so retries are safe."""
     stored = db.session.get(IdempotencyKey, key)
     if stored is None:
-        return None
-    if stored.created_at < utcnow() - ttl:
-        with _transaction():
-            db.session.delete(stored)
         return None
     if stored.fingerprint != fingerprint:
         raise IdempotencyConflict(
@@ -284,28 +281,44 @@ def _replay(key: str, fingerprint: str, token: str) -> SubmitResult | None:
 
 # --- workflow -----------------------------------------------------------------------------
 
+def _resubmissions_used_up(case: RecoveryCase) -> bool:
+    return case.resubmissions >= current_app.config["MAX_RESUBMISSIONS"]
+
+
 def allowed_events(case: RecoveryCase, actors) -> list[Transition]:
     """The transitions ``actors`` may fire on ``case`` now."""
-    return machine.allowed_rows(case, actors)
+    rows = machine.allowed_rows(case, actors)
+    if case.state == State.ESCALATED and _resubmissions_used_up(case):
+        rows = [row for row in rows if row.trigger != "request_resubmission"]
+    return rows
 
 
 def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Agent | None,
            reason: str | None) -> Transition:
     """Fire ``trigger`` on a loaded, locked case and record everything that goes with it."""
     from_state = case.state
-    if trigger == "request_resubmission" and \
-            case.resubmissions >= current_app.config["MAX_RESUBMISSIONS"]:
-        # The user has had their tries: a person from security looks at it instead.
+    if trigger == "request_resubmission" and _resubmissions_used_up(case):
         limit = current_app.config["MAX_RESUBMISSIONS"]
+        row = machine.matching_row(case, trigger)
+        if row is None or not row.actors & set(actors):
+            raise machine.TransitionNotAllowed(trigger, case.state)
+        if case.state == State.ESCALATED:
+            raise machine.TransitionNotAllowed(
+                trigger, case.state, f"The user has already sent new photos {limit} times: "
+                "decide the case with what you have.")
+        # The user has had their tries: a person from security looks at it instead.
         reason = f"Resubmission limit ({limit}) reached. {reason or ''}".strip()
         trigger, actors, actor = "escalate", {Actor.SYSTEM}, Actor.SYSTEM
     row = machine.fire(case, trigger, actors, reason)
-    if row.dest == State.AWAITING_USER:
+    if "asks_user" in row.tags:
         case.awaiting_from = from_state
         case.resubmission_requested = "resubmission" in row.tags
     elif row.dest == State.ESCALATED:
         case.escalated_from = from_state
-    if from_state == State.AWAITING_USER and row.dest != State.AWAITING_USER:
+    # The request for new photos stays open while a lead reviews a waiting case, so that the
+    # case can return to waiting exactly as it was.
+    if from_state == State.AWAITING_USER and row.dest not in (State.AWAITING_USER,
+                                                              State.ESCALATED):
         case.resubmission_requested = False
     if row.resolution is not None:
         case.resolution = row.resolution.value
@@ -363,7 +376,7 @@ def assign_case(case_id: int, agent: Agent, assignee_id: int | None,
             raise ActionRefused("Only security leads and admins can assign cases to others.")
         assignee = None
         if assignee_id is not None:
-            assignee = db.session.get(Agent, assignee_id)
+            assignee = db.session.get(Agent, assignee_id) if 1 <= assignee_id <= MAX_ID else None
             if assignee is None or not assignee.active:
                 raise ActionRefused("That agent does not exist or is deactivated.")
         if case.assignee_id != assignee_id:
@@ -506,8 +519,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, case_id = raw.split("|")
         created = datetime.fromisoformat(stamp)
-        return (created if created.tzinfo else created.replace(tzinfo=UTC)), int(case_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as err:
+        created = created if created.tzinfo else created.replace(tzinfo=UTC)
+        created.astimezone(UTC)  # raises OverflowError for dates at the edge of the calendar
+        if not 1 <= int(case_id) <= MAX_ID:
+            raise ValueError("case id out of range")
+        return created, int(case_id)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as err:
         raise BadCursor("The cursor is not valid; start again without one.") from err
 
 

@@ -49,7 +49,8 @@ class Transition:
     """One row of the transition table.
 
     ``resume`` names the case column whose stored value must equal ``dest`` for the
-    transition to apply: that is how a case returns to the stage it left.
+    transition to apply: that is how a case returns to the stage it left. ``unless_resumes``
+    names a column whose stored value must *not* equal ``unless_value``.
     """
 
     trigger: str
@@ -60,6 +61,7 @@ class Transition:
     needs_reason: bool = False
     resolution: Resolution | None = None
     resume: str | None = None
+    unless_resumes: tuple[str, str] | None = None
     # Text shown to the user in the case's messages when this transition happens
     # (the agent's reason is appended when it is user-facing).
     user_visible_reason: bool = False
@@ -76,6 +78,17 @@ def _returns(trigger, source, column, actors, label, **kw):
     ]
 
 
+def _staff_and_leads(trigger, sources, dest, label, **kw):
+    """Rows any agent may fire from ordinary states, and only leads from an escalated case."""
+    rows = []
+    ordinary = tuple(s for s in sources if s is not State.ESCALATED)
+    if ordinary:
+        rows.append(Transition(trigger, ordinary, dest, ALL_STAFF, label, **kw))
+    if State.ESCALATED in sources:
+        rows.append(Transition(trigger, (State.ESCALATED,), dest, LEADS, label, **kw))
+    return rows
+
+
 TRANSITIONS: list[Transition] = [
     Transition("start_review", (State.SUBMITTED,), State.ID_CHECK,
                ALL_STAFF | {Actor.SYSTEM}, "Start the document check"),
@@ -85,26 +98,31 @@ TRANSITIONS: list[Transition] = [
                ALL_STAFF, "Approve recovery", resolution=Resolution.APPROVED),
     Transition("approve", (State.ESCALATED,), State.RESOLVED,
                LEADS, "Approve recovery", needs_reason=True, resolution=Resolution.APPROVED),
-    Transition("decline", ACTIVE_STATES, State.RESOLVED,
-               ALL_STAFF, "Decline", needs_reason=True, resolution=Resolution.DECLINED,
-               user_visible_reason=True),
-    Transition("request_info", (*WORK_STAGES, State.ESCALATED), State.AWAITING_USER,
-               ALL_STAFF, "Ask the user a question", needs_reason=True,
-               user_visible_reason=True),
-    Transition("request_resubmission", (*WORK_STAGES, State.ESCALATED), State.AWAITING_USER,
-               ALL_STAFF, "Ask for new photos", needs_reason=True,
-               user_visible_reason=True, tags=("resubmission",)),
+    *_staff_and_leads("decline", ACTIVE_STATES, State.RESOLVED, "Decline", needs_reason=True,
+                      resolution=Resolution.DECLINED, user_visible_reason=True),
+    *_staff_and_leads("request_info", (*WORK_STAGES, State.ESCALATED), State.AWAITING_USER,
+                      "Ask the user a question", needs_reason=True, user_visible_reason=True,
+                      tags=("asks_user",)),
+    *_staff_and_leads("request_resubmission", (*WORK_STAGES, State.ESCALATED),
+                      State.AWAITING_USER, "Ask for new photos", needs_reason=True,
+                      user_visible_reason=True, tags=("asks_user", "resubmission")),
     *_returns("user_replied", State.AWAITING_USER, "awaiting_from",
               frozenset({Actor.USER}), "User replied"),
+    # New photos go to the document check, unless a security lead asked for them: then back
+    # to the lead, so that new evidence cannot take a case out of security review.
     Transition("user_resubmitted", (State.AWAITING_USER,), State.ID_CHECK,
-               frozenset({Actor.USER}), "User sent new photos", tags=("resubmission",)),
+               frozenset({Actor.USER}), "User sent new photos", tags=("resubmission",),
+               unless_resumes=("awaiting_from", State.ESCALATED.value)),
+    Transition("user_resubmitted", (State.AWAITING_USER,), State.ESCALATED,
+               frozenset({Actor.USER}), "User sent new photos", tags=("resubmission",),
+               resume="awaiting_from"),
     Transition("escalate", (*WORK_STAGES, State.AWAITING_USER), State.ESCALATED,
                ALL_STAFF | {Actor.SYSTEM}, "Escalate to security", needs_reason=True),
     *_returns("return_to_stage", State.ESCALATED, "escalated_from",
               LEADS, "Return to the previous stage", needs_reason=True),
-    Transition("mark_duplicate", ACTIVE_STATES, State.RESOLVED,
-               ALL_STAFF, "Close as duplicate", needs_reason=True,
-               resolution=Resolution.DUPLICATE, user_visible_reason=True),
+    *_staff_and_leads("mark_duplicate", ACTIVE_STATES, State.RESOLVED, "Close as duplicate",
+                      needs_reason=True, resolution=Resolution.DUPLICATE,
+                      user_visible_reason=True),
     Transition("withdraw", ACTIVE_STATES, State.RESOLVED,
                frozenset({Actor.USER}), "Withdrawn by the user", resolution=Resolution.WITHDRAWN),
     Transition("expire", (State.AWAITING_USER,), State.RESOLVED,

@@ -219,7 +219,7 @@ def test_openapi_document_matches_the_routes(client, app):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/"):
             path = rule.rule.removeprefix("/api/v1")
-            path = path.replace("<int:case_id>", "{case_id}").replace("<token>",
+            path = path.replace("<id:case_id>", "{case_id}").replace("<token>",
                                                                       "{tracking_token}")
             served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == served

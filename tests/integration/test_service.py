@@ -253,3 +253,57 @@ def test_evidence_cannot_exist_without_its_case(app):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_database_refuses_to_rewrite_events_even_in_bulk(app, make_case):
+    make_case()
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        db.session.execute(sa.update(CaseEvent).values(reason="rewritten"))
+    db.session.rollback()
+    assert db.session.scalars(sa.select(CaseEvent.reason)).all() == [None]
+
+
+def _fire(case_id, trigger, agent, reason="because"):
+    case = service.get_case(case_id)
+    return service.fire_event(case_id, trigger, agent=agent, expected_version=case.version,
+                              reason=reason)
+
+
+def test_escalating_a_waiting_case_keeps_its_request_for_photos(app, make_case, make_agent):
+    agent, _ = make_agent("agent")
+    lead, _ = make_agent("security_lead")
+    case, token = make_case("id_check")
+    _fire(case.id, "request_resubmission", agent)
+    _fire(case.id, "escalate", agent)
+    assert service.user_actions(service.case_for_token(token)) == ["reply", "withdraw"]
+    _fire(case.id, "return_to_stage", lead)
+    case = service.case_for_token(token)
+    assert case.state == "awaiting_user" and case.resubmission_requested
+    assert case.awaiting_from == "id_check"
+    service.user_resubmit(token, photos())
+    assert service.case_for_token(token).state == "id_check"
+
+
+def test_photos_asked_for_by_a_lead_go_back_to_the_lead(app, make_case, make_agent):
+    lead, _ = make_agent("security_lead")
+    case, token = make_case("escalated")
+    _fire(case.id, "request_resubmission", lead)
+    service.user_resubmit(token, photos())
+    case = service.case_for_token(token)
+    assert case.state == "escalated"
+    agent, _ = make_agent("agent")
+    assert service.allowed_events(case, agent.actors) == []
+
+
+def test_resubmission_cap_on_an_escalated_case_is_explained(app, make_case, make_agent):
+    lead, _ = make_agent("security_lead")
+    case, _ = make_case("escalated")
+    db.session.execute(sa.update(RecoveryCase).values(
+        resubmissions=app.config["MAX_RESUBMISSIONS"]))
+    db.session.commit()
+    case = service.get_case(case.id)
+    assert "request_resubmission" not in {r.trigger for r in
+                                          service.allowed_events(case, lead.actors)}
+    with pytest.raises(service.TransitionNotAllowed, match="decide the case"):
+        _fire(case.id, "request_resubmission", lead)
+    assert service.get_case(case.id).state == "escalated"

@@ -21,6 +21,13 @@ def test_engine_loads_and_counts_faces(name, expected):
     assert len(engine.face_locations(_rgb(name))) == expected
 
 
+def test_loading_the_engine_keeps_pillow_strict_about_truncated_files():
+    from PIL import ImageFile
+
+    faces.face_engine()
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
 def test_engine_failure_is_an_exception_not_an_exit(monkeypatch):
     def broken(name):
         raise SystemExit("Please install `face_recognition_models`")

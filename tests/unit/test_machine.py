@@ -69,16 +69,23 @@ def test_plain_agent_can_work_the_happy_path(state, trigger):
     assert case.state != state
 
 
-@pytest.mark.parametrize("trigger", ["approve", "return_to_stage", "decline"])
-def test_only_leads_act_on_escalated_cases_that_need_a_lead(trigger):
+@pytest.mark.parametrize("trigger", ["approve", "return_to_stage", "decline", "mark_duplicate",
+                                     "request_info", "request_resubmission"])
+def test_only_leads_decide_escalated_cases(trigger):
     case = make(E)
-    if trigger == "decline":
-        fire(case, trigger, {Actor.AGENT}, REASON)  # declining is open to every agent
-        assert case.state == R
-        return
     with pytest.raises(TransitionNotAllowed, match="role"):
         fire(case, trigger, {Actor.AGENT}, REASON)
     assert case.state == E
+    assert allowed_rows(case, {Actor.AGENT}) == []
+    fire(case, trigger, {Actor.SECURITY_LEAD, Actor.AGENT}, REASON)
+    assert case.state != E
+
+
+@pytest.mark.parametrize("asked_from,back_to", [(I, I), (F, I), (S, I), (E, E)])
+def test_new_photos_go_to_the_document_check_unless_a_lead_asked(asked_from, back_to):
+    case = make(A, awaiting_from=asked_from)
+    fire(case, "user_resubmitted", {Actor.USER})
+    assert case.state == back_to
 
 
 @pytest.mark.parametrize("trigger,state", [("decline", I), ("request_info", F), ("escalate", S),
