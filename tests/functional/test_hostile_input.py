@@ -116,6 +116,10 @@ def test_tracking_tokens_are_redacted_from_logs():
     RedactTokens().filter(record)
     assert token not in record.getMessage() and "/status/[token]" in record.getMessage()
     assert token not in redact(f"/api/v1/recovery-requests/{token}")
+    access = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(r)s", (), None)
+    access.args = {"r": f"GET /status/{token} HTTP/1.1", "s": "200"}
+    RedactTokens().filter(access)
+    assert token not in access.getMessage()
 
 
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}])
