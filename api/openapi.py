@@ -131,6 +131,7 @@ def _schemas() -> dict:
     state = {"type": "string", "enum": [s.value for s in State]}
     resolution = {"type": ["string", "null"], "enum": [r.value for r in Resolution] + [None]}
     stamp = {"type": "string", "format": "date-time"}
+    result = {"type": "string", "enum": ["clear", "consider", "rejected"]}
     message = {
         "type": "object",
         "required": ["id", "author", "body", "created_at"],
@@ -194,6 +195,20 @@ def _schemas() -> dict:
             },
         },
         "CaseSummary": summary,
+        "Check": {
+            "type": "object",
+            "required": ["id", "check", "result", "attempt", "engine", "engine_version",
+                         "created_at"],
+            "properties": {
+                "id": {"type": "integer"}, "check": {"type": "string"}, "result": result,
+                "attempt": {"type": "integer"}, "reason_code": {"type": ["string", "null"]},
+                "reason_text": {"type": ["string", "null"]},
+                "score": {"type": ["number", "null"]}, "threshold": {"type": ["number", "null"]},
+                "engine": {"type": "string"}, "engine_version": {"type": "string"},
+                "actor_agent_id": {"type": ["integer", "null"]}, "details": {"type": "object"},
+                "created_at": stamp,
+            },
+        },
         "CaseList": {
             "type": "object", "required": ["items", "next_cursor"],
             "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/"
@@ -213,7 +228,9 @@ def _schemas() -> dict:
                                        "needs_reason": {"type": "boolean"}}}},
                     "resubmissions": {"type": "integer"},
                     "evidence": {"type": "array", "items": {"type": "object"}},
-                    "checks": {"type": "array", "items": {"type": "object"}},
+                    "checks": {"type": "array",
+                               "items": {"$ref": "#/components/schemas/Check"}},
+                    "stage_results": {"type": "object", "additionalProperties": result},
                     "events": {"type": "array", "items": {"type": "object"}},
                     "messages": {"type": "array", "items": message},
                 },

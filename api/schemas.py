@@ -2,6 +2,7 @@
 
 from flask import url_for
 
+from verification.checks import REASONS, stage_results
 from workflow import service
 from workflow.states import ISSUE_TYPES, status_text
 
@@ -62,6 +63,19 @@ def evidence_json(item) -> dict:
     }
 
 
+def check_json(row) -> dict:
+    """One stored check result."""
+    reason = REASONS.get(row.reason_code) if row.reason_code else None
+    return {
+        "id": row.id, "check": row.check, "result": row.result, "attempt": row.attempt,
+        "reason_code": row.reason_code,
+        "reason_text": reason.internal_text if reason else None,
+        "score": row.score, "threshold": row.threshold, "engine": row.engine,
+        "engine_version": row.engine_version, "actor_agent_id": row.actor_agent_id,
+        "details": row.details, "created_at": _time(row.created_at),
+    }
+
+
 def case_detail(case, agent) -> dict:
     """A case with everything an agent needs to decide."""
     account = case.account
@@ -83,7 +97,9 @@ def case_detail(case, agent) -> dict:
         ],
         "resubmissions": case.resubmissions,
         "evidence": [evidence_json(e) for e in case.evidence],
-        "checks": [],
+        "checks": [check_json(c) for c in case.checks],
+        "stage_results": {stage: result.value
+                          for stage, result in stage_results(case.checks).items()},
         "events": [event_json(e) for e in case.events],
         "messages": [message_json(m, staff=True) for m in case.messages],
     }

@@ -18,6 +18,7 @@ from flask_login import current_user, login_user, logout_user
 from wtforms import SelectChoice
 
 from extensions import db, limiter
+from verification.checks import REASONS, stage_results
 
 from . import service
 from .auth import staff_required
@@ -108,6 +109,7 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         event_form=forms.pop("event_form", None) or EventForm(version=case.version),
         message_form=forms.pop("message_form", None) or MessageForm(),
         assign_form=assign_form, issue_types=ISSUE_TYPES,
+        stages=stage_results(case.checks), reasons=REASONS,
         is_lead=current_user.role in ("security_lead", "admin"),
     ), status
 

@@ -133,6 +133,9 @@ class RecoveryCase(db.Model):
     messages: so.Mapped[list[Message]] = so.relationship(
         back_populates="case", order_by="Message.id", cascade="all, delete-orphan"
     )
+    checks: so.Mapped[list[VerificationCheck]] = so.relationship(
+        back_populates="case", order_by="VerificationCheck.id", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -211,6 +214,33 @@ class Message(db.Model):
     agent: so.Mapped[Agent | None] = so.relationship()
 
 
+class VerificationCheck(db.Model):
+    """An immutable check result of the case's check tree (automated or by a person)."""
+
+    __tablename__ = "verification_check"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    case_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("recovery_case.id"), index=True)
+    attempt: so.Mapped[int]
+    check: so.Mapped[str] = so.mapped_column(sa.String(80))
+    result: so.Mapped[str] = so.mapped_column(sa.String(10))
+    reason_code: so.Mapped[str | None] = so.mapped_column(sa.String(60))
+    score: so.Mapped[float | None]
+    threshold: so.Mapped[float | None]
+    engine: so.Mapped[str] = so.mapped_column(sa.String(60))
+    engine_version: so.Mapped[str] = so.mapped_column(sa.String(60))
+    actor_agent_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agent.id"))
+    details: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    case: so.Mapped[RecoveryCase] = so.relationship(back_populates="checks")
+    actor_agent: so.Mapped[Agent | None] = so.relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("result IN ('clear', 'consider', 'rejected')", name="check_result"),
+    )
+
+
 class IdempotencyKey(db.Model):
     """A submission remembered under its Idempotency-Key, so a retry creates nothing new."""
 
@@ -222,26 +252,33 @@ class IdempotencyKey(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
-# The audit trail is also protected below the ORM: the database refuses to rewrite an event.
-APPEND_ONLY_DDL = {
-    "sqlite": [
-        "CREATE TRIGGER case_event_append_only BEFORE UPDATE ON case_event "
-        "BEGIN SELECT RAISE(ABORT, 'case events are append-only'); END",
-    ],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION case_event_append_only() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'case events are append-only'; END $$",
-        "CREATE TRIGGER case_event_append_only BEFORE UPDATE ON case_event "
-        "FOR EACH ROW EXECUTE FUNCTION case_event_append_only()",
-    ],
-}
-for _dialect, _statements in APPEND_ONLY_DDL.items():
-    for _statement in _statements:
-        sa.event.listen(CaseEvent.__table__, "after_create",
-                        sa.DDL(_statement).execute_if(dialect=_dialect))
+def append_only_ddl(table: str, dialect: str) -> list[str]:
+    """Statements that make the database refuse any UPDATE of ``table``."""
+    message = f"{table.replace('_', ' ')} rows are append-only"
+    if dialect == "sqlite":
+        return [f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"]
+    if dialect == "postgresql":
+        return [f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger "
+                f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$",
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"]
+    return []
+
+
+# The audit trail and the check tree are protected below the ORM too: the database refuses
+# to rewrite a row of either.
+APPEND_ONLY_TABLES = ("case_event", "verification_check")
+for _model in (CaseEvent, VerificationCheck):
+    for _dialect in ("sqlite", "postgresql"):
+        for _statement in append_only_ddl(_model.__tablename__, _dialect):
+            sa.event.listen(_model.__table__, "after_create",
+                            sa.DDL(_statement).execute_if(dialect=_dialect))
 
 
 @sa.event.listens_for(CaseEvent, "before_update")
 @sa.event.listens_for(CaseEvent, "before_delete")
-def _case_events_are_append_only(mapper, connection, target):
-    raise ValueError("case events are append-only")
+@sa.event.listens_for(VerificationCheck, "before_update")
+@sa.event.listens_for(VerificationCheck, "before_delete")
+def _append_only(mapper, connection, target):
+    raise ValueError(f"{mapper.local_table.name.replace('_', ' ')} rows are append-only")

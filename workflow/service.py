@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from extensions import db
+from verification.checks import CheckResult
 from verification.images import ImageRejected, NormalizedImage, normalize_upload
 
 from . import machine
@@ -38,10 +39,11 @@ from .models import (
     IdempotencyKey,
     Message,
     RecoveryCase,
+    VerificationCheck,
     token_hash,
     utcnow,
 )
-from .states import ISSUE_TYPES, Actor, State, Transition
+from .states import HUMAN_REVIEWS, ISSUE_TYPES, Actor, State, Transition
 
 EVIDENCE_KINDS = ("id_document", "id_document_back", "selfie")
 REQUIRED_EVIDENCE = ("id_document", "selfie")
@@ -326,9 +328,23 @@ def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Age
     if row.user_visible_reason and reason:
         case.messages.append(Message(author_type=actor.value if agent else "system",
                                      agent_id=agent.id if agent else None, body=reason.strip()))
+    review = HUMAN_REVIEWS.get((trigger, State(from_state)))
+    if review is not None and agent is not None:
+        _record_check(case, CheckResult(check=review[0], result=review[1],
+                                        reason_code=review[2]), agent=agent)
     _record(case, trigger, actor=actor, agent=agent, from_state=from_state,
             to_state=row.dest.value, reason=reason)
     return row
+
+
+def _record_check(case: RecoveryCase, found: CheckResult, *, agent: Agent | None) -> None:
+    """Append one result to the case's check tree for its current evidence attempt."""
+    case.checks.append(VerificationCheck(
+        attempt=case.evidence_attempt, check=found.check, result=found.result.value,
+        reason_code=found.reason_code, score=found.score, threshold=found.threshold,
+        engine=found.engine, engine_version=found.engine_version,
+        actor_agent_id=agent.id if agent else None, details=dict(found.details),
+    ))
 
 
 def _check_version(case: RecoveryCase, expected_version: int | None) -> None:

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from verification.checks import Result
+
 
 class State(StrEnum):
     """Where a case is in its lifecycle."""
@@ -129,6 +131,21 @@ TRANSITIONS: list[Transition] = [
                frozenset({Actor.SYSTEM}), "Expired without an answer",
                resolution=Resolution.EXPIRED),
 ]
+
+# A person's decision at a stage is a check result too: (event, from state) -> the check it
+# records, its result and reason code. Adding one is one entry.
+HUMAN_REVIEWS: dict[tuple[str, State], tuple[str, Result, str]] = {
+    ("confirm_document", State.ID_CHECK): ("document.review", Result.CLEAR, "agent_confirmed"),
+    ("approve", State.SELFIE_CHECK): ("selfie.review", Result.CLEAR, "agent_confirmed"),
+    ("approve", State.ESCALATED): ("security.review", Result.CLEAR, "security_approved"),
+    ("decline", State.ID_CHECK): ("document.review", Result.REJECTED, "agent_declined"),
+    ("decline", State.SELFIE_CHECK): ("selfie.review", Result.REJECTED, "agent_declined"),
+    ("decline", State.ESCALATED): ("security.review", Result.REJECTED, "security_declined"),
+    ("request_resubmission", State.ID_CHECK): ("document.review", Result.CONSIDER,
+                                               "resubmission_requested"),
+    ("request_resubmission", State.SELFIE_CHECK): ("selfie.review", Result.CONSIDER,
+                                                   "resubmission_requested"),
+}
 
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t.trigger for t in TRANSITIONS))
 

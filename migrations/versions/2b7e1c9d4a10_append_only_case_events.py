@@ -13,10 +13,22 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
-    from workflow.models import APPEND_ONLY_DDL
+STATEMENTS = {
+    "sqlite": [
+        "CREATE TRIGGER case_event_append_only BEFORE UPDATE ON case_event "
+        "BEGIN SELECT RAISE(ABORT, 'case event rows are append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION case_event_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'case event rows are append-only'; END $$",
+        "CREATE TRIGGER case_event_append_only BEFORE UPDATE ON case_event "
+        "FOR EACH ROW EXECUTE FUNCTION case_event_append_only()",
+    ],
+}
 
-    for statement in APPEND_ONLY_DDL.get(op.get_bind().dialect.name, []):
+
+def upgrade():
+    for statement in STATEMENTS.get(op.get_bind().dialect.name, []):
         op.execute(statement)
 
 

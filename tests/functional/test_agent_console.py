@@ -95,6 +95,8 @@ def test_agent_resolves_a_case_end_to_end(agent_client, make_case):
     assert (case.state, case.resolution) == ("resolved", "approved")
     assert [e.event for e in case.events] == ["submitted", "start_review", "confirm_document",
                                               "approve"]
+    html = agent_client.get(f"/agent/cases/{case.id}").get_data(as_text=True)
+    assert "document: clear" in html and "selfie: clear" in html
 
 
 def test_stale_click_gets_a_clear_conflict(agent_client, make_case):

@@ -240,3 +240,16 @@ def _refs(node):
     elif isinstance(node, list):
         for item in node:
             yield from _refs(item)
+
+
+def test_case_detail_returns_the_check_tree(client, token, make_case):
+    case, _ = make_case("id_check")
+    url = f"/api/v1/cases/{case.id}"
+    client.post(f"{url}/events", json={"event": "confirm_document", "version": case.version},
+                headers=auth(token))
+    body = client.get(url, headers=auth(token)).get_json()
+    assert body["stage_results"] == {"document": "clear"}
+    [check] = body["checks"]
+    assert check["check"] == "document.review" and check["result"] == "clear"
+    assert check["reason_code"] == "agent_confirmed" and check["reason_text"]
+    assert check["engine"] == "agent" and check["attempt"] == 1

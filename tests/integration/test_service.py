@@ -307,3 +307,33 @@ def test_resubmission_cap_on_an_escalated_case_is_explained(app, make_case, make
     with pytest.raises(service.TransitionNotAllowed, match="decide the case"):
         _fire(case.id, "request_resubmission", lead)
     assert service.get_case(case.id).state == "escalated"
+
+
+def test_human_decisions_are_recorded_in_the_check_tree(app, make_case, make_agent):
+    from workflow.models import VerificationCheck
+
+    agent, _ = make_agent("agent")
+    case, token = make_case("id_check")
+    _fire(case.id, "request_resubmission", agent, "Too dark.")
+    service.user_resubmit(token, photos())
+    _fire(case.id, "confirm_document", agent)
+    _fire(case.id, "approve", agent)
+    checks = [(c.check, c.result, c.reason_code, c.attempt, c.actor_agent_id)
+              for c in service.get_case(case.id).checks]
+    assert checks == [
+        ("document.review", "consider", "resubmission_requested", 1, agent.id),
+        ("document.review", "clear", "agent_confirmed", 2, agent.id),
+        ("selfie.review", "clear", "agent_confirmed", 2, agent.id),
+    ]
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        db.session.execute(sa.update(VerificationCheck).values(result="rejected"))
+    db.session.rollback()
+
+
+def test_security_decisions_are_recorded(app, make_case, make_agent):
+    lead, _ = make_agent("security_lead")
+    case, _ = make_case("escalated")
+    _fire(case.id, "decline", lead, "Known fraud pattern.")
+    [check] = service.get_case(case.id).checks
+    assert (check.check, check.result, check.reason_code) == (
+        "security.review", "rejected", "security_declined")

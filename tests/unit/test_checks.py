@@ -1,0 +1,50 @@
+"""The check tree without a database: results, reasons and derived stage results."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from verification.checks import REASONS, CheckResult, Result, stage_results, worst
+
+
+def row(check, result, attempt=1):
+    return SimpleNamespace(check=check, result=result, attempt=attempt)
+
+
+@pytest.mark.parametrize("results,expected", [
+    ([], None), (["clear"], Result.CLEAR), (["clear", "consider"], Result.CONSIDER),
+    (["consider", "rejected", "clear"], Result.REJECTED),
+])
+def test_worst(results, expected):
+    assert worst(results) == expected
+
+
+def test_stage_result_is_the_worst_child_of_the_latest_attempt():
+    rows = [
+        row("document.mrz.check_digits", "rejected", 1),
+        row("document.quality.blur", "clear", 1),
+        row("selfie.face_match", "consider", 1),
+        row("document.mrz.check_digits", "clear", 2),
+        row("document.quality.blur", "clear", 2),
+    ]
+    assert stage_results(rows) == {"document": Result.CLEAR, "selfie": Result.CONSIDER}
+
+
+def test_a_later_decision_on_the_same_check_supersedes_the_earlier_one():
+    rows = [row("document.review", "consider"), row("document.review", "clear")]
+    assert stage_results(rows) == {"document": Result.CLEAR}
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"check": "nodots", "result": Result.CLEAR}, "dotted"),
+    ({"check": "document.x", "result": Result.CLEAR, "reason_code": "made_up"}, "unknown"),
+])
+def test_check_results_are_validated(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        CheckResult(**kwargs)
+
+
+def test_every_reason_has_both_texts():
+    for code, reason in REASONS.items():
+        assert code.islower() and reason.user_text.endswith(".")
+        assert reason.internal_text.endswith(".")
