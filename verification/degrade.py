@@ -1,0 +1,312 @@
+"""Phone-camera degradations of rendered specimen documents, for calibration and measurement.
+
+Each function takes a PIL image and returns a new RGB image; anything random is drawn from an
+explicit seed, so a given (image, parameters, seed) always gives the same pixels. They are meant
+for the specimen documents of verification.specimen: calibrating the image-quality gate on
+photos that should pass or fail, and measuring how an MRZ reader copes with each condition.
+
+`DEGRADATIONS` names one realistic photo per condition: the document framed on a table
+(`on_background`) and then degraded, with the strength drawn from the seed around a sensible
+default; `degrade(img, name, seed)` looks a name up.
+"""
+
+import io
+import math
+import random
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+Colour = tuple[int, int, int]
+Degradation = Callable[[Image.Image, int], Image.Image]
+
+# A dark desk: what fills the frame around a document when nothing else is given.
+DARK_TABLE: Colour = (58, 46, 38)
+# Table tops a document is photographed on, all darker than the pale document paper.
+TABLE_COLOURS: tuple[Colour, ...] = (
+    DARK_TABLE,         # walnut
+    (92, 66, 44),       # oak
+    (64, 66, 70),       # grey laminate
+    (32, 32, 35),       # black desk
+    (48, 58, 68),       # slate
+    (110, 98, 84),      # beige worktop
+)
+MAX_ROTATION = 10.0  # degrees: a hand-held photo is rarely further off level than this
+MAX_TILT = 0.4  # keystone beyond this is a photo taken nearly edge-on, not a document photo
+# Bilinear: at close to 1:1 scale as sharp as bicubic to a reader, and about twice as fast.
+_RESAMPLE = Image.Resampling.BILINEAR
+CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
+
+
+def blur(img: Image.Image, radius: float = 3.0) -> Image.Image:
+    """Gaussian blur, as from hand shake or a missed autofocus."""
+    # radius=3.0 px (documents render at ~250-300 dpi): MRZ strokes soften but stay legible.
+    if radius < 0:
+        raise ValueError(f"blur radius must be >= 0, not {radius}")
+    return _rgb(img).filter(ImageFilter.GaussianBlur(radius))
+
+
+def glare(img: Image.Image, strength: float = 0.9, seed: int = 0) -> Image.Image:
+    """A bright specular hotspot (a lamp reflected in the laminate) that saturates the print."""
+    # strength=0.9: a ceiling lamp on a glossy card; the core of the hotspot clips to white.
+    if not 0 < strength <= 1:
+        raise ValueError(f"glare strength must be in (0, 1], not {strength}")
+    rng = random.Random(seed)
+    image = _rgb(img)
+    width, height = image.size
+    cx, cy = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
+    major = rng.uniform(0.16, 0.28) * max(width, height)
+    minor = major * rng.uniform(0.4, 0.75)
+    angle = rng.uniform(0, math.pi)
+    dx = np.arange(width, dtype=np.float32)[None, :] - cx
+    dy = np.arange(height, dtype=np.float32)[:, None] - cy
+    along = dx * math.cos(angle) + dy * math.sin(angle)
+    across = -dx * math.sin(angle) + dy * math.cos(angle)
+    profile = np.exp(-((along / major) ** 2 + (across / minor) ** 2) * 2.0)
+    # Boosted so the core is fully white: a specular reflection clips the sensor.
+    alpha = np.clip(profile * strength * 1.3, 0, 1)[..., None]
+    pixels = np.asarray(image, dtype=np.float32)
+    out = pixels + (255 - pixels) * alpha
+    return _image(out)
+
+
+def rotate(img: Image.Image, degrees: float, *, table_seed: int | None = None) -> Image.Image:
+    """Rotate counter-clockwise by `degrees` (at most 10 either way), expanding the canvas.
+
+    The uncovered corners show a dark table (`DARK_TABLE`), or with `table_seed` the textured
+    table `table_background` draws for that seed.
+    """
+    if not -MAX_ROTATION <= degrees <= MAX_ROTATION:
+        raise ValueError(f"rotation must be within ±{MAX_ROTATION:g} degrees, not {degrees}")
+    layer = _rgb(img).convert("RGBa").rotate(degrees, resample=_RESAMPLE, expand=True,
+                                              fillcolor=(0, 0, 0, 0))
+    return _onto_table(layer, table_seed)
+
+
+def low_light(img: Image.Image, factor: float = 0.35, seed: int = 0,
+              noise: float = 6.0) -> Image.Image:
+    """Darken by `factor` and add sensor noise, as in a dim room."""
+    # factor=0.35: about 1.5 stops under-exposed, an evening room lit by one lamp.
+    # noise=6.0: standard deviation (of 255) of the grain a phone sensor adds at high ISO.
+    if not 0 < factor <= 1:
+        raise ValueError(f"low-light factor must be in (0, 1], not {factor}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, not {noise}")
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(_rgb(img), dtype=np.float32) * factor
+    pixels += rng.standard_normal(pixels.shape, dtype=np.float32) * np.float32(noise)
+    return _image(pixels)
+
+
+def jpeg(img: Image.Image, quality: int = 30) -> Image.Image:
+    """A JPEG encode/decode round trip at `quality` (1..95)."""
+    # quality=30: the heavy recompression of a messaging app or a size-capped upload form.
+    if not 1 <= quality <= 95:
+        raise ValueError(f"JPEG quality must be in 1..95, not {quality}")
+    buffer = io.BytesIO()
+    _rgb(img).save(buffer, "JPEG", quality=quality)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return decoded.convert("RGB")
+
+
+def perspective(img: Image.Image, tilt: float = 0.15, *,
+                table_seed: int | None = None) -> Image.Image:
+    """Keystone: the top edge shortened by `tilt` of the width (the bottom edge if negative).
+
+    The canvas keeps its size; what the document no longer covers shows the table, as
+    `rotate` does.
+    """
+    # tilt=0.15: the phone held leaning back ~20° from the page, so the far edge looks shorter.
+    if not -MAX_TILT <= tilt <= MAX_TILT:
+        raise ValueError(f"tilt must be within ±{MAX_TILT:g}, not {tilt}")
+    image = _rgb(img)
+    width, height = image.size
+    inset, drop = abs(tilt) * width / 2, abs(tilt) * height * 0.1  # far edge: shorter, lower
+    src = [(0, 0), (width, 0), (width, height), (0, height)]
+    if tilt >= 0:
+        dst = [(inset, drop), (width - inset, drop), (width, height), (0, height)]
+    else:
+        dst = [(0, 0), (width, 0), (width - inset, height - drop), (inset, height - drop)]
+    layer = image.convert("RGBa").transform(
+        image.size, Image.Transform.PERSPECTIVE, perspective_coefficients(dst, src),
+        resample=_RESAMPLE, fillcolor=(0, 0, 0, 0))
+    return _onto_table(layer, table_seed)
+
+
+def perspective_coefficients(
+    out_points: list[tuple[float, float]], in_points: list[tuple[float, float]]
+) -> tuple[float, ...]:
+    """The 8 PERSPECTIVE coefficients of Image.transform mapping out_points to in_points.
+
+    Image.transform samples input (u, v) = ((a x + b y + c) / (g x + h y + 1),
+    (d x + e y + f) / (g x + h y + 1)) for each output pixel (x, y); four point pairs fix them.
+    """
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(out_points, in_points, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -x * u, -y * u])
+        rows.append([0, 0, 0, x, y, 1, -x * v, -y * v])
+        rhs.extend((u, v))
+    solution = np.linalg.solve(np.array(rows, dtype=np.float64), np.array(rhs, dtype=np.float64))
+    return tuple(float(c) for c in solution)
+
+
+def cut_off_corner(img: Image.Image, fraction: float = 0.2, corner: str = "bottom_right", *,
+                   table_seed: int | None = None) -> Image.Image:
+    """Aim the frame off-centre so `corner` of the picture falls outside it.
+
+    The frame keeps the input's size and moves by `fraction` of the width and of the height
+    away from `corner`: that corner's strip of the picture is lost and the opposite side
+    shows the table. On a document framed by `on_background`, the document loses its corner
+    once `fraction` exceeds the margin.
+    """
+    # fraction=0.2: the card slid towards the edge of the viewfinder, a fifth of it cut off.
+    if not 0 <= fraction < 1:
+        raise ValueError(f"fraction must be in [0, 1), not {fraction}")
+    if corner not in CORNERS:
+        raise ValueError(f"corner must be one of {', '.join(CORNERS)}, not {corner!r}")
+    image = _rgb(img)
+    width, height = image.size
+    dx, dy = round(fraction * width), round(fraction * height)
+    offset = (dx if corner.endswith("right") else -dx, dy if corner.startswith("bottom") else -dy)
+    layer = Image.new("RGBa", image.size, (0, 0, 0, 0))
+    layer.paste(image.convert("RGBa"), offset)
+    return _onto_table(layer, table_seed)
+
+
+def on_background(img: Image.Image, margin: float = 0.08, seed: int = 0) -> Image.Image:
+    """The document lying on a table, framed with a margin as a phone photo of it would be.
+
+    `margin` is a fraction of the document's width (left, right) and height (top, bottom);
+    the seed picks the table, nudges the document off-centre and drops a soft shadow.
+    """
+    # margin=0.08: the card fills most of the viewfinder with a little table around it.
+    if not 0 <= margin <= 1:
+        raise ValueError(f"margin must be in [0, 1], not {margin}")
+    rng = random.Random(seed)
+    image = _rgb(img)
+    width, height = image.size
+    mx, my = round(margin * width), round(margin * height)
+    size = (width + 2 * mx, height + 2 * my)
+    left = mx + round(rng.uniform(-0.4, 0.4) * mx)
+    top = my + round(rng.uniform(-0.4, 0.4) * my)
+    canvas = table_background(size, seed)
+    # A soft shadow below and right of the card, drawn at quarter size (it is all blur).
+    small = (-(-size[0] // 4), -(-size[1] // 4))
+    reach = max(1, round(0.003 * max(width, height)))
+    shadow = Image.new("L", small, 0)
+    ImageDraw.Draw(shadow).rectangle(
+        ((left // 4) + reach // 2, (top // 4) + reach, (left + width) // 4 + reach // 2,
+         (top + height) // 4 + reach), fill=round(255 * 0.45))
+    shadow = shadow.filter(ImageFilter.GaussianBlur(reach)).resize(size,
+                                                                   Image.Resampling.BILINEAR)
+    canvas = Image.composite(Image.new("RGB", size, (0, 0, 0)), canvas, shadow)
+    canvas.paste(image, (left, top))
+    return canvas
+
+
+def table_background(size: tuple[int, int], seed: int = 0) -> Image.Image:
+    """A table top: one of TABLE_COLOURS with faint wood grain, uneven light and noise."""
+    rng = np.random.default_rng(seed)
+    # Drawn at quarter resolution and scaled up: the texture is soft anyway, and 16x cheaper.
+    width, height = -(-size[0] // 4), -(-size[1] // 4)
+    base = np.array(TABLE_COLOURS[int(rng.integers(len(TABLE_COLOURS)))], dtype=np.float32)
+    # Grain: random streaks along x that wander up and down a little.
+    rows = rng.normal(0, 1, height + 8)
+    wander = 2 * np.sin(np.arange(width) / rng.uniform(20, 50) + rng.uniform(0, 2 * np.pi))
+    index = np.arange(height)[:, None] + 4 + np.rint(wander[None, :]).astype(int)
+    grain = rows[index].astype(np.float32) * 4.0
+    # Light: brighter towards a random side, as under a lamp or a window.
+    direction = rng.uniform(0, 2 * np.pi)
+    xs = (np.arange(width, dtype=np.float32) / width - 0.5) * np.cos(direction)
+    ys = (np.arange(height, dtype=np.float32) / height - 0.5) * np.sin(direction)
+    light = 1.0 + 0.18 * (xs[None, :] + ys[:, None])
+    # Brightness noise, the same in all channels.
+    shade = grain + rng.standard_normal((height, width), dtype=np.float32) * 1.5
+    pixels = base * light[..., None] + shade[..., None]
+    return _image(pixels).resize(size, Image.Resampling.BILINEAR)
+
+
+def _clean(img: Image.Image, seed: int) -> Image.Image:
+    """The document well lit and in focus, on a table."""
+    return on_background(img, seed=seed)
+
+
+def _blur(img: Image.Image, seed: int) -> Image.Image:
+    return blur(on_background(img, seed=seed), radius=random.Random(seed).uniform(2.0, 4.0))
+
+
+def _glare(img: Image.Image, seed: int) -> Image.Image:
+    strength = random.Random(seed).uniform(0.75, 1.0)
+    return glare(on_background(img, seed=seed), strength=strength, seed=seed)
+
+
+def _rotation(img: Image.Image, seed: int) -> Image.Image:
+    rng = random.Random(seed)
+    degrees = rng.choice((-1, 1)) * rng.uniform(3.0, MAX_ROTATION)
+    return rotate(on_background(img, seed=seed), degrees, table_seed=seed)
+
+
+def _low_light(img: Image.Image, seed: int) -> Image.Image:
+    factor = random.Random(seed).uniform(0.25, 0.45)
+    return low_light(on_background(img, seed=seed), factor=factor, seed=seed)
+
+
+def _jpeg_q30(img: Image.Image, seed: int) -> Image.Image:
+    return jpeg(on_background(img, seed=seed), quality=30)
+
+
+def _perspective(img: Image.Image, seed: int) -> Image.Image:
+    rng = random.Random(seed)
+    tilt = rng.choice((-1, 1)) * rng.uniform(0.08, 0.22)
+    return perspective(on_background(img, seed=seed), tilt, table_seed=seed)
+
+
+def _cut_off_corner(img: Image.Image, seed: int) -> Image.Image:
+    rng = random.Random(seed)
+    fraction, corner = rng.uniform(0.18, 0.3), rng.choice(CORNERS)
+    return cut_off_corner(on_background(img, seed=seed), fraction, corner, table_seed=seed)
+
+
+DEGRADATIONS: dict[str, Degradation] = {
+    "clean": _clean,
+    "blur": _blur,
+    "glare": _glare,
+    "rotation": _rotation,
+    "low_light": _low_light,
+    "jpeg_q30": _jpeg_q30,
+    "perspective": _perspective,
+    "cut_off_corner": _cut_off_corner,
+}
+
+
+def degrade(img: Image.Image, name: str, seed: int = 0) -> Image.Image:
+    """The photo `DEGRADATIONS[name]` makes of `img` for `seed`."""
+    try:
+        degradation = DEGRADATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown degradation {name!r}; known: {', '.join(DEGRADATIONS)}") \
+            from None
+    return degradation(img, seed)
+
+
+def _rgb(img: Image.Image) -> Image.Image:
+    """`img` as RGB (a copy, so the input is never modified)."""
+    return img.convert("RGB") if img.mode != "RGB" else img.copy()
+
+
+def _image(pixels: np.ndarray) -> Image.Image:
+    """An RGB image from float pixels, rounded and clipped to 0..255."""
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+
+
+def _onto_table(layer: Image.Image, table_seed: int | None) -> Image.Image:
+    """Composite a premultiplied (RGBa) layer over DARK_TABLE or the table for `table_seed`."""
+    if table_seed is None:
+        canvas = Image.new("RGB", layer.size, DARK_TABLE)
+    else:
+        canvas = table_background(layer.size, table_seed)
+    rgba = layer.convert("RGBA")
+    canvas.paste(rgba, (0, 0), rgba)
+    return canvas
