@@ -8,7 +8,7 @@ UV     := $(if $(UV_BIN),$(UV_BIN),$(PYTHON) -m uv)
 STAMP  := $(VENV)/.synced
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres lock lint bench browser clean
+.PHONY: install run test test-sqlite test-postgres lock lint browser clean
 
 install: $(STAMP)
 

@@ -30,6 +30,8 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env("RECOVERY")
         app.config.update(config.from_environment())
+        if app.config["ENV_NAME"] == "production" and "RECOVERY_DEMO" not in os.environ:
+            app.config["DEMO"] = False  # a production desk never invents accounts by default
     else:
         app.config.update(test_config)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):

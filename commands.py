@@ -47,7 +47,7 @@ def seed_demo_command() -> None:
     credentials = demo.seed()
     _write_credentials(credentials)
     click.echo(f"Demo data loaded: {len(credentials)} agents.")
-    _print_sign_in(credentials)
+    click.echo(_credentials_path().read_text())
 
 
 @click.command("bootstrap")
@@ -82,10 +82,6 @@ def _write_credentials(credentials: list[tuple[str, str, str]]) -> None:
     path = _credentials_path()
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
-
-
-def _print_sign_in(credentials) -> None:
-    click.echo(_credentials_path().read_text())
 
 
 def init_app(app) -> None:

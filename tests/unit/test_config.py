@@ -1,0 +1,31 @@
+"""Configuration from the environment: production refuses to start without a secret."""
+
+import pytest
+
+from app import create_app
+from config import normalise_database_url
+
+
+def test_production_needs_a_secret_key(monkeypatch):
+    monkeypatch.setenv("RECOVERY_ENV_NAME", "production")
+    monkeypatch.delenv("RECOVERY_SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
+        create_app()
+
+
+def test_production_has_no_demo_data_unless_asked(monkeypatch):
+    monkeypatch.setenv("RECOVERY_ENV_NAME", "production")
+    monkeypatch.setenv("RECOVERY_SECRET_KEY", "s3cret")
+    monkeypatch.delenv("RECOVERY_DEMO", raising=False)
+    assert create_app().config["DEMO"] is False
+    monkeypatch.setenv("RECOVERY_DEMO", "1")
+    assert create_app().config["DEMO"] is True
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("sqlite:///x.db", "sqlite:///x.db"),
+])
+def test_database_urls_use_the_installed_driver(url, expected):
+    assert normalise_database_url(url) == expected
