@@ -277,8 +277,14 @@ def _replay(key: str, fingerprint: str, token: str) -> SubmitResult | None:
             "This Idempotency-Key was already used for a different request. "
             "Use a new key for a new request."
         )
-    return SubmitResult(case=db.session.get(RecoveryCase, stored.case_id), tracking_token=token,
-                        replayed=True)
+    case = db.session.get(RecoveryCase, stored.case_id)
+    if case.tracking_token_hash != token_hash(token):
+        # The server secret changed since the first request: the token cannot be re-derived.
+        raise IdempotencyConflict(
+            "This request was already received, but its answer can no longer be repeated. "
+            "Use the tracking link from the first answer, or a new Idempotency-Key."
+        )
+    return SubmitResult(case=case, tracking_token=token, replayed=True)
 
 
 # --- workflow -----------------------------------------------------------------------------

@@ -222,6 +222,10 @@ def test_idempotent_submission(app):
         service.submit_request(submission(full_name="Someone Else"), photos(),
                                idempotency_key="k-1")
     assert count(RecoveryCase) == 1
+    app.config["SECRET_KEY"] = "rotated"  # a replay can no longer re-derive the token
+    with pytest.raises(service.IdempotencyConflict, match="tracking link"):
+        service.submit_request(submission(), photos(), idempotency_key="k-1")
+    assert count(RecoveryCase) == 1
 
 
 def test_cursor_pagination_walks_every_case_once(app, make_case):
