@@ -4,7 +4,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Config, Flask
 from werkzeug.routing import IntegerConverter
 
 import config
@@ -30,7 +30,7 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env("RECOVERY")
         app.config.update(config.from_environment())
-        if app.config["ENV_NAME"] == "production" and "RECOVERY_DEMO" not in os.environ:
+        if app.config["ENV_NAME"] == "production" and not _demo_chosen(app):
             app.config["DEMO"] = False  # a production desk never invents accounts by default
     else:
         app.config.update(test_config)
@@ -40,6 +40,13 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app)
+
+
+def _demo_chosen(app: Flask) -> bool:
+    """Whether the operator set DEMO explicitly (environment or instance/config.py)."""
+    instance = Config(app.instance_path)
+    instance.from_pyfile("config.py", silent=True)
+    return "RECOVERY_DEMO" in os.environ or "DEMO" in instance
 
 
 def _instance_secret(app: Flask) -> str:

@@ -62,9 +62,10 @@ class RedactTokens(logging.Filter):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        elif isinstance(record.args, dict):  # gunicorn's access log passes a mapping
-            record.args = {k: redact(v) if isinstance(v, str) else v
-                           for k, v in record.args.items()}
+        elif isinstance(record.args, dict):  # gunicorn's access log passes its own mapping
+            for key, value in record.args.items():
+                if isinstance(value, str):
+                    record.args[key] = redact(value)
         return True
 
 

@@ -98,8 +98,10 @@ def case_detail(case, agent) -> dict:
         "resubmissions": case.resubmissions,
         "evidence": [evidence_json(e) for e in case.evidence],
         "checks": [check_json(c) for c in case.checks],
-        "stage_results": {stage: result.value
-                          for stage, result in stage_results(case.checks).items()},
+        "stage_results": {
+            stage: result.value
+            for stage, result in stage_results(case.checks, case.evidence_attempt).items()
+        },
         "events": [event_json(e) for e in case.events],
         "messages": [message_json(m, staff=True) for m in case.messages],
     }

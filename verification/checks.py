@@ -80,27 +80,18 @@ def worst(results: Iterable[str]) -> Result | None:
     return max(found, key=SEVERITY.__getitem__) if found else None
 
 
-def stage_results(checks: Iterable) -> dict[str, Result]:
-    """Each stage's derived result from its latest attempt's checks.
+def stage_results(checks: Iterable, attempt: int) -> dict[str, Result]:
+    """Each stage's result from the checks of evidence ``attempt`` (rows oldest first).
 
-    ``checks`` are objects with ``check``, ``result`` and ``attempt`` (stored rows or
-    CheckResult-like objects with an attempt); later decisions on the same check supersede
-    earlier ones.
+    ``checks`` are objects with ``check``, ``result`` and ``attempt``. A later result of the
+    same check supersedes an earlier one (a person revising a decision); stages with no
+    result for this attempt are absent: new photos start unjudged.
     """
-    latest: dict[str, tuple[int, object]] = {}
-    order: dict[str, int] = {}
-    for index, row in enumerate(checks):
-        stage = row.check.split(".", 1)[0]
-        attempt = getattr(row, "attempt", 1)
-        if stage not in latest or attempt > latest[stage][0]:
-            latest[stage] = (attempt, [])
-        if attempt == latest[stage][0]:
-            latest[stage][1].append(row)
-        order.setdefault(stage, index)
-    derived = {}
-    for stage in sorted(latest, key=order.__getitem__):
-        newest: dict[str, str] = {}
-        for row in latest[stage][1]:
-            newest[row.check] = row.result  # rows come oldest first: the last one counts
-        derived[stage] = worst(newest.values())
-    return derived
+    newest: dict[str, str] = {}
+    for row in checks:
+        if row.attempt == attempt:
+            newest[row.check] = row.result
+    by_stage: dict[str, list[str]] = {}
+    for check, result in newest.items():
+        by_stage.setdefault(check.split(".", 1)[0], []).append(result)
+    return {stage: worst(results) for stage, results in by_stage.items()}

@@ -109,7 +109,7 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         event_form=forms.pop("event_form", None) or EventForm(version=case.version),
         message_form=forms.pop("message_form", None) or MessageForm(),
         assign_form=assign_form, issue_types=ISSUE_TYPES,
-        stages=stage_results(case.checks), reasons=REASONS,
+        stages=stage_results(case.checks, case.evidence_attempt), reasons=REASONS,
         is_lead=current_user.role in ("security_lead", "admin"),
     ), status
 

@@ -268,7 +268,6 @@ def append_only_ddl(table: str, dialect: str) -> list[str]:
 
 # The audit trail and the check tree are protected below the ORM too: the database refuses
 # to rewrite a row of either.
-APPEND_ONLY_TABLES = ("case_event", "verification_check")
 for _model in (CaseEvent, VerificationCheck):
     for _dialect in ("sqlite", "postgresql"):
         for _statement in append_only_ddl(_model.__tablename__, _dialect):
@@ -276,9 +275,8 @@ for _model in (CaseEvent, VerificationCheck):
                             sa.DDL(_statement).execute_if(dialect=_dialect))
 
 
+# Rows are never changed; they are deleted only together with their case (retention purge).
 @sa.event.listens_for(CaseEvent, "before_update")
-@sa.event.listens_for(CaseEvent, "before_delete")
 @sa.event.listens_for(VerificationCheck, "before_update")
-@sa.event.listens_for(VerificationCheck, "before_delete")
 def _append_only(mapper, connection, target):
     raise ValueError(f"{mapper.local_table.name.replace('_', ' ')} rows are append-only")

@@ -321,12 +321,11 @@ def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Age
     if "asks_user" in row.tags:
         case.awaiting_from = from_state
         case.resubmission_requested = "resubmission" in row.tags
-    elif row.dest == State.ESCALATED:
+    elif row.trigger == "escalate":
         case.escalated_from = from_state
     # The request for new photos stays open while a lead reviews a waiting case, so that the
-    # case can return to waiting exactly as it was.
-    if from_state == State.AWAITING_USER and row.dest not in (State.AWAITING_USER,
-                                                              State.ESCALATED):
+    # case can return to waiting exactly as it was; any other way out of waiting closes it.
+    if from_state == State.AWAITING_USER and row.trigger != "escalate":
         case.resubmission_requested = False
     if row.resolution is not None:
         case.resolution = row.resolution.value

@@ -145,6 +145,10 @@ HUMAN_REVIEWS: dict[tuple[str, State], tuple[str, Result, str]] = {
                                                "resubmission_requested"),
     ("request_resubmission", State.SELFIE_CHECK): ("selfie.review", Result.CONSIDER,
                                                    "resubmission_requested"),
+    ("request_resubmission", State.ESCALATED): ("security.review", Result.CONSIDER,
+                                                "resubmission_requested"),
+    # Declining a case that is not under review at a stage (submitted, or waiting for the
+    # user) records the event only: no stage's evidence was judged.
 }
 
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t.trigger for t in TRANSITIONS))

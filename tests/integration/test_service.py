@@ -341,3 +341,28 @@ def test_security_decisions_are_recorded(app, make_case, make_agent):
     [check] = service.get_case(case.id).checks
     assert (check.check, check.result, check.reason_code) == (
         "security.review", "rejected", "security_declined")
+
+
+def test_lead_can_return_a_case_after_new_photos_came_back(app, make_case, make_agent):
+    lead, _ = make_agent("security_lead")
+    case, token = make_case("escalated")  # escalated from id_check
+    _fire(case.id, "request_resubmission", lead)
+    service.user_resubmit(token, photos())
+    case = service.case_for_token(token)
+    assert case.state == "escalated" and not case.resubmission_requested
+    assert service.user_actions(case) == ["reply", "withdraw"]
+    _fire(case.id, "return_to_stage", lead)
+    assert service.case_for_token(token).state == "id_check"
+
+
+def test_a_case_is_deleted_with_everything_it_holds(app, make_case, make_agent):
+    from workflow.models import VerificationCheck
+
+    agent, _ = make_agent()
+    case, _ = make_case("id_check")
+    _fire(case.id, "confirm_document", agent)
+    service.add_staff_message(case.id, agent, "note", internal=True)
+    db.session.delete(service.get_case(case.id))
+    db.session.commit()
+    assert all(count(m) == 0 for m in (RecoveryCase, Evidence, CaseEvent, Message,
+                                       VerificationCheck))

@@ -19,20 +19,23 @@ def test_worst(results, expected):
     assert worst(results) == expected
 
 
-def test_stage_result_is_the_worst_child_of_the_latest_attempt():
+def test_stage_result_is_the_worst_child_of_the_current_attempt():
     rows = [
         row("document.mrz.check_digits", "rejected", 1),
         row("document.quality.blur", "clear", 1),
         row("selfie.face_match", "consider", 1),
         row("document.mrz.check_digits", "clear", 2),
-        row("document.quality.blur", "clear", 2),
+        row("document.quality.blur", "consider", 2),
     ]
-    assert stage_results(rows) == {"document": Result.CLEAR, "selfie": Result.CONSIDER}
+    assert stage_results(rows, 1) == {"document": Result.REJECTED, "selfie": Result.CONSIDER}
+    # New photos start unjudged: the old selfie verdict does not carry over.
+    assert stage_results(rows, 2) == {"document": Result.CONSIDER}
+    assert stage_results(rows, 3) == {}
 
 
 def test_a_later_decision_on_the_same_check_supersedes_the_earlier_one():
     rows = [row("document.review", "consider"), row("document.review", "clear")]
-    assert stage_results(rows) == {"document": Result.CLEAR}
+    assert stage_results(rows, 1) == {"document": Result.CLEAR}
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -29,3 +29,16 @@ def test_production_has_no_demo_data_unless_asked(monkeypatch):
 ])
 def test_database_urls_use_the_installed_driver(url, expected):
     assert normalise_database_url(url) == expected
+
+
+
+def test_demo_chosen_in_the_instance_config_counts(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from app import _demo_chosen
+
+    monkeypatch.delenv("RECOVERY_DEMO", raising=False)
+    fake = SimpleNamespace(instance_path=str(tmp_path))
+    assert _demo_chosen(fake) is False
+    (tmp_path / "config.py").write_text("DEMO = True\n")
+    assert _demo_chosen(fake) is True
