@@ -7,6 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.test_mrz import ANNA
 from verification.mrz import (
     CHECKABLE_TWINS,
     MrzError,
@@ -17,20 +18,7 @@ from verification.mrz import (
 )
 
 TODAY = date(2025, 6, 1)
-ANNA = {
-    "issuing_country": "UTO",
-    "surname": "ERIKSSON",
-    "given_names": "ANNA MARIA",
-    "nationality": "UTO",
-    "date_of_birth": date(1974, 8, 12),
-    "sex": "F",
-    "expiry_date": date(2012, 4, 15),
-}
-ANNA_FIELDS = {
-    "issuing_country": "UTO", "surname": "ERIKSSON", "given_names": "ANNA MARIA",
-    "nationality": "UTO", "date_of_birth": date(1974, 8, 12), "sex": "F",
-    "expiry_date": date(2012, 4, 15),
-}
+ANNA_FIELDS = ANNA
 # ICAO 9303 visa specimen: same holder, stateless (XXX), born 1940, visa valid to (19)96.
 VISA_FIELDS = {**ANNA_FIELDS, "nationality": "XXX", "date_of_birth": date(1940, 9, 7),
                "document_type": "V", "document_number": "L8988901C",
