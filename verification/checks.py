@@ -46,6 +46,84 @@ REASONS: dict[str, Reason] = {
     "security_declined": Reason(
         "Our security team could not confirm your request.",
         "A security lead declined the escalated case."),
+    # Image quality of the ID photo (the intake gate and the document stage).
+    "document_too_small": Reason(
+        "Your ID is too small in the photo: hold the phone closer so the document fills most "
+        "of the picture, then take it again.",
+        "The document, or the whole image, has too few pixels to read its text."),
+    "document_blurry": Reason(
+        "Your ID photo is blurry: hold the phone still, tap the screen to focus on the "
+        "document, and take it again.",
+        "The document's sharpness is below the blur threshold."),
+    "document_too_dark": Reason(
+        "Your ID photo is too dark: take it again in good light, near a window or a lamp.",
+        "The document's brightness or contrast is below the darkness threshold."),
+    "document_glare": Reason(
+        "Light is reflecting off your ID: tilt it slightly or turn off the flash so no "
+        "bright spot hides the text, then take it again.",
+        "A large share of the document is blown-out highlight (glare)."),
+    "document_cut_off": Reason(
+        "Part of your ID is outside the photo: place the whole document inside the frame, "
+        "with a little space around all four corners, and take it again.",
+        "The document touches the edge of the image: a corner or edge is missing."),
+    "document_no_face": Reason(
+        "We could not see the photo on your ID: send the page or side of the document that "
+        "shows your picture.",
+        "No portrait face was found on the document."),
+    "document_several_faces": Reason(
+        "We found more than one face on your ID photo: photograph only your document, on "
+        "a plain surface, and take it again.",
+        "More than one face was found on the document image."),
+    # Reading the machine-readable zone.
+    "mrz_not_found": Reason(
+        "We could not read the code lines at the bottom of your ID (the rows with <<<): "
+        "make sure they are in the photo, sharp and free of reflections.",
+        "No machine-readable zone was found or read on the document."),
+    "mrz_check_digits_failed": Reason(
+        "We could not confirm the details printed on your ID: please take a new, sharp "
+        "photo of the whole document.",
+        "The MRZ was read but one or more ICAO 9303 check digits do not match."),
+    "mrz_corrected": Reason(
+        "We are checking the details on your ID.",
+        "The MRZ validated only after OCR repairs; an agent should compare it with the image."),
+    # Validity of the document.
+    "document_expired": Reason(
+        "Your ID has expired: please send a document that is still valid.",
+        "The MRZ expiry date is in the past."),
+    "document_type_not_accepted": Reason(
+        "We cannot accept this type of document: please send a passport or a national "
+        "identity card.",
+        "The MRZ document type is not in the accepted list."),
+    "document_expiry_unreadable": Reason(
+        "We are checking the details on your ID.",
+        "The MRZ expiry date is not a valid date."),
+    # Data comparison.
+    "name_mismatch": Reason(
+        "The name on your ID does not match the account. If you changed your name, reply "
+        "with a document that shows the change.",
+        "The MRZ name does not match the name on the account of record."),
+    "name_partial_match": Reason(
+        "We are checking the details on your ID.",
+        "The MRZ name matches the account of record only partly; an agent should compare."),
+    "date_of_birth_mismatch": Reason(
+        "The date of birth on your ID does not match the account.",
+        "The MRZ date of birth differs from the account of record."),
+    "typed_data_mismatch": Reason(
+        "We are checking the details you typed against your ID.",
+        "The name or date of birth the user typed differs from the MRZ."),
+    "no_account_of_record": Reason(
+        "We are checking the details on your ID.",
+        "No account of record was found for the email, so nothing to compare with."),
+    # Compromised documents and integrity signals.
+    "document_used_by_other_account": Reason(
+        "We are checking the details on your ID.",
+        "The same document number and issuing country were submitted for another account."),
+    "edited_with_software": Reason(
+        "We are checking the details on your ID.",
+        "The original upload's EXIF names image-editing software."),
+    "screenshot_dimensions": Reason(
+        "We are checking the details on your ID.",
+        "The image has the exact pixel size of a common phone or computer screen."),
 }
 
 
