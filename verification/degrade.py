@@ -47,17 +47,27 @@ def blur(img: Image.Image, radius: float = 3.0) -> Image.Image:
     return _rgb(img).filter(ImageFilter.GaussianBlur(radius))
 
 
-def glare(img: Image.Image, strength: float = 0.9, seed: int = 0) -> Image.Image:
-    """A bright specular hotspot (a lamp reflected in the laminate) that saturates the print."""
+def glare(img: Image.Image, strength: float = 0.9, seed: int = 0,
+          spread: float | None = None) -> Image.Image:
+    """A bright specular hotspot (a lamp reflected in the laminate) that saturates the print.
+
+    `spread` fixes the hotspot's size as a fraction of the long side, near the middle of the
+    picture (for calibrating a glare threshold); by default the seed draws 0.16-0.28.
+    """
     # strength=0.9: a ceiling lamp on a glossy card; the core of the hotspot clips to white.
     if not 0 < strength <= 1:
         raise ValueError(f"glare strength must be in (0, 1], not {strength}")
     rng = random.Random(seed)
     image = _rgb(img)
     width, height = image.size
-    cx, cy = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
-    major = rng.uniform(0.16, 0.28) * max(width, height)
-    minor = major * rng.uniform(0.4, 0.75)
+    if spread is None:
+        cx, cy = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
+        major = rng.uniform(0.16, 0.28) * max(width, height)
+        minor = major * rng.uniform(0.4, 0.75)
+    else:
+        cx, cy = rng.uniform(0.4, 0.6) * width, rng.uniform(0.4, 0.6) * height
+        major = spread * max(width, height)
+        minor = major * 0.6
     angle = rng.uniform(0, math.pi)
     dx = np.arange(width, dtype=np.float32)[None, :] - cx
     dy = np.arange(height, dtype=np.float32)[:, None] - cy
