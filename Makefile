@@ -8,7 +8,7 @@ UV     := $(if $(UV_BIN),$(UV_BIN),$(PYTHON) -m uv)
 STAMP  := $(VENV)/.synced
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres lock lint browser clean
+.PHONY: install run test test-sqlite test-postgres lock lint browser bench clean
 
 install: $(STAMP)
 
@@ -47,6 +47,14 @@ test-sqlite: install
 test-postgres: install
 	@echo "== suite on PostgreSQL ($(PG_URL)) =="
 	DATABASE_URL=$(PG_URL) $(PYTEST)
+
+# Measurements behind docs/benchmarks.md: MRZ read rate per degradation, the intake gate's
+# verdicts and time, and each document check's time. JSON results land in bench-results/.
+BENCH_SEEDS ?= 20
+bench: install
+	$(BIN)/python -m bench.mrz_read --seeds $(BENCH_SEEDS) --json bench-results/mrz_read.json
+	$(BIN)/python -m bench.quality_gate --json bench-results/quality_gate.json
+	$(BIN)/python -m bench.document_checks --json bench-results/document_checks.json
 
 lint: install
 	$(BIN)/ruff check .

@@ -70,10 +70,12 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    from verification import jobs
     from workflow import models  # noqa: F401  (tables must be known to Alembic and create_all)
     from workflow.auth import init_login
 
     init_login(app)
+    jobs.init_app(app)
 
 
 class IdConverter(IntegerConverter):

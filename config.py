@@ -51,6 +51,25 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
 
+    # Verification. Jobs run on an in-process thread by default ("thread"); "inline" runs
+    # them in the request right after the commit (tests, one-off scripts); "off" leaves every
+    # check to agents.
+    VERIFICATION_EXECUTOR = "thread"
+    # Refuse an unreadable ID photo at upload time (422 with what to fix), before any case
+    # exists, so the person retakes it at once instead of waiting for an agent.
+    QUALITY_GATE = True
+    # Overrides of verification.quality.QualityThresholds, by field name; the defaults and
+    # the measurements behind them are documented there and in docs/benchmarks.md.
+    QUALITY_THRESHOLDS: dict = {}
+    # ICAO 9303 document codes (first letter) accepted as proof of identity: passports and
+    # identity cards. Visas ("V") identify a trip, not a person's account.
+    ACCEPTED_DOCUMENT_TYPES = ["P", "I", "A", "C"]
+    # Name similarity (0-100) of the document against the account: at or above CLEAR the name
+    # matches; between CONSIDER and CLEAR an agent compares; below, a mismatch for an agent.
+    # The reasoning and the name pairs behind the values are in verification/documents.py.
+    NAME_MATCH_CLEAR = 90.0
+    NAME_MATCH_CONSIDER = 75.0
+
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25
     API_MAX_PAGE_SIZE = 100

@@ -209,6 +209,26 @@ def _schemas() -> dict:
                 "created_at": stamp,
             },
         },
+        "DocumentReading": {
+            "type": "object",
+            "description": "What the automated document check read from the current attempt.",
+            "required": ["attempt", "outcome", "mrz_found", "portrait_faces"],
+            "properties": {
+                "attempt": {"type": "integer"}, "outcome": result,
+                "mrz_found": {"type": "boolean"},
+                "mrz_side": {"type": ["string", "null"], "enum": ["front", "back", None]},
+                "mrz_format": {"type": ["string", "null"]},
+                **{name: {"type": ["string", "null"]} for name in (
+                    "document_type", "issuing_country", "surname", "given_names",
+                    "document_number", "nationality", "sex")},
+                "date_of_birth": {"type": ["string", "null"], "format": "date"},
+                "expiry_date": {"type": ["string", "null"], "format": "date"},
+                "valid_check_digits": {"type": ["boolean", "null"]},
+                "corrections": {"type": "array", "items": {"type": "string"}},
+                "portrait_faces": {"type": "integer"},
+                "created_at": stamp,
+            },
+        },
         "CaseList": {
             "type": "object", "required": ["items", "next_cursor"],
             "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/"
@@ -230,6 +250,8 @@ def _schemas() -> dict:
                     "evidence": {"type": "array", "items": {"type": "object"}},
                     "checks": {"type": "array",
                                "items": {"$ref": "#/components/schemas/Check"}},
+                    "document": {"oneOf": [{"type": "null"},
+                                           {"$ref": "#/components/schemas/DocumentReading"}]},
                     "stage_results": {"type": "object", "additionalProperties": result},
                     "events": {"type": "array", "items": {"type": "object"}},
                     "messages": {"type": "array", "items": message},

@@ -76,6 +76,31 @@ def check_json(row) -> dict:
     }
 
 
+READING_FIELDS = ("document_type", "issuing_country", "surname", "given_names",
+                  "document_number", "nationality", "sex", "valid_check_digits")
+
+
+def reading_json(reading) -> dict | None:
+    """What the automated document check read from the current attempt (None before it ran)."""
+    if reading is None:
+        return None
+    return {
+        "attempt": reading.attempt, "outcome": reading.outcome,
+        "mrz_found": reading.mrz_found, "mrz_side": reading.mrz_side,
+        "mrz_format": reading.mrz_format,
+        **{name: getattr(reading, name) for name in READING_FIELDS},
+        "date_of_birth": _day(reading.date_of_birth),
+        "expiry_date": _day(reading.expiry_date),
+        "corrections": reading.mrz.get("corrections", []),
+        "portrait_faces": reading.portrait_faces,
+        "created_at": _time(reading.created_at),
+    }
+
+
+def _day(value) -> str | None:
+    return value.isoformat() if value else None
+
+
 def case_detail(case, agent) -> dict:
     """A case with everything an agent needs to decide."""
     account = case.account
@@ -98,6 +123,7 @@ def case_detail(case, agent) -> dict:
         "resubmissions": case.resubmissions,
         "evidence": [evidence_json(e) for e in case.evidence],
         "checks": [check_json(c) for c in case.checks],
+        "document": reading_json(case.current_reading()),
         "stage_results": {
             stage: result.value
             for stage, result in stage_results(case.checks, case.evidence_attempt).items()

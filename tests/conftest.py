@@ -3,6 +3,7 @@
 import io
 import os
 import secrets
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -47,6 +48,11 @@ def make_config(database_url: str, **overrides) -> dict:
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "DEMO": False,
+        # Most tests drive the workflow with small placeholder photos, which the automated
+        # document checks would refuse; tests of those checks turn them on with generated
+        # documents (see tests/integration/test_document_checks.py).
+        "QUALITY_GATE": False,
+        "VERIFICATION_EXECUTOR": "off",
         **overrides,
     }
 
@@ -95,6 +101,31 @@ def photos(**overrides) -> dict[str, bytes | None]:
     """The files of a valid submission."""
     return {"id_document": image_bytes(color=(200, 190, 170)), "selfie": image_bytes(),
             **overrides}
+
+
+FACES = Path(__file__).parent / "fixtures" / "faces"
+
+
+def document_photo(person=None, *, kind: str = "passport", portrait: str | None = "obama_1.jpg",
+                   degradation: str = "clean", seed: int = 0, quality: int = 90) -> bytes:
+    """A generated ID document photographed on a table, as JPEG bytes (see specimen.py)."""
+    from verification.degrade import degrade
+    from verification.specimen import (
+        SpecimenPerson,
+        render_id_card,
+        render_passport,
+        to_jpeg_bytes,
+    )
+
+    render = {"passport": render_passport, "id_card": render_id_card}[kind]
+    face = Image.open(FACES / portrait) if portrait else None
+    page = render(person or SpecimenPerson(), face, seed=seed)
+    return to_jpeg_bytes(degrade(page, degradation, seed), quality=quality)
+
+
+def selfie_photo(name: str = "obama_2.jpg") -> bytes:
+    """A real photo of a face from the fixtures, as uploaded."""
+    return (FACES / name).read_bytes()
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ exception it can report instead of exiting.
 
 import importlib
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
 
-from PIL import ImageFile
+import numpy as np
+from PIL import Image, ImageFile
 
 
 class FaceEngineUnavailable(RuntimeError):
@@ -38,3 +40,58 @@ def face_engine() -> ModuleType:
         ) from err
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = truncated
+
+
+# Detection runs on a copy whose longer side is this long. Measured on specimen documents
+# with real portraits, framed on a table and upscaled to 12 megapixels: at 1000 px with no
+# upsampling HOG found the portrait in all 14 TD3/TD1 photos (clean, blur, glare, rotation,
+# low light, JPEG q30, perspective) in ~0.25 s; at 800 px it missed 8 of them without
+# upsampling and took ~0.5 s with it.
+DETECT_MAX_SIDE = 1000
+DETECT_UPSAMPLE = 0
+# Encodings are computed on a crop this much larger than the face box on every side, so the
+# landmark model sees the whole face while the rest of a 12-megapixel photo is left alone.
+ENCODE_MARGIN = 0.5
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """A face in an image: its box (top, right, bottom, left) in the image's own pixels."""
+
+    box: tuple[int, int, int, int]
+
+    @property
+    def size(self) -> int:
+        """The smaller side of the box in pixels."""
+        top, right, bottom, left = self.box
+        return min(bottom - top, right - left)
+
+
+def find_faces(image: Image.Image, *, max_side: int = DETECT_MAX_SIDE,
+               upsample: int = DETECT_UPSAMPLE) -> list[FoundFace]:
+    """Faces in ``image``, detected on a copy reduced to ``max_side``, largest first."""
+    engine = face_engine()
+    rgb = image.convert("RGB")
+    scale = min(1.0, max_side / max(rgb.size))
+    small = rgb if scale == 1.0 else rgb.resize(
+        (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
+        Image.Resampling.BILINEAR)
+    found = []
+    for top, right, bottom, left in engine.face_locations(np.asarray(small),
+                                                          number_of_times_to_upsample=upsample):
+        box = (max(0, round(top / scale)), min(rgb.width, round(right / scale)),
+               min(rgb.height, round(bottom / scale)), max(0, round(left / scale)))
+        found.append(FoundFace(box))
+    return sorted(found, key=lambda face: face.size, reverse=True)
+
+
+def encode_face(image: Image.Image, face: FoundFace) -> np.ndarray:
+    """The 128-number face_recognition encoding of ``face``, computed on a full-resolution crop."""
+    engine = face_engine()
+    top, right, bottom, left = face.box
+    pad = round(ENCODE_MARGIN * max(bottom - top, right - left))
+    crop_box = (max(0, left - pad), max(0, top - pad),
+                min(image.width, right + pad), min(image.height, bottom + pad))
+    crop = np.asarray(image.convert("RGB").crop(crop_box))
+    local = (top - crop_box[1], right - crop_box[0], bottom - crop_box[1], left - crop_box[0])
+    return engine.face_encodings(crop, known_face_locations=[local])[0]

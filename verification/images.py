@@ -71,6 +71,20 @@ class EmptyUpload(DamagedImage):
     message = "This file is empty. Choose your photo again and upload it."
 
 
+class PoorQuality(ImageRejected):
+    """A valid photo that cannot be checked: blurry, too dark, glare, cut off, no portrait.
+
+    ``code`` is the most actionable reason code; ``reasons`` lists every one found.
+    """
+
+    status = 422
+
+    def __init__(self, code: str, message: str, reasons: tuple[str, ...] = ()) -> None:
+        self.code = code
+        self.reasons = reasons or (code,)
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class ImageFormat:
     """One accepted format: its name, Pillow plugin and MIME type."""

@@ -196,6 +196,11 @@ CHECKABLE_TWINS = {
 }
 
 
+# How a repair chosen by a check digit among look-alike readings is labelled in `corrections`
+# (the other repairs follow from the field type alone: a digit in a letters-only field).
+CHOSEN_BY_CHECK_DIGIT = "the only reading its check digit accepts"
+
+
 class MrzError(ValueError):
     """The text is not recognisable as a machine-readable zone."""
 
@@ -533,8 +538,7 @@ def _repair_alphanumeric(buf: list[str], layout: _Layout, corrections: list[str]
         for i, char in zip(positions, after, strict=True):
             buf[i] = char
         buf[check] = digit
-        _note(made, label, field + before[check], after + digit,
-              "the only reading its check digit accepts")
+        _note(made, label, field + before[check], after + digit, CHOSEN_BY_CHECK_DIGIT)
     composite = layout.composite
     if made and composite is not None and (
         _composite_digit(buf, layout) != LETTER_TO_DIGIT.get(buf[composite], buf[composite])

@@ -110,6 +110,8 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         message_form=forms.pop("message_form", None) or MessageForm(),
         assign_form=assign_form, issue_types=ISSUE_TYPES,
         stages=stage_results(case.checks, case.evidence_attempt), reasons=REASONS,
+        reading=case.current_reading(),
+        latest={c.check: c for c in case.checks if c.attempt == case.evidence_attempt},
         is_lead=current_user.role in ("security_lead", "admin"),
     ), status
 

@@ -36,32 +36,51 @@ DEMO_PEOPLE = [
      "other", "id_card"),
 ]
 
-# What happens to each demo case after intake, to show every part of the console.
+# What a person does with each demo case after the automated document check has run (the
+# check itself decides the first move: clear documents reach the selfie check, an expired one
+# asks the user for another, mismatches wait for an agent).
 DEMO_PATHS = [
     [],
-    [("start_review", None)],
-    [("start_review", None), ("confirm_document", None)],
-    [("start_review", None), ("request_resubmission",
-                              "Your ID photo is blurry: please retake it in good light.")],
-    [("start_review", None), ("escalate", "Login from a new country shortly before the lockout.")],
-    [("start_review", None), ("confirm_document", None), ("approve", None)],
+    [],
+    [("approve", None)],
+    [],
+    [("escalate", "Login from a new country shortly before the lockout.")],
+    [],
+    [],
 ]
+# Demo variations the automated checks react to, by person index.
+EXPIRED_DOCUMENT = {3}
+ACCOUNT_BIRTH_DATE_DIFFERS = {1}
+# Drawn faces are simple; try renders until the face detector sees the portrait.
+MAX_PORTRAIT_TRIES = 30
 
 
-def _photos(index: int, person) -> dict[str, bytes]:
-    email, surname, given, dob, sex, *_rest, document = person
-    specimen = SpecimenPerson(surname=surname, given_names=given, date_of_birth=dob, sex=sex,
-                              document_number=f"D{index:02d}{secrets.randbelow(10**6):06d}")
+def _document(index: int, person, expired: bool) -> bytes:
+    """A specimen document photo whose drawn portrait the face detector finds."""
+    from verification.degrade import on_background
+    from verification.faces import find_faces
+
+    _email, surname, given, dob, sex, *_rest, document = person
+    specimen = SpecimenPerson(
+        surname=surname, given_names=given, date_of_birth=dob, sex=sex,
+        document_number=f"D{index:02d}{secrets.randbelow(10**6):06d}",
+        **({"expiry_date": date(date.today().year - 1, 3, 1)} if expired else {}))
     render = render_passport if document == "passport" else render_id_card
-    return {
-        "id_document": to_jpeg_bytes(render(specimen, None, seed=index)),
-        "selfie": to_jpeg_bytes(render_selfie(None, seed=index)),
-    }
+    for attempt in range(MAX_PORTRAIT_TRIES):
+        page = render(specimen, None, seed=index * MAX_PORTRAIT_TRIES + attempt)
+        if len(find_faces(page)) == 1:
+            break
+    return to_jpeg_bytes(on_background(page, seed=index))
 
 
 def seed() -> list[tuple[str, str, str]]:
-    """Create demo agents, accounts and cases; returns (role, email, password) for each agent."""
+    """Create demo agents, accounts and cases; returns (role, email, password) for each agent.
+
+    Every case goes through the real intake and the real document check (a few seconds
+    each), so the console shows genuine check trees.
+    """
     from extensions import db
+    from verification import jobs
 
     credentials, agents = [], {}
     for role, email, name in DEMO_AGENTS:
@@ -69,9 +88,11 @@ def seed() -> list[tuple[str, str, str]]:
         agents[role], _token = service.create_agent(email, name, role, password)
         credentials.append((role, email, password))
 
-    for person in DEMO_PEOPLE:
+    for index, person in enumerate(DEMO_PEOPLE):
         email, surname, given, dob, _sex, two_fa, locked, _issue, _doc = person
         full_name = f"{given.title()} {surname.title()}"
+        if index in ACCOUNT_BIRTH_DATE_DIFFERS:
+            dob = dob.replace(day=dob.day + 1)
         db.session.add(Account(email=email, full_name=full_name, date_of_birth=dob,
                                two_factor_enabled=two_fa, locked=locked))
     db.session.commit()
@@ -80,13 +101,16 @@ def seed() -> list[tuple[str, str, str]]:
                              False, False, "forgot_password", "passport")]
     for index, person in enumerate(people):
         email, surname, given, dob, _sex, _2fa, _locked, issue, _doc = person
+        photos = {"id_document": _document(index, person, index in EXPIRED_DOCUMENT),
+                  "selfie": to_jpeg_bytes(render_selfie(None, seed=index))}
         result = service.submit_request(
             service.Submission(email=email, full_name=f"{given.title()} {surname.title()}",
                                date_of_birth=dob, issue_type=issue,
                                description="I cannot get into my account.", consent=True,
                                client_ip="127.0.0.1"),
-            _photos(index, person),
+            photos, enqueue=False,
         )
+        jobs.run_document_job(result.case.id, 1)
         for trigger, reason in DEMO_PATHS[index % len(DEMO_PATHS)]:
             case = service.get_case(result.case.id)
             actor = agents["security_lead"] if trigger == "approve" else agents["agent"]

@@ -136,6 +136,9 @@ class RecoveryCase(db.Model):
     checks: so.Mapped[list[VerificationCheck]] = so.relationship(
         back_populates="case", order_by="VerificationCheck.id", cascade="all, delete-orphan"
     )
+    readings: so.Mapped[list[DocumentReading]] = so.relationship(
+        back_populates="case", order_by="DocumentReading.attempt", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -152,6 +155,10 @@ class RecoveryCase(db.Model):
     def current_evidence(self) -> list[Evidence]:
         """Evidence of the latest attempt."""
         return [e for e in self.evidence if e.attempt == self.evidence_attempt]
+
+    def current_reading(self) -> DocumentReading | None:
+        """The automated document reading of the latest attempt, once the job has run."""
+        return next((r for r in self.readings if r.attempt == self.evidence_attempt), None)
 
 
 class Evidence(db.Model):
@@ -241,6 +248,48 @@ class VerificationCheck(db.Model):
     )
 
 
+class DocumentReading(db.Model):
+    """What the automated document check read from one evidence attempt (one row per attempt).
+
+    The unique (case, attempt) pair is what makes the verification job idempotent: a second
+    run for the same attempt cannot store anything. The document number and issuing country
+    are indexed to find the same document filed for other accounts.
+    """
+
+    __tablename__ = "document_reading"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    case_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("recovery_case.id"), index=True)
+    attempt: so.Mapped[int]
+    mrz_found: so.Mapped[bool] = so.mapped_column(default=False)
+    mrz_side: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+    mrz_format: so.Mapped[str | None] = so.mapped_column(sa.String(8))
+    document_type: so.Mapped[str | None] = so.mapped_column(sa.String(4))
+    issuing_country: so.Mapped[str | None] = so.mapped_column(sa.String(3))
+    document_number: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    surname: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+    given_names: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+    nationality: so.Mapped[str | None] = so.mapped_column(sa.String(3))
+    date_of_birth: so.Mapped[date | None]
+    sex: so.Mapped[str | None] = so.mapped_column(sa.String(1))
+    expiry_date: so.Mapped[date | None]
+    valid_check_digits: so.Mapped[bool | None]
+    mrz: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    portrait_faces: so.Mapped[int] = so.mapped_column(default=0)
+    # The document portrait's 128 float64 face_recognition numbers, for the selfie stage.
+    portrait_encoding: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
+    outcome: so.Mapped[str] = so.mapped_column(sa.String(10))
+    timings_ms: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    case: so.Mapped[RecoveryCase] = so.relationship(back_populates="readings")
+
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "attempt"),
+        sa.Index("ix_document_reading_document", "issuing_country", "document_number"),
+    )
+
+
 class IdempotencyKey(db.Model):
     """A submission remembered under its Idempotency-Key, so a retry creates nothing new."""
 
@@ -268,7 +317,7 @@ def append_only_ddl(table: str, dialect: str) -> list[str]:
 
 # The audit trail and the check tree are protected below the ORM too: the database refuses
 # to rewrite a row of either.
-for _model in (CaseEvent, VerificationCheck):
+for _model in (CaseEvent, VerificationCheck, DocumentReading):
     for _dialect in ("sqlite", "postgresql"):
         for _statement in append_only_ddl(_model.__tablename__, _dialect):
             sa.event.listen(_model.__table__, "after_create",
@@ -278,5 +327,6 @@ for _model in (CaseEvent, VerificationCheck):
 # Rows are never changed; they are deleted only together with their case (retention purge).
 @sa.event.listens_for(CaseEvent, "before_update")
 @sa.event.listens_for(VerificationCheck, "before_update")
+@sa.event.listens_for(DocumentReading, "before_update")
 def _append_only(mapper, connection, target):
     raise ValueError(f"{mapper.local_table.name.replace('_', ' ')} rows are append-only")

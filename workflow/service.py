@@ -11,23 +11,34 @@ import base64
 import binascii
 import hashlib
 import hmac
+import io
 import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from PIL import Image
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from extensions import db
-from verification.checks import CheckResult
-from verification.images import ImageRejected, NormalizedImage, normalize_upload
+from verification.checks import REASONS, CheckResult, Result, worst
+from verification.documents import (
+    DocumentPolicy,
+    DocumentReport,
+    PersonFacts,
+    compromised_check,
+    find_portrait,
+    portrait_check,
+)
+from verification.images import ImageRejected, NormalizedImage, PoorQuality, normalize_upload
+from verification.quality import QualityThresholds, assess_document_photo
 
 from . import machine
 from .models import (
@@ -35,6 +46,7 @@ from .models import (
     Account,
     Agent,
     CaseEvent,
+    DocumentReading,
     Evidence,
     IdempotencyKey,
     Message,
@@ -225,13 +237,18 @@ def _tracking_token(idempotency_key: str | None, fingerprint: str) -> str:
 
 
 def submit_request(sub: Submission, files: dict[str, bytes | None],
-                   idempotency_key: str | None = None) -> SubmitResult:
-    """File a recovery request: the case, its evidence and its first event in one transaction."""
+                   idempotency_key: str | None = None, *, enqueue: bool = True) -> SubmitResult:
+    """File a recovery request: the case, its evidence and its first event in one transaction.
+
+    After the commit the document check is handed to the job executor (unless ``enqueue`` is
+    False: the caller runs it itself).
+    """
     if sub.issue_type not in ISSUE_TYPES:
         raise ValueError(f"unknown issue type {sub.issue_type!r}")
     if not sub.consent:
         raise ValueError("consent is required")
     images = _normalise_all(files)
+    _quality_gate(images)
     fingerprint = sub.fingerprint(images)
     token = _tracking_token(idempotency_key, fingerprint)
 
@@ -264,6 +281,8 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
             if replay is not None:
                 return replay
         raise
+    if enqueue:
+        _enqueue_document_check(case.id, case.evidence_attempt)
     return SubmitResult(case=case, tracking_token=token)
 
 
@@ -449,6 +468,7 @@ def user_reply(token: str, body: str) -> RecoveryCase:
 def user_resubmit(token: str, files: dict[str, bytes | None]) -> RecoveryCase:
     """The user sends new photos after being asked to; the case returns to the document check."""
     images = _normalise_all(files)
+    _quality_gate(images)
     with _transaction():
         case = _load_case(_case_id_for_token(token))
         if not (case.state == State.AWAITING_USER and case.resubmission_requested):
@@ -458,6 +478,8 @@ def user_resubmit(token: str, files: dict[str, bytes | None]) -> RecoveryCase:
         case.evidence.extend(_evidence_rows(images, attempt=case.evidence_attempt))
         _apply(case, "user_resubmitted", {Actor.USER}, actor=Actor.USER, agent=None,
                reason=f"attempt {case.evidence_attempt}")
+    if case.state == State.ID_CHECK:
+        _enqueue_document_check(case.id, case.evidence_attempt)
     return case
 
 
@@ -477,6 +499,175 @@ def user_actions(case: RecoveryCase) -> list[str]:
     if case.state == State.AWAITING_USER and case.resubmission_requested:
         actions.insert(1, "resubmit")
     return actions
+
+
+# --- automated document checks ------------------------------------------------------------
+
+def document_policy() -> DocumentPolicy:
+    """The document stage's policy from configuration."""
+    config = current_app.config
+    return DocumentPolicy(
+        accepted_types=config["ACCEPTED_DOCUMENT_TYPES"],
+        name_clear=config["NAME_MATCH_CLEAR"], name_consider=config["NAME_MATCH_CONSIDER"],
+        quality=QualityThresholds.from_mapping(config["QUALITY_THRESHOLDS"]),
+    )
+
+
+def open_image(data: bytes) -> Image.Image:
+    """A stored (already normalised) photo as an RGB image."""
+    with Image.open(io.BytesIO(data)) as img:
+        return img.convert("RGB")
+
+
+def _quality_gate(images: dict[str, NormalizedImage]) -> None:
+    """Refuse an ID photo that cannot be checked, with what to fix, before any case exists."""
+    if not current_app.config["QUALITY_GATE"]:
+        return
+    thresholds = document_policy().quality
+    for kind in ("id_document", "id_document_back"):
+        if kind not in images:
+            continue
+        photo = open_image(images[kind].data)
+        failures = list(assess_document_photo(photo, thresholds).failures)
+        if kind == "id_document" and not failures:
+            # The back of a card has no portrait; the front (or a passport page) must.
+            found = portrait_check(find_portrait(photo, encode=False))
+            if found.result is Result.REJECTED:
+                failures.append(found)
+        if failures:
+            codes = tuple(dict.fromkeys(f.reason_code for f in failures))
+            message = " ".join(REASONS[code].user_text for code in codes[:2])
+            raise EvidenceRejected(kind, PoorQuality(codes[0], message, codes))
+
+
+def _enqueue_document_check(case_id: int, attempt: int) -> None:
+    """Hand the document check of ``attempt`` to the job executor (after the commit)."""
+    from verification import jobs  # the job module calls back into this one
+
+    jobs.enqueue_document_check(case_id, attempt)
+
+
+@dataclass(frozen=True)
+class DocumentJob:
+    """What the document check of one evidence attempt needs, read before the slow part."""
+
+    case_id: int
+    attempt: int
+    front: bytes = field(repr=False)
+    back: bytes | None = field(repr=False)
+    exif_software: str | None
+    account: PersonFacts | None
+    typed: PersonFacts
+
+
+def start_document_check(case_id: int, attempt: int) -> DocumentJob | None:
+    """Move a new case into id_check and return the job's input; None when nothing is to do.
+
+    Nothing is to do when the attempt is no longer the current one, the case has left the
+    document stage, or this attempt has already been read (a job that runs twice).
+    """
+    with _transaction():
+        case = _load_case(case_id)
+        if case.evidence_attempt != attempt or case.current_reading() is not None:
+            return None
+        if case.state == State.SUBMITTED:
+            _apply(case, "start_review", {Actor.SYSTEM}, actor=Actor.SYSTEM, agent=None,
+                   reason=None)
+        if case.state != State.ID_CHECK:
+            return None
+        evidence = {e.kind: e for e in case.current_evidence()}
+        front, back = evidence.get("id_document"), evidence.get("id_document_back")
+        if front is None:
+            return None
+        account = case.account
+        return DocumentJob(
+            case_id=case.id, attempt=attempt, front=front.data,
+            back=back.data if back is not None else None, exif_software=front.exif_software,
+            account=PersonFacts(account.full_name, account.date_of_birth) if account else None,
+            typed=PersonFacts(case.full_name, case.date_of_birth),
+        )
+
+
+def _other_accounts_with(case: RecoveryCase, country: str, number: str) -> list[int]:
+    """Cases of other people (other emails) whose document had this number and country."""
+    return list(db.session.scalars(
+        sa.select(DocumentReading.case_id).join(RecoveryCase)
+        .where(DocumentReading.issuing_country == country,
+               DocumentReading.document_number == number,
+               DocumentReading.case_id != case.id, RecoveryCase.email != case.email)
+        .distinct().order_by(DocumentReading.case_id)
+    ))
+
+
+def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
+    """Store one attempt's document findings and move the case on; returns the outcome.
+
+    Clear: on to the selfie check. Rejected: the user is asked for new photos with what to
+    fix (escalated once the resubmissions are used up). Consider: stays for an agent.
+    Returns "stale" or "duplicate" (and stores nothing) when the case moved on meanwhile or
+    this attempt was already recorded.
+    """
+    try:
+        with _transaction():
+            case = _load_case(job.case_id)
+            if case.evidence_attempt != job.attempt or case.state != State.ID_CHECK:
+                return "stale"
+            if case.current_reading() is not None:
+                return "duplicate"
+            checks = list(report.checks)
+            mrz = report.mrz
+            if mrz is not None and mrz.valid_check_digits and mrz.document_number:
+                others = _other_accounts_with(case, mrz.issuing_country, mrz.document_number)
+                checks.append(compromised_check(mrz, others))
+            for found in checks:
+                _record_check(case, found, agent=None)
+            outcome = worst(found.result for found in checks) or Result.CONSIDER
+            case.readings.append(_reading_row(job.attempt, report, outcome))
+            flagged = sorted({f.reason_code for f in checks
+                              if f.reason_code and f.result is not Result.CLEAR})
+            _record(case, "document_checked", actor=Actor.SYSTEM,
+                    reason=f"{outcome.value}" + (f": {', '.join(flagged)}" if flagged else ""))
+            if outcome is Result.CLEAR:
+                _apply(case, "confirm_document", {Actor.SYSTEM}, actor=Actor.SYSTEM,
+                       agent=None, reason="All document checks are clear.")
+            elif outcome is Result.REJECTED:
+                codes = dict.fromkeys(f.reason_code for f in checks
+                                      if f.result is Result.REJECTED and f.reason_code)
+                _apply(case, "request_resubmission", {Actor.SYSTEM}, actor=Actor.SYSTEM,
+                       agent=None, reason=" ".join(REASONS[c].user_text for c in codes))
+    except IntegrityError:
+        # Another run of the same job stored this attempt first (the unique reading).
+        return "duplicate"
+    return outcome.value
+
+
+def _reading_row(attempt: int, report: DocumentReport, outcome: Result) -> DocumentReading:
+    mrz = report.mrz
+    encoding = report.portrait.encoding
+    return DocumentReading(
+        attempt=attempt, mrz_found=mrz is not None, mrz_side=report.mrz_side,
+        mrz_format=mrz.format if mrz else None,
+        document_type=mrz.document_type if mrz else None,
+        issuing_country=mrz.issuing_country if mrz else None,
+        document_number=mrz.document_number if mrz else None,
+        surname=mrz.surname[:100] if mrz else None,
+        given_names=mrz.given_names[:100] if mrz else None,
+        nationality=mrz.nationality if mrz else None,
+        date_of_birth=mrz.date_of_birth if mrz else None, sex=mrz.sex if mrz else None,
+        expiry_date=mrz.expiry_date if mrz else None,
+        valid_check_digits=mrz.valid_check_digits if mrz else None,
+        mrz=mrz.as_dict() if mrz else {}, portrait_faces=report.portrait.faces,
+        portrait_encoding=encoding.astype("<f8").tobytes() if encoding is not None else None,
+        outcome=outcome.value, timings_ms={k: round(v, 1) for k, v in report.timings_ms.items()},
+    )
+
+
+def record_check_failure(case_id: int, attempt: int, error: str) -> None:
+    """Note on the case that its automated document check failed, for an agent to see."""
+    with _transaction():
+        case = _load_case(case_id)
+        if case.evidence_attempt == attempt and not case.is_resolved:
+            _record(case, "document_check_failed", actor=Actor.SYSTEM, reason=error[:500])
 
 
 # --- agents -------------------------------------------------------------------------------

@@ -80,12 +80,14 @@ def _returns(trigger, source, column, actors, label, **kw):
     ]
 
 
-def _staff_and_leads(trigger, sources, dest, label, **kw):
-    """Rows any agent may fire from ordinary states, and only leads from an escalated case."""
+def _staff_and_leads(trigger, sources, dest, label, *, system=False, **kw):
+    """Rows any agent (and, with ``system``, the automated checks) may fire from ordinary
+    states, and only leads from an escalated case."""
     rows = []
     ordinary = tuple(s for s in sources if s is not State.ESCALATED)
     if ordinary:
-        rows.append(Transition(trigger, ordinary, dest, ALL_STAFF, label, **kw))
+        actors = ALL_STAFF | {Actor.SYSTEM} if system else ALL_STAFF
+        rows.append(Transition(trigger, ordinary, dest, actors, label, **kw))
     if State.ESCALATED in sources:
         rows.append(Transition(trigger, (State.ESCALATED,), dest, LEADS, label, **kw))
     return rows
@@ -105,8 +107,9 @@ TRANSITIONS: list[Transition] = [
     *_staff_and_leads("request_info", (*WORK_STAGES, State.ESCALATED), State.AWAITING_USER,
                       "Ask the user a question", needs_reason=True, user_visible_reason=True,
                       tags=("asks_user",)),
+    # The automated checks ask for new photos themselves when the user can fix what failed.
     *_staff_and_leads("request_resubmission", (*WORK_STAGES, State.ESCALATED),
-                      State.AWAITING_USER, "Ask for new photos", needs_reason=True,
+                      State.AWAITING_USER, "Ask for new photos", system=True, needs_reason=True,
                       user_visible_reason=True, tags=("asks_user", "resubmission")),
     *_returns("user_replied", State.AWAITING_USER, "awaiting_from",
               frozenset({Actor.USER}), "User replied"),

@@ -1,15 +1,20 @@
-"""A real browser: a user files a request on the form, an agent signs in and resolves it."""
+"""A real browser: a user files a request, the desk checks the document, an agent resolves it."""
 
 import os
 import re
 import shutil
 import threading
+from datetime import date
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import STRONG_PASSWORD, image_bytes
+from tests.conftest import STRONG_PASSWORD, document_photo, selfie_photo
+from verification import jobs
+from verification.specimen import SpecimenPerson
+
+ANNA = SpecimenPerson(expiry_date=date(date.today().year + 4, 4, 15))
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -49,12 +54,15 @@ def page(live_server, tmp_path):
         browser.close()
 
 
-@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}])
-def test_request_then_agent_resolves_it(page, live_server, make_agent, tmp_path):
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True, "QUALITY_GATE": True,
+                                         "VERIFICATION_EXECUTOR": "thread"}])
+def test_request_is_checked_then_an_agent_resolves_it(app, page, live_server, make_agent,
+                                                       make_account, tmp_path):
     make_agent("agent", email="sam@example.test", name="Sam")
-    id_photo, selfie = tmp_path / "id.jpg", tmp_path / "selfie.png"
-    id_photo.write_bytes(image_bytes())
-    selfie.write_bytes(image_bytes("PNG"))
+    make_account(full_name="Anna Maria Eriksson")
+    id_photo, selfie = tmp_path / "id.jpg", tmp_path / "selfie.jpg"
+    id_photo.write_bytes(document_photo(ANNA))
+    selfie.write_bytes(selfie_photo())
 
     page.goto(f"{live_server}/recover")
     page.fill("#email", "anna@example.test")
@@ -67,15 +75,19 @@ def test_request_then_agent_resolves_it(page, live_server, make_agent, tmp_path)
     page.click("button[type=submit]")
     link = page.text_content("#tracking-link").strip()
     assert re.fullmatch(rf"{re.escape(live_server)}/status/[\w-]+", link)
+    # The document check runs on the desk's background thread; wait for it to finish.
+    assert jobs.wait_for_jobs(app, timeout=180)
 
     page.goto(f"{live_server}/agent/login")
     page.fill("#email", "sam@example.test")
     page.fill("#password", STRONG_PASSWORD)
     page.click("button[type=submit]")
     page.click("#queue a")
-    for event in ("start_review", "confirm_document", "approve"):
-        page.click(f"button[data-event={event}]")
-        page.wait_for_selector(".flash.success")
+    assert "selfie check" in page.text_content("#state")
+    assert ANNA.document_number in page.text_content("#document-fields")
+    assert "ERIKSSON, ANNA MARIA" in page.text_content("#doc-name")
+    page.click("button[data-event=approve]")
+    page.wait_for_selector(".flash.success")
     assert "resolved: approved" in page.text_content("#state")
     shot = Path(os.environ.get("BROWSER_SCREENSHOTS", tmp_path)) / "case-resolved.png"
     page.screenshot(path=str(shot), full_page=True)

@@ -32,6 +32,7 @@ USER_EXPECTED = {
 SYSTEM_EXPECTED = {
     (S, "start_review"): I, (I, "confirm_document"): F,
     **{(s, "escalate"): E for s in (S, I, F, A)},
+    **{(s, "request_resubmission"): A for s in (S, I, F)},
     (A, "expire"): R,
 }
 REASON = "a reason"
