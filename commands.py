@@ -167,6 +167,32 @@ def _describe(image: str, report) -> str:
     return "\n".join(lines)
 
 
+@click.command("run-document-checks")
+@with_appcontext
+def run_document_checks_command() -> None:
+    """Run the document check of every open case whose current photos have not been read.
+
+    For cases whose job was lost (a process stopped mid-job) or failed: the checks run here,
+    one after the other, and each prints its outcome. A second run finds nothing to do.
+    """
+    from verification import jobs
+
+    pending = service.cases_without_document_reading()
+    if not pending:
+        click.echo("Every open case's current photos have been checked.")
+        return
+    failed = 0
+    for case_id, attempt in pending:
+        try:
+            outcome = jobs.run_document_job(case_id, attempt)
+        except Exception as err:  # reported per case; the command goes on with the others
+            failed += 1
+            outcome = f"failed ({type(err).__name__}: {err})"
+        click.echo(f"case {case_id} attempt {attempt}: {outcome}")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(pending)} document checks failed.")
+
+
 def _credentials_path() -> Path:
     return Path(current_app.instance_path) / "demo-credentials.txt"
 
@@ -183,7 +209,7 @@ def _write_credentials(credentials: list[tuple[str, str, str]]) -> None:
 def init_app(app) -> None:
     """Register the commands."""
     for command in (create_agent_command, seed_demo_command, bootstrap_command,
-                    read_document_command):
+                    read_document_command, run_document_checks_command):
         app.cli.add_command(command)
 
 

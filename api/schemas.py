@@ -117,7 +117,8 @@ def case_detail(case, agent) -> dict:
             "two_factor_enabled": account.two_factor_enabled, "locked": account.locked,
         },
         "allowed_events": [
-            {"event": row.trigger, "label": row.label, "needs_reason": row.needs_reason}
+            {"event": row.trigger, "label": row.label,
+             "needs_reason": service.reason_needed(case, row)}
             for row in service.allowed_events(case, agent.actors)
         ],
         "resubmissions": case.resubmissions,

@@ -34,6 +34,9 @@ REASONS: dict[str, Reason] = {
     "agent_confirmed": Reason(
         "We have checked this part of your request.",
         "An agent looked at the evidence and confirmed it."),
+    "agent_overrode": Reason(
+        "We have checked this part of your request.",
+        "An agent confirmed what the automated checks had flagged; the reason is in the events."),
     "agent_declined": Reason(
         "We could not confirm your identity from what you sent.",
         "An agent declined the case at this stage; the reason is in the case events."),

@@ -75,7 +75,12 @@ class DocumentPolicy:
     def __init__(self, accepted_types=DEFAULT_ACCEPTED_TYPES, name_clear=NAME_CLEAR_SCORE,
                  name_consider=NAME_CONSIDER_SCORE,
                  quality: QualityThresholds | None = None):
-        self.accepted_types = frozenset(t.upper() for t in accepted_types)
+        if isinstance(accepted_types, str):  # "P,I" from an environment variable
+            accepted_types = accepted_types.split(",")
+        self.accepted_types = frozenset(str(t).strip().upper() for t in accepted_types)
+        if not self.accepted_types or not all(
+                len(t) == 1 and t.isalpha() for t in self.accepted_types):
+            raise ValueError("accepted document types are ICAO letters such as P, I, A, C")
         self.name_clear = float(name_clear)
         self.name_consider = float(name_consider)
         self.quality = quality or QualityThresholds()
@@ -287,7 +292,18 @@ def name_score(surname: str, given_names: str, full_name: str, *,
         if truncated:
             found = max(found, _best(document[last], [word], prefix=True))
         scores.append(found)
-    return min(scores)
+    # A name written without spaces (王小明 -> WANGXIAOMING) has no words to pair: then
+    # compare all the letters, surname first or last, and keep the better view.
+    if len(theirs) > 1 and len(document) > 1:
+        return min(scores)
+    whole = max(fuzz.ratio(_joined(first + second), _joined(theirs))
+                for first, second in ((doc_surname, doc_given), (doc_given, doc_surname)))
+    return max(min(scores), whole)
+
+
+def _joined(tokens: list[set[str]]) -> str:
+    """The words of a name run together, each in its plainest spelling."""
+    return "".join(min(spellings, key=len) for spellings in tokens)
 
 
 def _same_birth_date(document: date | None, theirs: date | None) -> bool:

@@ -40,8 +40,11 @@ def run_document_job(case_id: int, attempt: int) -> str:
             account=job.account, typed=job.typed, exif_software=job.exif_software,
             policy=service.document_policy(), today=date.today(),
         )
-    except (FaceEngineUnavailable, OcrUnavailable) as err:
-        service.record_check_failure(case_id, attempt, str(err))
+    except Exception as err:
+        # Leave a trace an agent sees on the case; `flask run-document-checks` runs it again.
+        reason = str(err) if isinstance(err, FaceEngineUnavailable | OcrUnavailable) \
+            else f"{type(err).__name__}: {err}"
+        service.record_check_failure(case_id, attempt, reason)
         raise
     return service.record_document_check(job, report)
 
@@ -111,11 +114,16 @@ EXECUTORS: dict[str, Callable[[Flask, int, int], None]] = {
 
 
 def init_app(app: Flask) -> None:
-    """Refuse to start with an unknown executor name (rather than at the first request)."""
+    """Refuse to start with an unknown executor or a bad document policy, not at a request."""
     name = app.config["VERIFICATION_EXECUTOR"]
     if name not in EXECUTORS:
         raise RuntimeError(f"VERIFICATION_EXECUTOR must be one of {', '.join(EXECUTORS)}, "
                            f"not {name!r}")
+    with app.app_context():
+        try:
+            service.document_policy()
+        except (TypeError, ValueError) as err:
+            raise RuntimeError(f"Document check settings are not valid: {err}") from err
 
 
 def enqueue_document_check(case_id: int, attempt: int) -> None:

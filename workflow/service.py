@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from extensions import db
-from verification.checks import REASONS, CheckResult, Result, worst
+from verification.checks import REASONS, CheckResult, Result, stage_results, worst
 from verification.documents import (
     DocumentPolicy,
     DocumentReport,
@@ -37,6 +37,7 @@ from verification.documents import (
     find_portrait,
     portrait_check,
 )
+from verification.faces import FaceEngineUnavailable
 from verification.images import ImageRejected, NormalizedImage, PoorQuality, normalize_upload
 from verification.quality import QualityThresholds, assess_document_photo
 
@@ -320,10 +321,30 @@ def allowed_events(case: RecoveryCase, actors) -> list[Transition]:
     return rows
 
 
+def overrides_checks(case: RecoveryCase, trigger: str) -> bool:
+    """Whether a person firing ``trigger`` would override what the automated checks found.
+
+    Confirming a document the checks did not clear (consider or rejected, current attempt)
+    is an override: it needs a written reason and is recorded as one.
+    """
+    if trigger != "confirm_document":
+        return False
+    stage = stage_results(case.checks, case.evidence_attempt).get("document")
+    return stage in (Result.CONSIDER, Result.REJECTED)
+
+
+def reason_needed(case: RecoveryCase, row: Transition) -> bool:
+    """Whether ``row`` needs a written reason for this case now."""
+    return row.needs_reason or overrides_checks(case, row.trigger)
+
+
 def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Agent | None,
            reason: str | None) -> Transition:
     """Fire ``trigger`` on a loaded, locked case and record everything that goes with it."""
     from_state = case.state
+    overriding = agent is not None and overrides_checks(case, trigger)
+    if overriding and not (reason or "").strip():
+        raise machine.ReasonRequired(trigger)
     if trigger == "request_resubmission" and _resubmissions_used_up(case):
         limit = current_app.config["MAX_RESUBMISSIONS"]
         row = machine.matching_row(case, trigger)
@@ -354,8 +375,9 @@ def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Age
                                      agent_id=agent.id if agent else None, body=reason.strip()))
     review = HUMAN_REVIEWS.get((trigger, State(from_state)))
     if review is not None and agent is not None:
-        _record_check(case, CheckResult(check=review[0], result=review[1],
-                                        reason_code=review[2]), agent=agent)
+        code = "agent_overrode" if overriding else review[2]
+        _record_check(case, CheckResult(check=review[0], result=review[1], reason_code=code),
+                      agent=agent)
     _record(case, trigger, actor=actor, agent=agent, from_state=from_state,
             to_state=row.dest.value, reason=reason)
     return row
@@ -478,8 +500,7 @@ def user_resubmit(token: str, files: dict[str, bytes | None]) -> RecoveryCase:
         case.evidence.extend(_evidence_rows(images, attempt=case.evidence_attempt))
         _apply(case, "user_resubmitted", {Actor.USER}, actor=Actor.USER, agent=None,
                reason=f"attempt {case.evidence_attempt}")
-    if case.state == State.ID_CHECK:
-        _enqueue_document_check(case.id, case.evidence_attempt)
+    _enqueue_document_check(case.id, case.evidence_attempt)
     return case
 
 
@@ -531,8 +552,14 @@ def _quality_gate(images: dict[str, NormalizedImage]) -> None:
         failures = list(assess_document_photo(photo, thresholds).failures)
         if kind == "id_document" and not failures:
             # The back of a card has no portrait; the front (or a passport page) must.
-            found = portrait_check(find_portrait(photo, encode=False))
-            if found.result is Result.REJECTED:
+            try:
+                found = portrait_check(find_portrait(photo, encode=False))
+            except FaceEngineUnavailable:
+                # The document job records the portrait check (and the failure) later; a
+                # broken face engine must not turn every submission away.
+                current_app.logger.exception("intake gate: face engine unavailable")
+                found = None
+            if found is not None and found.result is Result.REJECTED:
                 failures.append(found)
         if failures:
             codes = tuple(dict.fromkeys(f.reason_code for f in failures))
@@ -563,29 +590,36 @@ class DocumentJob:
 def start_document_check(case_id: int, attempt: int) -> DocumentJob | None:
     """Move a new case into id_check and return the job's input; None when nothing is to do.
 
-    Nothing is to do when the attempt is no longer the current one, the case has left the
-    document stage, or this attempt has already been read (a job that runs twice).
+    Nothing is to do when the attempt is no longer the current one, the case is closed, or
+    this attempt has already been read (a job that runs twice). The findings are facts about
+    the attempt, so they are gathered whatever stage the case is in (a lead may be waiting for
+    the new photos); only a case in id_check is moved by them.
     """
-    with _transaction():
-        case = _load_case(case_id)
-        if case.evidence_attempt != attempt or case.current_reading() is not None:
-            return None
-        if case.state == State.SUBMITTED:
-            _apply(case, "start_review", {Actor.SYSTEM}, actor=Actor.SYSTEM, agent=None,
-                   reason=None)
-        if case.state != State.ID_CHECK:
-            return None
-        evidence = {e.kind: e for e in case.current_evidence()}
-        front, back = evidence.get("id_document"), evidence.get("id_document_back")
-        if front is None:
-            return None
-        account = case.account
-        return DocumentJob(
-            case_id=case.id, attempt=attempt, front=front.data,
-            back=back.data if back is not None else None, exif_software=front.exif_software,
-            account=PersonFacts(account.full_name, account.date_of_birth) if account else None,
-            typed=PersonFacts(case.full_name, case.date_of_birth),
-        )
+    try:
+        with _transaction():
+            case = _load_case(case_id)
+            if (case.evidence_attempt != attempt or case.is_resolved
+                    or case.current_reading() is not None):
+                return None
+            if case.state == State.SUBMITTED:
+                _apply(case, "start_review", {Actor.SYSTEM}, actor=Actor.SYSTEM, agent=None,
+                       reason=None)
+            evidence = {e.kind: e for e in case.current_evidence()}
+            front, back = evidence.get("id_document"), evidence.get("id_document_back")
+            if front is None:
+                return None
+            account = case.account
+            return DocumentJob(
+                case_id=case.id, attempt=attempt, front=front.data,
+                back=back.data if back is not None else None,
+                exif_software=front.exif_software,
+                account=PersonFacts(account.full_name, account.date_of_birth)
+                if account else None,
+                typed=PersonFacts(case.full_name, case.date_of_birth),
+            )
+    except StaleCase:
+        # Someone moved the case at the same moment; whoever runs next sees the new state.
+        return None
 
 
 def _other_accounts_with(case: RecoveryCase, country: str, number: str) -> list[int]:
@@ -599,18 +633,25 @@ def _other_accounts_with(case: RecoveryCase, country: str, number: str) -> list[
     ))
 
 
+# Findings that call for a person even when the photos must also be retaken: new photos
+# would otherwise start a fresh attempt in which these signals no longer show.
+NEEDS_A_PERSON = frozenset({"document_used_by_other_account", "name_mismatch",
+                            "date_of_birth_mismatch"})
+
+
 def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
     """Store one attempt's document findings and move the case on; returns the outcome.
 
     Clear: on to the selfie check. Rejected: the user is asked for new photos with what to
-    fix (escalated once the resubmissions are used up). Consider: stays for an agent.
-    Returns "stale" or "duplicate" (and stores nothing) when the case moved on meanwhile or
-    this attempt was already recorded.
+    fix (escalated once the resubmissions are used up), unless a finding calls for a person
+    first. Consider: stays for an agent. Findings are stored while the attempt is current,
+    whatever the stage; the case is moved only from id_check. Returns "stale" or
+    "duplicate" (storing nothing) for an old attempt or one already recorded.
     """
     try:
         with _transaction():
             case = _load_case(job.case_id)
-            if case.evidence_attempt != job.attempt or case.state != State.ID_CHECK:
+            if case.evidence_attempt != job.attempt or case.is_resolved:
                 return "stale"
             if case.current_reading() is not None:
                 return "duplicate"
@@ -627,10 +668,12 @@ def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
                               if f.reason_code and f.result is not Result.CLEAR})
             _record(case, "document_checked", actor=Actor.SYSTEM,
                     reason=f"{outcome.value}" + (f": {', '.join(flagged)}" if flagged else ""))
+            if case.state != State.ID_CHECK:
+                return outcome.value
             if outcome is Result.CLEAR:
                 _apply(case, "confirm_document", {Actor.SYSTEM}, actor=Actor.SYSTEM,
                        agent=None, reason="All document checks are clear.")
-            elif outcome is Result.REJECTED:
+            elif outcome is Result.REJECTED and not NEEDS_A_PERSON & set(flagged):
                 codes = dict.fromkeys(f.reason_code for f in checks
                                       if f.result is Result.REJECTED and f.reason_code)
                 _apply(case, "request_resubmission", {Actor.SYSTEM}, actor=Actor.SYSTEM,
@@ -638,6 +681,8 @@ def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
     except IntegrityError:
         # Another run of the same job stored this attempt first (the unique reading).
         return "duplicate"
+    except StaleCase:
+        return "stale"
     return outcome.value
 
 
@@ -660,6 +705,17 @@ def _reading_row(attempt: int, report: DocumentReport, outcome: Result) -> Docum
         portrait_encoding=encoding.astype("<f8").tobytes() if encoding is not None else None,
         outcome=outcome.value, timings_ms={k: round(v, 1) for k, v in report.timings_ms.items()},
     )
+
+
+def cases_without_document_reading() -> list[tuple[int, int]]:
+    """(case id, attempt) of open cases whose current photos have no document reading yet."""
+    read = sa.select(DocumentReading.id).where(
+        DocumentReading.case_id == RecoveryCase.id,
+        DocumentReading.attempt == RecoveryCase.evidence_attempt)
+    query = (sa.select(RecoveryCase.id, RecoveryCase.evidence_attempt)
+             .where(RecoveryCase.state != State.RESOLVED.value, ~sa.exists(read))
+             .order_by(RecoveryCase.created_at, RecoveryCase.id))
+    return [(case_id, attempt) for case_id, attempt in db.session.execute(query)]
 
 
 def record_check_failure(case_id: int, attempt: int, error: str) -> None:

@@ -79,7 +79,10 @@ def test_running_the_job_again_stores_nothing(app, make_account):
     case = service.get_case(case_id)
     job = service.DocumentJob(case_id=case_id, attempt=1, front=b"", back=None,
                               exif_software=None, account=None, typed=None)
-    assert service.record_document_check(job, _report_of(case)) == "stale"
+    assert service.record_document_check(job, _report_of(case)) == "duplicate"
+    old = service.DocumentJob(case_id=case_id, attempt=0, front=b"", back=None,
+                              exif_software=None, account=None, typed=None)
+    assert service.record_document_check(old, _report_of(case)) == "stale"
     assert (count(VerificationCheck), count(CaseEvent), count(DocumentReading)) == before
     assert service.get_case(case_id).version == version
 
@@ -111,10 +114,74 @@ def test_consider_stays_for_an_agent_who_confirms(app, make_account, make_agent)
     assert found["document.data.date_of_birth"].result == "consider"
     assert found["document.data.date_of_birth"].reason_code == "date_of_birth_mismatch"
     agent, _ = make_agent()
-    case = service.fire_event(case.id, "confirm_document", agent=agent,
-                              expected_version=case.version)
+    version = case.version
+    # Overriding what the checks flagged needs a reason, and is recorded as an override.
+    with pytest.raises(service.ReasonRequired):
+        service.fire_event(case.id, "confirm_document", agent=agent, expected_version=version)
+    case = service.fire_event(case.id, "confirm_document", agent=agent, expected_version=version,
+                              reason="Birth date typo in our directory; ID checked by phone.")
     assert case.state == "selfie_check"
-    assert checks_of(case.id)["document.review"].result == "clear"
+    review = checks_of(case.id)["document.review"]
+    assert (review.result, review.reason_code) == ("clear", "agent_overrode")
+
+
+def test_a_rejection_with_a_fraud_signal_goes_to_a_person(app, make_account):
+    # Expired (the user could fix that) and not the account holder's birth date: new photos
+    # would hide the mismatch, so an agent decides first.
+    make_account(date_of_birth=date(1974, 8, 13))
+    case = service.get_case(submit(document=document_photo(EXPIRED)).case.id)
+    assert case.state == "id_check"
+    found = checks_of(case.id)
+    assert found["document.validity.expiry"].result == "rejected"
+    assert found["document.data.date_of_birth"].reason_code == "date_of_birth_mismatch"
+
+
+def test_photos_a_lead_asked_for_are_read_for_the_lead(app, make_account, make_agent):
+    make_account(date_of_birth=date(1974, 8, 13))
+    result = submit()
+    lead, _ = make_agent("security_lead")
+    case = service.get_case(result.case.id)
+    case = service.fire_event(case.id, "escalate", agent=lead, expected_version=case.version,
+                              reason="Birth date differs.")
+    case = service.fire_event(case.id, "request_resubmission", agent=lead,
+                              expected_version=case.version, reason="Send your passport.")
+    service.user_resubmit(result.tracking_token, {"id_document": document_photo(ANNA),
+                                                  "selfie": selfie_photo()})
+    case = service.get_case(result.case.id)
+    # Back with the lead, and the new photos' findings are there for the lead to see.
+    assert case.state == "escalated" and case.evidence_attempt == 2
+    assert case.current_reading() is not None and case.current_reading().mrz_found
+
+
+def test_run_document_checks_picks_up_what_was_never_checked(app, make_account, runner):
+    make_account()
+    app.config["VERIFICATION_EXECUTOR"] = "off"  # the job is lost: nothing runs it
+    case_id = submit().case.id
+    assert service.cases_without_document_reading() == [(case_id, 1)]
+    result = runner.invoke(args=["run-document-checks"])
+    assert result.exit_code == 0, result.output
+    assert f"case {case_id} attempt 1: clear" in result.output
+    db.session.expire_all()
+    assert service.get_case(case_id).state == "selfie_check"
+    assert service.cases_without_document_reading() == []
+    assert "have been checked" in runner.invoke(args=["run-document-checks"]).output
+
+
+def test_a_job_that_fails_leaves_a_note_for_the_agent(app, make_account, monkeypatch):
+    make_account()
+    app.config["VERIFICATION_EXECUTOR"] = "off"
+    case_id = submit().case.id
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("OCR model file is damaged")
+
+    monkeypatch.setattr(jobs, "check_document", broken)
+    with pytest.raises(RuntimeError):
+        jobs.run_document_job(case_id, 1)
+    case = service.get_case(case_id)
+    assert case.state == "id_check"
+    assert case.events[-1].event == "document_check_failed"
+    assert "OCR model file is damaged" in case.events[-1].reason
 
 
 def test_an_expired_document_asks_the_user_for_another(app, make_account):

@@ -47,6 +47,8 @@ def _reading(result=None, error=None) -> MrzReading:
     ("IVANOVA", "OLGA", "Ольга Иванова", 100, 100),                # transliteration
     ("ONEIL", "SEAN", "Seán O'Neil", 100, 100),                    # apostrophe
     ("DE LA CRUZ", "JUAN", "Juan de la Cruz", 100, 100),
+    ("WANG", "XIAO MING", "王小明", 100, 100),                      # no spaces to split on
+    ("WANG", "XIAO MING", "", 0, 0),
     ("ERIKSSON", "ANNA MARIA", "Anna Erikson", 90, 99.9),          # one letter short: clear
     ("BERG", "JONAS", "Jonas Bern", 75, 89.9),                     # short name typo: consider
     ("ERIKSSON", "ANNA MARIA", "Anna", 0, 74.9),                   # surname missing
