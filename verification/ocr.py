@@ -127,6 +127,10 @@ FILLER_MARGIN = 0.15
 MAX_VARIED_CELLS = 4
 MAX_VARIANTS = 16
 
+# A photo with a side shorter than this cannot show a readable MRZ line (OCR-B needs ~15 px a
+# character in height, and two or three lines with spacing).
+MIN_PHOTO_SIDE = 48
+
 # What the recogniser prints for MRZ characters it does not have or confuses, after NFKC (which
 # already folds full-width forms and turns '℃' into '°C').
 _LOOKALIKES = {"«": "<<", "《": "<<", "〈": "<", "‹": "<", "く": "<"}
@@ -187,6 +191,12 @@ def read_mrz(image: Image.Image, *, today: date | None = None) -> MrzReading:
     """Find, read and parse the MRZ in a photo of a document; raises OcrUnavailable."""
     start = time.perf_counter()
     engine = ocr_engine()
+    if min(image.size) < MIN_PHOTO_SIDE:
+        # Nothing this thin can hold an MRZ line, and OpenCV cannot scale it to zero pixels.
+        return MrzReading(lines=(), result=None, confidence=None, engine=ENGINE,
+                          engine_version=engine_version(),
+                          elapsed_ms=(time.perf_counter() - start) * 1000,
+                          error="No machine-readable zone was found in the photo.")
     photo = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
     # RapidOCR's models take OpenCV's BGR order when given an array.
     bgr = np.ascontiguousarray(photo[:, :, ::-1])
@@ -307,8 +317,8 @@ def _find_bands(engine: "RapidOCR", bgr: np.ndarray, max_side: int) -> list[list
         quad = np.asarray(box, dtype=np.float64) / scale
         top_left, top_right, bottom_right, bottom_left = quad
         height = (np.hypot(*(bottom_left - top_left)) + np.hypot(*(bottom_right - top_right))) / 2
-        lines.append(_Line(tuple((top_left + bottom_left) / 2), tuple((top_right + bottom_right) / 2),
-                           float(max(height, 1.0))))
+        left, right = (top_left + bottom_left) / 2, (top_right + bottom_right) / 2
+        lines.append(_Line(tuple(left), tuple(right), float(max(height, 1.0))))
     lines = [line for line in _merge_pieces(lines)
              if line.length >= MIN_PIECE_ASPECT * line.height]
     return _group_bands(lines)

@@ -1,0 +1,83 @@
+"""The MRZ reader: text clean-up on its own, then RapidOCR on generated document photos."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from verification.degrade import degrade
+from verification.ocr import ENGINE, fit_fillers, normalise_char, normalise_line, read_mrz
+from verification.specimen import SpecimenPerson, render_id_card, render_passport
+
+FACES = Path(__file__).parent.parent / "fixtures" / "faces"
+TODAY = date(2026, 11, 22)
+HOLDER = SpecimenPerson(surname="O'NEIL", given_names="JEAN-PIERRE", sex="M",
+                        date_of_birth=date(1988, 3, 2), document_number="K4M7R2",
+                        expiry_date=date(2031, 6, 30))
+
+
+@pytest.mark.parametrize("printed,expected", [
+    ("Ｌ８９８９０２", "L898902"),            # full-width forms
+    ("L898902℃36UTO", "L898902C36UTO"),     # 'C3' merged into the degree-Celsius sign
+    ("P<UTO ERIKSSON«ANNA", "P<UTOERIKSSON<<ANNA"),
+    ("l898902c3.", "L898902C3"),            # lower case and stray punctuation
+    ("", ""),
+])
+def test_normalise_line(printed, expected):
+    assert normalise_line(printed) == expected
+
+
+def test_normalise_char_drops_what_is_not_an_mrz_character():
+    assert normalise_char("°") == "" and normalise_char("‹") == "<" and normalise_char("5") == "5"
+
+
+def test_fit_fillers_only_changes_runs_of_filler():
+    line = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<"
+    assert fit_fillers(line, 44) == [line]
+    longer = fit_fillers(line[:-3], 44)
+    assert longer[0] == line  # the trailing padding is the usual miscount
+    assert all(len(candidate) == 44 and candidate.replace("<", "") == line.replace("<", "")
+               for candidate in longer)
+    shorter = fit_fillers(line + "<<", 44)
+    assert shorter[0] == line
+
+
+def _fields(result) -> tuple:
+    return (result.surname, result.given_names, result.document_number, result.date_of_birth,
+            result.expiry_date, result.sex)
+
+
+EXPECTED = ("ONEIL", "JEAN PIERRE", "K4M7R2", date(1988, 3, 2), date(2031, 6, 30), "M")
+
+
+@pytest.mark.parametrize("render,fmt", [(render_passport, "TD3"), (render_id_card, "TD1")])
+def test_reads_a_clean_document_exactly(render, fmt):
+    page = render(HOLDER, Image.open(FACES / "biden_2.jpg"), seed=5)
+    reading = read_mrz(degrade(page, "clean", 5), today=TODAY)
+    assert reading.found and reading.error is None
+    assert reading.result.format == fmt and reading.result.valid_check_digits
+    assert _fields(reading.result) == EXPECTED
+    assert reading.engine == ENGINE and reading.engine_version != "unknown"
+    assert 0 < reading.confidence <= 1
+
+
+@pytest.mark.parametrize("render,degradation", [(render_passport, "rotation"),
+                                                (render_id_card, "perspective"),
+                                                (render_passport, "low_light")])
+def test_reads_a_degraded_photo(render, degradation):
+    page = render(HOLDER, Image.open(FACES / "obama_1.jpg"), seed=1)
+    reading = read_mrz(degrade(page, degradation, 1), today=TODAY)
+    assert reading.found and reading.result.valid_check_digits
+    assert _fields(reading.result) == EXPECTED
+
+
+@pytest.mark.parametrize("photo", [
+    lambda: Image.open(FACES / "obama_2.jpg"),         # a face, no document
+    lambda: Image.new("RGB", (800, 600), (90, 70, 50)),  # an empty table
+    lambda: Image.new("RGB", (3000, 2), (255, 255, 255)),  # a sliver
+])
+def test_no_mrz_is_said_plainly(photo):
+    reading = read_mrz(photo(), today=TODAY)
+    assert not reading.found and reading.result is None
+    assert reading.error.endswith(".")
