@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
     print(table(rows))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "engine": "rapidocr-onnxruntime", "engine_version": engine_version(),
             "seeds": [seeds.start, seeds.stop - 1], "today": today.isoformat(),

@@ -79,8 +79,9 @@ REASONS: dict[str, Reason] = {
         "More than one face was found on the document image."),
     # Reading the machine-readable zone.
     "mrz_not_found": Reason(
-        "We could not read the code lines at the bottom of your ID (the rows with <<<): "
-        "make sure they are in the photo, sharp and free of reflections.",
+        "We could not read the code lines on your ID (the rows with <<<): make sure they are "
+        "in the photo, sharp and free of reflections. On an identity card they are often on "
+        "the back: then add a photo of the back as well.",
         "No machine-readable zone was found or read on the document."),
     "mrz_check_digits_failed": Reason(
         "We could not confirm the details printed on your ID: please take a new, sharp "

@@ -418,6 +418,10 @@ def _repair_alphabetic(buf: list[str], layout: _Layout, corrections: list[str]) 
         after = before.translate(str.maketrans(DIGIT_TO_LETTER))
         if label == "name":
             after = _name_fillers(after)
+        elif label in ("issuing country", "nationality") and after == "O<<":
+            # Germany's "D<<" is the only one-letter code; OCR takes a lone D for a 0 (or an
+            # O). No check digit covers this field, so the code list is the only guard.
+            after = "D<<"
         if after != before:
             _put(buf, span, after)
             _note(corrections, label, before, after, "letters only")

@@ -623,7 +623,15 @@ def start_document_check(case_id: int, attempt: int) -> DocumentJob | None:
 
 
 def _other_accounts_with(case: RecoveryCase, country: str, number: str) -> list[int]:
-    """Cases of other people (other emails) whose document had this number and country."""
+    """Cases of other people (other emails) whose document had this number and country.
+
+    On PostgreSQL a transaction-scoped advisory lock on the document serialises two jobs
+    recording the same document at once, so the second one sees the first (SQLite already
+    lets only one writer through at a time).
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(
+            sa.func.hashtextextended(f"document:{country}:{number}", 0))))
     return list(db.session.scalars(
         sa.select(DocumentReading.case_id).join(RecoveryCase)
         .where(DocumentReading.issuing_country == country,

@@ -363,6 +363,16 @@ def test_country_code_zero_is_letter_o():
     ]
 
 
+@pytest.mark.parametrize("read_as", ["0<<", "O<<"])
+def test_a_lone_country_letter_read_as_zero_or_o_is_germany(read_as):
+    lines = td3_lines(**{**ANNA, "issuing_country": "D", "nationality": "D"},
+                      document_number="C01X00T47")
+    line1, line2 = lines
+    result = parse([line1[:2] + read_as + line1[5:], line2[:10] + read_as + line2[13:]])
+    assert (result.issuing_country, result.nationality) == ("D", "D")
+    assert result.valid_check_digits
+
+
 def test_digits_in_names_are_letters():
     line1, line2 = SPECIMENS["TD3"][0]
     result = parse([line1.replace("ERIKSSON", "ER1K55ON"), line2])
