@@ -68,9 +68,11 @@ def _document(index: int, person, expired: bool) -> bytes:
     render = render_passport if document == "passport" else render_id_card
     for attempt in range(MAX_PORTRAIT_TRIES):
         page = render(specimen, None, seed=index * MAX_PORTRAIT_TRIES + attempt)
-        if len(find_faces(page)) == 1:
+        photo = to_jpeg_bytes(on_background(page, seed=index))
+        # The same look the intake gate takes: the stored photo, decoded again.
+        if len(find_faces(service.open_image(photo))) == 1:
             break
-    return to_jpeg_bytes(on_background(page, seed=index))
+    return photo
 
 
 def seed() -> list[tuple[str, str, str]]:

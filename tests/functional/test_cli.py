@@ -1,5 +1,6 @@
 """The command line: create-agent, seed-demo, bootstrap."""
 
+import pytest
 import sqlalchemy as sa
 
 from extensions import db
@@ -29,6 +30,8 @@ def test_create_agent_errors_are_plain(runner):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Agent)) == 1
 
 
+# Demo data goes through the real intake, quality gate included.
+@pytest.mark.parametrize("app_config", [{"QUALITY_GATE": True}])
 def test_seed_demo_creates_accounts_agents_and_cases_with_evidence(runner, app):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
