@@ -48,7 +48,8 @@ def page(live_server, tmp_path):
         )
         context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        # Generous: on a loaded 2-core CI machine a navigation can take many seconds.
+        page.set_default_timeout(60_000)
         yield page
         context.close()
         browser.close()
