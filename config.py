@@ -70,6 +70,13 @@ class Config:
     NAME_MATCH_CLEAR = 90.0
     NAME_MATCH_CONSIDER = 75.0
 
+    # Face match: a selfie matches the document portrait (or the account's reference portrait)
+    # when the distance between their face_recognition encodings is at most this. Measured on
+    # the face fixtures rendered onto specimen documents (docs/benchmarks.md): the same person
+    # 0.34-0.49 apart, different people 0.72 and more; 0.6 sits in that gap and is dlib's own
+    # LFW operating point. Operators measure theirs with `flask calibrate-faces`.
+    FACE_MATCH_THRESHOLD = 0.6
+
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25
     API_MAX_PAGE_SIZE = 100
