@@ -51,10 +51,25 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
 
-    # Verification. Jobs run on an in-process thread by default ("thread"); "inline" runs
-    # them in the request right after the commit (tests, one-off scripts); "off" leaves every
-    # check to agents.
+    # Verification. Jobs run on an in-process thread by default ("thread"); with REDIS_URL set
+    # they go to RQ ("rq") for `flask worker` processes on any machine; "inline" runs them in
+    # the request right after the commit (tests, one-off scripts); "off" leaves every check
+    # to agents.
     VERIFICATION_EXECUTOR = "thread"
+    VERIFICATION_QUEUE = "verification"
+    # Waits before each retry of a job that failed for a passing reason (database or Redis
+    # unreachable): the outages worth waiting out last seconds to minutes. After the last
+    # one, or at once for any other error, the case shows the failure for an agent to retry.
+    VERIFICATION_RETRY_DELAYS = [10, 60, 300]
+    # A job that runs longer than this is stopped (RQ). The slowest check measured takes
+    # ~8 s on a 12 MP photo (docs/benchmarks.md), so this only catches a hung process.
+    VERIFICATION_JOB_TIMEOUT = 300
+    # The sweep re-queues open cases whose current photos are still unread this long after
+    # they were filed: their job died with its process. Longer than the job timeout, so a
+    # job that is merely running or queued is left alone. 0 disables the periodic sweep
+    # (it still runs when a worker starts).
+    VERIFICATION_STUCK_AFTER = 600
+    VERIFICATION_SWEEP_SECONDS = 300
     # Refuse an unreadable ID photo at upload time (422 with what to fix), before any case
     # exists, so the person retakes it at once instead of waiting for an agent.
     QUALITY_GATE = True
@@ -77,6 +92,17 @@ class Config:
     # LFW operating point. Operators measure theirs with `flask calibrate-faces`.
     FACE_MATCH_THRESHOLD = 0.6
 
+    # Overrides of verification.selfie.SelfiePolicy (face size, sharpness, same-photo
+    # distance), by field name; measurements next to the defaults there.
+    SELFIE_THRESHOLDS: dict = {}
+    # Challenge selfies (holding the ID and a one-time code written on paper) for these issue
+    # types: the ones where an attacker most often holds a stolen password or phone.
+    CHALLENGE_ISSUE_TYPES = ["lost_2fa", "suspicious_activity"]
+    # Time to fill the form, write the code and take the photos.
+    CHALLENGE_TTL_SECONDS = 30 * 60
+    # Overrides of verification.risk.RiskPolicy (velocity limits, account-change window).
+    RISK_THRESHOLDS: dict = {}
+
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25
     API_MAX_PAGE_SIZE = 100
@@ -98,6 +124,8 @@ def from_environment() -> dict:
     if os.environ.get("REDIS_URL"):
         found["REDIS_URL"] = os.environ["REDIS_URL"]
         found["RATELIMIT_STORAGE_URI"] = os.environ["REDIS_URL"]
+        if "RECOVERY_VERIFICATION_EXECUTOR" not in os.environ:
+            found["VERIFICATION_EXECUTOR"] = "rq"
     if os.environ.get("RECOVERY_DEMO") is not None:
         found["DEMO"] = os.environ["RECOVERY_DEMO"].strip().lower() not in ("0", "false", "no", "")
     return found

@@ -5,8 +5,9 @@ A stage's result is the worst of its children's: one rejection rejects the stage
 "consider" sends it to a person.
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
 
 
@@ -118,6 +119,53 @@ REASONS: dict[str, Reason] = {
     "no_account_of_record": Reason(
         "We are checking the details on your ID.",
         "No account of record was found for the email, so nothing to compare with."),
+    # The selfie.
+    "selfie_no_face": Reason(
+        "We could not find a face in your selfie: take a new one facing the camera, with your "
+        "whole face in the picture and in good light.",
+        "No face was detected on the selfie."),
+    "selfie_several_faces": Reason(
+        "Your selfie shows more than one person: take a new one with only you in the picture.",
+        "More than one face (other than a held ID's portrait) was detected on the selfie."),
+    "selfie_face_too_small": Reason(
+        "Your face is too small in the selfie: hold the phone closer so your face fills more "
+        "of the picture.",
+        "The selfie face is smaller than the minimum size for a reliable comparison."),
+    "selfie_blurry": Reason(
+        "Your selfie is blurry: hold the phone still in good light and take it again.",
+        "The selfie face's sharpness is below the blur threshold."),
+    "selfie_is_document": Reason(
+        "Your selfie shows your ID rather than you: take a new photo of your face.",
+        "The selfie face is the document's own portrait (the same photograph): the ID or "
+        "its photo was sent as the selfie."),
+    "face_mismatch": Reason(
+        "We are comparing your selfie with your ID.",
+        "The selfie face is further from the document portrait than the match threshold."),
+    "no_document_portrait": Reason(
+        "We are comparing your selfie with your ID.",
+        "The document check found no single portrait to compare the selfie with."),
+    "reference_mismatch": Reason(
+        "We are comparing your selfie with your ID.",
+        "The selfie face does not match the account's reference KYC portrait."),
+    "face_seen_on_other_account": Reason(
+        "We are comparing your selfie with your ID.",
+        "The same face was filed in cases of other accounts (the fraud-ring signal)."),
+    "challenge_code_not_read": Reason(
+        "We are checking the code in your selfie.",
+        "The verification code could not be read automatically: compare it by eye."),
+    "challenge_document_not_seen": Reason(
+        "We are checking the ID you hold in your selfie.",
+        "No face matching the document portrait was found on the held ID."),
+    "challenge_confirmed": Reason(
+        "We have checked the code in your selfie.",
+        "An agent read the expected code on the selfie."),
+    # Risk.
+    "risk_medium": Reason(
+        "We are reviewing your request.",
+        "Medium risk: see the reasons listed with the assessment."),
+    "risk_high": Reason(
+        "Your request is being reviewed by our security team.",
+        "High risk: see the reasons listed with the assessment."),
     # Compromised documents and integrity signals.
     "document_used_by_other_account": Reason(
         "We are checking the details on your ID.",
@@ -177,3 +225,27 @@ def stage_results(checks: Iterable, attempt: int) -> dict[str, Result]:
     for check, result in newest.items():
         by_stage.setdefault(check.split(".", 1)[0], []).append(result)
     return {stage: worst(results) for stage, results in by_stage.items()}
+
+
+def settings_from_mapping(cls, overrides: Mapping[str, object], what: str):
+    """A frozen settings dataclass with ``overrides`` applied, each coerced to its field's type.
+
+    An unknown name, a value that is not a number, or an infinite one is a ValueError that
+    names the setting, so a bad configuration stops the desk at start-up.
+    """
+    known = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+    unknown = set(overrides) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {what} setting(s): {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(known)}")
+    values = {}
+    for name, value in overrides.items():
+        kind = type(known[name])
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} setting {name!r} must be a number, not {value!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{what} setting {name!r} must be finite, not {value!r}")
+        values[name] = number
+    return cls(**values)

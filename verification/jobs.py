@@ -3,29 +3,58 @@
 A job reads what it needs in one short transaction (``service.start_document_check``), runs
 the slow checks with no transaction open, and stores the findings in another short
 transaction (``service.record_document_check``) that re-checks the case: a job for an old
-attempt, or one that runs twice, stores nothing.
+attempt, or one that runs twice, stores nothing. One job checks one evidence attempt: the
+document first, then the selfie against the document's portrait, then the risk.
 
 Where jobs run is configured by VERIFICATION_EXECUTOR: "thread" (the embedded default: one
-background thread per process), "inline" (right after the commit, in the caller), "off".
+background thread per process), "rq" (Redis Queue, for `flask worker` processes on any number
+of machines), "inline" (right after the commit, in the caller), "off".
+
+Failures: an error that passes by itself (the database or Redis unreachable for a moment) is
+retried after VERIFICATION_RETRY_DELAYS; any other error, or the last retry's, is recorded on
+the case (event ``verification_failed``), where an agent sees it and can run the checks again.
+A job lost with its process is found by the sweep (``sweep``), which runs when a worker
+starts and every VERIFICATION_SWEEP_SECONDS.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
+import redis
+import sqlalchemy.exc
 from flask import Flask, current_app, has_app_context
 
 from workflow import service
 
+from . import challenge
 from .documents import check_document
 from .faces import FaceEngineUnavailable
 from .ocr import OcrUnavailable
+from .selfie import check_selfie, reference_encoding
 
 _EXTENSION = "verification_executor"
+log = logging.getLogger(__name__)
+
+# Errors that pass by themselves: worth a retry after a pause.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether ``err`` may pass by itself, so the job is worth retrying."""
+    return isinstance(err, TRANSIENT_ERRORS)
 
 
 def run_document_job(case_id: int, attempt: int) -> str:
@@ -33,36 +62,95 @@ def run_document_job(case_id: int, attempt: int) -> str:
     job = service.start_document_check(case_id, attempt)
     if job is None:
         return "skipped"
-    try:
-        report = check_document(
-            service.open_image(job.front),
-            service.open_image(job.back) if job.back is not None else None,
-            account=job.account, typed=job.typed, exif_software=job.exif_software,
-            policy=service.document_policy(), today=date.today(),
-        )
-    except Exception as err:
-        # Leave a trace an agent sees on the case; `flask run-document-checks` runs it again.
-        reason = str(err) if isinstance(err, FaceEngineUnavailable | OcrUnavailable) \
-            else f"{type(err).__name__}: {err}"
-        service.record_check_failure(case_id, attempt, reason)
-        raise
+    report = check_document(
+        service.open_image(job.front),
+        service.open_image(job.back) if job.back is not None else None,
+        account=job.account, typed=job.typed, exif_software=job.exif_software,
+        policy=service.document_policy(), today=date.today(),
+    )
     return service.record_document_check(job, report)
 
 
-def _guarded(app: Flask, case_id: int, attempt: int) -> str | None:
-    """Run one job in an app context; a failure is logged (and noted on the case), not raised.
+def _reference(data: bytes | None):
+    """The encoding of the account's reference portrait; None when there is none usable."""
+    if not data:
+        return None
+    try:
+        return reference_encoding(service.open_image(data))
+    except (OSError, ValueError):
+        log.warning("the account's reference portrait cannot be read; compared without it")
+        return None
 
+
+def run_selfie_job(case_id: int, attempt: int) -> str:
+    """Check the selfie of ``attempt`` against the document portrait; safe to repeat."""
+    job = service.start_selfie_check(case_id, attempt)
+    if job is None:
+        return "skipped"
+    image = service.open_image(job.selfie)
+    report = check_selfie(image, document=job.document, reference=_reference(job.reference),
+                          challenge=job.challenge_code is not None,
+                          policy=service.selfie_policy())
+    extra = []
+    if job.challenge_code is not None:
+        try:
+            reading = challenge.read_code(image, job.challenge_code)
+            report.timings_ms["challenge_code"] = reading.elapsed_ms
+            extra.append(challenge.code_check(reading))
+        except OcrUnavailable as err:
+            # The code is compared by an agent anyway; the automatic read is only a signal.
+            extra.append(challenge.code_check(None, str(err)))
+    return service.record_selfie_check(job, report, extra)
+
+
+def run_verification(case_id: int, attempt: int) -> dict[str, str]:
+    """Every automated check of one evidence attempt, each step skipped when already done."""
+    return {"document": run_document_job(case_id, attempt),
+            "selfie": run_selfie_job(case_id, attempt)}
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, FaceEngineUnavailable | OcrUnavailable):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
+
+
+def _run_once(app: Flask, case_id: int, attempt: int, *, final: bool) -> dict[str, str] | None:
+    """One try of a job in an app context.
+
+    A transient error is raised again unless this is the ``final`` try (the caller retries);
+    any other error is recorded on the case for an agent, logged and swallowed.
     Inline jobs reuse the caller's context, so the caller's session sees what the job stored.
     """
     context = nullcontext() if has_app_context() and current_app._get_current_object() is app \
         else app.app_context()
     with context:
         try:
-            return run_document_job(case_id, attempt)
-        except Exception:
-            app.logger.exception("document check of case %s attempt %s failed", case_id,
-                                 attempt)
+            return run_verification(case_id, attempt)
+        except Exception as err:
+            if is_transient(err) and not final:
+                app.logger.warning("checks of case %s attempt %s failed, will retry: %s",
+                                   case_id, attempt, err)
+                raise
+            app.logger.exception("checks of case %s attempt %s failed", case_id, attempt)
+            try:
+                service.record_verification_failure(case_id, attempt, _describe(err))
+            except Exception:
+                app.logger.exception("could not record the failure on case %s", case_id)
             return None
+
+
+def _with_retries(app: Flask, case_id: int, attempt: int) -> dict[str, str] | None:
+    """Run a job, waiting out transient errors with the configured backoff."""
+    delays = list(app.config["VERIFICATION_RETRY_DELAYS"])
+    for number, delay in enumerate([0, *delays]):
+        if delay:
+            threading.Event().wait(delay)
+        try:
+            return _run_once(app, case_id, attempt, final=number == len(delays))
+        except Exception:  # transient, and tries are left
+            continue
+    return None
 
 
 class _ThreadExecutor:
@@ -71,19 +159,21 @@ class _ThreadExecutor:
     def __init__(self, app: Flask):
         self.app = app
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verification")
-        self.futures: set[Future] = set()
+        self.futures: dict[Future, tuple[int, int]] = {}
         self.lock = threading.Lock()
 
-    def submit(self, case_id: int, attempt: int) -> Future:
-        future = self.pool.submit(_guarded, self.app, case_id, attempt)
+    def submit(self, case_id: int, attempt: int) -> Future | None:
         with self.lock:
-            self.futures.add(future)
+            if (case_id, attempt) in self.futures.values():
+                return None  # already queued or running in this process
+            future = self.pool.submit(_with_retries, self.app, case_id, attempt)
+            self.futures[future] = (case_id, attempt)
         future.add_done_callback(self._forget)
         return future
 
     def _forget(self, future: Future) -> None:
         with self.lock:
-            self.futures.discard(future)
+            self.futures.pop(future, None)
 
     def pending(self) -> list[Future]:
         with self.lock:
@@ -98,38 +188,143 @@ def _thread(app: Flask, case_id: int, attempt: int) -> None:
 
 
 def _inline(app: Flask, case_id: int, attempt: int) -> None:
-    _guarded(app, case_id, attempt)
+    # No waiting inside a request: a failure is recorded at once for an agent to retry.
+    _run_once(app, case_id, attempt, final=True)
 
 
 def _off(app: Flask, case_id: int, attempt: int) -> None:
     return None
 
 
-# Executor name -> how a job is started. Adding one (RQ) is one entry.
+# --- RQ -----------------------------------------------------------------------------------
+
+def redis_connection(app: Flask) -> redis.Redis:
+    """The Redis connection of REDIS_URL (one per app)."""
+    url = app.config.get("REDIS_URL")
+    if not url:
+        raise RuntimeError("REDIS_URL is not set: the RQ executor and `flask worker` need it.")
+    connection = app.extensions.get("verification_redis")
+    if connection is None:
+        connection = app.extensions["verification_redis"] = redis.Redis.from_url(url)
+    return connection
+
+
+def rq_queue(app: Flask):
+    """The RQ queue verification jobs go to."""
+    from rq import Queue
+
+    return Queue(app.config["VERIFICATION_QUEUE"], connection=redis_connection(app))
+
+
+def job_id(case_id: int, attempt: int) -> str:
+    """The RQ job id of one evidence attempt: the same attempt is never queued twice."""
+    return f"verify-{case_id}-{attempt}"
+
+
+def _rq(app: Flask, case_id: int, attempt: int) -> None:
+    from rq import Retry
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    queue = rq_queue(app)
+    try:
+        existing = Job.fetch(job_id(case_id, attempt), connection=queue.connection)
+        status = existing.get_status(refresh=False)
+    except NoSuchJobError:
+        existing, status = None, None
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return
+    if status == JobStatus.STARTED and existing.started_at is not None:
+        started = existing.started_at
+        started = started if started.tzinfo else started.replace(tzinfo=UTC)
+        if datetime.now(UTC) - started < timedelta(seconds=app.config["VERIFICATION_STUCK_AFTER"]):
+            return  # still running on a live worker (a dead one's job is older than this)
+    delays = list(app.config["VERIFICATION_RETRY_DELAYS"])
+    queue.enqueue(
+        rq_verify, case_id, attempt, job_id=job_id(case_id, attempt),
+        job_timeout=app.config["VERIFICATION_JOB_TIMEOUT"],
+        retry=Retry(max=len(delays), interval=delays) if delays else None,
+        result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
+        description=f"checks of case {case_id} attempt {attempt}")
+
+
+def rq_verify(case_id: int, attempt: int) -> dict[str, str] | None:
+    """The RQ job: runs in `flask worker`, in the worker's app."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    final = job is None or not job.retries_left
+    app = current_app._get_current_object()
+    with app.app_context():  # a fresh session for every job of a long-lived worker
+        return _run_once(app, case_id, attempt, final=final)
+
+
+# Executor name -> how a job is started. Adding one is one entry.
 EXECUTORS: dict[str, Callable[[Flask, int, int], None]] = {
     "thread": _thread,
+    "rq": _rq,
     "inline": _inline,
     "off": _off,
 }
 
 
 def init_app(app: Flask) -> None:
-    """Refuse to start with an unknown executor or a bad document policy, not at a request."""
+    """Refuse to start with an unknown executor or bad check settings, not at a request."""
     name = app.config["VERIFICATION_EXECUTOR"]
     if name not in EXECUTORS:
         raise RuntimeError(f"VERIFICATION_EXECUTOR must be one of {', '.join(EXECUTORS)}, "
                            f"not {name!r}")
+    if name == "rq" and not app.config.get("REDIS_URL"):
+        raise RuntimeError("VERIFICATION_EXECUTOR is 'rq' but REDIS_URL is not set.")
     with app.app_context():
-        try:
-            service.document_policy()
-        except (TypeError, ValueError) as err:
-            raise RuntimeError(f"Document check settings are not valid: {err}") from err
+        for what, build in (("Document check", service.document_policy),
+                            ("Selfie check", service.selfie_policy),
+                            ("Risk", service.risk_policy)):
+            try:
+                build()
+            except (TypeError, ValueError) as err:
+                raise RuntimeError(f"{what} settings are not valid: {err}") from err
 
 
 def enqueue_document_check(case_id: int, attempt: int) -> None:
     """Start the document check of ``attempt`` where the configuration says jobs run."""
     app = current_app._get_current_object()
     EXECUTORS[app.config["VERIFICATION_EXECUTOR"]](app, case_id, attempt)
+
+
+def sweep(app: Flask, *, older_than: float | None = None) -> list[tuple[int, int]]:
+    """Queue again the checks of open cases whose photos are still unread after a while.
+
+    Their job died with its process (or was never queued). Jobs are idempotent and the
+    executors skip jobs still queued, so a sweep never causes double work that matters.
+    """
+    seconds = app.config["VERIFICATION_STUCK_AFTER"] if older_than is None else older_than
+    with app.app_context():
+        stuck = service.cases_needing_verification(timedelta(seconds=seconds))
+        start = EXECUTORS[app.config["VERIFICATION_EXECUTOR"]]
+        for case_id, attempt in stuck:
+            app.logger.info("sweep: checks of case %s attempt %s queued again", case_id,
+                            attempt)
+            start(app, case_id, attempt)
+    return stuck
+
+
+def start_sweeper(app: Flask) -> threading.Thread | None:
+    """Sweep every VERIFICATION_SWEEP_SECONDS on a daemon thread (0: never)."""
+    interval = app.config["VERIFICATION_SWEEP_SECONDS"]
+    if not interval:
+        return None
+
+    def loop() -> None:
+        while not threading.Event().wait(interval):
+            try:
+                sweep(app)
+            except Exception:
+                app.logger.exception("sweep failed; trying again in %s s", interval)
+
+    thread = threading.Thread(target=loop, name="verification-sweep", daemon=True)
+    thread.start()
+    return thread
 
 
 def wait_for_jobs(app: Flask, timeout: float | None = None) -> bool:

@@ -164,6 +164,33 @@ def render_selfie(portrait: Image.Image | None = None, seed: int = 0) -> Image.I
     return _sensor_noise(image, rng)
 
 
+CHALLENGE_SELFIE_SIZE = (2000, 1500)
+
+
+def render_challenge_selfie(portrait: Image.Image, document: Image.Image, code: str,
+                            seed: int = 0) -> Image.Image:
+    """A challenge selfie: the person, their ID held up, and ``code`` written on paper."""
+    rng = random.Random(seed)
+    width, height = CHALLENGE_SELFIE_SIZE
+    image = _room(CHALLENGE_SELFIE_SIZE, rng)
+    person = ImageOps.contain(ImageOps.exif_transpose(portrait).convert("RGB"),
+                              (round(width * 0.5), height))
+    image.paste(person, (rng.randint(20, 80), height - person.height))
+    # The ID, held at arm's length on the right, slightly tilted.
+    held = ImageOps.contain(document.convert("RGB"), (round(width * 0.42), height))
+    image.paste(held, (width - held.width - rng.randint(30, 70), rng.randint(60, 140)))
+    # The sheet of paper with the code, below the ID.
+    paper = Image.new("RGB", (round(width * 0.36), round(height * 0.22)), (246, 246, 240))
+    draw = ImageDraw.Draw(paper)
+    draw.text((paper.width // 2, paper.height // 2), code, fill=(25, 25, 60),
+              font=_label_font(round(paper.height * 0.55)), anchor="mm")
+    paper = paper.rotate(rng.uniform(-5, 5), expand=True, fillcolor=tuple(
+        image.getpixel((width - 10, height - 10))), resample=Image.Resampling.BICUBIC)
+    image.paste(paper, (width - paper.width - rng.randint(60, 120),
+                        height - paper.height - rng.randint(40, 100)))
+    return _sensor_noise(image, rng)
+
+
 def synthetic_face(size: tuple[int, int], seed: int = 0) -> Image.Image:
     """A simple drawn head and shoulders on a plain background, deterministic for `seed`."""
     rng = random.Random(seed)

@@ -59,6 +59,24 @@ class Account(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     cases: so.WriteOnlyMapped[RecoveryCase] = so.relationship(back_populates="account")
+    changes: so.WriteOnlyMapped[AccountChange] = so.relationship(back_populates="account")
+
+
+class AccountChange(db.Model):
+    """A security-relevant change to an account of record (email, phone, password, 2FA, ...).
+
+    Filled in by the service's directory sync; a recovery request soon after such a change
+    is a classic takeover pattern, so the risk assessment counts recent ones.
+    """
+
+    __tablename__ = "account_change"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    account_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("account.id"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    account: so.Mapped[Account] = so.relationship(back_populates="changes")
 
 
 class Agent(UserMixin, db.Model):
@@ -112,6 +130,10 @@ class RecoveryCase(db.Model):
     resubmission_requested: so.Mapped[bool] = so.mapped_column(default=False)
     resubmissions: so.Mapped[int] = so.mapped_column(default=0)
     evidence_attempt: so.Mapped[int] = so.mapped_column(default=1)
+    # The one-time code the user holds up in a challenge selfie, and the nonce of the signed
+    # challenge it came from: unique, so one issued code can back one case only.
+    challenge_code: so.Mapped[str | None] = so.mapped_column(sa.String(12))
+    challenge_nonce: so.Mapped[str | None] = so.mapped_column(sa.String(32))
 
     tracking_token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     assignee_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
@@ -139,10 +161,14 @@ class RecoveryCase(db.Model):
     readings: so.Mapped[list[DocumentReading]] = so.relationship(
         back_populates="case", order_by="DocumentReading.attempt", cascade="all, delete-orphan"
     )
+    selfie_readings: so.Mapped[list[SelfieReading]] = so.relationship(
+        back_populates="case", order_by="SelfieReading.attempt", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         sa.Index("ix_recovery_case_queue", "state", "created_at", "id"),
+        sa.UniqueConstraint("challenge_nonce", name="uq_recovery_case_challenge_nonce"),
         sa.CheckConstraint(
             "(state = 'resolved') = (resolution IS NOT NULL)", name="resolved_has_resolution"
         ),
@@ -159,6 +185,11 @@ class RecoveryCase(db.Model):
     def current_reading(self) -> DocumentReading | None:
         """The automated document reading of the latest attempt, once the job has run."""
         return next((r for r in self.readings if r.attempt == self.evidence_attempt), None)
+
+    def current_selfie_reading(self) -> SelfieReading | None:
+        """The automated selfie reading of the latest attempt, once the job has run."""
+        return next((r for r in self.selfie_readings if r.attempt == self.evidence_attempt),
+                    None)
 
 
 class Evidence(db.Model):
@@ -290,6 +321,35 @@ class DocumentReading(db.Model):
     )
 
 
+class SelfieReading(db.Model):
+    """What the automated selfie check found for one evidence attempt (one row per attempt).
+
+    As for document readings, the unique (case, attempt) pair makes the job idempotent. The
+    encoding is kept to find the same face filed for other accounts.
+    """
+
+    __tablename__ = "selfie_reading"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    case_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("recovery_case.id"), index=True)
+    attempt: so.Mapped[int]
+    faces: so.Mapped[int] = so.mapped_column(default=0)
+    face_box: so.Mapped[list | None] = so.mapped_column(sa.JSON)
+    # The selfie face's 128 float64 face_recognition numbers (little-endian).
+    encoding: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
+    document_distance: so.Mapped[float | None]
+    reference_distance: so.Mapped[float | None]
+    threshold: so.Mapped[float | None]
+    challenge_code_read: so.Mapped[bool | None]
+    outcome: so.Mapped[str] = so.mapped_column(sa.String(10))
+    timings_ms: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    case: so.Mapped[RecoveryCase] = so.relationship(back_populates="selfie_readings")
+
+    __table_args__ = (sa.UniqueConstraint("case_id", "attempt"),)
+
+
 class IdempotencyKey(db.Model):
     """A submission remembered under its Idempotency-Key, so a retry creates nothing new."""
 
@@ -317,7 +377,7 @@ def append_only_ddl(table: str, dialect: str) -> list[str]:
 
 # The audit trail and the check tree are protected below the ORM too: the database refuses
 # to rewrite a row of either.
-for _model in (CaseEvent, VerificationCheck, DocumentReading):
+for _model in (CaseEvent, VerificationCheck, DocumentReading, SelfieReading):
     for _dialect in ("sqlite", "postgresql"):
         for _statement in append_only_ddl(_model.__tablename__, _dialect):
             sa.event.listen(_model.__table__, "after_create",
@@ -328,5 +388,6 @@ for _model in (CaseEvent, VerificationCheck, DocumentReading):
 @sa.event.listens_for(CaseEvent, "before_update")
 @sa.event.listens_for(VerificationCheck, "before_update")
 @sa.event.listens_for(DocumentReading, "before_update")
+@sa.event.listens_for(SelfieReading, "before_update")
 def _append_only(mapper, connection, target):
     raise ValueError(f"{mapper.local_table.name.replace('_', ' ')} rows are append-only")

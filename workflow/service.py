@@ -17,8 +17,9 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from extensions import db
+from verification import challenge as challenges
 from verification.checks import REASONS, CheckResult, Result, stage_results, worst
 from verification.documents import (
     DocumentPolicy,
@@ -40,11 +42,19 @@ from verification.documents import (
 from verification.faces import FaceEngineUnavailable
 from verification.images import ImageRejected, NormalizedImage, PoorQuality, normalize_upload
 from verification.quality import QualityThresholds, assess_document_photo
+from verification.risk import Level, RiskAssessment, RiskFacts, RiskPolicy, assess
+from verification.selfie import (
+    KnownFace,
+    SelfiePolicy,
+    SelfieReport,
+    known_face_check,
+)
 
 from . import machine
 from .models import (
     MAX_ID,
     Account,
+    AccountChange,
     Agent,
     CaseEvent,
     DocumentReading,
@@ -52,6 +62,7 @@ from .models import (
     IdempotencyKey,
     Message,
     RecoveryCase,
+    SelfieReading,
     VerificationCheck,
     token_hash,
     utcnow,
@@ -106,6 +117,14 @@ class ActionRefused(Exception):
 
 class AgentExists(Exception):
     """An agent with that email already exists."""
+
+
+class ChallengeRefused(Exception):
+    """The challenge code of a submission is missing, expired, forged or already used."""
+
+    def __init__(self, status: int, code: str, message: str):
+        self.status, self.code = status, code
+        super().__init__(message)
 
 
 TransitionNotAllowed = machine.TransitionNotAllowed
@@ -202,6 +221,8 @@ class Submission:
     description: str
     consent: bool
     client_ip: str | None = None
+    # The signed token of the challenge code the form (or POST /api/v1/challenges) issued.
+    challenge_token: str | None = None
 
     def fingerprint(self, images: dict[str, NormalizedImage]) -> str:
         """A digest of the request's content, to recognise a retry of the same request."""
@@ -210,6 +231,7 @@ class Submission:
             "date_of_birth": self.date_of_birth.isoformat(), "issue_type": self.issue_type,
             "description": self.description,
             "files": {k: v.original_sha256 for k, v in images.items()},
+            "challenge": self.challenge_token,
         }
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
@@ -248,6 +270,7 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
         raise ValueError(f"unknown issue type {sub.issue_type!r}")
     if not sub.consent:
         raise ValueError("consent is required")
+    challenge = _challenge_for(sub)
     images = _normalise_all(files)
     _quality_gate(images)
     fingerprint = sub.fingerprint(images)
@@ -267,6 +290,8 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
                 date_of_birth=sub.date_of_birth, issue_type=sub.issue_type,
                 description=sub.description.strip(), consent_at=utcnow(), client_ip=sub.client_ip,
                 state=State.SUBMITTED.value, tracking_token_hash=token_hash(token),
+                challenge_code=challenge.code if challenge else None,
+                challenge_nonce=challenge.nonce if challenge else None,
             )
             case.evidence.extend(_evidence_rows(images, attempt=1))
             _record(case, "submitted", actor=Actor.USER, to_state=State.SUBMITTED.value)
@@ -281,10 +306,50 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
             replay = _replay(idempotency_key, fingerprint, token)
             if replay is not None:
                 return replay
+        if challenge is not None and db.session.scalar(sa.select(RecoveryCase.id).where(
+                RecoveryCase.challenge_nonce == challenge.nonce)) is not None:
+            raise ChallengeRefused(
+                422, "challenge_used", "This verification code was already used for another "
+                "request. Reload the form to get a new code.") from None
         raise
     if enqueue:
         _enqueue_document_check(case.id, case.evidence_attempt)
     return SubmitResult(case=case, tracking_token=token)
+
+
+def challenge_required(issue_type: str) -> bool:
+    """Whether requests of this issue type need a challenge selfie (configuration)."""
+    return issue_type in current_app.config["CHALLENGE_ISSUE_TYPES"]
+
+
+def issue_challenge() -> challenges.IssuedChallenge:
+    """A fresh one-time code for a challenge selfie (nothing is stored until a request)."""
+    config = current_app.config
+    return challenges.issue(config["SECRET_KEY"], config["CHALLENGE_TTL_SECONDS"])
+
+
+def _challenge_for(sub: Submission) -> challenges.Challenge | None:
+    """The verified challenge of a submission whose issue type needs one."""
+    if not challenge_required(sub.issue_type):
+        return None
+    if not sub.challenge_token:
+        raise ChallengeRefused(
+            400, "challenge_required", "This kind of request needs a selfie holding your ID "
+            "and the verification code shown on the form. Get a code and try again.")
+    config = current_app.config
+    try:
+        return challenges.verify(sub.challenge_token, config["SECRET_KEY"],
+                                 config["CHALLENGE_TTL_SECONDS"])
+    except challenges.ChallengeExpired as err:
+        minutes = config["CHALLENGE_TTL_SECONDS"] // 60
+        raise ChallengeRefused(
+            422, "challenge_expired", f"The verification code is more than {minutes} minutes "
+            "old. Reload the form to get a new code, write it down and take the selfie "
+            "again.") from err
+    except challenges.ChallengeInvalid as err:
+        raise ChallengeRefused(
+            400, "challenge_invalid", "The verification code is not valid. Reload the form "
+            "to get a new one.") from err
 
 
 def _replay(key: str, fingerprint: str, token: str) -> SubmitResult | None:
@@ -324,13 +389,31 @@ def allowed_events(case: RecoveryCase, actors) -> list[Transition]:
 def overrides_checks(case: RecoveryCase, trigger: str) -> bool:
     """Whether a person firing ``trigger`` would override what the automated checks found.
 
-    Confirming a document the checks did not clear (consider or rejected, current attempt)
-    is an override: it needs a written reason and is recorded as one.
+    Confirming a document, or approving a selfie, that the checks did not clear (consider or
+    rejected, current attempt) is an override: it needs a written reason and is recorded as
+    one.
     """
-    if trigger != "confirm_document":
+    stage = {"confirm_document": "document", "approve": "selfie"}.get(trigger)
+    if stage is None or (stage == "selfie" and case.state != State.SELFIE_CHECK):
         return False
-    stage = stage_results(case.checks, case.evidence_attempt).get("document")
-    return stage in (Result.CONSIDER, Result.REJECTED)
+    checks = _automated(case.checks)
+    if stage == "selfie" and challenge_confirmed(case):
+        # The agent compared the code and the held ID by eye: that supersedes the machine's
+        # reading of them.
+        checks = [c for c in checks if not c.check.startswith("selfie.challenge.")]
+    result = stage_results(checks, case.evidence_attempt).get(stage)
+    return result in (Result.CONSIDER, Result.REJECTED)
+
+
+def _automated(checks):
+    """The checks the machines recorded (a person's review does not override itself)."""
+    return [c for c in checks if c.actor_agent_id is None]
+
+
+def challenge_confirmed(case: RecoveryCase) -> bool:
+    """Whether an agent has confirmed the challenge code on the current selfie."""
+    return any(c.check == "selfie.challenge.review" and c.attempt == case.evidence_attempt
+               and c.result == Result.CLEAR for c in case.checks)
 
 
 def reason_needed(case: RecoveryCase, row: Transition) -> bool:
@@ -345,6 +428,11 @@ def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Age
     overriding = agent is not None and overrides_checks(case, trigger)
     if overriding and not (reason or "").strip():
         raise machine.ReasonRequired(trigger)
+    if (trigger == "approve" and from_state == State.SELFIE_CHECK and case.challenge_code
+            and not challenge_confirmed(case)):
+        raise machine.TransitionNotAllowed(
+            trigger, case.state, f"Compare the code on the selfie with {case.challenge_code} "
+            "and confirm it before approving.")
     if trigger == "request_resubmission" and _resubmissions_used_up(case):
         limit = current_app.config["MAX_RESUBMISSIONS"]
         row = machine.matching_row(case, trigger)
@@ -622,6 +710,16 @@ def start_document_check(case_id: int, attempt: int) -> DocumentJob | None:
         return None
 
 
+def _serialise_on(key: str) -> None:
+    """On PostgreSQL, hold a transaction-scoped advisory lock on ``key`` until the commit.
+
+    SQLite already lets one writer through at a time.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(
+            sa.func.hashtextextended(key, 0))))
+
+
 def _other_accounts_with(case: RecoveryCase, country: str, number: str) -> list[int]:
     """Cases of other people (other emails) whose document had this number and country.
 
@@ -629,9 +727,7 @@ def _other_accounts_with(case: RecoveryCase, country: str, number: str) -> list[
     recording the same document at once, so the second one sees the first (SQLite already
     lets only one writer through at a time).
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(
-            sa.func.hashtextextended(f"document:{country}:{number}", 0))))
+    _serialise_on(f"document:{country}:{number}")
     return list(db.session.scalars(
         sa.select(DocumentReading.case_id).join(RecoveryCase)
         .where(DocumentReading.issuing_country == country,
@@ -732,6 +828,303 @@ def record_check_failure(case_id: int, attempt: int, error: str) -> None:
         case = _load_case(case_id)
         if case.evidence_attempt == attempt and not case.is_resolved:
             _record(case, "document_check_failed", actor=Actor.SYSTEM, reason=error[:500])
+
+
+# --- automated selfie checks and risk -----------------------------------------------------
+
+def selfie_policy() -> SelfiePolicy:
+    """The selfie stage's policy from configuration."""
+    config = current_app.config
+    return SelfiePolicy.from_mapping({"match_threshold": config["FACE_MATCH_THRESHOLD"],
+                                      **config["SELFIE_THRESHOLDS"]})
+
+
+def risk_policy() -> RiskPolicy:
+    """The risk assessment's limits from configuration."""
+    return RiskPolicy.from_mapping(current_app.config["RISK_THRESHOLDS"])
+
+
+def _encoding(data: bytes | None) -> np.ndarray | None:
+    return np.frombuffer(data, dtype="<f8") if data else None
+
+
+@dataclass(frozen=True)
+class SelfieJob:
+    """What the selfie check of one evidence attempt needs, read before the slow part."""
+
+    case_id: int
+    attempt: int
+    selfie: bytes = field(repr=False)
+    document: np.ndarray | None = field(repr=False)
+    reference: bytes | None = field(repr=False)
+    challenge_code: str | None
+
+
+def start_selfie_check(case_id: int, attempt: int) -> SelfieJob | None:
+    """The selfie job's input; None when nothing is to do.
+
+    Nothing is to do for an old attempt, a closed case, an attempt already read, or one whose
+    document has not been read yet (the selfie is compared with the document's portrait).
+    """
+    with _transaction():
+        case = _load_case(case_id)
+        if (case.evidence_attempt != attempt or case.is_resolved
+                or case.current_selfie_reading() is not None):
+            return None
+        reading = case.current_reading()
+        selfie = next((e for e in case.current_evidence() if e.kind == "selfie"), None)
+        # No selfie is filed without consent (submit_request refuses, and consent_at is
+        # NOT NULL); a case without it is not processed all the same.
+        if reading is None or selfie is None or case.consent_at is None:
+            return None
+        account = case.account
+        return SelfieJob(case_id=case.id, attempt=attempt, selfie=selfie.data,
+                         document=_encoding(reading.portrait_encoding),
+                         reference=account.reference_portrait if account else None,
+                         challenge_code=case.challenge_code)
+
+
+def _known_faces(case: RecoveryCase) -> list[KnownFace]:
+    """Faces filed in other people's cases (other emails): their selfies and ID portraits.
+
+    On PostgreSQL a transaction-scoped advisory lock serialises jobs recording faces, so two
+    cases filed at once with the same face see each other.
+    """
+    _serialise_on("known-faces")
+    found = []
+    for model, column in ((SelfieReading, SelfieReading.encoding),
+                          (DocumentReading, DocumentReading.portrait_encoding)):
+        rows = db.session.execute(
+            sa.select(model.case_id, column).join(RecoveryCase)
+            .where(model.case_id != case.id, RecoveryCase.email != case.email,
+                   column.is_not(None)))
+        found.extend(KnownFace(case_id, _encoding(data)) for case_id, data in rows)
+    return found
+
+
+# Selfie findings the person can fix with a new photo; anything else waits for a person.
+SELFIE_RETAKE = frozenset({"selfie_no_face", "selfie_several_faces", "selfie_face_too_small",
+                           "selfie_blurry", "selfie_is_document"})
+
+
+def record_selfie_check(job: SelfieJob, report: SelfieReport,
+                        extra: list[CheckResult] = ()) -> str:
+    """Store one attempt's selfie findings, assess the risk and move the case; the outcome.
+
+    High risk escalates the case to security. Otherwise a selfie the person can retake
+    (no face, blurry, their ID instead of their face) asks them for new photos when the case
+    is at the selfie stage; anything else (a mismatch, a known face) waits for an agent.
+    Returns "stale" or "duplicate" (storing nothing) for an old attempt or one already done.
+    """
+    policy = selfie_policy()
+    try:
+        with _transaction():
+            case = _load_case(job.case_id)
+            if case.evidence_attempt != job.attempt or case.is_resolved:
+                return "stale"
+            if case.current_selfie_reading() is not None:
+                return "duplicate"
+            checks = [*report.checks, *extra]
+            if report.encoding is not None:
+                checks.append(known_face_check(report.encoding, _known_faces(case),
+                                               policy.match_threshold))
+            for found in checks:
+                _record_check(case, found, agent=None)
+            outcome = worst(found.result for found in checks) or Result.CONSIDER
+            encoding = report.encoding
+            case.selfie_readings.append(SelfieReading(
+                attempt=job.attempt, faces=report.faces,
+                face_box=list(report.face.box) if report.face else None,
+                encoding=encoding.astype("<f8").tobytes() if encoding is not None else None,
+                document_distance=report.document_distance,
+                reference_distance=report.reference_distance,
+                threshold=policy.match_threshold,
+                challenge_code_read=next((c.result == Result.CLEAR for c in checks
+                                          if c.check == "selfie.challenge.code"), None),
+                outcome=outcome.value,
+                timings_ms={k: round(v, 1) for k, v in report.timings_ms.items()}))
+            flagged = sorted({f.reason_code for f in checks
+                              if f.reason_code and f.result is not Result.CLEAR})
+            _record(case, "selfie_checked", actor=Actor.SYSTEM,
+                    reason=f"{outcome.value}" + (f": {', '.join(flagged)}" if flagged else ""))
+            risk = _assess_risk(case)
+            if risk.level is Level.HIGH:
+                _escalate_for_risk(case, risk)
+            elif case.state == State.SELFIE_CHECK and outcome is Result.REJECTED:
+                codes = dict.fromkeys(f.reason_code for f in checks
+                                      if f.result is Result.REJECTED and f.reason_code)
+                if set(codes) <= SELFIE_RETAKE:
+                    _apply(case, "request_resubmission", {Actor.SYSTEM}, actor=Actor.SYSTEM,
+                           agent=None, reason=" ".join(REASONS[c].user_text for c in codes))
+    except IntegrityError:
+        return "duplicate"
+    except StaleCase:
+        return "stale"
+    return outcome.value
+
+
+def _risk_facts(case: RecoveryCase) -> RiskFacts:
+    policy = risk_policy()
+    since = case.created_at - timedelta(hours=24)
+    window = (RecoveryCase.created_at > since, RecoveryCase.created_at <= case.created_at)
+    account_requests = db.session.scalar(
+        sa.select(sa.func.count()).select_from(RecoveryCase)
+        .where(RecoveryCase.email == case.email, *window))
+    ip_requests = db.session.scalar(
+        sa.select(sa.func.count()).select_from(RecoveryCase)
+        .where(RecoveryCase.client_ip == case.client_ip, *window)) if case.client_ip else 0
+    changes: list[str] = []
+    if case.account_id is not None:
+        changes = list(db.session.scalars(
+            sa.select(AccountChange.kind)
+            .where(AccountChange.account_id == case.account_id,
+                   AccountChange.created_at > case.created_at
+                   - timedelta(days=policy.account_change_days))
+            .order_by(AccountChange.created_at)))
+    findings = tuple(dict.fromkeys(
+        c.reason_code for c in _automated(case.checks)
+        if c.attempt == case.evidence_attempt and c.reason_code and c.result != Result.CLEAR
+        and not c.check.startswith("risk.")))
+    return RiskFacts(findings=findings, account_requests_24h=account_requests or 0,
+                     ip_requests_24h=ip_requests or 0, account_changes=tuple(changes),
+                     not_me_reports=sum(1 for e in case.events if e.event == "reported_not_me"))
+
+
+def _assess_risk(case: RecoveryCase) -> RiskAssessment:
+    """Assess the case's risk now and add the assessment to its check tree."""
+    risk = assess(_risk_facts(case), risk_policy())
+    _record_check(case, risk.as_check(), agent=None)
+    _record(case, "risk_assessed", actor=Actor.SYSTEM,
+            reason=f"{risk.level.value}" + (f": {', '.join(r.code for r in risk.reasons)}"
+                                            if risk.reasons else ""))
+    return risk
+
+
+def _escalate_for_risk(case: RecoveryCase, risk: RiskAssessment) -> None:
+    """Send a high-risk case to the security leads, with the reasons, unless it is there."""
+    if case.state in (State.ESCALATED, State.RESOLVED):
+        return
+    reasons = " ".join(r.text for r in risk.reasons if r.level is Level.HIGH) or \
+        " ".join(r.text for r in risk.reasons)
+    _apply(case, "escalate", {Actor.SYSTEM}, actor=Actor.SYSTEM, agent=None,
+           reason=f"High risk. {reasons}")
+
+
+def current_risk(case: RecoveryCase) -> VerificationCheck | None:
+    """The latest risk assessment of the case's current photos."""
+    return next((c for c in reversed(case.checks)
+                 if c.check == "risk.assessment" and c.attempt == case.evidence_attempt), None)
+
+
+def report_not_me(case_id: int, agent: Agent, note: str) -> RecoveryCase:
+    """Record that the account holder says this request is not theirs; escalates the case."""
+    note = (note or "").strip()
+    if not note:
+        raise ActionRefused("Say who reported it and how (for example: 'Holder replied to the "
+                            "notification email').")
+    with _transaction():
+        case = _load_case(case_id)
+        if case.is_resolved:
+            raise ActionRefused("This case is closed.")
+        _record(case, "reported_not_me", actor=Actor(agent.role), agent=agent, reason=note)
+        risk = _assess_risk(case)
+        if risk.level is Level.HIGH:
+            _escalate_for_risk(case, risk)
+    return case
+
+
+def confirm_challenge(case_id: int, agent: Agent, expected_version: int | None) -> RecoveryCase:
+    """An agent read the expected code on the current selfie."""
+    with _transaction():
+        case = _load_case(case_id)
+        _check_version(case, expected_version)
+        if not case.challenge_code:
+            raise ActionRefused("This request has no challenge code.")
+        if case.state != State.SELFIE_CHECK:
+            raise ActionRefused("The code is confirmed at the selfie check.")
+        if challenge_confirmed(case):
+            raise ActionRefused("The code on this selfie is already confirmed.")
+        _record_check(case, CheckResult("selfie.challenge.review", Result.CLEAR,
+                                        "challenge_confirmed"), agent=agent)
+        _record(case, "challenge_confirmed", actor=Actor(agent.role), agent=agent,
+                reason=f"code {case.challenge_code}")
+        # The version moves so that a form showing the unconfirmed state is stale.
+        case.updated_at = utcnow()
+    return case
+
+
+# --- job bookkeeping ----------------------------------------------------------------------
+
+FAILURE_EVENT = "verification_failed"
+RETRY_EVENT = "verification_retried"
+
+
+def record_verification_failure(case_id: int, attempt: int, error: str) -> None:
+    """Note on the case that its automated checks failed for good, for an agent to retry."""
+    with _transaction():
+        case = _load_case(case_id)
+        if case.evidence_attempt == attempt and not case.is_resolved:
+            _record(case, FAILURE_EVENT, actor=Actor.SYSTEM, reason=error[:500])
+
+
+def verification_failure(case: RecoveryCase) -> CaseEvent | None:
+    """The failure an agent must look at: the last job event of this attempt, if a failure."""
+    for event in reversed(case.events):
+        if event.event in (FAILURE_EVENT, RETRY_EVENT, "user_resubmitted", "submitted"):
+            return event if event.event == FAILURE_EVENT else None
+    return None
+
+
+def verification_complete(case: RecoveryCase) -> bool:
+    """Whether both automated readings of the current attempt are stored."""
+    has_selfie = any(e.kind == "selfie" for e in case.current_evidence())
+    return case.current_reading() is not None and (
+        not has_selfie or case.current_selfie_reading() is not None)
+
+
+def retry_verification(case_id: int, agent: Agent) -> RecoveryCase:
+    """An agent runs the automated checks of the current photos again after a failure."""
+    with _transaction():
+        case = _load_case(case_id)
+        if case.is_resolved:
+            raise ActionRefused("This case is closed.")
+        if verification_complete(case):
+            raise ActionRefused("The automated checks of these photos have already run.")
+        _record(case, RETRY_EVENT, actor=Actor(agent.role), agent=agent)
+    _enqueue_document_check(case.id, case.evidence_attempt)
+    return case
+
+
+def cases_needing_verification(older_than: timedelta | None = None, *,
+                               include_failed: bool = False) -> list[tuple[int, int]]:
+    """(case id, attempt) of open cases whose current photos lack a document or selfie reading.
+
+    ``older_than`` leaves out photos filed more recently (their job may still be running);
+    cases whose checks failed for good wait for an agent unless ``include_failed``.
+    """
+    document = sa.select(DocumentReading.id).where(
+        DocumentReading.case_id == RecoveryCase.id,
+        DocumentReading.attempt == RecoveryCase.evidence_attempt)
+    selfie = sa.select(SelfieReading.id).where(
+        SelfieReading.case_id == RecoveryCase.id,
+        SelfieReading.attempt == RecoveryCase.evidence_attempt)
+    filed = sa.select(sa.func.max(Evidence.created_at)).where(
+        Evidence.case_id == RecoveryCase.id,
+        Evidence.attempt == RecoveryCase.evidence_attempt).scalar_subquery()
+    query = (sa.select(RecoveryCase)
+             .where(RecoveryCase.state != State.RESOLVED.value,
+                    sa.or_(~sa.exists(document), ~sa.exists(selfie)))
+             .order_by(RecoveryCase.created_at, RecoveryCase.id))
+    if older_than is not None:
+        query = query.where(filed <= utcnow() - older_than)
+    pending = []
+    for case in db.session.scalars(query):
+        if verification_complete(case):
+            continue  # no selfie among the photos: nothing more to read
+        if not include_failed and verification_failure(case) is not None:
+            continue
+        pending.append((case.id, case.evidence_attempt))
+    return pending
 
 
 # --- agents -------------------------------------------------------------------------------

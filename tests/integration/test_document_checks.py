@@ -64,8 +64,10 @@ def test_a_clear_document_moves_the_case_to_the_selfie_check(app, make_account):
         "ERIKSSON", "ANNA MARIA", ANNA.document_number)
     assert reading.valid_check_digits and reading.portrait_faces == 1
     assert len(reading.portrait_encoding) == 128 * 8
+    # The same job then compares the selfie and assesses the risk.
     assert [e.event for e in case.events] == [
-        "submitted", "start_review", "document_checked", "confirm_document"]
+        "submitted", "start_review", "document_checked", "confirm_document", "selfie_checked",
+        "risk_assessed"]
     assert all(e.actor_type == "system" for e in case.events[1:])
 
 
@@ -127,10 +129,14 @@ def test_consider_stays_for_an_agent_who_confirms(app, make_account, make_agent)
 
 def test_a_rejection_with_a_fraud_signal_goes_to_a_person(app, make_account):
     # Expired (the user could fix that) and not the account holder's birth date: new photos
-    # would hide the mismatch, so an agent decides first.
+    # would hide the mismatch, so a person decides first. Two independent warning signs make
+    # the risk high, so that person is a security lead.
     make_account(date_of_birth=date(1974, 8, 13))
     case = service.get_case(submit(document=document_photo(EXPIRED)).case.id)
-    assert case.state == "id_check"
+    assert case.state == "escalated" and not case.resubmission_requested
+    risk = service.current_risk(case).details
+    assert risk["level"] == "high"
+    assert {r["code"] for r in risk["reasons"]} == {"document_expired", "date_of_birth_mismatch"}
     found = checks_of(case.id)
     assert found["document.validity.expiry"].result == "rejected"
     assert found["document.data.date_of_birth"].reason_code == "date_of_birth_mismatch"
@@ -177,10 +183,11 @@ def test_a_job_that_fails_leaves_a_note_for_the_agent(app, make_account, monkeyp
 
     monkeypatch.setattr(jobs, "check_document", broken)
     with pytest.raises(RuntimeError):
-        jobs.run_document_job(case_id, 1)
+        jobs.run_document_job(case_id, 1)  # the step itself raises; the executor records it
+    assert jobs._run_once(app, case_id, 1, final=True) is None
     case = service.get_case(case_id)
     assert case.state == "id_check"
-    assert case.events[-1].event == "document_check_failed"
+    assert case.events[-1].event == "verification_failed"
     assert "OCR model file is damaged" in case.events[-1].reason
 
 
@@ -211,7 +218,8 @@ def test_three_rejected_attempts_escalate(app, make_account):
         assert case.evidence_attempt == attempt
         expected = "awaiting_user" if attempt < 4 else "escalated"
         assert case.state == expected, attempt
-    assert "Resubmission limit (3)" in case.events[-1].reason
+    escalation = [e for e in case.events if e.event == "escalate"]
+    assert len(escalation) == 1 and "Resubmission limit (3)" in escalation[0].reason
 
 
 def test_the_same_document_for_another_account_is_flagged(app, make_account):
@@ -222,7 +230,8 @@ def test_the_same_document_for_another_account_is_flagged(app, make_account):
     found = checks_of(second)["document.compromised.document_number"]
     assert (found.result, found.reason_code) == ("consider", "document_used_by_other_account")
     assert found.details["other_cases"] == [first]
-    assert service.get_case(second).state == "id_check"
+    # One document, two accounts: high risk, for the security leads.
+    assert service.get_case(second).state == "escalated"
     assert checks_of(first)["document.compromised.document_number"].result == "clear"
 
 

@@ -1,0 +1,159 @@
+"""Selfie checks on real photographs (tests/fixtures/faces) and generated documents."""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from tests.conftest import FACES
+from verification.checks import Result
+from verification.documents import find_portrait
+from verification.selfie import (
+    KnownFace,
+    SelfiePolicy,
+    check_selfie,
+    face_distance,
+    known_face_check,
+    reference_encoding,
+)
+from verification.specimen import SpecimenPerson, render_challenge_selfie, render_passport
+
+
+def photo(name: str) -> Image.Image:
+    return Image.open(FACES / name).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def obama_document():
+    """A passport whose portrait is obama_1.jpg, and that portrait's encoding."""
+    page = render_passport(SpecimenPerson(), photo("obama_1.jpg"))
+    return page, find_portrait(page).encoding
+
+
+def results(report) -> dict[str, tuple[str, str | None]]:
+    return {c.check: (c.result.value, c.reason_code) for c in report.checks}
+
+
+@pytest.mark.parametrize("selfie", ["obama_2.jpg", "obama_3.jpg"])
+def test_the_same_person_in_another_photo_matches(obama_document, selfie):
+    report = check_selfie(photo(selfie), document=obama_document[1])
+    assert results(report)["selfie.match.document"] == ("clear", None)
+    assert report.outcome is Result.CLEAR
+    assert report.document_distance <= SelfiePolicy().match_threshold - 0.05
+    match = next(c for c in report.checks if c.check == "selfie.match.document")
+    assert match.threshold == 0.6 and match.engine == "face_recognition"
+
+
+@pytest.mark.parametrize("selfie", ["biden_1.jpg", "keanu_reeves_1.jpg", "bill_gates_1.jpg"])
+def test_different_people_do_not_match(obama_document, selfie):
+    report = check_selfie(photo(selfie), document=obama_document[1])
+    assert results(report)["selfie.match.document"] == ("rejected", "face_mismatch")
+    assert report.document_distance > SelfiePolicy().match_threshold + 0.05
+
+
+def test_two_faces_are_a_reason_code_not_a_crash(obama_document):
+    report = check_selfie(photo("multi_face_obama_biden.jpg"), document=obama_document[1])
+    assert results(report) == {"selfie.face.count": ("rejected", "selfie_several_faces")}
+    assert report.faces == 2 and report.encoding is None
+
+
+def test_no_face_is_a_reason_code():
+    report = check_selfie(Image.new("RGB", (640, 480), (120, 130, 140)), document=None)
+    assert results(report) == {"selfie.face.count": ("rejected", "selfie_no_face")}
+
+
+def test_the_photo_printed_on_the_id_is_not_a_selfie(obama_document):
+    report = check_selfie(photo("obama_1.jpg"), document=obama_document[1])
+    assert results(report)["selfie.id_as_selfie"] == ("rejected", "selfie_is_document")
+    assert report.document_distance < SelfiePolicy().same_photo_distance
+
+
+def test_a_photo_of_the_id_is_not_a_selfie(obama_document):
+    page = obama_document[0]
+    shot = page.rotate(3, expand=True, fillcolor=(90, 80, 70)).filter(
+        ImageFilter.GaussianBlur(0.8))
+    report = check_selfie(shot, document=obama_document[1])
+    assert results(report)["selfie.id_as_selfie"] == ("rejected", "selfie_is_document")
+
+
+def test_a_genuine_selfie_is_not_taken_for_the_id(obama_document):
+    report = check_selfie(photo("obama_3.jpg"), document=obama_document[1])
+    assert results(report)["selfie.id_as_selfie"] == ("clear", None)
+
+
+def test_without_a_document_portrait_a_person_compares(obama_document):
+    report = check_selfie(photo("obama_2.jpg"), document=None)
+    assert results(report)["selfie.match.document"] == ("consider", "no_document_portrait")
+
+
+def test_a_blurred_face_is_refused_as_blurry(obama_document):
+    image = photo("obama_2.jpg")
+    blurred = image.filter(ImageFilter.GaussianBlur(12))  # ~4% of the 310 px face
+    report = check_selfie(blurred, document=obama_document[1])
+    assert results(report)["selfie.quality.sharpness"] == ("rejected", "selfie_blurry")
+
+
+def test_a_face_smaller_than_the_policy_is_too_small(obama_document):
+    policy = SelfiePolicy(min_face_px=400)
+    report = check_selfie(photo("obama_2.jpg"), document=obama_document[1], policy=policy)
+    assert results(report)["selfie.quality.face_size"] == ("rejected", "selfie_face_too_small")
+
+
+def test_the_reference_portrait_is_compared_when_held(obama_document):
+    same = reference_encoding(photo("obama_3.jpg"))
+    other = reference_encoding(photo("biden_2.jpg"))
+    report = check_selfie(photo("obama_2.jpg"), document=obama_document[1], reference=same)
+    assert results(report)["selfie.match.reference"] == ("clear", None)
+    report = check_selfie(photo("obama_2.jpg"), document=obama_document[1], reference=other)
+    assert results(report)["selfie.match.reference"] == ("rejected", "reference_mismatch")
+    assert reference_encoding(photo("multi_face_obama_biden.jpg")) is None
+
+
+def test_a_challenge_selfie_sets_the_held_id_apart(obama_document):
+    page, encoding = obama_document
+    image = render_challenge_selfie(photo("obama_2.jpg"), page, "123456", seed=2)
+    report = check_selfie(image, document=encoding, challenge=True)
+    found = results(report)
+    assert report.faces == 2
+    assert found["selfie.challenge.document"] == ("clear", None)
+    assert found["selfie.match.document"] == ("clear", None)
+    assert found["selfie.id_as_selfie"] == ("clear", None)
+    # The person is the large face on the left, not the portrait on the held ID.
+    assert report.face.box[3] < image.width / 2
+
+
+def test_a_challenge_selfie_of_someone_else_holding_the_id_does_not_match(obama_document):
+    page, encoding = obama_document
+    image = render_challenge_selfie(photo("biden_1.jpg"), page, "123456", seed=2)
+    found = results(check_selfie(image, document=encoding, challenge=True))
+    assert found["selfie.match.document"] == ("rejected", "face_mismatch")
+    assert found["selfie.challenge.document"] == ("clear", None)
+
+
+def test_a_challenge_selfie_without_the_id_is_a_signal_for_the_agent(obama_document):
+    found = results(check_selfie(photo("obama_2.jpg"), document=obama_document[1],
+                                 challenge=True))
+    assert found["selfie.challenge.document"] == ("consider", "challenge_document_not_seen")
+
+
+def test_known_faces_flag_every_other_case_with_the_face():
+    rng = np.random.default_rng(7)
+    me = rng.normal(0, 0.1, 128)
+    near = me + 0.01
+    far = me + 0.2
+    known = [KnownFace(4, far), KnownFace(9, near), KnownFace(2, near)]
+    check = known_face_check(me, known, threshold=0.6)
+    assert check.result is Result.CONSIDER and check.reason_code == "face_seen_on_other_account"
+    assert check.details["case_ids"] == [2, 9] and check.details["compared"] == 3
+    assert check.score == pytest.approx(face_distance(me, near), abs=1e-3)
+
+
+def test_known_faces_clear_when_nobody_else_has_the_face():
+    me = np.zeros(128)
+    assert known_face_check(me, [KnownFace(1, np.full(128, 0.1))], 0.6).result is Result.CLEAR
+    assert known_face_check(me, [], 0.6).details["compared"] == 0
+
+
+def test_policy_from_configuration_refuses_unknown_names():
+    assert SelfiePolicy.from_mapping({"min_face_px": "100"}).min_face_px == 100
+    with pytest.raises(ValueError, match="unknown selfie setting"):
+        SelfiePolicy.from_mapping({"min_face": 100})

@@ -1,0 +1,250 @@
+"""Selfie checks: one face, good enough to compare, the same person as on the document.
+
+Pure functions: a decoded selfie and the encodings it is compared with go in, a
+``SelfieReport`` of check results comes out. The service reads the encodings from the
+database (the document portrait's, the account's reference portrait's, other accounts'
+selfies) and stores what comes back.
+
+Faces are compared by the Euclidean distance between their face_recognition encodings (128
+numbers); smaller is more alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .checks import CheckResult, Result, settings_from_mapping
+from .faces import DETECT_MAX_SIDE, FoundFace, encode_face, face_engine, find_faces
+
+
+@dataclass(frozen=True)
+class SelfiePolicy:
+    """Thresholds of the selfie checks; each value's measurement is written next to it."""
+
+    # Distance at or below which two faces are the same person. See config.FACE_MATCH_THRESHOLD.
+    match_threshold: float = 0.6
+    # Below this distance the selfie face and the document portrait are the same photograph
+    # (the ID, or the very picture printed on it, shown instead of a fresh selfie). Measured
+    # on specimen documents rendered from the face fixtures: the portrait against the photo
+    # it was made from, and against photos of the document, 0.00-0.34 (clean 0.08-0.16;
+    # low light and JPEG q30 up to 0.34; blur breaks it, 0.5-0.65); the same person in
+    # another photograph 0.34-0.49. 0.30 keeps clear of genuine selfies.
+    same_photo_distance: float = 0.30
+    # face_recognition's landmark model wants ~80 px faces; fixture faces of 103 px match.
+    min_face_px: int = 80
+    # Edge strength of the face (mean |Laplacian| / contrast on a 160 px crop). Fixture faces
+    # as shot: 0.071-0.384; Gaussian blur of 2% of the face size: 0.031-0.051; 3%: 0.030-0.047.
+    min_face_sharpness: float = 0.045
+    # With a challenge selfie the person holds up their ID: their face and the portrait.
+    max_faces_with_document: int = 2
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> SelfiePolicy:
+        """The defaults with configuration overrides applied; unknown names are refused."""
+        return settings_from_mapping(cls, values, "selfie")
+
+
+# A held ID's portrait is small in a challenge selfie: on a generated 2000 x 1500 challenge
+# selfie its face is ~70 px, which HOG misses on a 1000 px copy and finds on a 2000 px one
+# (0.37 s instead of 0.13 s). Ordinary selfies keep the faster 1000 px detection.
+CHALLENGE_DETECT_MAX_SIDE = 2000
+
+
+@dataclass(frozen=True)
+class KnownFace:
+    """A face already on file for another account's case."""
+
+    case_id: int
+    encoding: np.ndarray = field(repr=False)
+
+
+@dataclass
+class SelfieReport:
+    """Everything the selfie checks found for one photo."""
+
+    checks: list[CheckResult]
+    faces: int = 0
+    face: FoundFace | None = None
+    encoding: np.ndarray | None = field(default=None, repr=False)
+    document_distance: float | None = None
+    reference_distance: float | None = None
+    challenge_code_read: bool | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> Result:
+        """The worst result of the checks."""
+        order = {Result.CLEAR: 0, Result.CONSIDER: 1, Result.REJECTED: 2}
+        return max((c.result for c in self.checks), key=order.__getitem__,
+                   default=Result.CONSIDER)
+
+
+def face_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The Euclidean distance between two face encodings."""
+    return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))
+
+
+def face_sharpness(image: Image.Image, face: FoundFace) -> float:
+    """How sharp a face is, independent of its size and lighting (see SelfiePolicy)."""
+    top, right, bottom, left = face.box
+    crop = image.convert("L").crop((left, top, right, bottom)).resize(
+        (160, 160), Image.Resampling.BILINEAR)
+    pixels = np.asarray(crop, dtype=np.float32)
+    edges = np.abs(cv2.Laplacian(pixels, cv2.CV_32F)).mean()
+    return float(edges / (pixels.std() + 1e-6))
+
+
+def _engine_version() -> str:
+    return getattr(face_engine(), "__version__", "unknown")
+
+
+def _face(check: str, result: Result, reason: str | None = None, **details) -> CheckResult:
+    score = details.pop("score", None)
+    threshold = details.pop("threshold", None)
+    return CheckResult(check, result, reason, score=score, threshold=threshold,
+                       engine="face_recognition", engine_version=_engine_version(),
+                       details={k: v for k, v in details.items() if v is not None})
+
+
+def known_face_check(encoding: np.ndarray, known: Sequence[KnownFace],
+                     threshold: float) -> CheckResult:
+    """selfie.known_faces: the face already filed by other accounts (the fraud-ring signal)."""
+    if not known:
+        return _face("selfie.known_faces", Result.CLEAR, score=None, threshold=threshold,
+                     compared=0)
+    stack = np.stack([np.asarray(k.encoding, dtype=np.float64) for k in known])
+    distances = np.linalg.norm(stack - np.asarray(encoding, dtype=np.float64), axis=1)
+    hits = sorted({known[i].case_id for i in np.flatnonzero(distances <= threshold)})
+    nearest = float(distances.min())
+    if hits:
+        return _face("selfie.known_faces", Result.CONSIDER, "face_seen_on_other_account",
+                     score=round(nearest, 4), threshold=threshold, case_ids=hits,
+                     compared=len(known))
+    return _face("selfie.known_faces", Result.CLEAR, score=round(nearest, 4),
+                 threshold=threshold, compared=len(known))
+
+
+def _split_faces(faces: list[FoundFace], encodings: list[np.ndarray],
+                 document: np.ndarray | None, policy: SelfiePolicy
+                 ) -> tuple[list[int], list[int]]:
+    """Indexes of the faces that are the document's own portrait, and of the others."""
+    portraits, people = [], []
+    for i, encoding in enumerate(encodings):
+        same_photo = (document is not None
+                      and face_distance(encoding, document) < policy.same_photo_distance)
+        (portraits if same_photo else people).append(i)
+    return portraits, people
+
+
+def check_selfie(image: Image.Image, *, document: np.ndarray | None,
+                 reference: np.ndarray | None = None,
+                 challenge: bool = False,
+                 policy: SelfiePolicy | None = None) -> SelfieReport:
+    """Run the selfie checks that need only this photo and the portraits it is compared with.
+
+    ``document`` is the encoding of the ID's portrait (None when the document check found no
+    single face), ``reference`` the account's reference portrait's. With ``challenge`` the
+    person holds up their ID, so the document's own portrait may be in the picture too.
+    Reading the challenge code and searching known faces are separate steps.
+    """
+    policy = policy or SelfiePolicy()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    found = find_faces(image, max_side=CHALLENGE_DETECT_MAX_SIDE if challenge else DETECT_MAX_SIDE)
+    timings["detect"] = (time.perf_counter() - started) * 1000
+    limit = policy.max_faces_with_document if challenge else 1
+    report = SelfieReport(checks=[], faces=len(found), timings_ms=timings)
+
+    if not found:
+        report.checks.append(_face("selfie.face.count", Result.REJECTED, "selfie_no_face",
+                                   score=0.0, threshold=1.0))
+        return report
+    if len(found) > limit + 1:
+        # Far more faces than a selfie (and a held ID) can show: not worth encoding them all.
+        report.checks.append(_face("selfie.face.count", Result.REJECTED, "selfie_several_faces",
+                                   score=float(len(found)), threshold=float(limit)))
+        return report
+
+    started = time.perf_counter()
+    encodings = [encode_face(image, face) for face in found]
+    timings["encode"] = (time.perf_counter() - started) * 1000
+    portraits, people = _split_faces(found, encodings, document, policy)
+
+    if not people:
+        # Every face in the picture is the document's own portrait: the ID (or the photo
+        # printed on it) was sent instead of a selfie.
+        distance = face_distance(encodings[portraits[0]], document)
+        report.document_distance = distance
+        report.checks.append(_face("selfie.face.count", Result.CLEAR, score=float(len(found)),
+                                   threshold=float(limit)))
+        report.checks.append(_face("selfie.id_as_selfie", Result.REJECTED, "selfie_is_document",
+                                   score=round(distance, 4),
+                                   threshold=policy.same_photo_distance))
+        return report
+    if len(people) > 1 or len(found) > limit:
+        report.checks.append(_face("selfie.face.count", Result.REJECTED, "selfie_several_faces",
+                                   score=float(len(found)), threshold=float(limit)))
+        return report
+
+    index = people[0]
+    face, encoding = found[index], encodings[index]
+    report.face, report.encoding = face, encoding
+    report.checks.append(_face("selfie.face.count", Result.CLEAR, score=float(len(found)),
+                               threshold=float(limit), box=list(face.box)))
+
+    sharpness = face_sharpness(image, face)
+    size_ok = face.size >= policy.min_face_px
+    report.checks.append(_face(
+        "selfie.quality.face_size", Result.CLEAR if size_ok else Result.REJECTED,
+        None if size_ok else "selfie_face_too_small", score=float(face.size),
+        threshold=float(policy.min_face_px)))
+    sharp_ok = sharpness >= policy.min_face_sharpness
+    report.checks.append(_face(
+        "selfie.quality.sharpness", Result.CLEAR if sharp_ok else Result.REJECTED,
+        None if sharp_ok else "selfie_blurry", score=round(sharpness, 4),
+        threshold=policy.min_face_sharpness))
+
+    if document is None:
+        report.checks.append(_face("selfie.match.document", Result.CONSIDER,
+                                   "no_document_portrait", threshold=policy.match_threshold))
+    else:
+        distance = face_distance(encoding, document)
+        report.document_distance = distance
+        matched = distance <= policy.match_threshold
+        report.checks.append(_face(
+            "selfie.match.document", Result.CLEAR if matched else Result.REJECTED,
+            None if matched else "face_mismatch", score=round(distance, 4),
+            threshold=policy.match_threshold))
+        # Only the person's face counts here; a held ID's portrait was set apart above.
+        report.checks.append(_face("selfie.id_as_selfie", Result.CLEAR, score=round(distance, 4),
+                                   threshold=policy.same_photo_distance))
+    if challenge:
+        seen = bool(portraits)
+        report.checks.append(_face(
+            "selfie.challenge.document", Result.CLEAR if seen else Result.CONSIDER,
+            None if seen else "challenge_document_not_seen", score=float(len(portraits)),
+            threshold=1.0))
+
+    if reference is not None:
+        distance = face_distance(encoding, reference)
+        report.reference_distance = distance
+        matched = distance <= policy.match_threshold
+        report.checks.append(_face(
+            "selfie.match.reference", Result.CLEAR if matched else Result.REJECTED,
+            None if matched else "reference_mismatch", score=round(distance, 4),
+            threshold=policy.match_threshold))
+    return report
+
+
+def reference_encoding(image: Image.Image) -> np.ndarray | None:
+    """The encoding of the single face on an account's reference portrait; None otherwise."""
+    found = find_faces(image)
+    if len(found) != 1:
+        return None
+    return encode_face(image, found[0])
