@@ -49,12 +49,15 @@ test-postgres: install
 	DATABASE_URL=$(PG_URL) $(PYTEST)
 
 # Measurements behind docs/benchmarks.md: MRZ read rate per degradation, the intake gate's
-# verdicts and time, and each document check's time. JSON results land in bench-results/.
+# verdicts and time, each document check's time, the face pipeline's time on 12-megapixel
+# photos, and the face match rates per threshold. JSON results land in bench-results/.
 BENCH_SEEDS ?= 20
 bench: install
 	$(BIN)/python -m bench.mrz_read --seeds $(BENCH_SEEDS) --json bench-results/mrz_read.json
 	$(BIN)/python -m bench.quality_gate --json bench-results/quality_gate.json
 	$(BIN)/python -m bench.document_checks --json bench-results/document_checks.json
+	$(BIN)/python -m bench.face_pipeline --json bench-results/face_pipeline.json
+	$(BIN)/python -m bench.face_threshold --json bench-results/face_threshold.json
 
 lint: install
 	$(BIN)/ruff check .

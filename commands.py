@@ -1,7 +1,9 @@
 """Command-line interface: `flask --app app <command>`."""
 
 import json
+import math
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -12,7 +14,16 @@ from flask_migrate import upgrade
 from PIL import Image
 
 from extensions import db
-from verification.documents import PersonFacts, check_document
+from verification import calibration
+from verification.calibration import face_distance
+from verification.documents import PersonFacts, check_document, find_portrait
+from verification.faces import (
+    FaceEngineUnavailable,
+    FoundFace,
+    encode_face,
+    face_engine,
+    find_faces,
+)
 from verification.images import ImageRejected, normalize_upload
 from workflow import demo, service
 from workflow.models import Account, Agent
@@ -193,6 +204,185 @@ def run_document_checks_command() -> None:
         raise click.ClickException(f"{failed} of {len(pending)} document checks failed.")
 
 
+class EngineMissing(click.ClickException):
+    """The face engine cannot be loaded (exit status 3, apart from match and usage results)."""
+
+    exit_code = 3
+
+
+def _engine() -> tuple[str, str]:
+    """The face engine's name and version; EngineMissing when it cannot be loaded."""
+    try:
+        engine = face_engine()
+    except FaceEngineUnavailable as err:
+        raise EngineMissing(str(err)) from err
+    return "face_recognition", getattr(engine, "__version__", "unknown")
+
+
+def _face_photo(path: str, side: str) -> Image.Image:
+    """A photo through upload intake; BadInput saying which side could not be read and why."""
+    try:
+        return _load_photo(path)[0]
+    except BadInput as err:
+        raise BadInput(f"The {side} photo cannot be read: {err.message}") from err
+
+
+@click.command("verify-pair")
+@with_appcontext
+@click.argument("id_image", type=click.Path(dir_okay=False))
+@click.argument("selfie", type=click.Path(dir_okay=False))
+@click.option("--threshold", type=click.FloatRange(min=0, min_open=True),
+              help="Match at or below this distance (default: FACE_MATCH_THRESHOLD).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify_pair_command(id_image: str, selfie: str, threshold: float | None,
+                        as_json: bool) -> None:
+    """Compare the portrait on an ID photo with the face on a selfie.
+
+    Exits with 0 on a match, 1 on no match, 2 when a photo is unreadable or shows no face,
+    3 when the face engine cannot be loaded.
+    """
+    if threshold is None:
+        threshold = current_app.config["FACE_MATCH_THRESHOLD"]
+    engine, engine_version = _engine()
+    document, person = _face_photo(id_image, "ID document"), _face_photo(selfie, "selfie")
+    started = time.perf_counter()
+    portrait = find_portrait(document)
+    if portrait.faces == 0:
+        raise BadInput(f"No face was found on the ID document photo {id_image}: the portrait "
+                       "must be visible and face the camera.")
+    # A document with several faces fails the document check; the largest is still compared
+    # here so the distance can be looked at.
+    id_encoding = portrait.encoding if portrait.encoding is not None else \
+        encode_face(document, FoundFace(portrait.box))
+    selfie_faces = find_faces(person)
+    if not selfie_faces:
+        raise BadInput(f"No face was found on the selfie {selfie}: the face must be visible "
+                       "and face the camera.")
+    distance = face_distance(id_encoding, encode_face(person, selfie_faces[0]))
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    match = distance <= threshold
+    out = {"id_image": id_image, "selfie": selfie, "distance": round(distance, 4),
+           "threshold": threshold, "match": match, "id_faces": portrait.faces,
+           "selfie_faces": len(selfie_faces), "engine": engine,
+           "engine_version": engine_version, "time_ms": round(elapsed_ms, 1)}
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+    else:
+        several = " (the largest compared; the document check wants one)"
+        click.echo(f"ID document  {id_image}: {portrait.faces} face(s)"
+                   f"{several if portrait.faces > 1 else ''}")
+        click.echo(f"Selfie       {selfie}: {len(selfie_faces)} face(s)"
+                   f"{' (the largest compared)' if len(selfie_faces) > 1 else ''}")
+        click.echo(f"Distance     {distance:.3f} (match at or below {threshold:.3f}): "
+                   f"{'MATCH' if match else 'NO MATCH'}")
+        click.echo(f"Engine       {engine} {engine_version}; {elapsed_ms:.0f} ms")
+    sys.exit(0 if match else 1)
+
+
+@click.command("calibrate-faces")
+@with_appcontext
+@click.argument("pairs_file", type=click.Path(dir_okay=False))
+@click.option("--images", "images_dir", required=True, type=click.Path(file_okay=False),
+              help="The LFW-format directory: DIR/name/name_0001.jpg.")
+@click.option("--target-far", type=click.FloatRange(min=0, max=1, min_open=True),
+              default=0.001, show_default=True,
+              help="The false-accept rate the recommended threshold must not exceed.")
+@click.option("--thresholds", "threshold_spec", default="0.30:0.80:0.05", show_default=True,
+              help="Thresholds to measure, start:stop:step.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def calibrate_faces_command(pairs_file: str, images_dir: str, target_far: float,
+                            threshold_spec: str, as_json: bool) -> None:
+    """Measure true- and false-accept rates of the face match on an LFW-format pairs file.
+
+    Every pair goes through the production pipeline; prints the rates at each threshold and
+    the largest threshold whose false-accept rate meets --target-far. Exits with 2 on a
+    malformed pairs file or option, 3 when the face engine cannot be loaded.
+    """
+    try:
+        thresholds = calibration.threshold_range(threshold_spec)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--thresholds") from err
+    try:
+        pairs = calibration.parse_pairs(Path(pairs_file).read_text(encoding="utf-8"))
+    except calibration.PairsFileError as err:
+        raise BadInput(f"{pairs_file}: {err}") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadInput(f"{pairs_file}: {getattr(err, 'strerror', None) or err}") from err
+    engine, engine_version = _engine()
+    config = current_app.config
+    root = Path(images_dir)
+
+    def encode(ref: calibration.ImageRef):
+        return calibration.encode_photo_file(ref.path(root), max_bytes=config["MAX_UPLOAD_BYTES"],
+                                             max_pixels=config["MAX_IMAGE_PIXELS"])
+
+    result = calibration.calibrate(pairs, encode, thresholds, target_far)
+    configured = config["FACE_MATCH_THRESHOLD"]
+    scores = result.scores
+    at_configured = calibration.rates_at(scores.genuine, scores.impostor, configured)
+    if as_json:
+        out = result.as_dict()
+        out.update(configured_threshold=configured, at_configured=at_configured.as_dict(),
+                   engine=engine, engine_version=engine_version)
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(_describe_calibration(pairs_file, result, at_configured, engine,
+                                     engine_version))
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _describe_calibration(pairs_file: str, result, at_configured, engine: str,
+                          engine_version: str) -> str:
+    """The human-readable form of a calibration."""
+    scores = result.scores
+    summary = result.as_dict()
+    lines = [f"{pairs_file}: {summary['pairs']} pairs, {summary['scored']} scored "
+             f"({summary['genuine']} genuine, {summary['impostor']} impostor) with "
+             f"{engine} {engine_version}"]
+    if scores.unscored:
+        reasons = ", ".join(f"{why} {n}" for why, n in sorted(scores.unscored.items()))
+        lines.append(f"Not scored: {sum(scores.unscored.values())} of {summary['pairs']} pairs "
+                     f"({reasons}); the images:")
+        shown = list(scores.unscored_images.items())[:10]
+        lines += [f"  {ref.path(Path())}: {why}" for ref, why in shown]
+    lines.append("")
+    lines.append("threshold  TAR     FAR     accuracy  genuine accepted  impostors accepted")
+    for row in result.table:
+        marker = "  <- configured" if math.isclose(row.threshold, at_configured.threshold) \
+            else ""
+        lines.append(f"{row.threshold:<9.3f}  {_rate(row.tar)}  {_rate(row.far)}  "
+                     f"{_rate(row.accuracy):<8}  {row.genuine_accepted:>7} of {row.genuine:<7}"
+                     f"  {row.impostor_accepted:>7} of {row.impostor}{marker}")
+    lines.append("")
+    lines.append(f"At the configured FACE_MATCH_THRESHOLD {at_configured.threshold:.3f}: "
+                 f"TAR {_rate(at_configured.tar)}, FAR {_rate(at_configured.far)} "
+                 f"({at_configured.impostor_accepted} of {at_configured.impostor} "
+                 "impostor pairs accepted)")
+    target, best = result.target_far, result.recommended
+    if not scores.impostor:
+        lines.append(f"Target FAR {target:g}: no impostor pairs were scored, so no false-accept "
+                     "rate was measured and no threshold is recommended.")
+    elif best is None:
+        lines.append(f"Target FAR {target:g}: no threshold in the range meets it (the lowest, "
+                     f"{result.table[0].threshold:.3f}, accepts {result.table[0].impostor_accepted}"
+                     f" of {result.table[0].impostor} impostor pairs).")
+    else:
+        lines.append(f"Target FAR {target:g}: threshold {best.threshold:.3f} (FAR "
+                     f"{best.impostor_accepted} of {best.impostor} impostor pairs, TAR "
+                     f"{best.genuine_accepted} of {best.genuine} genuine pairs).")
+    needed = calibration.impostor_pairs_needed(target)
+    impostors = len(scores.impostor)
+    if 0 < impostors < needed:
+        bound = calibration.RULE_OF_THREE / impostors
+        lines.append(f"  {impostors} impostor pairs cannot show a FAR of {target:g}: even "
+                     f"with none accepted the true rate may be up to about 3/{impostors} = "
+                     f"{bound:.4f} (95% confidence); it takes {needed} or more impostor pairs.")
+    return "\n".join(lines)
+
+
 def _credentials_path() -> Path:
     return Path(current_app.instance_path) / "demo-credentials.txt"
 
@@ -209,7 +399,8 @@ def _write_credentials(credentials: list[tuple[str, str, str]]) -> None:
 def init_app(app) -> None:
     """Register the commands."""
     for command in (create_agent_command, seed_demo_command, bootstrap_command,
-                    read_document_command, run_document_checks_command):
+                    read_document_command, run_document_checks_command, verify_pair_command,
+                    calibrate_faces_command):
         app.cli.add_command(command)
 
 

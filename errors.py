@@ -84,6 +84,8 @@ def domain_error_response(err: Exception):
         return error_body(err.error.status, err.error.code, err.error.message, err.field)
     if isinstance(err, service.MissingEvidence):
         return error_body(400, "missing_file", str(err), err.field)
+    if isinstance(err, service.ChallengeRefused):
+        return error_body(err.status, err.code, str(err), "challenge_token")
     for kind, (status, code, field) in DOMAIN_ERRORS.items():
         if isinstance(err, kind):
             return error_body(status, code, str(err), field)
@@ -153,7 +155,8 @@ def init_app(app) -> None:
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
             logger.addFilter(RedactTokens())
     app.register_error_handler(ApiError, _api_error)
-    for kind in (*DOMAIN_ERRORS, service.EvidenceRejected, service.MissingEvidence):
+    for kind in (*DOMAIN_ERRORS, service.EvidenceRejected, service.MissingEvidence,
+                 service.ChallengeRefused):
         app.register_error_handler(kind, _domain_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

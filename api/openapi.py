@@ -25,6 +25,10 @@ def _errors(*codes: str) -> dict:
     return {code: ERRORS[code] for code in codes}
 
 
+def _nullable(ref: str) -> dict:
+    return {"oneOf": [{"type": "null"}, {"$ref": f"#/components/schemas/{ref}"}]}
+
+
 def _json(ref: str) -> dict:
     return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
 
@@ -43,10 +47,29 @@ def openapi_document() -> dict:
         },
         "servers": [{"url": "/api/v1"}],
         "paths": {
+            "/challenges": {
+                "post": {
+                    "operationId": "createChallenge",
+                    "summary": "Get a one-time code for a challenge selfie",
+                    "description": "Requests of some issue types need a selfie in which the "
+                                   "person holds their ID and this code written on paper. "
+                                   "Send the returned challenge_token with the request "
+                                   "before expires_at; one code backs one request only.",
+                    "responses": {
+                        "201": {"description": "A fresh code", **_json("IssuedChallenge")},
+                        **_errors("429"),
+                    },
+                },
+            },
             "/recovery-requests": {
                 "post": {
                     "operationId": "createRecoveryRequest",
                     "summary": "File a recovery request with an ID photo and a selfie",
+                    "description": "Issue types that need a challenge selfie also need "
+                                   "challenge_token (from POST /challenges): without it or "
+                                   "with a forged one the answer is 400 (challenge_required, "
+                                   "challenge_invalid); an expired or already used one is "
+                                   "422 (challenge_expired, challenge_used).",
                     "parameters": [{
                         "name": "Idempotency-Key", "in": "header", "required": False,
                         "schema": {"type": "string", "maxLength": 255},
@@ -109,6 +132,50 @@ def openapi_document() -> dict:
                     "responses": {"200": {"description": "The changed case",
                                           **_json("CaseDetail")},
                                   **_errors("400", "401", "403", "404", "409", "422")},
+                },
+            },
+            "/cases/{case_id}/challenge-confirmation": {
+                "post": {
+                    "operationId": "confirmChallenge",
+                    "summary": "Confirm that the selfie shows the expected challenge code",
+                    "description": "The caller compared the code on the current selfie with "
+                                   "the case's code by eye. Allowed at the selfie check, once "
+                                   "per photo attempt; approving needs it when the case has "
+                                   "a code.",
+                    "security": bearer,
+                    "parameters": [case_id],
+                    "requestBody": {"required": True, **_json("VersionRequest")},
+                    "responses": {"200": {"description": "The changed case",
+                                          **_json("CaseDetail")},
+                                  **_errors("400", "401", "403", "404", "409", "422")},
+                },
+            },
+            "/cases/{case_id}/not-me": {
+                "post": {
+                    "operationId": "reportNotMe",
+                    "summary": "Record that the account holder says the request is not theirs",
+                    "description": "Reassesses the risk (a report makes it high) and escalates "
+                                   "the case to the security leads.",
+                    "security": bearer,
+                    "parameters": [case_id],
+                    "requestBody": {"required": True, **_json("NotMeRequest")},
+                    "responses": {"200": {"description": "The changed case",
+                                          **_json("CaseDetail")},
+                                  **_errors("400", "401", "403", "404", "422")},
+                },
+            },
+            "/cases/{case_id}/verification-retry": {
+                "post": {
+                    "operationId": "retryVerification",
+                    "summary": "Run the automated checks of the current photos again",
+                    "description": "For a case whose automated checks failed "
+                                   "(verification_failure is set); the checks run in the "
+                                   "background.",
+                    "security": bearer,
+                    "parameters": [case_id],
+                    "responses": {"202": {"description": "The case; the checks are queued",
+                                          **_json("CaseDetail")},
+                                  **_errors("401", "403", "404", "422")},
                 },
             },
             "/openapi.json": {
@@ -175,6 +242,21 @@ def _schemas() -> dict:
                                 "description": "JPEG, PNG or WebP"},
                 "id_document_back": {"type": "string", "format": "binary"},
                 "selfie": {"type": "string", "format": "binary"},
+                "challenge_token": {
+                    "type": "string", "maxLength": 1000,
+                    "description": "From POST /challenges; required for the issue types "
+                                   "that need a challenge selfie (the selfie shows the "
+                                   "person holding their ID and the code)."},
+            },
+        },
+        "IssuedChallenge": {
+            "type": "object", "required": ["code", "challenge_token", "expires_at"],
+            "properties": {
+                "code": {"type": "string", "pattern": "^[0-9]{6}$",
+                         "description": "Shown to the person, who writes it on paper."},
+                "challenge_token": {"type": "string",
+                                    "description": "Send with the recovery request."},
+                "expires_at": stamp,
             },
         },
         "RecoveryRequestCreated": {
@@ -229,6 +311,50 @@ def _schemas() -> dict:
                 "created_at": stamp,
             },
         },
+        "SelfieReading": {
+            "type": "object",
+            "description": "What the automated selfie check found on the current attempt. "
+                           "Distances are between face encodings: the smaller, the more "
+                           "alike; at or below the threshold counts as the same person.",
+            "required": ["attempt", "faces", "document_distance", "reference_distance",
+                         "threshold", "match", "challenge_code_read", "outcome",
+                         "created_at"],
+            "properties": {
+                "attempt": {"type": "integer"}, "faces": {"type": "integer"},
+                "document_distance": {"type": ["number", "null"]},
+                "reference_distance": {"type": ["number", "null"],
+                                       "description": "To the account's reference portrait, "
+                                                      "when it has one."},
+                "threshold": {"type": ["number", "null"]},
+                "match": {"type": ["boolean", "null"],
+                          "description": "document_distance <= threshold."},
+                "reference_match": {"type": ["boolean", "null"]},
+                "challenge_code_read": {"type": ["boolean", "null"],
+                                        "description": "Whether the code was read "
+                                                       "automatically; null without a code."},
+                "outcome": result, "created_at": stamp,
+            },
+        },
+        "RiskAssessment": {
+            "type": "object", "required": ["level", "reasons"],
+            "properties": {
+                "level": {"type": "string", "enum": ["low", "medium", "high"]},
+                "reasons": {"type": "array", "items": {
+                    "type": "object", "required": ["code", "level", "text"],
+                    "properties": {"code": {"type": "string"},
+                                   "level": {"type": "string",
+                                             "enum": ["low", "medium", "high"]},
+                                   "text": {"type": "string"}}}},
+            },
+        },
+        "CaseChallenge": {
+            "type": "object", "required": ["code", "confirmed"],
+            "properties": {"code": {"type": "string"}, "confirmed": {"type": "boolean"}},
+        },
+        "VerificationFailure": {
+            "type": "object", "required": ["reason", "at"],
+            "properties": {"reason": {"type": ["string", "null"]}, "at": stamp},
+        },
         "CaseList": {
             "type": "object", "required": ["items", "next_cursor"],
             "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/"
@@ -238,7 +364,8 @@ def _schemas() -> dict:
         "CaseDetail": {
             "allOf": [{"$ref": "#/components/schemas/CaseSummary"}, {
                 "type": "object",
-                "required": ["resolution", "allowed_events", "checks", "events", "messages"],
+                "required": ["resolution", "allowed_events", "checks", "events", "messages",
+                             "selfie", "risk", "challenge", "verification_failure"],
                 "properties": {
                     "submitted": {"type": "object"},
                     "account": {"type": ["object", "null"]},
@@ -252,11 +379,25 @@ def _schemas() -> dict:
                                "items": {"$ref": "#/components/schemas/Check"}},
                     "document": {"oneOf": [{"type": "null"},
                                            {"$ref": "#/components/schemas/DocumentReading"}]},
+                    "selfie": _nullable("SelfieReading"),
+                    "risk": _nullable("RiskAssessment"),
+                    "challenge": _nullable("CaseChallenge"),
+                    "verification_failure": _nullable("VerificationFailure"),
                     "stage_results": {"type": "object", "additionalProperties": result},
                     "events": {"type": "array", "items": {"type": "object"}},
                     "messages": {"type": "array", "items": message},
                 },
             }],
+        },
+        "VersionRequest": {
+            "type": "object", "required": ["version"],
+            "properties": {"version": {"type": "integer",
+                                       "description": "The case version you last saw."}},
+        },
+        "NotMeRequest": {
+            "type": "object", "required": ["note"],
+            "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 4000,
+                                    "description": "Who reported it and how."}},
         },
         "EventRequest": {
             "type": "object", "required": ["event", "version"],

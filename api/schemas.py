@@ -101,6 +101,55 @@ def _day(value) -> str | None:
     return value.isoformat() if value else None
 
 
+def _match(distance: float | None, threshold: float | None) -> bool | None:
+    if distance is None or threshold is None:
+        return None
+    return distance <= threshold
+
+
+def selfie_json(reading) -> dict | None:
+    """What the automated selfie check found on the current attempt (None before it ran)."""
+    if reading is None:
+        return None
+    return {
+        "attempt": reading.attempt, "faces": reading.faces,
+        "document_distance": reading.document_distance,
+        "reference_distance": reading.reference_distance,
+        "threshold": reading.threshold,
+        "match": _match(reading.document_distance, reading.threshold),
+        "reference_match": _match(reading.reference_distance, reading.threshold),
+        "challenge_code_read": reading.challenge_code_read,
+        "outcome": reading.outcome, "created_at": _time(reading.created_at),
+    }
+
+
+def risk_json(row) -> dict | None:
+    """The latest risk assessment of the current photos: its level and every reason."""
+    if row is None:
+        return None
+    return {"level": row.details.get("level"), "reasons": row.details.get("reasons", [])}
+
+
+def challenge_json(case) -> dict | None:
+    """The code the user was to hold up in the selfie, and whether an agent confirmed it."""
+    if not case.challenge_code:
+        return None
+    return {"code": case.challenge_code, "confirmed": service.challenge_confirmed(case)}
+
+
+def failure_json(event) -> dict | None:
+    """A permanent failure of the automated checks of the current photos."""
+    if event is None:
+        return None
+    return {"reason": event.reason, "at": _time(event.created_at)}
+
+
+def issued_challenge_json(issued) -> dict:
+    """A fresh challenge code and the token that proves this desk issued it."""
+    return {"code": issued.code, "challenge_token": issued.token,
+            "expires_at": _time(issued.expires_at)}
+
+
 def case_detail(case, agent) -> dict:
     """A case with everything an agent needs to decide."""
     account = case.account
@@ -125,6 +174,10 @@ def case_detail(case, agent) -> dict:
         "evidence": [evidence_json(e) for e in case.evidence],
         "checks": [check_json(c) for c in case.checks],
         "document": reading_json(case.current_reading()),
+        "selfie": selfie_json(case.current_selfie_reading()),
+        "risk": risk_json(service.current_risk(case)),
+        "challenge": challenge_json(case),
+        "verification_failure": failure_json(service.verification_failure(case)),
         "stage_results": {
             stage: result.value
             for stage, result in stage_results(case.checks, case.evidence_attempt).items()

@@ -12,7 +12,7 @@ from workflow.states import ISSUE_TYPES, TRIGGERS, State
 
 from . import bp
 from .openapi import openapi_document
-from .schemas import case_detail, case_summary, public_status
+from .schemas import case_detail, case_summary, issued_challenge_json, public_status
 
 STAFF = ("agent", "security_lead", "admin")
 
@@ -28,6 +28,16 @@ def _form_error(form) -> ApiError:
                 "selfie": "missing_file"}.get(name, "invalid_field")
         return ApiError(400, code, errors[0], name)
     return ApiError(400, "bad_request", "The request could not be understood.")
+
+
+@bp.post("/challenges")
+@limiter.limit(_submission_limit)
+def create_challenge():
+    """Issue a one-time code for a challenge selfie, with the token to send with the request."""
+    response = jsonify(issued_challenge_json(service.issue_challenge()))
+    response.status_code = 201
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/recovery-requests")
@@ -107,31 +117,78 @@ def get_case(case_id: int):
     return jsonify(case_detail(service.get_case(case_id), g.agent))
 
 
+def _json_body(expected: str) -> dict:
+    """The request's JSON object; ``expected`` names its fields for the error message."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", f"Send a JSON object with {expected}.")
+    return body
+
+
+def _version(body: dict) -> int:
+    version = body.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ApiError(400, "invalid_field",
+                       "version is required: the case version you last saw.", "version")
+    return version
+
+
+def _text(body: dict, name: str, *, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ApiError(400, "invalid_field", f"{name} is required.", name)
+        return None
+    if not isinstance(value, str) or len(value) > 4000 or CONTROL_CHARACTERS.search(value):
+        raise ApiError(400, "invalid_field", f"{name} must be text of at most 4000 characters "
+                       "without control characters.", name)
+    return value
+
+
 @bp.post("/cases/<id:case_id>/events")
 @token_required(*STAFF)
 def fire_event(case_id: int):
     """Fire an event on a case, carrying the version the caller saw."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "Send a JSON object with event, version and reason.")
+    body = _json_body("event, version and reason")
     event = body.get("event")
-    version = body.get("version")
-    reason = body.get("reason")
     if not isinstance(event, str) or not event:
         raise ApiError(400, "invalid_field", "event is required.", "event")
     if event not in TRIGGERS:
         raise ApiError(400, "unknown_event",
                        f"Unknown event '{event}'. Use one of: {', '.join(TRIGGERS)}.", "event")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ApiError(400, "invalid_field",
-                       "version is required: the case version you last saw.", "version")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 4000
-                               or CONTROL_CHARACTERS.search(reason)):
-        raise ApiError(400, "invalid_field", "reason must be text of at most 4000 characters "
-                       "without control characters.", "reason")
+    version = _version(body)
+    reason = _text(body, "reason")
     case = service.fire_event(case_id, event, agent=g.agent, expected_version=version,
                               reason=reason)
     return jsonify(case_detail(case, g.agent))
+
+
+@bp.post("/cases/<id:case_id>/challenge-confirmation")
+@token_required(*STAFF)
+def confirm_challenge(case_id: int):
+    """The caller read the expected code on the selfie by eye."""
+    version = _version(_json_body("version"))
+    case = service.confirm_challenge(case_id, g.agent, version)
+    return jsonify(case_detail(case, g.agent))
+
+
+@bp.post("/cases/<id:case_id>/not-me")
+@token_required(*STAFF)
+def report_not_me(case_id: int):
+    """The account holder says the request is not theirs: recorded, reassessed, escalated."""
+    note = _text(_json_body("note"), "note", required=True)
+    case = service.report_not_me(case_id, g.agent, note)
+    return jsonify(case_detail(case, g.agent))
+
+
+@bp.post("/cases/<id:case_id>/verification-retry")
+@token_required(*STAFF)
+def retry_verification(case_id: int):
+    """Run the automated checks of the current photos again after a failure."""
+    case = service.retry_verification(case_id, g.agent)
+    response = jsonify(case_detail(case, g.agent))
+    response.status_code = 202
+    return response
 
 
 @bp.get("/openapi.json")

@@ -22,7 +22,7 @@ from verification.checks import REASONS, stage_results
 
 from . import service
 from .auth import staff_required
-from .forms import AssignForm, EventForm, LoginForm, MessageForm
+from .forms import ActionForm, AssignForm, EventForm, LoginForm, MessageForm, NotMeForm, VersionForm
 from .models import Agent, Evidence
 from .states import ACTIVE_STATES, ISSUE_TYPES, State
 
@@ -103,14 +103,20 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
     assign_form.assignee_id.choices = [SelectChoice(value="", label="Nobody")] + [
         SelectChoice(value=a.id, label=a.name) for a in agents]
     account = case.account
+    actions = service.allowed_events(case, current_user.actors)
+    photos = {e.kind: e for e in case.current_evidence()}
     return render_template(
-        "agent/case.html", case=case, account=account, error=error,
-        actions=service.allowed_events(case, current_user.actors),
+        "agent/case.html", case=case, account=account, error=error, actions=actions,
+        needs_reason={row.trigger: service.reason_needed(case, row) for row in actions},
         event_form=forms.pop("event_form", None) or EventForm(version=case.version),
         message_form=forms.pop("message_form", None) or MessageForm(),
-        assign_form=assign_form, issue_types=ISSUE_TYPES,
+        not_me_form=forms.pop("not_me_form", None) or NotMeForm(),
+        action_form=ActionForm(), assign_form=assign_form, issue_types=ISSUE_TYPES,
         stages=stage_results(case.checks, case.evidence_attempt), reasons=REASONS,
-        reading=case.current_reading(),
+        reading=case.current_reading(), selfie=case.current_selfie_reading(),
+        selfie_photo=photos.get("selfie"), document_photo=photos.get("id_document"),
+        risk=service.current_risk(case), failure=service.verification_failure(case),
+        challenge_confirmed=service.challenge_confirmed(case),
         latest={c.check: c for c in case.checks if c.attempt == case.evidence_attempt},
         is_lead=current_user.role in ("security_lead", "admin"),
     ), status
@@ -184,6 +190,56 @@ def message(case_id: int):
     except service.ActionRefused as err:
         return _render_case(service.get_case(case_id), 422, str(err), message_form=form)
     flash("Note added." if form.internal.data else "Message sent to the user.", "success")
+    return redirect(url_for("agent.case", case_id=case_id))
+
+
+@bp.post("/cases/<id:case_id>/challenge-confirmation")
+@staff_required()
+def confirm_challenge(case_id: int):
+    """The agent read the expected code on the selfie: one click, with the version seen."""
+    form = VersionForm()
+    if not form.validate_on_submit():
+        return _render_case(service.get_case(case_id), 400, "Reload the case and try again.")
+    try:
+        service.confirm_challenge(case_id, current_user, form.version.data)
+    except service.StaleCase as err:
+        db.session.expire_all()
+        return _render_case(service.get_case(case_id), 409, str(err))
+    except service.ActionRefused as err:
+        db.session.expire_all()
+        return _render_case(service.get_case(case_id), 422, str(err))
+    flash("The code on the selfie is confirmed.", "success")
+    return redirect(url_for("agent.case", case_id=case_id))
+
+
+@bp.post("/cases/<id:case_id>/not-me")
+@staff_required()
+def not_me(case_id: int):
+    """Record that the account holder says this request is not theirs (escalates it)."""
+    form = NotMeForm()
+    if not form.validate_on_submit():
+        return _render_case(service.get_case(case_id), 400, None, not_me_form=form)
+    try:
+        service.report_not_me(case_id, current_user, form.note.data)
+    except service.ActionRefused as err:
+        db.session.expire_all()
+        return _render_case(service.get_case(case_id), 422, str(err), not_me_form=form)
+    flash("Recorded: the account holder says this request is not theirs.", "success")
+    return redirect(url_for("agent.case", case_id=case_id))
+
+
+@bp.post("/cases/<id:case_id>/verification-retry")
+@staff_required()
+def retry_verification(case_id: int):
+    """Run the automated checks of the current photos again after they failed."""
+    if not ActionForm().validate_on_submit():
+        return _render_case(service.get_case(case_id), 400, "Reload the case and try again.")
+    try:
+        service.retry_verification(case_id, current_user)
+    except service.ActionRefused as err:
+        db.session.expire_all()
+        return _render_case(service.get_case(case_id), 422, str(err))
+    flash("The automated checks will run again.", "success")
     return redirect(url_for("agent.case", case_id=case_id))
 
 

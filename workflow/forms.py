@@ -103,7 +103,8 @@ class RecoveryForm(Form):
     consent = BooleanField(
         "I agree that my ID and selfie are processed to verify my identity for this request.",
         validators=[DataRequired("We cannot check your identity without your consent.")])
-
+    # The signed token of the challenge code shown on the form (see service.issue_challenge).
+    challenge_token = HiddenField(validators=[Optional(), Length(max=1000)])
 
 
 class LoginForm(Form):
@@ -119,6 +120,23 @@ class EventForm(Form):
     event = HiddenField(validators=[DataRequired()])
     version = IntegerField(validators=[InputRequired()])
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=4000)])
+
+
+class VersionForm(Form):
+    """A one-click action that only carries the version the agent saw."""
+
+    version = IntegerField(validators=[InputRequired()])
+
+
+class NotMeForm(Form):
+    """The account holder says the request is not theirs."""
+
+    note = TextAreaField("How did the account holder tell us?", validators=[
+        DataRequired("Say who reported it and how."), Length(max=4000)])
+
+
+class ActionForm(Form):
+    """A one-click action without fields (the CSRF token only)."""
 
 
 class AssignForm(Form):

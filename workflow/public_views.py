@@ -1,8 +1,12 @@
 """Pages for the person recovering their account: the request form and the status page."""
 
+from datetime import UTC, datetime, timedelta
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from itsdangerous.encoding import base64_decode, bytes_to_int
 
 from extensions import limiter
+from verification import challenge as challenges
 
 from . import service
 from .forms import RecoveryForm, ReplyForm, ResubmitForm, WithdrawForm
@@ -29,7 +33,7 @@ def submission_from(form, client_ip: str | None) -> service.Submission:
         email=form.email.data, full_name=form.full_name.data,
         date_of_birth=form.date_of_birth.data, issue_type=form.issue_type.data,
         description=form.description.data or "", consent=bool(form.consent.data),
-        client_ip=client_ip,
+        client_ip=client_ip, challenge_token=form.challenge_token.data or None,
     )
 
 
@@ -55,29 +59,63 @@ def index():
     return redirect(url_for("public.recover"))
 
 
+def _kept_challenge(token: str | None) -> challenges.IssuedChallenge | None:
+    """The challenge a re-rendered form carried, while it is still valid; else None.
+
+    A person who already wrote the code down and took the selfie keeps it when the form
+    comes back for another reason (a typo in a date, a blurry ID photo).
+    """
+    if not token:
+        return None
+    config = current_app.config
+    ttl = config["CHALLENGE_TTL_SECONDS"]
+    try:
+        found = challenges.verify(token, config["SECRET_KEY"], ttl)
+    except (challenges.ChallengeExpired, challenges.ChallengeInvalid):
+        return None
+    # The token is verified: its middle part is the signing time, in itsdangerous' format.
+    issued = datetime.fromtimestamp(bytes_to_int(base64_decode(token.rsplit(".", 2)[1])), UTC)
+    return challenges.IssuedChallenge(found.code, token, issued + timedelta(seconds=ttl))
+
+
+def _render_form(form, status: int = 200, *, fresh_challenge: bool = False):
+    """The form, with the challenge code it carries (or a new one) when any type needs one."""
+    types = current_app.config["CHALLENGE_ISSUE_TYPES"]
+    challenge = None
+    if types:
+        challenge = (None if fresh_challenge else _kept_challenge(form.challenge_token.data)) \
+            or service.issue_challenge()
+        form.challenge_token.data = challenge.token
+    return render_template(
+        "public/recover.html", form=form, challenge=challenge, challenge_types=types,
+        challenge_labels=[ISSUE_TYPES[t] for t in types if t in ISSUE_TYPES],
+    ), status
+
+
 @bp.route("/recover", methods=["GET", "POST"])
 @limiter.limit(_submission_limit, methods=["POST"])
 def recover():
     """The recovery request form; on success, the confirmation with the tracking link."""
     form = RecoveryForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            result = service.submit_request(submission_from(form, request.remote_addr),
-                                            uploaded_files(form))
-        except service.EvidenceRejected as err:
-            getattr(form, err.field).errors.append(err.error.message)
-            status = err.error.status
-        except service.MissingEvidence as err:
-            getattr(form, err.field).errors.append(str(err))
-            status = 400
-        else:
-            status_url = url_for("public.status", token=result.tracking_token, _external=True)
-            return render_template("public/submitted.html", case=result.case,
-                                   status_url=status_url), 201
-    elif request.method == "POST":
-        status = 400
-    return render_template("public/recover.html", form=form), status
+    if not form.is_submitted():
+        return _render_form(form)
+    if not form.validate():
+        return _render_form(form, 400)
+    try:
+        result = service.submit_request(submission_from(form, request.remote_addr),
+                                        uploaded_files(form))
+    except service.EvidenceRejected as err:
+        getattr(form, err.field).errors.append(err.error.message)
+        return _render_form(form, err.error.status)
+    except service.MissingEvidence as err:
+        getattr(form, err.field).errors.append(str(err))
+        return _render_form(form, 400)
+    except service.ChallengeRefused as err:
+        form.selfie.errors.append(str(err))
+        return _render_form(form, err.status, fresh_challenge=True)
+    status_url = url_for("public.status", token=result.tracking_token, _external=True)
+    return render_template("public/submitted.html", case=result.case,
+                           status_url=status_url), 201
 
 
 def _render_status(token: str, case, status: int = 200, **forms):

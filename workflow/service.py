@@ -737,6 +737,19 @@ def _other_accounts_with(case: RecoveryCase, country: str, number: str) -> list[
     ))
 
 
+def _store_findings(case: RecoveryCase, checks: list[CheckResult],
+                    event: str) -> tuple[Result, list[str]]:
+    """Add a job's findings to the check tree with one event; their outcome and flagged codes."""
+    for found in checks:
+        _record_check(case, found, agent=None)
+    outcome = worst(found.result for found in checks) or Result.CONSIDER
+    flagged = sorted({f.reason_code for f in checks
+                      if f.reason_code and f.result is not Result.CLEAR})
+    _record(case, event, actor=Actor.SYSTEM,
+            reason=f"{outcome.value}" + (f": {', '.join(flagged)}" if flagged else ""))
+    return outcome, flagged
+
+
 # Findings that call for a person even when the photos must also be retaken: new photos
 # would otherwise start a fresh attempt in which these signals no longer show.
 NEEDS_A_PERSON = frozenset({"document_used_by_other_account", "name_mismatch",
@@ -764,14 +777,8 @@ def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
             if mrz is not None and mrz.valid_check_digits and mrz.document_number:
                 others = _other_accounts_with(case, mrz.issuing_country, mrz.document_number)
                 checks.append(compromised_check(mrz, others))
-            for found in checks:
-                _record_check(case, found, agent=None)
-            outcome = worst(found.result for found in checks) or Result.CONSIDER
+            outcome, flagged = _store_findings(case, checks, "document_checked")
             case.readings.append(_reading_row(job.attempt, report, outcome))
-            flagged = sorted({f.reason_code for f in checks
-                              if f.reason_code and f.result is not Result.CLEAR})
-            _record(case, "document_checked", actor=Actor.SYSTEM,
-                    reason=f"{outcome.value}" + (f": {', '.join(flagged)}" if flagged else ""))
             if case.state != State.ID_CHECK:
                 return outcome.value
             if outcome is Result.CLEAR:
@@ -928,9 +935,7 @@ def record_selfie_check(job: SelfieJob, report: SelfieReport,
             if report.encoding is not None:
                 checks.append(known_face_check(report.encoding, _known_faces(case),
                                                policy.match_threshold))
-            for found in checks:
-                _record_check(case, found, agent=None)
-            outcome = worst(found.result for found in checks) or Result.CONSIDER
+            outcome, _ = _store_findings(case, checks, "selfie_checked")
             encoding = report.encoding
             case.selfie_readings.append(SelfieReading(
                 attempt=job.attempt, faces=report.faces,
@@ -943,10 +948,6 @@ def record_selfie_check(job: SelfieJob, report: SelfieReport,
                                           if c.check == "selfie.challenge.code"), None),
                 outcome=outcome.value,
                 timings_ms={k: round(v, 1) for k, v in report.timings_ms.items()}))
-            flagged = sorted({f.reason_code for f in checks
-                              if f.reason_code and f.result is not Result.CLEAR})
-            _record(case, "selfie_checked", actor=Actor.SYSTEM,
-                    reason=f"{outcome.value}" + (f": {', '.join(flagged)}" if flagged else ""))
             risk = _assess_risk(case)
             if risk.level is Level.HIGH:
                 _escalate_for_risk(case, risk)
