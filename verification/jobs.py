@@ -327,6 +327,32 @@ def start_sweeper(app: Flask) -> threading.Thread | None:
     return thread
 
 
+def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> None:
+    """Work the RQ verification queue in this process until stopped (or, ``burst``, emptied).
+
+    The engines load once, before the first job (and a missing one stops the worker at
+    once rather than failing every job). Jobs run in this process (RQ's SimpleWorker): the
+    models stay loaded between jobs, and a worker killed mid-job leaves a job the sweep
+    queues again. The sweep runs first, then every VERIFICATION_SWEEP_SECONDS.
+    """
+    from rq import SimpleWorker
+
+    from .faces import face_engine
+    from .ocr import ocr_engine
+
+    if app.config["VERIFICATION_EXECUTOR"] != "rq":
+        raise RuntimeError("The worker takes jobs from Redis: set REDIS_URL (and leave "
+                           "VERIFICATION_EXECUTOR unset or 'rq').")
+    face_engine()
+    ocr_engine()
+    swept = sweep(app)
+    app.logger.info("worker: %d case(s) queued again by the start-up sweep", len(swept))
+    if not burst:
+        start_sweeper(app)
+    worker = SimpleWorker([rq_queue(app)], connection=redis_connection(app), name=name)
+    worker.work(burst=burst, with_scheduler=True)
+
+
 def wait_for_jobs(app: Flask, timeout: float | None = None) -> bool:
     """Wait until the in-process jobs started so far have finished; False on timeout."""
     executor = app.extensions.get(_EXTENSION)
