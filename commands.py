@@ -15,14 +15,17 @@ from PIL import Image
 
 from extensions import db
 from verification import calibration
-from verification.calibration import face_distance
 from verification.documents import PersonFacts, check_document, find_portrait
 from verification.faces import (
     FaceEngineUnavailable,
     FoundFace,
     encode_face,
+    face_distance,
     face_engine,
     find_faces,
+)
+from verification.faces import (
+    engine_version as face_engine_version,
 )
 from verification.images import ImageRejected, normalize_upload
 from workflow import demo, service
@@ -181,27 +184,29 @@ def _describe(image: str, report) -> str:
 @click.command("run-document-checks")
 @with_appcontext
 def run_document_checks_command() -> None:
-    """Run the document check of every open case whose current photos have not been read.
+    """Run the automated checks of every open case whose current photos have not been read.
 
-    For cases whose job was lost (a process stopped mid-job) or failed: the checks run here,
-    one after the other, and each prints its outcome. A second run finds nothing to do.
+    For cases whose job was lost (a process stopped mid-job) or failed for good: the checks
+    (document, selfie, risk) run here, one case after the other, and each prints its outcome.
+    A second run finds nothing to do.
     """
     from verification import jobs
 
-    pending = service.cases_without_document_reading()
+    pending = service.cases_needing_verification(include_failed=True)
     if not pending:
         click.echo("Every open case's current photos have been checked.")
         return
     failed = 0
     for case_id, attempt in pending:
         try:
-            outcome = jobs.run_document_job(case_id, attempt)
+            outcome = jobs.run_verification(case_id, attempt)
+            outcome = ", ".join(f"{step} {result}" for step, result in outcome.items())
         except Exception as err:  # reported per case; the command goes on with the others
             failed += 1
             outcome = f"failed ({type(err).__name__}: {err})"
         click.echo(f"case {case_id} attempt {attempt}: {outcome}")
     if failed:
-        raise click.ClickException(f"{failed} of {len(pending)} document checks failed.")
+        raise click.ClickException(f"{failed} of {len(pending)} cases failed their checks.")
 
 
 class EngineMissing(click.ClickException):
@@ -213,10 +218,10 @@ class EngineMissing(click.ClickException):
 def _engine() -> tuple[str, str]:
     """The face engine's name and version; EngineMissing when it cannot be loaded."""
     try:
-        engine = face_engine()
+        face_engine()
     except FaceEngineUnavailable as err:
         raise EngineMissing(str(err)) from err
-    return "face_recognition", getattr(engine, "__version__", "unknown")
+    return "face_recognition", face_engine_version()
 
 
 def _face_photo(path: str, side: str) -> Image.Image:
@@ -282,7 +287,8 @@ def verify_pair_command(id_image: str, selfie: str, threshold: float | None,
 @click.command("calibrate-faces")
 @with_appcontext
 @click.argument("pairs_file", type=click.Path(dir_okay=False))
-@click.option("--images", "images_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--images", "images_dir", required=True,
+              type=click.Path(exists=True, file_okay=False),
               help="The LFW-format directory: DIR/name/name_0001.jpg.")
 @click.option("--target-far", type=click.FloatRange(min=0, max=1, min_open=True),
               default=0.001, show_default=True,
@@ -383,6 +389,23 @@ def _describe_calibration(pairs_file: str, result, at_configured, engine: str,
     return "\n".join(lines)
 
 
+@click.command("worker")
+@with_appcontext
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.option("--name", help="Worker name shown by RQ (default: host and process id).")
+def worker_command(burst: bool, name: str | None) -> None:
+    """Run verification jobs from Redis (REDIS_URL); start as many as you like, anywhere."""
+    import logging
+
+    from verification import jobs
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        jobs.run_worker(current_app._get_current_object(), burst=burst, name=name)
+    except RuntimeError as err:
+        raise click.ClickException(str(err)) from err
+
+
 def _credentials_path() -> Path:
     return Path(current_app.instance_path) / "demo-credentials.txt"
 
@@ -400,7 +423,7 @@ def init_app(app) -> None:
     """Register the commands."""
     for command in (create_agent_command, seed_demo_command, bootstrap_command,
                     read_document_command, run_document_checks_command, verify_pair_command,
-                    calibrate_faces_command):
+                    calibrate_faces_command, worker_command):
         app.cli.add_command(command)
 
 

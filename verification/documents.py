@@ -162,9 +162,9 @@ def find_portrait(image: Image.Image, *, encode: bool = True) -> Portrait:
 
 def portrait_check(portrait: Portrait) -> CheckResult:
     """document.portrait.face_count: exactly one face on the document."""
-    from .faces import face_engine  # the version of the engine that produced the finding
+    from .faces import engine_version  # the version of the engine that produced the finding
 
-    engine_version = getattr(face_engine(), "__version__", "unknown")
+    engine_version = engine_version()
     if portrait.faces == 1:
         result, reason = Result.CLEAR, None
     elif portrait.faces == 0:

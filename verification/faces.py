@@ -6,6 +6,7 @@ exception it can report instead of exiting.
 """
 
 import importlib
+import importlib.metadata
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +41,15 @@ def face_engine() -> ModuleType:
         ) from err
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = truncated
+
+
+def engine_version() -> str:
+    """The installed face-recognition package's version (its module reports an older one)."""
+    face_engine()
+    try:
+        return importlib.metadata.version("face-recognition")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 # Detection runs on a copy whose longer side is this long. Measured on specimen documents
@@ -95,3 +105,9 @@ def encode_face(image: Image.Image, face: FoundFace) -> np.ndarray:
     crop = np.asarray(image.convert("RGB").crop(crop_box))
     local = (top - crop_box[1], right - crop_box[0], bottom - crop_box[1], left - crop_box[0])
     return engine.face_encodings(crop, known_face_locations=[local])[0]
+
+
+def face_distance(first: np.ndarray, second: np.ndarray) -> float:
+    """The Euclidean distance between two encodings (what face_recognition.face_distance gives)."""
+    return float(np.linalg.norm(np.asarray(first, dtype=np.float64)
+                                - np.asarray(second, dtype=np.float64)))

@@ -284,6 +284,10 @@ def init_app(app: Flask) -> None:
                 build()
             except (TypeError, ValueError) as err:
                 raise RuntimeError(f"{what} settings are not valid: {err}") from err
+    if name == "thread":
+        # In the embedded set-up the web process is also the worker: it sweeps for jobs lost
+        # when a previous process stopped (RQ workers sweep in `flask worker`).
+        start_sweeper(app)
 
 
 def enqueue_document_check(case_id: int, attempt: int) -> None:

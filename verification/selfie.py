@@ -20,7 +20,14 @@ import numpy as np
 from PIL import Image
 
 from .checks import CheckResult, Result, settings_from_mapping
-from .faces import DETECT_MAX_SIDE, FoundFace, encode_face, face_engine, find_faces
+from .faces import (
+    DETECT_MAX_SIDE,
+    FoundFace,
+    encode_face,
+    engine_version,
+    face_distance,
+    find_faces,
+)
 
 
 @dataclass(frozen=True)
@@ -85,11 +92,6 @@ class SelfieReport:
                    default=Result.CONSIDER)
 
 
-def face_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """The Euclidean distance between two face encodings."""
-    return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))
-
-
 def face_sharpness(image: Image.Image, face: FoundFace) -> float:
     """How sharp a face is, independent of its size and lighting (see SelfiePolicy)."""
     top, right, bottom, left = face.box
@@ -101,7 +103,7 @@ def face_sharpness(image: Image.Image, face: FoundFace) -> float:
 
 
 def _engine_version() -> str:
-    return getattr(face_engine(), "__version__", "unknown")
+    return engine_version()
 
 
 def _face(check: str, result: Result, reason: str | None = None, **details) -> CheckResult:

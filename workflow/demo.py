@@ -5,6 +5,7 @@ from datetime import date
 
 from verification.specimen import (
     SpecimenPerson,
+    render_challenge_selfie,
     render_id_card,
     render_passport,
     render_selfie,
@@ -36,16 +37,18 @@ DEMO_PEOPLE = [
      "other", "id_card"),
 ]
 
-# What a person does with each demo case after the automated document check has run (the
-# check itself decides the first move: clear documents reach the selfie check, an expired one
-# asks the user for another, mismatches wait for an agent).
+# What people do with each demo case after the automated checks have run. The demo's faces
+# are drawn, and the face model sees every drawn face as much the same person: after the first
+# case, the known-face check flags each selfie as filed for other accounts, and the risk
+# assessment sends those cases to the security leads. The leads' decisions below spread the
+# demo over every state, each with a genuine check tree.
 DEMO_PATHS = [
     [],
-    [],
-    [("approve", None)],
+    [("return_to_stage", "Birth date confirmed with the customer on a video call.")],
+    [("approve", "Identity confirmed on a video call; known-face match reviewed.")],
     [],
     [("escalate", "Login from a new country shortly before the lockout.")],
-    [],
+    [("return_to_stage", "Known-face match reviewed: a different person.")],
     [],
 ]
 # Demo variations the automated checks react to, by person index.
@@ -55,8 +58,8 @@ ACCOUNT_BIRTH_DATE_DIFFERS = {1}
 MAX_PORTRAIT_TRIES = 30
 
 
-def _document(index: int, person, expired: bool) -> bytes:
-    """A specimen document photo whose drawn portrait the face detector finds."""
+def _document(index: int, person, expired: bool):
+    """A specimen document photo whose drawn portrait the face detector finds, and its page."""
     from verification.degrade import on_background
     from verification.faces import find_faces
 
@@ -72,14 +75,24 @@ def _document(index: int, person, expired: bool) -> bytes:
         # The same look the intake gate takes: the stored photo, decoded again.
         if len(find_faces(service.open_image(photo))) == 1:
             break
-    return photo
+    return photo, page
+
+
+def _selfie(index: int, issue: str, page) -> tuple[bytes, str | None]:
+    """A drawn selfie, holding the ID and a fresh code where the issue type asks for that."""
+    person = render_selfie(None, seed=index)
+    if not service.challenge_required(issue):
+        return to_jpeg_bytes(person), None
+    issued = service.issue_challenge()
+    return to_jpeg_bytes(render_challenge_selfie(person, page, issued.code, seed=index)), \
+        issued.token
 
 
 def seed() -> list[tuple[str, str, str]]:
     """Create demo agents, accounts and cases; returns (role, email, password) for each agent.
 
-    Every case goes through the real intake and the real document check (a few seconds
-    each), so the console shows genuine check trees.
+    Every case goes through the real intake and the real checks (document, selfie, risk: a
+    few seconds each), so the console shows genuine check trees.
     """
     from extensions import db
     from verification import jobs
@@ -103,19 +116,20 @@ def seed() -> list[tuple[str, str, str]]:
                              False, False, "forgot_password", "passport")]
     for index, person in enumerate(people):
         email, surname, given, dob, _sex, _2fa, _locked, issue, _doc = person
-        photos = {"id_document": _document(index, person, index in EXPIRED_DOCUMENT),
-                  "selfie": to_jpeg_bytes(render_selfie(None, seed=index))}
+        document, page = _document(index, person, index in EXPIRED_DOCUMENT)
+        selfie, challenge_token = _selfie(index, issue, page)
         result = service.submit_request(
             service.Submission(email=email, full_name=f"{given.title()} {surname.title()}",
                                date_of_birth=dob, issue_type=issue,
                                description="I cannot get into my account.", consent=True,
-                               client_ip="127.0.0.1"),
-            photos, enqueue=False,
+                               client_ip=f"203.0.113.{10 + index}",
+                               challenge_token=challenge_token),
+            {"id_document": document, "selfie": selfie}, enqueue=False,
         )
-        jobs.run_document_job(result.case.id, 1)
+        jobs.run_verification(result.case.id, 1)
         for trigger, reason in DEMO_PATHS[index % len(DEMO_PATHS)]:
             case = service.get_case(result.case.id)
-            actor = agents["security_lead"] if trigger == "approve" else agents["agent"]
+            actor = agents["security_lead"] if case.state == "escalated" else agents["agent"]
             service.fire_event(case.id, trigger, agent=actor, expected_version=case.version,
                                reason=reason)
     return credentials

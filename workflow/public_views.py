@@ -86,9 +86,14 @@ def _render_form(form, status: int = 200, *, fresh_challenge: bool = False):
         challenge = (None if fresh_challenge else _kept_challenge(form.challenge_token.data)) \
             or service.issue_challenge()
         form.challenge_token.data = challenge.token
+    minutes_left = None
+    if challenge is not None:
+        minutes_left = max(1, int((challenge.expires_at - datetime.now(UTC)).total_seconds()
+                                  // 60))
     return render_template(
         "public/recover.html", form=form, challenge=challenge, challenge_types=types,
         challenge_labels=[ISSUE_TYPES[t] for t in types if t in ISSUE_TYPES],
+        minutes_left=minutes_left,
     ), status
 
 

@@ -818,25 +818,6 @@ def _reading_row(attempt: int, report: DocumentReport, outcome: Result) -> Docum
     )
 
 
-def cases_without_document_reading() -> list[tuple[int, int]]:
-    """(case id, attempt) of open cases whose current photos have no document reading yet."""
-    read = sa.select(DocumentReading.id).where(
-        DocumentReading.case_id == RecoveryCase.id,
-        DocumentReading.attempt == RecoveryCase.evidence_attempt)
-    query = (sa.select(RecoveryCase.id, RecoveryCase.evidence_attempt)
-             .where(RecoveryCase.state != State.RESOLVED.value, ~sa.exists(read))
-             .order_by(RecoveryCase.created_at, RecoveryCase.id))
-    return [(case_id, attempt) for case_id, attempt in db.session.execute(query)]
-
-
-def record_check_failure(case_id: int, attempt: int, error: str) -> None:
-    """Note on the case that its automated document check failed, for an agent to see."""
-    with _transaction():
-        case = _load_case(case_id)
-        if case.evidence_attempt == attempt and not case.is_resolved:
-            _record(case, "document_check_failed", actor=Actor.SYSTEM, reason=error[:500])
-
-
 # --- automated selfie checks and risk -----------------------------------------------------
 
 def selfie_policy() -> SelfiePolicy:

@@ -30,8 +30,9 @@ def test_create_agent_errors_are_plain(runner):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Agent)) == 1
 
 
-# Demo data goes through the real intake, quality gate included.
-@pytest.mark.parametrize("app_config", [{"QUALITY_GATE": True}])
+# Demo data goes through the real intake, quality gate and challenge selfies included.
+@pytest.mark.parametrize("app_config", [{
+    "QUALITY_GATE": True, "CHALLENGE_ISSUE_TYPES": ["lost_2fa", "suspicious_activity"]}])
 def test_seed_demo_creates_accounts_agents_and_cases_with_evidence(runner, app):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
@@ -44,6 +45,10 @@ def test_seed_demo_creates_accounts_agents_and_cases_with_evidence(runner, app):
                                         "awaiting_user", "resolved"}
     assert all(c.readings and c.readings[0].mrz_found for c in cases)
     assert all(any(check.check == "document.mrz.read" for check in c.checks) for c in cases)
+    # ... and the selfie check and the risk assessment too.
+    assert all(c.current_selfie_reading() is not None for c in cases)
+    assert all(service.current_risk(c) is not None for c in cases)
+    assert sum(1 for c in cases if c.challenge_code) == 2
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) >= 5
     password = next(line.split("password: ")[1] for line in result.output.splitlines()
                     if "admin@demo.test" in line)

@@ -163,13 +163,13 @@ def test_run_document_checks_picks_up_what_was_never_checked(app, make_account, 
     make_account()
     app.config["VERIFICATION_EXECUTOR"] = "off"  # the job is lost: nothing runs it
     case_id = submit().case.id
-    assert service.cases_without_document_reading() == [(case_id, 1)]
+    assert service.cases_needing_verification() == [(case_id, 1)]
     result = runner.invoke(args=["run-document-checks"])
     assert result.exit_code == 0, result.output
-    assert f"case {case_id} attempt 1: clear" in result.output
+    assert f"case {case_id} attempt 1: document clear, selfie clear" in result.output
     db.session.expire_all()
     assert service.get_case(case_id).state == "selfie_check"
-    assert service.cases_without_document_reading() == []
+    assert service.cases_needing_verification() == []
     assert "have been checked" in runner.invoke(args=["run-document-checks"]).output
 
 
