@@ -103,6 +103,36 @@ class Config:
     # Overrides of verification.risk.RiskPolicy (velocity limits, account-change window).
     RISK_THRESHOLDS: dict = {}
 
+    # Service levels (workflow/sla.py). Calendars: a timezone, working hours per weekday and
+    # holidays; "24x7" is a calendar too. Durations are business time: "4h" in the office
+    # calendar is half a working day, in 24x7 four hours.
+    SLA_CALENDARS = {
+        "office": {"timezone": "UTC",
+                   "hours": {day: ["09:00", "17:00"] for day in ("mon", "tue", "wed", "thu",
+                                                                 "fri")},
+                   "holidays": []},
+        "24x7": {"timezone": "UTC",
+                 "hours": {day: ["00:00", "24:00"] for day in ("mon", "tue", "wed", "thu",
+                                                               "fri", "sat", "sun")}},
+    }
+    # Policies by "issue_type/priority", "issue_type", "*/priority" or "default" (the first
+    # that exists wins). A locked-out person waits for their money: an answer within half an
+    # office day, resolution within three; frozen accounts and high priority around the clock.
+    SLA_POLICIES = {
+        "default": {"calendar": "office", "first_response": "4h", "next_update": "8h",
+                    "resolution": "24h"},
+        "*/high": {"calendar": "24x7", "first_response": "2h", "next_update": "8h",
+                   "resolution": "48h"},
+        "suspicious_activity": {"calendar": "24x7", "first_response": "1h",
+                                "next_update": "4h", "resolution": "24h"},
+    }
+    # Share of a target after which a clock shows a warning.
+    SLA_WARNING_SHARE = 0.75
+    PRIORITY_BY_ISSUE_TYPE = {"lost_2fa": "high", "suspicious_activity": "high"}
+    # The scheduled check that records warnings and breaches (in-process thread, or the RQ
+    # worker's scheduler with REDIS_URL); 0 turns the in-process one off.
+    SLA_CHECK_SECONDS = 60
+
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25
     API_MAX_PAGE_SIZE = 100

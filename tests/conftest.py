@@ -56,6 +56,7 @@ def make_config(database_url: str, **overrides) -> dict:
         # Jobs that fail for a passing reason are retried at once in tests.
         "VERIFICATION_RETRY_DELAYS": [0, 0],
         "VERIFICATION_SWEEP_SECONDS": 0,
+        "SLA_CHECK_SECONDS": 0,
         # Challenge selfies are tested on their own (tests/functional/test_challenge.py).
         "CHALLENGE_ISSUE_TYPES": [],
         **overrides,

@@ -279,15 +279,18 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         for what, build in (("Document check", service.document_policy),
                             ("Selfie check", service.selfie_policy),
-                            ("Risk", service.risk_policy)):
+                            ("Risk", service.risk_policy),
+                            ("SLA", service.sla_settings)):
             try:
                 build()
             except (TypeError, ValueError) as err:
                 raise RuntimeError(f"{what} settings are not valid: {err}") from err
     if name == "thread":
         # In the embedded set-up the web process is also the worker: it sweeps for jobs lost
-        # when a previous process stopped (RQ workers sweep in `flask worker`).
+        # when a previous process stopped (RQ workers sweep in `flask worker`), and checks
+        # the SLA clocks.
         start_sweeper(app)
+        start_sla_checks(app)
 
 
 def enqueue_document_check(case_id: int, attempt: int) -> None:
@@ -313,22 +316,67 @@ def sweep(app: Flask, *, older_than: float | None = None) -> list[tuple[int, int
     return stuck
 
 
+def check_sla_job() -> list:
+    """The scheduled SLA check as a job (RQ runs it in a worker, in the worker's app)."""
+    app = current_app._get_current_object()
+    with app.app_context():
+        return service.check_sla()
+
+
+def _every(app: Flask, seconds: float, name: str, work: Callable[[], object]) -> threading.Thread:
+    """Run ``work`` every ``seconds`` on a daemon thread, logging (not raising) failures."""
+    def loop() -> None:
+        while not threading.Event().wait(seconds):
+            try:
+                work()
+            except Exception:
+                app.logger.exception("%s failed; trying again in %s s", name, seconds)
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def start_sla_checks(app: Flask) -> threading.Thread | None:
+    """The scheduled SLA check every SLA_CHECK_SECONDS (0: never).
+
+    Embedded, it runs on a thread of this process. With RQ, each worker's timer queues one
+    job under a fixed id (never twice at once), so any number of workers run one check at
+    a time between them.
+    """
+    seconds = app.config["SLA_CHECK_SECONDS"]
+    if not seconds:
+        return None
+    if app.config["VERIFICATION_EXECUTOR"] == "rq":
+        def queue_check() -> None:
+            from rq.exceptions import NoSuchJobError
+            from rq.job import Job, JobStatus
+
+            queue = rq_queue(app)
+            try:
+                status = Job.fetch("sla-check", connection=queue.connection).get_status()
+            except NoSuchJobError:
+                status = None
+            if status not in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED):
+                queue.enqueue(check_sla_job, job_id="sla-check", result_ttl=3600,
+                              failure_ttl=24 * 3600, description="SLA check")
+
+        return _every(app, seconds, "sla-check", queue_check)
+
+    def check() -> None:
+        with app.app_context():
+            service.check_sla()
+
+    return _every(app, seconds, "sla-check", check)
+
+
 def start_sweeper(app: Flask) -> threading.Thread | None:
     """Sweep every VERIFICATION_SWEEP_SECONDS on a daemon thread (0: never)."""
     interval = app.config["VERIFICATION_SWEEP_SECONDS"]
     if not interval:
         return None
 
-    def loop() -> None:
-        while not threading.Event().wait(interval):
-            try:
-                sweep(app)
-            except Exception:
-                app.logger.exception("sweep failed; trying again in %s s", interval)
-
-    thread = threading.Thread(target=loop, name="verification-sweep", daemon=True)
-    thread.start()
-    return thread
+    return _every(app, interval, "verification sweep", lambda: sweep(app))
 
 
 def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> None:
@@ -353,6 +401,7 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
     app.logger.info("worker: %d case(s) queued again by the start-up sweep", len(swept))
     if not burst:
         start_sweeper(app)
+        start_sla_checks(app)
     worker = SimpleWorker([rq_queue(app)], connection=redis_connection(app), name=name)
     worker.work(burst=burst, with_scheduler=True)
 

@@ -23,7 +23,7 @@ from verification.checks import REASONS, stage_results
 from . import service
 from .auth import staff_required
 from .forms import ActionForm, AssignForm, EventForm, LoginForm, MessageForm, NotMeForm, VersionForm
-from .models import Agent, Evidence
+from .models import Agent, Evidence, utcnow
 from .states import ACTIVE_STATES, ISSUE_TYPES, State
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -76,7 +76,7 @@ def logout():
 @bp.get("/")
 @staff_required()
 def queue():
-    """The queue: filter by state, issue type and assignment; oldest first; paginated."""
+    """The queue: filter by state, issue type and assignment; what is due first; paginated."""
     view = request.args.get("state", "active")
     if view not in QUEUE_VIEWS:
         view = "active"
@@ -87,14 +87,17 @@ def queue():
     query = service.queue_query(
         states=QUEUE_VIEWS[view], issue_type=issue_type,
         assignee_id=current_user.id if assigned == "mine" else None,
-        unassigned=assigned == "unassigned",
+        unassigned=assigned == "unassigned", by_due=True,
     )
     raw_page = request.args.get("page", "1")
     number = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 1
     page = db.paginate(query, page=min(max(number, 1), MAX_PAGE), error_out=False,
                        per_page=current_app.config["QUEUE_PAGE_SIZE"])
+    now = utcnow()
+    badges = {c.id: service.sla_badge(c.sla, now) for c in page.items}
     return render_template("agent/queue.html", page=page, view=view, issue_type=issue_type,
-                           assigned=assigned, views=QUEUE_VIEWS, issue_types=ISSUE_TYPES)
+                           assigned=assigned, views=QUEUE_VIEWS, issue_types=ISSUE_TYPES,
+                           badges=badges)
 
 
 def _render_case(case, status: int = 200, error: str | None = None, **forms):

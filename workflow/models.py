@@ -117,6 +117,8 @@ class RecoveryCase(db.Model):
     full_name: so.Mapped[str] = so.mapped_column(sa.String(200))
     date_of_birth: so.Mapped[date]
     issue_type: so.Mapped[str] = so.mapped_column(sa.String(32), index=True)
+    # Chooses the SLA policy with the issue type (config PRIORITY_BY_ISSUE_TYPE at intake).
+    priority: so.Mapped[str] = so.mapped_column(sa.String(10), default="normal")
     description: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     consent_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     client_ip: so.Mapped[str | None] = so.mapped_column(sa.String(64))
@@ -161,6 +163,8 @@ class RecoveryCase(db.Model):
     readings: so.Mapped[list[DocumentReading]] = so.relationship(
         back_populates="case", order_by="DocumentReading.attempt", cascade="all, delete-orphan"
     )
+    sla: so.Mapped[CaseSla | None] = so.relationship(back_populates="case",
+                                                     cascade="all, delete-orphan")
     selfie_readings: so.Mapped[list[SelfieReading]] = so.relationship(
         back_populates="case", order_by="SelfieReading.attempt", cascade="all, delete-orphan"
     )
@@ -348,6 +352,50 @@ class SelfieReading(db.Model):
     case: so.Mapped[RecoveryCase] = so.relationship(back_populates="selfie_readings")
 
     __table_args__ = (sa.UniqueConstraint("case_id", "attempt"),)
+
+
+class CaseSla(db.Model):
+    """The SLA figures of one case, derived from its log (workflow/sla.py) for fast queries.
+
+    Only what the log fixes is stored: due and warning times of running clocks, when each
+    clock was met and the business time it took, and the business time of every finished
+    stretch per stage. Breaches are due times compared with the present, in the query;
+    `flask sla-recompute` rebuilds every row from the log.
+    """
+
+    __tablename__ = "case_sla"
+
+    case_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("recovery_case.id"),
+                                               primary_key=True)
+    policy: so.Mapped[str] = so.mapped_column(sa.String(60))
+    calendar: so.Mapped[str] = so.mapped_column(sa.String(60))
+    first_response_target: so.Mapped[float]
+    first_response_due_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    first_response_warn_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    first_response_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    first_response_seconds: so.Mapped[float | None]
+    next_update_target: so.Mapped[float]
+    next_update_started_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    next_update_due_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    next_update_warn_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    next_update_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    next_update_seconds: so.Mapped[float | None]
+    resolution_target: so.Mapped[float]
+    resolution_due_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    resolution_warn_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    resolution_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    resolution_seconds: so.Mapped[float | None]
+    id_check_seconds: so.Mapped[float] = so.mapped_column(default=0.0)
+    selfie_check_seconds: so.Mapped[float] = so.mapped_column(default=0.0)
+    escalated_seconds: so.Mapped[float] = so.mapped_column(default=0.0)
+    awaiting_user_seconds: so.Mapped[float] = so.mapped_column(default=0.0)
+    state: so.Mapped[str] = so.mapped_column(sa.String(20))
+    state_since: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    paused: so.Mapped[bool] = so.mapped_column(default=False)
+    # The earliest due time among the running clocks: the queue's order.
+    next_due_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
+
+    case: so.Mapped[RecoveryCase] = so.relationship(back_populates="sla")
 
 
 class IdempotencyKey(db.Model):

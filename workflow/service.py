@@ -50,13 +50,14 @@ from verification.selfie import (
     known_face_check,
 )
 
-from . import machine
+from . import machine, sla
 from .models import (
     MAX_ID,
     Account,
     AccountChange,
     Agent,
     CaseEvent,
+    CaseSla,
     DocumentReading,
     Evidence,
     IdempotencyKey,
@@ -172,7 +173,7 @@ def _record(case: RecoveryCase, event: str, *, actor: Actor, agent: Agent | None
             reason: str | None = None) -> CaseEvent:
     entry = CaseEvent(event=event, actor_type=actor.value,
                       actor_agent_id=agent.id if agent else None, from_state=from_state,
-                      to_state=to_state, reason=reason or None)
+                      to_state=to_state, reason=reason or None, created_at=utcnow())
     case.events.append(entry)
     return entry
 
@@ -286,6 +287,9 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
         with _transaction():
             account = db.session.scalar(sa.select(Account).where(Account.email == email))
             case = RecoveryCase(
+                created_at=utcnow(),
+                priority=current_app.config["PRIORITY_BY_ISSUE_TYPE"].get(sub.issue_type,
+                                                                          "normal"),
                 account=account, email=email, full_name=sub.full_name.strip(),
                 date_of_birth=sub.date_of_birth, issue_type=sub.issue_type,
                 description=sub.description.strip(), consent_at=utcnow(), client_ip=sub.client_ip,
@@ -1109,6 +1113,203 @@ def cases_needing_verification(older_than: timedelta | None = None, *,
     return pending
 
 
+# --- service levels -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SlaSettings:
+    """The configured calendars and policies, parsed."""
+
+    calendars: dict[str, sla.BusinessCalendar]
+    policies: dict[str, sla.Policy]
+
+    def policy_for(self, issue_type: str, priority: str) -> sla.Policy:
+        """The first policy of issue_type/priority, issue_type, */priority, default."""
+        for key in (f"{issue_type}/{priority}", issue_type, f"*/{priority}", "default"):
+            if key in self.policies:
+                return self.policies[key]
+        raise sla.BadCalendar("SLA_POLICIES needs a 'default' policy")
+
+
+def sla_settings() -> SlaSettings:
+    """Calendars and policies from configuration, parsed once per app (refused when bad)."""
+    app = current_app._get_current_object()
+    cached = app.extensions.get("sla_settings")
+    if cached is not None:
+        return cached
+    config = app.config
+    calendars = {name: sla.BusinessCalendar.from_mapping(values)
+                 for name, values in config["SLA_CALENDARS"].items()}
+    policies = {}
+    for name, values in config["SLA_POLICIES"].items():
+        unknown = set(values) - {"calendar", "warn_share", *sla.CLOCKS}
+        if unknown:
+            raise sla.BadCalendar(f"policy {name!r}: unknown setting(s) {sorted(unknown)}")
+        if values.get("calendar") not in calendars:
+            raise sla.BadCalendar(f"policy {name!r}: calendar must be one of {sorted(calendars)}")
+        share = float(values.get("warn_share", config["SLA_WARNING_SHARE"]))
+        if not 0 < share < 1:
+            raise sla.BadCalendar(f"policy {name!r}: warn_share must be between 0 and 1")
+        policies[name] = sla.Policy(name, values["calendar"], warn_share=share,
+                                    **{c: sla.parse_duration(values[c]) for c in sla.CLOCKS})
+    settings = SlaSettings(calendars, policies)
+    settings.policy_for("other", "normal")
+    app.extensions["sla_settings"] = settings
+    return settings
+
+
+def sla_entries(case: RecoveryCase) -> list[sla.Entry]:
+    """The case's log as the SLA reads it: its events and its messages."""
+    entries = [sla.Entry(e.created_at, "event", e.event, e.actor_type, e.to_state)
+               for e in case.events]
+    entries += [sla.Entry(m.created_at, "message", "message", m.author_type,
+                          internal=m.internal) for m in case.messages]
+    return entries
+
+
+def sla_clocks(case: RecoveryCase, now: datetime | None = None) -> sla.CaseClocks:
+    """The case's clocks now, live from its log."""
+    settings = sla_settings()
+    policy = settings.policy_for(case.issue_type, case.priority)
+    return sla.derive(sla_entries(case), created=case.created_at, policy=policy,
+                      calendar=settings.calendars[policy.calendar], now=now or utcnow())
+
+
+def refresh_sla(case: RecoveryCase) -> CaseSla:
+    """Bring the stored SLA figures of ``case`` in line with its log (no commit)."""
+    settings = sla_settings()
+    policy = settings.policy_for(case.issue_type, case.priority)
+    row = sla.figures(sla_entries(case), created=case.created_at, policy=policy,
+                      calendar=settings.calendars[policy.calendar])
+    stored = case.sla
+    if stored is None:
+        stored = case.sla = CaseSla(**row)
+    else:
+        for name, value in row.items():
+            if getattr(stored, name) != value:
+                setattr(stored, name, value)
+    return stored
+
+
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _keep_sla_in_step(session, flush_context, instances) -> None:
+    """Every write that adds to a case's log refreshes its SLA figures in the same flush."""
+    cases = {}
+    for obj in session.new:
+        if isinstance(obj, CaseEvent | Message):
+            obj.created_at = obj.created_at or utcnow()
+            case = obj.case
+            if case is not None:
+                cases[id(case)] = case
+    for case in cases.values():
+        if case.created_at is None:
+            case.created_at = utcnow()
+        refresh_sla(case)
+
+
+def recompute_sla(batch: int = 500) -> int:
+    """Rebuild every case's stored SLA figures from its log; returns how many changed."""
+    changed = 0
+    last_id = 0
+    while True:
+        with _transaction():
+            cases = list(db.session.scalars(
+                sa.select(RecoveryCase).where(RecoveryCase.id > last_id)
+                .order_by(RecoveryCase.id).limit(batch)))
+            if not cases:
+                return changed
+            for case in cases:
+                before = _sla_values(case.sla)
+                refresh_sla(case)
+                db.session.flush()
+                changed += before != _sla_values(case.sla)
+            last_id = cases[-1].id
+
+
+SLA_MARKS = ("sla_warning", "sla_breached")
+
+
+def _marked(case: RecoveryCase, event: str, clock: str, since: datetime | None) -> bool:
+    return any(e.event == event and e.reason == clock and (since is None or e.created_at >= since)
+               for e in case.events)
+
+
+def check_sla(now: datetime | None = None, batch: int = 200) -> list[tuple[int, str, str]]:
+    """Record warnings and breaches of running clocks on their cases, once per clock.
+
+    The stored due and warning times find the candidates in one indexed query; each is then
+    judged on its live clocks. A mark is an event on the case (``sla_warning``,
+    ``sla_breached`` with the clock's name), which the timeline shows and the log keeps; a
+    clock that starts again (the next update, after each message of the user) can be marked
+    again. Returns (case id, clock, mark) of what was recorded.
+    """
+    now = now or utcnow()
+    due = sa.or_(*(sa.and_(getattr(CaseSla, f"{c}_at").is_(None),
+                           getattr(CaseSla, f"{c}_warn_at") <= now) for c in sla.CLOCKS))
+    ids = list(db.session.scalars(
+        sa.select(CaseSla.case_id).where(~CaseSla.paused, CaseSla.state != State.RESOLVED.value,
+                                         due).order_by(CaseSla.case_id)))
+    db.session.rollback()
+    recorded = []
+    for start in range(0, len(ids), batch):
+        with _transaction():
+            for case_id in ids[start:start + batch]:
+                case = _load_case(case_id)
+                if case.is_resolved:
+                    continue
+                for name, clock in sla_clocks(case, now).clocks.items():
+                    if clock.met_at is not None:
+                        continue
+                    mark = ("sla_breached" if clock.breached(now)
+                            else "sla_warning" if clock.warning(now) else None)
+                    if mark is None or _marked(case, mark, name, clock.started_at):
+                        continue
+                    _record(case, mark, actor=Actor.SYSTEM, reason=name)
+                    recorded.append((case.id, name, mark))
+    for case_id, name, mark in recorded:
+        current_app.logger.warning("SLA %s: case %s, %s", mark.removeprefix("sla_"), case_id,
+                                   name.replace("_", " "))
+    return recorded
+
+
+@dataclass(frozen=True)
+class SlaBadge:
+    """What the queue shows of a case's SLA: the earliest due time and how it stands."""
+
+    due_at: datetime | None
+    status: str | None  # "breached", "warning" or None
+    clocks: tuple[str, ...] = ()  # the clocks breached (or warning)
+
+
+def sla_badge(row: CaseSla | None, now: datetime) -> SlaBadge:
+    """The badge of a stored SLA row at ``now`` (no log read: fast for a queue page)."""
+    if row is None:
+        return SlaBadge(None, None)
+    breached, warning = [], []
+    for clock in sla.CLOCKS:
+        met, due = getattr(row, f"{clock}_at"), getattr(row, f"{clock}_due_at")
+        seconds, target = getattr(row, f"{clock}_seconds"), getattr(row, f"{clock}_target")
+        warn = getattr(row, f"{clock}_warn_at")
+        if met is not None:
+            if seconds is not None and seconds > target:
+                breached.append(clock)
+        elif due is not None and not row.paused and row.state != State.RESOLVED:
+            if now > due:
+                breached.append(clock)
+            elif warn is not None and now >= warn:
+                warning.append(clock)
+    if breached:
+        return SlaBadge(row.next_due_at, "breached", tuple(breached))
+    if warning:
+        return SlaBadge(row.next_due_at, "warning", tuple(warning))
+    return SlaBadge(row.next_due_at, None)
+
+
+def _sla_values(row: CaseSla | None) -> dict | None:
+    if row is None:
+        return None
+    return {c.key: getattr(row, c.key) for c in sa.inspect(CaseSla).column_attrs}
+
+
 # --- agents -------------------------------------------------------------------------------
 
 def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent, str]:
@@ -1180,9 +1381,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def queue_query(*, states=None, issue_type: str | None = None, assignee_id: int | None = None,
-                unassigned: bool = False) -> sa.Select:
-    """Cases in queue order (oldest first), filtered."""
+                unassigned: bool = False, by_due: bool = False) -> sa.Select:
+    """Cases in queue order, filtered: oldest first, or (``by_due``) what is due first."""
     query = sa.select(RecoveryCase)
+    if by_due:
+        # Running clocks first, earliest due time first; paused and closed cases after.
+        query = query.outerjoin(CaseSla).order_by(CaseSla.next_due_at.asc().nulls_last())
     if states:
         query = query.where(RecoveryCase.state.in_(list(states)))
     if issue_type:

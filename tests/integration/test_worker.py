@@ -66,7 +66,7 @@ def worker(app, tmp_path, *args) -> subprocess.Popen:
            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": REDIS_URL,
            "RECOVERY_SECRET_KEY": app.config["SECRET_KEY"], "RECOVERY_DEMO": "0",
            "RECOVERY_VERIFICATION_QUEUE": QUEUE, "RECOVERY_VERIFICATION_STUCK_AFTER": "0",
-           "RECOVERY_VERIFICATION_SWEEP_SECONDS": "0",
+           "RECOVERY_VERIFICATION_SWEEP_SECONDS": "0", "RECOVERY_SLA_CHECK_SECONDS": "0",
            "RECOVERY_VERIFICATION_RETRY_DELAYS": "[1, 1]"}
     # The child keeps its own copy of the file descriptor.
     with open(tmp_path / f"worker-{time.monotonic_ns()}.log", "w") as log:
