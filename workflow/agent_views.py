@@ -108,6 +108,7 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
     account = case.account
     actions = service.allowed_events(case, current_user.actors)
     photos = {e.kind: e for e in case.current_evidence()}
+    now = utcnow()
     return render_template(
         "agent/case.html", case=case, account=account, error=error, actions=actions,
         needs_reason={row.trigger: service.reason_needed(case, row) for row in actions},
@@ -122,6 +123,8 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         challenge_confirmed=service.challenge_confirmed(case),
         latest={c.check: c for c in case.checks if c.attempt == case.evidence_attempt},
         is_lead=current_user.role in ("security_lead", "admin"),
+        sla=service.sla_clocks(case, now), now=now,
+        sla_policy=service.sla_settings().policy_for(case.issue_type, case.priority),
     ), status
 
 

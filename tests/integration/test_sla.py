@@ -213,3 +213,20 @@ def test_sla_recompute_command_rebuilds_missing_rows(app, make_case, runner):
     assert db.session.get(CaseSla, case.id).state == "id_check"
     assert "0 had changed" in runner.invoke(args=["sla-recompute"]).output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RecoveryCase)) == 1
+
+
+def test_the_case_page_shows_the_clocks_and_the_time_per_stage(app, client, make_case,
+                                                               make_agent, office, monkeypatch):
+    from tests.conftest import sign_in
+
+    clock = Clock(berlin(2026, 12, 21, 9))
+    monkeypatch.setattr(service, "utcnow", clock)
+    case, _ = make_case("id_check")
+    make_agent(email="page@example.test")
+    sign_in(client, "page@example.test")
+    monkeypatch.setattr("workflow.agent_views.utcnow", lambda: berlin(2026, 12, 21, 14))
+    page = client.get(f"/agent/cases/{case.id}").get_data(as_text=True)
+    first = page[page.index('id="sla-first_response"'):]
+    first = first[:first.index("</tr>")]
+    assert "2026-12-21 12:00" in first and "breached" in first  # due 13:00 Berlin = 12:00 UTC
+    assert "id check 5.0" in page  # 09:00-14:00 Berlin in the document check
