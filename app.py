@@ -88,14 +88,16 @@ class IdConverter(IntegerConverter):
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the public pages, the agent console and the API."""
+    """Mount the public pages, the agent console, the reports and the API."""
     app.url_map.converters["id"] = IdConverter
     from api import bp as api_bp
+    from reports import bp as reports_bp
     from workflow.agent_views import bp as agent_bp
     from workflow.public_views import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(agent_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
 

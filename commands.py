@@ -441,8 +441,6 @@ def init_app(app) -> None:
         app.cli.add_command(command)
 
 
-
-
 @click.command("sla-report")
 @with_appcontext
 @click.option("--from", "start", required=True, help="First day of filing, YYYY-MM-DD (UTC).")
@@ -457,13 +455,11 @@ def sla_report_command(start: str, end: str, group_by: str, fmt: str) -> None:
     from reports import queries as reports
     from workflow import models
 
-    now = models.utcnow()
     try:
-        asked = reports.report_request(start, end, group_by, now.date())
+        report = reports.report_for(start, end, group_by, models.utcnow())
     except reports.BadReportRequest as err:
-        hint = f"--{err.field.replace('_', '-')}"
+        hint = f"'--{err.field.replace('_', '-')}'"
         raise click.BadParameter(str(err), param_hint=hint) from err
-    report = reports.sla_report(asked.start, asked.end, asked.group_by, now)
     if fmt == "json":
         click.echo(json.dumps(reports.report_json(report), indent=2))
     else:

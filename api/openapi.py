@@ -178,6 +178,7 @@ def openapi_document() -> dict:
                                   **_errors("401", "403", "404", "422")},
                 },
             },
+            "/reports/sla": _sla_report_path(),
             "/openapi.json": {
                 "get": {
                     "operationId": "getOpenApi",
@@ -406,3 +407,74 @@ def _schemas() -> dict:
                            "reason": {"type": "string", "maxLength": 4000}},
         },
     }
+
+
+def _sla_report_path() -> dict:
+    """GET /reports/sla: the SLA report, described inline (its shapes are its own)."""
+    from reports.queries import BACKLOG_BUCKETS, GROUP_BY, MAX_DAYS, STAGE_COLUMNS, STANDARD_COLUMNS
+
+    hours = {"type": ["number", "null"], "description": "Business hours"}
+    share = {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+             "description": "Met within target / met; null when none was met"}
+    count = {"type": "integer", "minimum": 0}
+    text = {"type": "string"}
+
+    def figure(name: str) -> dict:
+        if name in ("key", "label"):
+            return text
+        if name.endswith("_share"):
+            return share
+        return hours if name.endswith("_hours") else count
+
+    standard = {"type": "object", "required": list(STANDARD_COLUMNS),
+                "properties": {name: figure(name) for name in STANDARD_COLUMNS}}
+    stage = {"type": "object", "required": list(STAGE_COLUMNS),
+             "properties": {name: figure(name) for name in STAGE_COLUMNS}}
+    day = {"type": "string", "format": "date"}
+    report = {
+        "type": "object",
+        "required": ["from", "to", "group_by", "generated_at", "groups", "totals",
+                     "backlog_age", "throughput"],
+        "properties": {
+            "from": day, "to": day, "group_by": {"type": "string", "enum": list(GROUP_BY)},
+            "generated_at": {"type": "string", "format": "date-time"},
+            "groups": {"type": "array", "items": {"oneOf": [standard, stage]},
+                       "description": "One row per group; with group_by=stage one row per "
+                                      "stage (id_check, selfie_check, escalated, "
+                                      "awaiting_user)."},
+            "totals": standard,
+            "unattributed_breaches": {**count, "description": "group_by=stage only: "
+                                                              "breached cases with no time "
+                                                              "in any stage."},
+            "backlog_age": {"type": "array", "items": {
+                "type": "object", "required": ["bucket", "cases"],
+                "properties": {"bucket": {"type": "string",
+                                          "enum": [label for label, _ in BACKLOG_BUCKETS]},
+                               "cases": count}}},
+            "throughput": {"type": "array", "items": {
+                "type": "object", "required": ["day", "created", "resolved"],
+                "properties": {"day": day, "created": count, "resolved": count}}},
+        },
+    }
+    return {"get": {
+        "operationId": "getSlaReport",
+        "summary": "SLA figures of the cases filed in a date range",
+        "description": "Cases created from `from` to `to` (whole UTC days, at most "
+                       f"{MAX_DAYS} days; default the last 30 days), grouped by issue type, "
+                       "agent (the case's current assignee; 'unassigned' for none), stage or "
+                       "priority. Durations are business hours of each case's SLA calendar; "
+                       "p50/p90 interpolate between the nearest ranks (percentile_cont) over "
+                       "the clocks already met. A case is breached when any clock was met "
+                       "late or is past due now. Open cases by age and cases created and "
+                       "resolved per day (resolved whenever filed) come with it.",
+        "security": [{"bearerAuth": []}],
+        "parameters": [
+            {"name": "from", "in": "query", "schema": day},
+            {"name": "to", "in": "query", "schema": day},
+            {"name": "group_by", "in": "query",
+             "schema": {"type": "string", "enum": list(GROUP_BY), "default": "issue_type"}},
+        ],
+        "responses": {"200": {"description": "The report",
+                              "content": {"application/json": {"schema": report}}},
+                      **_errors("400", "401", "403")},
+    }}

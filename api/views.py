@@ -195,3 +195,20 @@ def retry_verification(case_id: int):
 def openapi():
     """The OpenAPI 3.1 description of this API."""
     return jsonify(openapi_document())
+
+
+@bp.get("/reports/sla")
+@token_required(*STAFF)
+def sla_report():
+    """The SLA report of the cases filed in a date range (reports/queries.py), as JSON."""
+    # Looked up per call, like the report page does, so a test's clock reaches the report.
+    from reports import queries as reports
+    from workflow import models
+
+    args = request.args
+    try:
+        report = reports.report_for(args.get("from"), args.get("to"), args.get("group_by"),
+                                    models.utcnow())
+    except reports.BadReportRequest as err:
+        raise ApiError(400, err.code, str(err), err.field) from None
+    return jsonify(reports.report_json(report))
