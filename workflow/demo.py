@@ -43,7 +43,7 @@ DEMO_PEOPLE = [
 # assessment sends those cases to the security leads. The leads' decisions below spread the
 # demo over every state, each with a genuine check tree.
 DEMO_PATHS = [
-    [],
+    [("request_info", "Which phone did you receive your two-factor codes on before?")],
     [("return_to_stage", "Birth date confirmed with the customer on a video call.")],
     [("approve", "Identity confirmed on a video call; known-face match reviewed.")],
     [],

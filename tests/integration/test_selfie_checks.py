@@ -4,6 +4,7 @@ Each request goes through the real intake gate and the real job (document, then 
 risk), inline after the commit, so every assertion sees the outcome.
 """
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -220,6 +221,47 @@ def test_a_permanent_error_waits_for_an_agent_who_can_retry(app, make_account, m
     assert case.current_selfie_reading() is not None
     with pytest.raises(service.ActionRefused):
         service.retry_verification(case.id, agent)
+
+
+def test_a_permanent_selfie_failure_still_escalates_what_the_document_showed(
+        app, make_account, monkeypatch):
+    make_account()
+    make_account(email="bruno@example.test", full_name="Bruno Kovac",
+                 date_of_birth=BRUNO.date_of_birth)
+    first = submit(person=BRUNO, email="bruno@example.test", portrait="biden_2.jpg",
+                   selfie="biden_1.jpg")
+    assert first.state == "selfie_check"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("face model file is damaged")
+
+    monkeypatch.setattr(jobs, "check_selfie", broken)
+    # Anna files a passport with Bruno's document number: high risk before any selfie.
+    case = submit(person=replace(ANNA, document_number=BRUNO.document_number))
+    assert case.current_selfie_reading() is None
+    assert service.verification_failure(case) is not None
+    risk = service.current_risk(case).details
+    assert risk["level"] == "high"
+    assert [r["code"] for r in risk["reasons"]] == ["document_used_by_other_account"]
+    assert case.state == "escalated"
+    escalation = next(e for e in case.events if e.event == "escalate")
+    assert escalation.actor_type == "system"
+    assert "same document was filed for other accounts" in escalation.reason
+
+
+def test_a_permanent_failure_of_a_low_risk_case_only_waits_for_an_agent(
+        app, make_account, monkeypatch):
+    make_account()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("face model file is damaged")
+
+    monkeypatch.setattr(jobs, "check_selfie", broken)
+    case = submit()
+    assert service.verification_failure(case) is not None
+    assert service.current_risk(case).details == {"level": "low", "reasons": []}
+    assert case.state == "selfie_check"
+    assert "escalate" not in events_of(case)
 
 
 def test_the_sweep_picks_up_cases_whose_job_was_lost(app, make_account):

@@ -129,6 +129,81 @@ def test_a_challenge_selfie_of_someone_else_holding_the_id_does_not_match(obama_
     assert found["selfie.challenge.document"] == ("clear", None)
 
 
+def shaken(image: Image.Image) -> Image.Image:
+    """A challenge selfie slightly out of focus (the held portrait about 0.46 from the ID's)."""
+    return image.filter(ImageFilter.GaussianBlur(1.5))
+
+
+def check(check_name: str, report):
+    return next(c for c in report.checks if c.check == check_name)
+
+
+@pytest.mark.parametrize("selfie,seed", [("obama_2.jpg", 1), ("obama_3.jpg", 2)])
+def test_a_blurred_genuine_challenge_selfie_passes(obama_document, selfie, seed):
+    page, encoding = obama_document
+    image = shaken(render_challenge_selfie(photo(selfie), page, "123456", seed=seed))
+    report = check_selfie(image, document=encoding, challenge=True)
+    found = results(report)
+    assert report.faces == 2
+    # Too far from the document's portrait to be taken for the same photograph, and still
+    # the held ID: it is the document's portrait at the face match threshold.
+    held = check("selfie.challenge.document", report)
+    assert SelfiePolicy().same_photo_distance < held.score <= SelfiePolicy().match_threshold
+    assert found["selfie.face.count"] == ("clear", None)
+    assert found["selfie.challenge.document"] == ("clear", None)
+    assert found["selfie.match.document"] == ("clear", None)
+    assert found["selfie.id_as_selfie"] == ("clear", None)
+    assert report.outcome is Result.CLEAR
+    assert report.face.box[3] < image.width / 2 and held.details["box"][3] > image.width / 2
+
+
+def test_someone_else_holding_the_id_in_a_blurred_challenge_selfie_is_a_mismatch(
+        obama_document):
+    page, encoding = obama_document
+    image = shaken(render_challenge_selfie(photo("biden_1.jpg"), page, "123456", seed=2))
+    report = check_selfie(image, document=encoding, challenge=True)
+    found = results(report)
+    assert found["selfie.face.count"] == ("clear", None)
+    assert found["selfie.match.document"] == ("rejected", "face_mismatch")
+    assert found["selfie.challenge.document"] == ("clear", None)
+    assert report.document_distance > SelfiePolicy().match_threshold
+    assert report.face.box[3] < image.width / 2
+
+
+def test_someone_holding_a_card_that_is_not_the_document_is_a_mismatch(obama_document):
+    # Bill Gates holds a passport with Keanu Reeves's portrait (a third of his face's size);
+    # the document filed is Obama's.
+    other = render_passport(SpecimenPerson(), photo("keanu_reeves_2.jpg"))
+    image = render_challenge_selfie(photo("bill_gates_1.jpg"), other, "123456", seed=1)
+    report = check_selfie(image, document=obama_document[1], challenge=True)
+    found = results(report)
+    assert report.faces == 2
+    assert found["selfie.face.count"] == ("clear", None)
+    assert found["selfie.match.document"] == ("rejected", "face_mismatch")
+    assert found["selfie.challenge.document"] == ("consider", "challenge_document_not_seen")
+    assert check("selfie.challenge.document", report).score > SelfiePolicy().match_threshold
+
+
+@pytest.mark.parametrize("portrait", ["obama_1.jpg", "keanu_reeves_2.jpg"])
+def test_two_people_of_similar_size_in_a_challenge_selfie_are_several_faces(portrait):
+    # With Obama's document the larger face matches, the smaller (Biden) does not; with
+    # Keanu Reeves's neither does. Neither case shows a held ID.
+    document = find_portrait(render_passport(SpecimenPerson(), photo(portrait))).encoding
+    report = check_selfie(photo("multi_face_obama_biden.jpg"), document=document,
+                          challenge=True)
+    assert results(report) == {"selfie.face.count": ("rejected", "selfie_several_faces")}
+    assert report.faces == 2 and report.encoding is None
+
+
+def test_three_faces_in_a_challenge_selfie_are_several_faces(obama_document):
+    page, encoding = obama_document
+    image = render_challenge_selfie(photo("multi_face_obama_biden.jpg"), page, "123456",
+                                    seed=2)
+    report = check_selfie(image, document=encoding, challenge=True)
+    assert results(report) == {"selfie.face.count": ("rejected", "selfie_several_faces")}
+    assert report.faces == 3
+
+
 def test_a_challenge_selfie_without_the_id_is_a_signal_for_the_agent(obama_document):
     found = results(check_selfie(photo("obama_2.jpg"), document=obama_document[1],
                                  challenge=True))
