@@ -51,13 +51,20 @@ test-postgres: install
 # Measurements behind docs/benchmarks.md: MRZ read rate per degradation, the intake gate's
 # verdicts and time, each document check's time, the face pipeline's time on 12-megapixel
 # photos, and the face match rates per threshold. JSON results land in bench-results/.
+# Then a year of desk history in its own PostgreSQL database (dropped and recreated; about
+# 12 minutes for a million cases on 2 cores, SLA_BENCH_CASES=100000 for a quick look) and the
+# agent queue's first page and the SLA report timed on it.
 BENCH_SEEDS ?= 20
+SLA_BENCH_CASES ?= 1000000
+SLA_BENCH_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/sla_bench
 bench: install
 	$(BIN)/python -m bench.mrz_read --seeds $(BENCH_SEEDS) --json bench-results/mrz_read.json
 	$(BIN)/python -m bench.quality_gate --json bench-results/quality_gate.json
 	$(BIN)/python -m bench.document_checks --json bench-results/document_checks.json
 	$(BIN)/python -m bench.face_pipeline --json bench-results/face_pipeline.json
 	$(BIN)/python -m bench.face_threshold --json bench-results/face_threshold.json
+	$(BIN)/python -m bench.sla_data --cases $(SLA_BENCH_CASES) --url $(SLA_BENCH_URL)
+	$(BIN)/python -m bench.sla_bench --url $(SLA_BENCH_URL) --json bench-results/sla_bench.json
 
 lint: install
 	$(BIN)/ruff check .

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from extensions import db
 from workflow.models import Agent, CaseSla, RecoveryCase
-from workflow.sla import CLOCKS, STAGES
+from workflow.sla import CLOCKS, PAUSED, STAGES
 from workflow.states import ISSUE_TYPES, State
 
 GROUP_BY = ("issue_type", "agent", "stage", "priority")
@@ -41,6 +43,11 @@ BACKLOG_BUCKETS = (("<1d", 0), ("1-3d", 1), ("3-7d", 3), ("7-14d", 7), (">14d", 
 TIMED_CLOCKS = ("first_response", "resolution")
 HOUR = 3600.0
 DECIMALS = 4
+# Stages a breach can be put down to: the running ones (clocks stand still while waiting).
+BLAMED_STAGES = tuple(stage for stage in STAGES if stage not in PAUSED)
+# The key of the whole cohort's figures among the groups' (GROUPING SETS' empty set).
+TOTAL = ("__all__",)
+_MEMORY = re.compile(r"[1-9][0-9]{0,5}(kB|MB|GB)")
 
 # group_by -> the cohort's (key, label) columns; "stage" rows come from the stage columns.
 GROUP_COLUMNS = {
@@ -54,7 +61,7 @@ UNASSIGNED = "unassigned"
 STANDARD_COLUMNS = (
     "key", "label", "cases", "resolved", "open",
     *(f"{clock}_{figure}" for clock in TIMED_CLOCKS
-      for figure in ("met", "within", "within_share", "p50_hours", "p90_hours")),
+      for figure in ("met", "overdue", "within", "within_share", "p50_hours", "p90_hours")),
     *(f"breached_{clock}" for clock in CLOCKS), "breaches",
 )
 STAGE_COLUMNS = ("key", "label", "cases", "total_hours", "mean_hours", "p50_hours", "p90_hours",
@@ -133,18 +140,28 @@ def _flag(condition) -> sa.ColumnElement:
     return sa.case((condition, 1))
 
 
+def _overdue(clock: str, now: datetime) -> sa.ColumnElement:
+    """Not met, and past due at ``now``."""
+    met, due = getattr(CaseSla, f"{clock}_at"), getattr(CaseSla, f"{clock}_due_at")
+    return sa.and_(met.is_(None), due.is_not(None), due < now)
+
+
 def _breached(clock: str, now: datetime) -> sa.ColumnElement:
-    """Met late, or not met and past due at ``now``."""
+    """Met late, or not met and past due at ``now`` (or, for next update, an earlier cycle)."""
     met = getattr(CaseSla, f"{clock}_at")
     seconds, target = getattr(CaseSla, f"{clock}_seconds"), getattr(CaseSla, f"{clock}_target")
-    due = getattr(CaseSla, f"{clock}_due_at")
-    return sa.or_(sa.and_(met.is_not(None), seconds > target),
-                  sa.and_(met.is_(None), due.is_not(None), due < now))
+    late = [sa.and_(met.is_not(None), seconds > target), _overdue(clock, now)]
+    if clock == "next_update":
+        late.append(CaseSla.next_update_breaches > 0)
+    return sa.or_(*late)
 
 
 def _largest_stage() -> sa.ColumnElement:
-    """The stage with the most business time (the first of STAGES on a tie); NULL with none."""
-    columns = {stage: getattr(CaseSla, f"{stage}_seconds") for stage in STAGES}
+    """The running stage with the most business time (the first on a tie); NULL with none.
+
+    Waiting for the user is not a candidate: no clock runs then, so it cannot use SLA time.
+    """
+    columns = {stage: getattr(CaseSla, f"{stage}_seconds") for stage in BLAMED_STAGES}
     whens = []
     for stage, column in columns.items():
         others = [column >= other for name, other in columns.items() if name != stage]
@@ -166,7 +183,7 @@ def _utc_day(column, dialect: str) -> sa.ColumnElement:
     return sa.func.date(column)  # SQLite keeps UTC timestamps as ISO text
 
 
-def _cohort(start: date, end: date, group_by: str, now: datetime, dialect: str) -> sa.Subquery:
+def _cohort(start: date, end: date, group_by: str, now: datetime) -> sa.Subquery:
     """One row per case created in the range, with the per-case figures the reports add up."""
     key, label = GROUP_COLUMNS[group_by]
     lo, hi = _bounds(start, end)
@@ -174,24 +191,89 @@ def _cohort(start: date, end: date, group_by: str, now: datetime, dialect: str) 
     columns = [
         key.label("key"), label.label("label"),
         _flag(RecoveryCase.state == State.RESOLVED.value).label("resolved"),
-        _utc_day(RecoveryCase.created_at, dialect).label("day"),
         sa.case((RecoveryCase.state != State.RESOLVED.value, _backlog_bucket(now)))
         .label("bucket"),
         *(_flag(condition).label(f"breached_{clock}") for clock, condition in breaches.items()),
         _flag(sa.or_(*breaches.values())).label("breached"),
         _largest_stage().label("largest_stage"),
-        *((getattr(CaseSla, f"{stage}_seconds") / HOUR).label(f"{stage}_hours")
+        # Only stretches with time in them count for a stage (NULL otherwise).
+        *(sa.case((getattr(CaseSla, f"{stage}_seconds") > 0,
+                   getattr(CaseSla, f"{stage}_seconds") / HOUR)).label(f"{stage}_hours")
           for stage in STAGES),
     ]
     for clock in TIMED_CLOCKS:
         seconds, target = getattr(CaseSla, f"{clock}_seconds"), getattr(CaseSla, f"{clock}_target")
         columns += [(seconds / HOUR).label(f"{clock}_hours"),
-                    _flag(seconds <= target).label(f"{clock}_within")]
+                    _flag(seconds <= target).label(f"{clock}_within"),
+                    _flag(_overdue(clock, now)).label(f"{clock}_overdue")]
     return (sa.select(*columns).select_from(RecoveryCase)
             .outerjoin(CaseSla, CaseSla.case_id == RecoveryCase.id)
             .outerjoin(Agent, Agent.id == RecoveryCase.assignee_id)
             .where(RecoveryCase.created_at >= lo, RecoveryCase.created_at < hi)
             .subquery("cohort"))
+
+
+def _counts(cohort: sa.Subquery, stages: bool) -> list[sa.ColumnElement]:
+    """The counting aggregates of a group (or of the whole cohort), labelled."""
+    c = cohort.c
+    counts = [sa.func.count().label("cases"), sa.func.count(c.resolved).label("resolved"),
+              *(sa.func.count(c[f"breached_{clock}"]).label(f"breached_{clock}")
+                for clock in CLOCKS),
+              sa.func.count(c.breached).label("breaches"),
+              *(sa.func.count(_flag(c.bucket == label)).label(f"bucket_{n}")
+                for n, (label, _) in enumerate(BACKLOG_BUCKETS))]
+    for clock in TIMED_CLOCKS:
+        counts += [sa.func.count(c[f"{clock}_hours"]).label(f"{clock}_met"),
+                   sa.func.count(c[f"{clock}_within"]).label(f"{clock}_within"),
+                   sa.func.count(c[f"{clock}_overdue"]).label(f"{clock}_overdue")]
+    if stages:
+        blamed = c.breached.is_not(None)
+        for stage in STAGES:
+            hours = c[f"{stage}_hours"]
+            counts += [sa.func.count(hours).label(f"{stage}_cases"),
+                       sa.func.sum(hours).label(f"{stage}_total"),
+                       sa.func.avg(hours).label(f"{stage}_mean"),
+                       sa.func.count(_flag(sa.and_(blamed, c.largest_stage == stage)))
+                       .label(f"{stage}_blamed")]
+        counts.append(sa.func.count(_flag(sa.and_(blamed, c.largest_stage.is_(None))))
+                      .label("unattributed"))
+    return counts
+
+
+def _spread_columns(cohort: sa.Subquery, stages: bool) -> list[str]:
+    """The cohort columns whose p50 and p90 the report shows."""
+    return ([f"{clock}_hours" for clock in TIMED_CLOCKS]
+            + ([f"{stage}_hours" for stage in STAGES] if stages else []))
+
+
+def _summary_postgresql(cohort: sa.Subquery, grouped: bool, stages: bool) -> dict:
+    """{key: figures} of every group and (key ``TOTAL``) the cohort, in one statement.
+
+    One pass over the cohort: GROUPING SETS give the groups and the totals together, and
+    percentile_cont (which skips NULLs) sorts each figure's values within the same scan.
+    """
+    c = cohort.c
+    spread = [sa.func.percentile_cont(sa.literal(list(PERCENTILES), ARRAY(sa.Float)))
+              .within_group(c[name]).label(f"{name}_spread")
+              for name in _spread_columns(cohort, stages)]
+    columns = [*_counts(cohort, stages), *spread]
+    if grouped:
+        query = (sa.select(c.key, c.label, sa.func.grouping(c.key).label("is_total"), *columns)
+                 .group_by(sa.func.grouping_sets(sa.tuple_(c.key, c.label), sa.tuple_())))
+    else:
+        query = sa.select(*columns)
+    memory = current_app.config["SLA_REPORT_WORK_MEM"]
+    if not _MEMORY.fullmatch(memory):
+        raise ValueError(f"SLA_REPORT_WORK_MEM must be like 64MB, not {memory!r}")
+    db.session.execute(sa.text(f"SET LOCAL work_mem = '{memory}'"))
+    found = {}
+    for row in db.session.execute(query).mappings():
+        figures = dict(row)
+        for name in _spread_columns(cohort, stages):
+            figures[f"{name}_spread"] = tuple(figures[f"{name}_spread"] or (None, None))
+        key = TOTAL if not grouped or row["is_total"] else (row["key"], row["label"])
+        found[key] = figures
+    return found
 
 
 def percentiles(values: sa.Subquery, dialect: str) -> dict:
@@ -231,14 +313,32 @@ def percentiles(values: sa.Subquery, dialect: str) -> dict:
     return found
 
 
-def _clock_percentiles(cohort: sa.Subquery, dialect: str, grouped: bool) -> dict:
-    """clock -> {key: (p50, p90)} of the business hours of met clocks."""
-    found = {}
-    for clock in TIMED_CLOCKS:
-        hours = cohort.c[f"{clock}_hours"]
-        keys = [cohort.c.key] if grouped else []
-        values = sa.select(*keys, hours.label("value")).where(hours.is_not(None))
-        found[clock] = percentiles(values.subquery("vals"), dialect)
+def _summary_portable(cohort: sa.Subquery, grouped: bool, stages: bool) -> dict:
+    """The same figures as _summary_postgresql, in standard SQL (SQLite): a statement each.
+
+    No GROUPING SETS nor percentile_cont here: the counts are read per group and for the
+    cohort, and each percentile is interpolated by window functions.
+    """
+    c = cohort.c
+    counts = _counts(cohort, stages)
+    found = {TOTAL: dict(db.session.execute(sa.select(*counts)).mappings().one())}
+    labels = {}
+    if grouped:
+        for row in db.session.execute(sa.select(c.key, c.label, *counts)
+                                      .group_by(c.key, c.label)).mappings():
+            found[(row["key"], row["label"])] = dict(row)
+            labels[row["key"]] = row["label"]
+    for name in _spread_columns(cohort, stages):
+        value = c[name]
+        for keyed in ((False, True) if grouped else (False,)):
+            keys = [c.key] if keyed else []
+            values = sa.select(*keys, value.label("value")).where(value.is_not(None))
+            for key, spread in percentiles(values.subquery("vals"), "sqlite").items():
+                target = found[(key, labels[key]) if keyed else TOTAL]
+                target[f"{name}_spread"] = spread
+    for figures in found.values():
+        for name in _spread_columns(cohort, stages):
+            figures.setdefault(f"{name}_spread", (None, None))
     return found
 
 
@@ -259,92 +359,52 @@ def _label(group_by: str, key, label) -> tuple[str, str]:
     return key, key
 
 
-def _standard_rows(cohort: sa.Subquery, dialect: str, group_by: str | None) -> list[dict]:
-    """Cases, resolutions, clock percentiles, within-target shares and breaches per group."""
-    c = cohort.c
-    keys = [c.key, c.label] if group_by else []
-    counts = [sa.func.count().label("cases"), sa.func.count(c.resolved).label("resolved"),
-              *(sa.func.count(c[f"breached_{clock}"]).label(f"breached_{clock}")
-                for clock in CLOCKS),
-              sa.func.count(c.breached).label("breaches")]
+def _standard_row(key: str, label: str, found: dict) -> dict:
+    """A group's (or the totals') figures as the report shows them."""
+    row = {"key": key, "label": label, "cases": found["cases"], "resolved": found["resolved"],
+           "open": found["cases"] - found["resolved"]}
     for clock in TIMED_CLOCKS:
-        counts += [sa.func.count(c[f"{clock}_hours"]).label(f"{clock}_met"),
-                   sa.func.count(c[f"{clock}_within"]).label(f"{clock}_within")]
-    query = sa.select(*keys, *counts).select_from(cohort)
-    if group_by:
-        query = query.group_by(*keys)
-    spread = _clock_percentiles(cohort, dialect, grouped=bool(group_by))
-    rows = []
-    for found in db.session.execute(query).mappings():
-        key = found["key"] if group_by else None
-        row = dict(zip(("key", "label"), _label(group_by, key, found["label"]) if group_by
-                       else ("all", "All cases"), strict=True))
-        row.update(cases=found["cases"], resolved=found["resolved"],
-                   open=found["cases"] - found["resolved"])
-        for clock in TIMED_CLOCKS:
-            met, within = found[f"{clock}_met"], found[f"{clock}_within"]
-            p50, p90 = spread[clock].get(key, (None, None))
-            row.update({f"{clock}_met": met, f"{clock}_within": within,
-                        f"{clock}_within_share": _share(within, met),
-                        f"{clock}_p50_hours": _round(p50), f"{clock}_p90_hours": _round(p90)})
-        row.update({f"breached_{clock}": found[f"breached_{clock}"] for clock in CLOCKS})
-        row["breaches"] = found["breaches"]
-        rows.append({name: row[name] for name in STANDARD_COLUMNS})
-    return sorted(rows, key=lambda r: (-r["cases"], r["label"] or ""))
+        met, within = found[f"{clock}_met"], found[f"{clock}_within"]
+        overdue = found[f"{clock}_overdue"]
+        p50, p90 = found[f"{clock}_hours_spread"]
+        # The share of the clocks decided so far: met (late or not) or already past due.
+        row.update({f"{clock}_met": met, f"{clock}_overdue": overdue, f"{clock}_within": within,
+                    f"{clock}_within_share": _share(within, met + overdue),
+                    f"{clock}_p50_hours": _round(p50), f"{clock}_p90_hours": _round(p90)})
+    row.update({f"breached_{clock}": found[f"breached_{clock}"] for clock in CLOCKS})
+    row["breaches"] = found["breaches"]
+    return {name: row[name] for name in STANDARD_COLUMNS}
 
 
-def _stage_rows(cohort: sa.Subquery, dialect: str) -> tuple[list[dict], int]:
-    """Business hours per stage and breaches put down to it; and the breaches with no stage."""
-    c = cohort.c
-    values = sa.union_all(*(
-        sa.select(sa.literal(stage, sa.String).label("key"), c[f"{stage}_hours"].label("value"))
-        .where(c[f"{stage}_hours"] > 0)
-        for stage in STAGES)).subquery("stage_hours")
-    totals = {row.key: row for row in db.session.execute(
-        sa.select(values.c.key, sa.func.count().label("cases"),
-                  sa.func.sum(values.c.value).label("total"),
-                  sa.func.avg(values.c.value).label("mean")).group_by(values.c.key))}
-    spread = percentiles(values, dialect)
-    blamed = dict(db.session.execute(
-        sa.select(c.largest_stage, sa.func.count()).where(c.breached.is_not(None))
-        .group_by(c.largest_stage)).all())
+def _stage_rows(found: dict) -> list[dict]:
+    """Business hours per stage and the breaches put down to it."""
     rows = []
     for stage in STAGES:
-        found = totals.get(stage)
-        p50, p90 = spread.get(stage, (None, None))
+        p50, p90 = found[f"{stage}_hours_spread"]
         rows.append({"key": stage, "label": stage.replace("_", " "),
-                     "cases": found.cases if found else 0,
-                     "total_hours": _round(found.total) if found else 0.0,
-                     "mean_hours": _round(found.mean) if found else None,
+                     "cases": found[f"{stage}_cases"],
+                     "total_hours": _round(found[f"{stage}_total"]) or 0.0,
+                     "mean_hours": _round(found[f"{stage}_mean"]),
                      "p50_hours": _round(p50), "p90_hours": _round(p90),
-                     "breaches_attributed": blamed.get(stage, 0)})
-    return rows, blamed.get(None, 0)
+                     "breaches_attributed": found[f"{stage}_blamed"]})
+    return rows
 
 
-def _backlog(cohort: sa.Subquery) -> list[dict]:
-    """Open cases of the cohort per age bucket, every bucket listed."""
-    c = cohort.c
-    found = dict(db.session.execute(
-        sa.select(c.bucket, sa.func.count()).where(c.bucket.is_not(None))
-        .group_by(c.bucket)).all())
-    return [{"bucket": label, "cases": found.get(label, 0)} for label, _ in BACKLOG_BUCKETS]
-
-
-def _throughput(cohort: sa.Subquery, start: date, end: date, dialect: str) -> list[dict]:
-    """Per day: cases filed (the cohort) and cases resolved that day, whenever filed."""
+def _throughput(start: date, end: date, dialect: str) -> list[dict]:
+    """Per day: cases filed and cases resolved that day, whenever filed (indexed ranges)."""
     lo, hi = _bounds(start, end)
-    created = dict(db.session.execute(
-        sa.select(cohort.c.day, sa.func.count()).group_by(cohort.c.day)).all())
-    resolved_days = (sa.select(_utc_day(RecoveryCase.resolved_at, dialect).label("day"))
-                     .where(RecoveryCase.resolved_at >= lo, RecoveryCase.resolved_at < hi)
-                     .subquery("resolved_days"))
-    resolved = dict(db.session.execute(
-        sa.select(resolved_days.c.day, sa.func.count()).group_by(resolved_days.c.day)).all())
-    created = {str(day): n for day, n in created.items()}
-    resolved = {str(day): n for day, n in resolved.items()}
+    counted = {}
+    for column in ("created_at", "resolved_at"):
+        stamp = getattr(RecoveryCase, column)
+        day = _utc_day(stamp, dialect).label("day")
+        counted[column] = {str(d): n for d, n in db.session.execute(
+            sa.select(day, sa.func.count()).where(stamp >= lo, stamp < hi).group_by(day))}
     days = (start + timedelta(days=n) for n in range((end - start).days + 1))
-    return [{"day": day, "created": created.get(day.isoformat(), 0),
-             "resolved": resolved.get(day.isoformat(), 0)} for day in days]
+    return [{"day": day, "created": counted["created_at"].get(day.isoformat(), 0),
+             "resolved": counted["resolved_at"].get(day.isoformat(), 0)} for day in days]
+
+
+SUMMARIES = {"postgresql": _summary_postgresql}
 
 
 def sla_report(start: date, end: date, group_by: str, now: datetime) -> dict:
@@ -354,15 +414,22 @@ def sla_report(start: date, end: date, group_by: str, now: datetime) -> dict:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     dialect = db.session.get_bind().dialect.name
-    cohort = _cohort(start, end, group_by, now, dialect)
+    cohort = _cohort(start, end, group_by, now)
+    stages = group_by == "stage"
+    summary = SUMMARIES.get(dialect, _summary_portable)(cohort, not stages, stages)
+    totals = summary.pop(TOTAL)
     report = {"from": start, "to": end, "group_by": group_by, "generated_at": now}
-    if group_by == "stage":
-        report["groups"], report["unattributed_breaches"] = _stage_rows(cohort, dialect)
+    if stages:
+        report["groups"] = _stage_rows(totals)
+        report["unattributed_breaches"] = totals["unattributed"]
     else:
-        report["groups"] = _standard_rows(cohort, dialect, group_by)
-    report["totals"] = _standard_rows(cohort, dialect, None)[0]
-    report["backlog_age"] = _backlog(cohort)
-    report["throughput"] = _throughput(cohort, start, end, dialect)
+        rows = [_standard_row(*_label(group_by, key, label), found)
+                for (key, label), found in summary.items()]
+        report["groups"] = sorted(rows, key=lambda r: (-r["cases"], r["label"] or ""))
+    report["totals"] = _standard_row("all", "All cases", totals)
+    report["backlog_age"] = [{"bucket": label, "cases": totals[f"bucket_{n}"]}
+                             for n, (label, _) in enumerate(BACKLOG_BUCKETS)]
+    report["throughput"] = _throughput(start, end, dialect)
     return report
 
 
@@ -401,22 +468,44 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def _cell(value) -> str | int | float:
     if value is None:
         return ""
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
 
 
-def report_csv(report: dict) -> str:
-    """One row per group with every figure, under a header row."""
+def _group_table(report: dict) -> tuple[tuple[str, ...], list[dict]]:
+    """The group rows, then the totals (or, by stage, the breaches put down to no stage)."""
     columns = report_columns(report["group_by"])
+    if report["group_by"] == "stage":
+        extra = {"key": "unattributed", "label": "no stage yet",
+                 "breaches_attributed": report["unattributed_breaches"]}
+    else:
+        extra = report["totals"]
+    return columns, [*report["groups"], extra]
+
+
+# CSV downloads: one table each (a spreadsheet reads one table per file).
+CSV_TABLES = {
+    "groups": _group_table,
+    "backlog_age": lambda report: (("bucket", "cases"), report["backlog_age"]),
+    "throughput": lambda report: (("day", "created", "resolved"), report["throughput"]),
+}
+
+
+def report_csv(report: dict, table: str = "groups") -> str:
+    """One of the report's tables as CSV, under a header row."""
+    columns, rows = CSV_TABLES[table](report)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)
-    for row in report["groups"]:
-        writer.writerow([_cell(row[name]) for name in columns])
+    for row in rows:
+        writer.writerow([_cell(row.get(name)) for name in columns])
     return out.getvalue()
 
 
-def csv_filename(report: dict) -> str:
+def csv_filename(report: dict, table: str = "groups") -> str:
     """The download's file name."""
-    return f"sla-report_{report['from']}_{report['to']}_{report['group_by']}.csv"
+    suffix = "" if table == "groups" else f"_{table}"
+    return f"sla-report_{report['from']}_{report['to']}_{report['group_by']}{suffix}.csv"

@@ -26,7 +26,8 @@ def _page(status: int = 200, error: str | None = None, report: dict | None = Non
         "reports/sla.html", report=report, error=error, values=values,
         group_by_choices=queries.GROUP_BY, issue_types=ISSUE_TYPES,
         charts=charts.report_charts(report) if report else None,
-        csv_url=url_for("reports.sla_csv", **values) if report else None,
+        csv_urls={table: url_for("reports.sla_csv", table=table, **values)
+                  for table in queries.CSV_TABLES} if report else None,
         max_days=queries.MAX_DAYS,
     ), status
 
@@ -46,9 +47,14 @@ def sla():
 @bp.get("/sla.csv")
 @staff_required()
 def sla_csv():
-    """The SLA report's groups as a CSV download."""
+    """One table of the SLA report (groups and totals, backlog, throughput) as CSV."""
+    table = request.args.get("table") or "groups"
+    if table not in queries.CSV_TABLES:
+        raise queries.BadReportRequest(
+            "table", "invalid_table",
+            f"'table' must be one of: {', '.join(queries.CSV_TABLES)}.")
     report = _report()
-    response = Response(queries.report_csv(report), mimetype="text/csv")
+    response = Response(queries.report_csv(report, table), mimetype="text/csv")
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="{queries.csv_filename(report)}"')
+        f'attachment; filename="{queries.csv_filename(report, table)}"')
     return response

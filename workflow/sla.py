@@ -34,6 +34,9 @@ USER_MESSAGES = frozenset({"user_replied", "user_resubmitted"})
 CLOCKS = ("first_response", "next_update", "resolution")
 # A calendar without a working hour in this many days is refused (no due time would exist).
 MAX_CALENDAR_DAYS = 3660
+# A target beyond a year of round-the-clock time is a typing error, and its due time could
+# fall past the calendar's search horizon.
+MAX_TARGET_SECONDS = 365 * 86400.0
 
 
 class BadCalendar(ValueError):
@@ -159,12 +162,16 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def parse_duration(value) -> float:
     """Seconds from 45m, 4h, 2d (business time) or a number of seconds."""
-    if isinstance(value, int | float) and value > 0:
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match or float(match.group(1)) <= 0:
-        raise BadCalendar(f"durations are like 30m, 4h or 2d, not {value!r}")
-    return float(match.group(1)) * _UNIT[match.group(2)]
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match or float(match.group(1)) <= 0:
+            raise BadCalendar(f"durations are like 30m, 4h or 2d, not {value!r}")
+        seconds = float(match.group(1)) * _UNIT[match.group(2)]
+    if seconds > MAX_TARGET_SECONDS:
+        raise BadCalendar(f"a target of {value!r} is longer than a year of business time")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -226,6 +233,8 @@ class CaseClocks:
     stage_seconds: dict[str, float]
     paused: bool
     resolved: bool
+    # Earlier next-update cycles (the user wrote again later) that ran past their target.
+    next_update_breaches: int = 0
 
     def next_due(self) -> datetime | None:
         """The earliest due time among the clocks still running (for queue order)."""
@@ -325,13 +334,21 @@ def derive(entries: Iterable[Entry], *, created: datetime, policy: Policy,
                                        answer)
     else:
         clocks["next_update"] = Clock(policy.next_update, None, None, None, None, 0.0)
+    late_updates = 0
+    for since, following in zip(asked, asked[1:], strict=False):
+        # A cycle ends with its answer, or when the user writes again before one came.
+        answer = next((at for at in responses if at >= since), None)
+        until = answer if answer is not None and answer <= following else following
+        cycle = _count(spans, calendar, since, policy.next_update, share, until)
+        late_updates += cycle.elapsed > cycle.target
     stage_seconds = dict.fromkeys(STAGES, 0.0)
     for lo, hi, state in spans:
         if state in stage_seconds:
             stage_seconds[state] += calendar.seconds(lo, hi)
     last_state = spans[-1][2]
     return CaseClocks(clocks=clocks, stage_seconds=stage_seconds,
-                      paused=last_state in PAUSED, resolved=resolved_at is not None)
+                      paused=last_state in PAUSED, resolved=resolved_at is not None,
+                      next_update_breaches=late_updates)
 
 
 def figures(entries: Iterable[Entry], *, created: datetime, policy: Policy,
@@ -353,6 +370,7 @@ def figures(entries: Iterable[Entry], *, created: datetime, policy: Policy,
         row[f"{name}_at"] = clock.met_at
         row[f"{name}_seconds"] = clock.elapsed if clock.met_at is not None else None
     row["next_update_started_at"] = found.clocks["next_update"].started_at
+    row["next_update_breaches"] = found.next_update_breaches
     for stage, seconds in found.stage_seconds.items():
         row[f"{stage}_seconds"] = seconds
     spans = _running_spans(log, created, last)

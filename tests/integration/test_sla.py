@@ -127,6 +127,68 @@ def test_stored_figures_equal_recomputed_and_live(app, make_case, staff, monkeyp
     for stage in sla.STAGES:
         assert live[f"{stage}_seconds"] <= clocks.stage_seconds[stage] + 1e-6
 
+    # Against an independent count, minute by minute on the wall clock of the calendar.
+    business = minute_counter(calendar)
+    spans = state_spans(case)
+    last = max([case.created_at, *(e.created_at for e in case.events),
+                *(m.created_at for m in case.messages)])
+    for name in ("first_response", "resolution"):
+        if live[f"{name}_at"] is not None:
+            running = [(lo, hi) for lo, hi, state in spans
+                       if state not in sla.PAUSED and state != sla.STOPPED]
+            expected = sum(business(lo, min(hi, live[f"{name}_at"])) for lo, hi in running
+                           if lo < live[f"{name}_at"])
+            assert live[f"{name}_seconds"] == pytest.approx(expected, abs=1e-6), name
+    for stage in sla.STAGES:
+        expected = sum(business(lo, min(hi, last)) for lo, hi, state in spans
+                       if state == stage and lo < last)
+        assert live[f"{stage}_seconds"] == pytest.approx(expected, abs=1e-6), stage
+
+
+def minute_counter(calendar: dict):
+    """Business seconds in [lo, hi), counted one UTC minute at a time (a reference).
+
+    Working hours begin and end on whole local hours, and every zone used here is a whole
+    number of minutes from UTC, so each UTC minute is wholly in or out of business time.
+    """
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(calendar["timezone"])
+    holidays = {date.fromisoformat(day) for day in calendar["holidays"]}
+    hours = {DAYS.index(day): (int(opens[:2]), int(closes[:2]))
+             for day, (opens, closes) in calendar["hours"].items()}
+
+    def working(minute: datetime) -> bool:
+        local = minute.astimezone(zone)
+        if local.date() in holidays or local.weekday() not in hours:
+            return False
+        opens, closes = hours[local.weekday()]
+        return opens <= local.hour < closes
+
+    def count(lo: datetime, hi: datetime) -> float:
+        total = 0.0
+        minute = lo.replace(second=0, microsecond=0)
+        while minute < hi:
+            following = minute + timedelta(minutes=1)
+            if working(minute):
+                total += (min(hi, following) - max(lo, minute)).total_seconds()
+            minute = following
+        return total
+
+    return count
+
+
+def state_spans(case) -> list[tuple[datetime, datetime, str]]:
+    """(start, end, state) of the case's life from its events; the last one open-ended."""
+    spans, state, since = [], "submitted", case.created_at
+    for event in sorted(case.events, key=lambda e: (e.created_at, e.id)):
+        if event.to_state is None or event.created_at < since:
+            continue
+        spans.append((since, event.created_at, state))
+        state, since = event.to_state, event.created_at
+    spans.append((since, datetime.max.replace(tzinfo=UTC), state))
+    return spans
+
 
 @pytest.fixture
 def office(app):
@@ -230,3 +292,17 @@ def test_the_case_page_shows_the_clocks_and_the_time_per_stage(app, client, make
     first = first[:first.index("</tr>")]
     assert "2026-12-21 12:00" in first and "breached" in first  # due 13:00 Berlin = 12:00 UTC
     assert "id check 5.0" in page  # 09:00-14:00 Berlin in the document check
+
+
+@pytest.mark.parametrize(("policy", "message"), [
+    ({"calendar": "24x7", "first_response": "1h", "resolution": "8h"}, "no target for next_update"),
+    ({"calendar": "24x7", "first_response": "1h", "next_update": "2h", "resolution": "400d"},
+     "longer than a year"),
+    ({"calendar": "moon", "first_response": "1h", "next_update": "2h", "resolution": "8h"},
+     "calendar must be one of"),
+])
+def test_policy_settings_are_refused_with_a_reason(app, policy, message):
+    app.config["SLA_POLICIES"] = {"default": policy}
+    app.extensions.pop("sla_settings", None)
+    with pytest.raises(sla.BadCalendar, match=message):
+        service.sla_settings()
