@@ -87,9 +87,10 @@ class Config:
 
     # Face match: a selfie matches the document portrait (or the account's reference portrait)
     # when the distance between their face_recognition encodings is at most this. Measured on
-    # the face fixtures rendered onto specimen documents (docs/benchmarks.md): the same person
-    # 0.34-0.49 apart, different people 0.72 and more; 0.6 sits in that gap and is dlib's own
-    # LFW operating point. Operators measure theirs with `flask calibrate-faces`.
+    # the face fixtures rendered onto specimen documents (docs/benchmarks.md, "Face match
+    # threshold"): the same person 0.339-0.543 apart (the farthest a blurred passport),
+    # different people 0.685 and more; 0.6 sits in that gap and is dlib's own LFW operating
+    # point. Operators measure theirs with `flask calibrate-faces`.
     FACE_MATCH_THRESHOLD = 0.6
 
     # Overrides of verification.selfie.SelfiePolicy (face size, sharpness, same-photo
@@ -128,10 +129,37 @@ class Config:
     }
     # Share of a target after which a clock shows a warning.
     SLA_WARNING_SHARE = 0.75
+    # PostgreSQL sort memory for one SLA report (SET LOCAL, that transaction only). A year of
+    # a million cases sorts about a million values per percentile: at the server's default
+    # 4MB each sort spills to disk, at 64MB it stays in memory (docs/benchmarks.md).
+    SLA_REPORT_WORK_MEM = "64MB"
     PRIORITY_BY_ISSUE_TYPE = {"lost_2fa": "high", "suspicious_activity": "high"}
-    # The scheduled check that records warnings and breaches (in-process thread, or the RQ
-    # worker's scheduler with REDIS_URL); 0 turns the in-process one off.
+    # The scheduled check that records warnings and breaches and sends the outbox (a thread
+    # of the web process, or RQ's scheduler on the workers with REDIS_URL); 0: never.
     SLA_CHECK_SECONDS = 60
+
+    # Notifications (notify/): emails are written to the outbox table in the transaction that
+    # causes them and sent over SMTP afterwards. With MAIL_SERVER empty nothing is sent: the
+    # emails wait in the outbox until a server is configured.
+    MAIL_SERVER = ""
+    MAIL_PORT = 587
+    MAIL_USE_TLS = True  # STARTTLS after connecting (the usual set-up on port 587)
+    MAIL_USE_SSL = False  # TLS from the first byte instead (port 465)
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_FROM = "Recovery Desk <recovery-desk@localhost>"
+    # A server that has not answered in this long is treated as down; the email is retried.
+    MAIL_TIMEOUT_SECONDS = 10
+    # Waits after each failed attempt to send an email; the last one repeats. An outage of
+    # the mail server usually lasts minutes, a misconfiguration until someone notices, so the
+    # attempts thin out to a few an hour instead of giving up: an email is never dropped.
+    MAIL_RETRY_DELAYS = [60, 300, 900, 3600]
+    # Emails sent per tick: a backlog after an outage goes out over a few ticks instead of
+    # holding one tick (and the SLA check after it) for minutes.
+    MAIL_BATCH_SIZE = 100
+    # Links in emails point here: the address agents open the desk at (no request is there to
+    # tell it when a scheduled job writes an email). `make run` serves this one.
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25

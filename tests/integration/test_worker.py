@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from extensions import db
@@ -46,18 +45,9 @@ def app_config():
 
 
 @pytest.fixture
-def queue(app):
-    """The test's RQ queue on the real Redis; every key it made is deleted afterwards."""
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError as err:
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {err}")
-    yield jobs.rq_queue(app)
-    for key in connection.scan_iter(f"*{QUEUE}*"):
-        connection.delete(key)
-    for key in connection.scan_iter("rq:job:verify-*"):
-        connection.delete(key)
+def queue(redis_queue):
+    """The test's RQ queue on the real Redis (cleaned up by the redis_queue fixture)."""
+    return redis_queue
 
 
 def worker(app, tmp_path, *args) -> subprocess.Popen:

@@ -1,0 +1,125 @@
+"""Notifications: who must hear of what, as emails written to the outbox with their cause.
+
+``write_emails`` adds one outbox email per recipient to the current session, so it commits
+(or rolls back) with the change that caused it; ``notify.outbox.send_outbox`` delivers the
+outbox after the commit. What each kind of notification says, and to whom, is one entry of
+NOTIFICATIONS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+
+from extensions import db
+from workflow.models import Agent, OutboxEmail, RecoveryCase
+
+log = logging.getLogger(__name__)
+
+# Staff who act on a case nobody holds: they can assign it, and escalations are theirs anyway.
+LEAD_ROLES = ("security_lead", "admin")
+
+
+def people_to_act(case: RecoveryCase) -> list[Agent]:
+    """The case's assignee, or, when nobody (active) holds it, the active leads and admins."""
+    if case.assignee is not None and case.assignee.active:
+        return [case.assignee]
+    return list(db.session.scalars(
+        sa.select(Agent).where(Agent.active, Agent.role.in_(LEAD_ROLES)).order_by(Agent.id)))
+
+
+def case_link(case_id: int) -> str:
+    """The console page of a case, on the address agents open the desk at."""
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/agent/cases/{case_id}"
+
+
+def _when(moment: datetime | None, zone: str) -> str:
+    """A time in UTC, and in the calendar's timezone when that is another one."""
+    if moment is None:
+        return "not set"
+    text = f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if zone != "UTC":
+        text += f" ({moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone})"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes % 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h"
+
+
+def _sla_body(case: RecoveryCase, headline: str, *, clock: str, due_at: datetime | None,
+              target: float, timezone: str) -> str:
+    holder = (f"{case.assignee.name} <{case.assignee.email}>"
+              if case.assignee is not None and case.assignee.active
+              else "nobody: sent to the security leads and admins")
+    lines = [
+        headline,
+        "",
+        f"Case:      #{case.id}, {case.issue_type.replace('_', ' ')}, {case.priority} priority",
+        f"State:     {case.state.replace('_', ' ')}",
+        f"Clock:     {clock.replace('_', ' ')} (target {_duration(target)} of business time)",
+        f"Due:       {_when(due_at, timezone)}",
+        f"Assigned:  {holder}",
+        "",
+        f"Open the case: {case_link(case.id)}",
+        "",
+        "-- ",
+        "Recovery Desk: sent automatically by the SLA check.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _sla_words(case: RecoveryCase, *, clock: str, due_at: datetime | None,
+               **_facts) -> dict[str, object]:
+    return {"case_id": case.id, "clock_name": clock.replace("_", " "),
+            "due": _when(due_at, "UTC")}
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One kind of notification: subject and first line (str.format on its words), body."""
+
+    subject: str
+    headline: str
+    words: Callable[..., dict[str, object]]
+    body: Callable[..., str]
+    recipients: Callable[[RecoveryCase], list[Agent]] = people_to_act
+
+
+# Notification kind -> what it says and to whom. Adding one is one entry.
+NOTIFICATIONS: dict[str, Notification] = {
+    "sla_warning": Notification(
+        subject="SLA warning: case #{case_id}, {clock_name} due {due}",
+        headline="Case #{case_id} is close to its {clock_name} target: act before {due}.",
+        words=_sla_words, body=_sla_body),
+    "sla_breached": Notification(
+        subject="SLA breached: case #{case_id}, {clock_name}",
+        headline="Case #{case_id} missed its {clock_name} target (due {due}).",
+        words=_sla_words, body=_sla_body),
+}
+
+
+def write_emails(kind: str, case: RecoveryCase, **facts) -> list[OutboxEmail]:
+    """Add the emails of a notification about ``case`` to the session's outbox (no commit)."""
+    spec = NOTIFICATIONS[kind]
+    people = spec.recipients(case)
+    if not people:
+        log.warning("%s for case %s: no active assignee, lead or admin to email", kind, case.id)
+        return []
+    words = spec.words(case, **facts)
+    headline = spec.headline.format(**words)
+    body = spec.body(case, headline, **facts)
+    emails = [OutboxEmail(kind=kind, to_address=person.email, case_id=case.id,
+                          subject=spec.subject.format(**words)[:200], body=body)
+              for person in people]
+    db.session.add_all(emails)
+    return emails
