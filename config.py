@@ -154,6 +154,10 @@ class Config:
     # the mail server usually lasts minutes, a misconfiguration until someone notices, so the
     # attempts thin out to a few an hour instead of giving up: an email is never dropped.
     MAIL_RETRY_DELAYS = [60, 300, 900, 3600]
+    # How long a sender holds an email it claimed before others may take it: longer than
+    # one send can last (connect, STARTTLS, sign-in and the SMTP exchange, each allowed
+    # MAIL_TIMEOUT_SECONDS), so no email goes out twice.
+    MAIL_CLAIM_SECONDS = 300
     # Emails sent per tick: a backlog after an outage goes out over a few ticks instead of
     # holding one tick (and the SLA check after it) for minutes.
     MAIL_BATCH_SIZE = 100

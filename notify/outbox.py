@@ -28,7 +28,7 @@ from workflow.models import OutboxEmail, utcnow
 
 # The server answered, but refused this one email: the next email may still go through.
 MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
-                  smtplib.SMTPDataError)
+                  smtplib.SMTPDataError, smtplib.SMTPNotSupportedError)
 # What the longest stored error keeps (the start says what went wrong).
 ERROR_CHARS = 1000
 
@@ -82,12 +82,14 @@ def pending_count() -> int:
 def _claim(email_id: int, now: datetime) -> _Claimed | None:
     """Take one due email for this sender; None when another sender took it first."""
     try:
-        # While it is being sent, another sender leaves it alone for as long as this one would
-        # wait after a failure; a sender that dies mid-send leaves it to be tried after that.
+        # While it is being sent, other senders leave it alone for MAIL_CLAIM_SECONDS, from
+        # the moment of the claim (a run can be long); a sender that dies mid-send leaves it
+        # to be tried after that.
+        hold = timedelta(seconds=current_app.config["MAIL_CLAIM_SECONDS"])
         taken = db.session.execute(
             sa.update(OutboxEmail).where(OutboxEmail.id == email_id, _due(now))
             .values(attempts=OutboxEmail.attempts + 1,
-                    next_attempt_at=now + retry_delay(1))
+                    next_attempt_at=max(now, utcnow()) + hold)
             .execution_options(synchronize_session=False)).rowcount
         if taken != 1:
             db.session.rollback()
@@ -181,9 +183,19 @@ def send_outbox(now: datetime | None = None) -> SendReport | None:
             if email is None:
                 continue
             try:
+                message = _message(email)
+            except ValueError as err:
+                # An address or subject no message can carry (a line break in it): this
+                # email can never go out as it is, the others still can.
+                _mark(email_id, last_error=_describe(err),
+                      next_attempt_at=utcnow() + retry_delay(email.attempts))
+                report.failed += 1
+                logger.error("email %s cannot be built: %s", email_id, _describe(err))
+                continue
+            try:
                 if connection is None:
                     connection = connect()
-                connection.send_message(_message(email))
+                connection.send_message(message)
             except (smtplib.SMTPException, OSError) as err:
                 _mark(email_id, last_error=_describe(err),
                       next_attempt_at=utcnow() + retry_delay(email.attempts))

@@ -47,7 +47,9 @@ DECIMALS = 4
 BLAMED_STAGES = tuple(stage for stage in STAGES if stage not in PAUSED)
 # The key of the whole cohort's figures among the groups' (GROUPING SETS' empty set).
 TOTAL = ("__all__",)
-_MEMORY = re.compile(r"[1-9][0-9]{0,5}(kB|MB|GB)")
+# PostgreSQL memory sizes this desk accepts for a report's sorts: up to 9,999,999 kB or MB,
+# or 99 GB (the server refuses more than 2 TB).
+_MEMORY = re.compile(r"[1-9][0-9]{0,6}(kB|MB)|[1-9][0-9]?GB")
 
 # group_by -> the cohort's (key, label) columns; "stage" rows come from the stage columns.
 GROUP_COLUMNS = {
@@ -246,6 +248,14 @@ def _spread_columns(cohort: sa.Subquery, stages: bool) -> list[str]:
             + ([f"{stage}_hours" for stage in STAGES] if stages else []))
 
 
+def report_work_mem() -> str:
+    """SLA_REPORT_WORK_MEM, checked (ValueError when PostgreSQL could not take it)."""
+    memory = current_app.config["SLA_REPORT_WORK_MEM"]
+    if not isinstance(memory, str) or not _MEMORY.fullmatch(memory):
+        raise ValueError(f"SLA_REPORT_WORK_MEM must be a size like 64MB, not {memory!r}")
+    return memory
+
+
 def _summary_postgresql(cohort: sa.Subquery, grouped: bool, stages: bool) -> dict:
     """{key: figures} of every group and (key ``TOTAL``) the cohort, in one statement.
 
@@ -262,10 +272,7 @@ def _summary_postgresql(cohort: sa.Subquery, grouped: bool, stages: bool) -> dic
                  .group_by(sa.func.grouping_sets(sa.tuple_(c.key, c.label), sa.tuple_())))
     else:
         query = sa.select(*columns)
-    memory = current_app.config["SLA_REPORT_WORK_MEM"]
-    if not _MEMORY.fullmatch(memory):
-        raise ValueError(f"SLA_REPORT_WORK_MEM must be like 64MB, not {memory!r}")
-    db.session.execute(sa.text(f"SET LOCAL work_mem = '{memory}'"))
+    db.session.execute(sa.text(f"SET LOCAL work_mem = '{report_work_mem()}'"))
     found = {}
     for row in db.session.execute(query).mappings():
         figures = dict(row)

@@ -277,11 +277,14 @@ def init_app(app: Flask) -> None:
                            f"not {name!r}")
     if name == "rq" and not app.config.get("REDIS_URL"):
         raise RuntimeError("VERIFICATION_EXECUTOR is 'rq' but REDIS_URL is not set.")
+    from reports.queries import report_work_mem
+
     with app.app_context():
         for what, build in (("Document check", service.document_policy),
                             ("Selfie check", service.selfie_policy),
                             ("Risk", service.risk_policy),
-                            ("SLA", service.sla_settings)):
+                            ("SLA", service.sla_settings),
+                            ("SLA report", report_work_mem)):
             try:
                 build()
             except (TypeError, ValueError) as err:
@@ -296,11 +299,9 @@ def init_app(app: Flask) -> None:
         start_sla_checks(app)
 
 
-# Errors of a job queue that cannot be reached (Redis down, or too slow to answer).
-QUEUE_UNREACHABLE: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-)
+# Errors of a job queue that cannot take a job now (Redis down, too slow to answer, out of
+# memory, or a read-only replica after a failover): the sweep queues the job later.
+QUEUE_UNREACHABLE: tuple[type[BaseException], ...] = (redis.exceptions.RedisError,)
 
 
 def enqueue_document_check(case_id: int, attempt: int) -> None:
@@ -355,7 +356,9 @@ def _sla_job_options(app: Flask) -> dict:
     # After a run RQ keeps the job's key for result_ttl (failure_ttl), and the next run,
     # scheduled under the same id, lives in that key: it must outlast the wait for it.
     keep = max(24 * 3600, 10 * app.config["SLA_CHECK_SECONDS"])
+    # At the front of the queue: a backlog of verification jobs must not hold warnings back.
     return {"job_id": sla_job_id(app), "result_ttl": keep, "failure_ttl": keep,
+            "at_front": True,
             "job_timeout": app.config["VERIFICATION_JOB_TIMEOUT"],
             "description": "SLA check and outbox"}
 
@@ -388,6 +391,7 @@ def ensure_sla_check(app: Flask) -> bool:
     Runs when a worker starts, and with each of its sweeps: a run lost with a worker killed
     mid-check (which therefore scheduled no next run) is started again.
     """
+    from rq.exceptions import DuplicateJobError
     from rq.job import Job, JobStatus
 
     if not app.config["SLA_CHECK_SECONDS"]:
@@ -405,7 +409,11 @@ def ensure_sla_check(app: Flask) -> bool:
     else:
         # A schedule whose job's key expired (no worker for a day): the run below replaces it.
         queue.scheduled_job_registry.remove(sla_id)
-    queue.enqueue(check_sla_job, **_sla_job_options(app))
+    try:
+        # unique: two workers starting together both found none; only one may queue it.
+        queue.enqueue(check_sla_job, unique=True, **_sla_job_options(app))
+    except DuplicateJobError:
+        return False
     return True
 
 
@@ -473,8 +481,11 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
     app.logger.info("worker: %d case(s) queued again by the start-up sweep", len(swept))
     if ensure_sla_check(app):
         app.logger.info("worker: SLA check queued (none was queued, scheduled or running)")
-    if not burst:
-        start_sweeper(app, then=ensure_sla_check)
+    sweeping = not burst and start_sweeper(app, then=ensure_sla_check) is not None
+    if not burst and not sweeping and app.config["SLA_CHECK_SECONDS"]:
+        # Without sweeps, a watch of its own restarts an SLA check lost with a worker.
+        _every(app, app.config["SLA_CHECK_SECONDS"], "sla-check watch",
+               lambda: ensure_sla_check(app))
     worker = SimpleWorker([rq_queue(app)], connection=redis_connection(app), name=name)
     worker.work(burst=burst, with_scheduler=True)
 

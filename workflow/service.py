@@ -1339,6 +1339,9 @@ def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent
         raise ValueError("the password must be at least 12 characters long")
     if "@" not in email or not name.strip():
         raise ValueError("an email address and a name are required")
+    if any(ch in email + name for ch in "\r\n") or any(ch.isspace() for ch in email):
+        raise ValueError("the email address and the name must be on one line, the address "
+                         "without spaces")
     token = secrets.token_urlsafe(32)
     try:
         with _transaction():

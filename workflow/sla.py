@@ -5,8 +5,8 @@ the stored figures (``CaseSla``) are a cache of ``derive()`` for fast queries, a
 ``flask sla-recompute`` rebuilds them from the log.
 
 Three clocks run per case: **first response** (until the first user-visible message or
-decision by a person on staff), **next update** (from the user's latest message until staff
-answer it) and **resolution**. They count business time only, in the calendar's timezone
+decision by a person on staff), **next update** (from the user's oldest unanswered message
+until staff answer it) and **resolution**. They count business time only, in the calendar's timezone
 (daylight-saving changes included), and stand still while the case awaits the user.
 """
 
@@ -233,7 +233,7 @@ class CaseClocks:
     stage_seconds: dict[str, float]
     paused: bool
     resolved: bool
-    # Earlier next-update cycles (the user wrote again later) that ran past their target.
+    # Earlier next-update cycles (answered, and the user wrote again) that ran past target.
     next_update_breaches: int = 0
 
     def next_due(self) -> datetime | None:
@@ -327,19 +327,22 @@ def derive(entries: Iterable[Entry], *, created: datetime, policy: Policy,
     }
     asked = [e.at for e in log if is_user_message(e) and (resolved_at is None
                                                           or e.at <= resolved_at)]
-    if asked:
-        since = asked[-1]
-        answer = next((at for at in responses if at >= since), None)
+    # Next-update cycles: one starts at the user's oldest unanswered message (writing again
+    # before the answer does not restart it) and ends with the first answer after it.
+    cycles: list[tuple[datetime, datetime | None]] = []
+    for at in asked:
+        if cycles and (cycles[-1][1] is None or cycles[-1][1] > at):
+            continue
+        cycles.append((at, next((r for r in responses if r >= at), None)))
+    if cycles:
+        since, answer = cycles[-1]
         clocks["next_update"] = _count(spans, calendar, since, policy.next_update, share,
                                        answer)
     else:
         clocks["next_update"] = Clock(policy.next_update, None, None, None, None, 0.0)
     late_updates = 0
-    for since, following in zip(asked, asked[1:], strict=False):
-        # A cycle ends with its answer, or when the user writes again before one came.
-        answer = next((at for at in responses if at >= since), None)
-        until = answer if answer is not None and answer <= following else following
-        cycle = _count(spans, calendar, since, policy.next_update, share, until)
+    for since, answer in cycles[:-1]:
+        cycle = _count(spans, calendar, since, policy.next_update, share, answer)
         late_updates += cycle.elapsed > cycle.target
     stage_seconds = dict.fromkeys(STAGES, 0.0)
     for lo, hi, state in spans:

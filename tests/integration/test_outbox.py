@@ -297,3 +297,42 @@ def test_the_embedded_scheduler_runs_whatever_runs_the_checks(app, monkeypatch, 
     app.config.update(VERIFICATION_EXECUTOR=executor, REDIS_URL="redis://127.0.0.1:1/0")
     jobs.init_app(app)
     assert calls == ([app] if started else [])
+
+
+def queued(to_address: str, subject: str = "SLA breached: case #1") -> int:
+    email = OutboxEmail(kind="sla_breached", to_address=to_address, subject=subject,
+                        body="The first response is late.\n")
+    db.session.add(email)
+    db.session.commit()
+    return email.id
+
+
+def test_an_email_that_cannot_be_built_does_not_hold_up_the_others(app, smtp_server):
+    broken = queued("lead@example.test\nBcc: everyone@example.test")
+    fine = queued("agent@example.test")
+    report = outbox.send_outbox()
+    assert (report.sent, report.failed) == (1, 1)
+    assert smtp_server.to() == ["agent@example.test"]  # no header was injected
+    rows = {row.id: row for row in outbox_rows()}
+    assert rows[fine].sent_at is not None
+    assert rows[broken].sent_at is None and "ValueError" in rows[broken].last_error
+    assert rows[broken].next_attempt_at is not None
+
+
+def test_a_claimed_email_is_left_alone_however_short_the_retry_delays(app):
+    app.config["MAIL_RETRY_DELAYS"] = [0]
+    email_id = queued("agent@example.test")
+    now = outbox.utcnow()
+    assert outbox._claim(email_id, now) is not None
+    # A second sender, even one whose run started a little later, finds it taken.
+    assert outbox._claim(email_id, now + timedelta(seconds=60)) is None
+    later = now + timedelta(seconds=app.config["MAIL_CLAIM_SECONDS"] + 1)
+    again = outbox._claim(email_id, later)  # the first sender died mid-send: tried again
+    assert again is not None and again.attempts == 2
+
+
+def test_staff_addresses_on_more_than_one_line_are_refused(app):
+    for email, name in (("a@example.test\nBcc: x@example.test", "A"),
+                        ("a b@example.test", "A"), ("c@example.test", "C\r\nD")):
+        with pytest.raises(ValueError, match="one line"):
+            service.create_agent(email, name, "agent", "a long enough password")

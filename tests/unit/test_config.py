@@ -4,6 +4,7 @@ import pytest
 
 from app import create_app
 from config import normalise_database_url
+from tests.conftest import make_config
 
 
 def test_production_needs_a_secret_key(monkeypatch):
@@ -42,3 +43,14 @@ def test_demo_chosen_in_the_instance_config_counts(monkeypatch, tmp_path):
     assert _demo_chosen(fake) is False
     (tmp_path / "config.py").write_text("DEMO = True\n")
     assert _demo_chosen(fake) is True
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"SLA_REPORT_WORK_MEM": "64 MB"}, "SLA report settings are not valid"),
+    ({"SLA_REPORT_WORK_MEM": "999999GB"}, "SLA report settings are not valid"),
+    ({"SLA_POLICIES": {"default": {"calendar": "24x7", "first_response": "1h"}}},
+     "SLA settings are not valid: policy 'default': no target for next_update, resolution"),
+])
+def test_bad_settings_stop_the_start_not_a_request(tmp_path, settings, message):
+    with pytest.raises(RuntimeError, match=message):
+        create_app(make_config(f"sqlite:///{tmp_path / 'x.sqlite'}", **settings))
