@@ -380,7 +380,7 @@ class CaseSla(db.Model):
     next_update_warn_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     next_update_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     next_update_seconds: so.Mapped[float | None]
-    # Earlier next-update cycles (before the user's latest message) answered late: the
+    # Earlier next-update cycles (before the one running now) answered late: the
     # columns above describe the latest cycle only, so its predecessors' breaches live here.
     next_update_breaches: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     resolution_target: so.Mapped[float]
