@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 from PIL import Image
 
 from extensions import db
+from reports.queries import CSV_TABLES
 from verification import calibration
 from verification.documents import PersonFacts, check_document, find_portrait
 from verification.faces import (
@@ -472,7 +473,7 @@ def init_app(app) -> None:
               help="issue_type, agent (the current assignee), stage or priority.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
               show_default=True)
-@click.option("--table", type=click.Choice(["groups", "backlog_age", "throughput"]),
+@click.option("--table", type=click.Choice(list(CSV_TABLES)),
               default="groups", show_default=True,
               help="With --format csv: the groups and totals, the backlog or the throughput.")
 def sla_report_command(start: str, end: str, group_by: str, fmt: str, table: str) -> None:

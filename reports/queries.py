@@ -242,7 +242,7 @@ def _counts(cohort: sa.Subquery, stages: bool) -> list[sa.ColumnElement]:
     return counts
 
 
-def _spread_columns(cohort: sa.Subquery, stages: bool) -> list[str]:
+def _spread_columns(stages: bool) -> list[str]:
     """The cohort columns whose p50 and p90 the report shows."""
     return ([f"{clock}_hours" for clock in TIMED_CLOCKS]
             + ([f"{stage}_hours" for stage in STAGES] if stages else []))
@@ -263,9 +263,9 @@ def _summary_postgresql(cohort: sa.Subquery, grouped: bool, stages: bool) -> dic
     percentile_cont (which skips NULLs) sorts each figure's values within the same scan.
     """
     c = cohort.c
+    spread_names = _spread_columns(stages)
     spread = [sa.func.percentile_cont(sa.literal(list(PERCENTILES), ARRAY(sa.Float)))
-              .within_group(c[name]).label(f"{name}_spread")
-              for name in _spread_columns(cohort, stages)]
+              .within_group(c[name]).label(f"{name}_spread") for name in spread_names]
     columns = [*_counts(cohort, stages), *spread]
     if grouped:
         query = (sa.select(c.key, c.label, sa.func.grouping(c.key).label("is_total"), *columns)
@@ -276,7 +276,7 @@ def _summary_postgresql(cohort: sa.Subquery, grouped: bool, stages: bool) -> dic
     found = {}
     for row in db.session.execute(query).mappings():
         figures = dict(row)
-        for name in _spread_columns(cohort, stages):
+        for name in spread_names:
             figures[f"{name}_spread"] = tuple(figures[f"{name}_spread"] or (None, None))
         key = TOTAL if not grouped or row["is_total"] else (row["key"], row["label"])
         found[key] = figures
@@ -335,7 +335,7 @@ def _summary_portable(cohort: sa.Subquery, grouped: bool, stages: bool) -> dict:
                                       .group_by(c.key, c.label)).mappings():
             found[(row["key"], row["label"])] = dict(row)
             labels[row["key"]] = row["label"]
-    for name in _spread_columns(cohort, stages):
+    for name in _spread_columns(stages):
         value = c[name]
         for keyed in ((False, True) if grouped else (False,)):
             keys = [c.key] if keyed else []
@@ -344,7 +344,7 @@ def _summary_portable(cohort: sa.Subquery, grouped: bool, stages: bool) -> dict:
                 target = found[(key, labels[key]) if keyed else TOTAL]
                 target[f"{name}_spread"] = spread
     for figures in found.values():
-        for name in _spread_columns(cohort, stages):
+        for name in _spread_columns(stages):
             figures.setdefault(f"{name}_spread", (None, None))
     return found
 
