@@ -25,18 +25,29 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session")
 def _postgres_schema():
-    """On PostgreSQL, build the schema once per run; tests empty the tables afterwards."""
+    """On PostgreSQL, a database of this run's own, built once; tests empty its tables after.
+
+    The run creates it beside the one DATABASE_URL names and drops it at the end, so two runs
+    on one server (a local run and CI, say) never lock or empty each other's tables.
+    """
     if PG_URL is None:
         yield None
         return
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": PG_URL})
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield PG_URL
-    with app.app_context():
-        db.drop_all()
-        db.engine.dispose()
+    name = f"recovery_test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
+    try:
+        with app.app_context():
+            db.create_all()
+            db.engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def make_config(database_url: str, **overrides) -> dict:
@@ -220,6 +231,5 @@ def redis_queue(app):
     except redis.exceptions.ConnectionError as err:
         pytest.fail(f"Redis is not reachable at {app.config['REDIS_URL']}: {err}")
     yield jobs.rq_queue(app)
-    for pattern in (f"*{app.config['VERIFICATION_QUEUE']}*", "rq:job:verify-*"):
-        for key in connection.scan_iter(pattern):
-            connection.delete(key)
+    for key in connection.scan_iter(f"*{app.config['VERIFICATION_QUEUE']}*"):
+        connection.delete(key)

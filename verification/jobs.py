@@ -20,6 +20,7 @@ the sweep (``sweep``), which runs when a worker starts and every VERIFICATION_SW
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -217,9 +218,13 @@ def rq_queue(app: Flask):
     return Queue(app.config["VERIFICATION_QUEUE"], connection=redis_connection(app))
 
 
-def job_id(case_id: int, attempt: int) -> str:
-    """The RQ job id of one evidence attempt: the same attempt is never queued twice."""
-    return f"verify-{case_id}-{attempt}"
+def job_id(app: Flask, case_id: int, attempt: int) -> str:
+    """The RQ job id of one evidence attempt: the same attempt is never queued twice.
+
+    It names the queue, so desks that share one Redis (each with its own queue) never take
+    each other's jobs for their own.
+    """
+    return f"verify-{app.config['VERIFICATION_QUEUE']}-{case_id}-{attempt}"
 
 
 def _rq(app: Flask, case_id: int, attempt: int) -> None:
@@ -229,7 +234,7 @@ def _rq(app: Flask, case_id: int, attempt: int) -> None:
 
     queue = rq_queue(app)
     try:
-        existing = Job.fetch(job_id(case_id, attempt), connection=queue.connection)
+        existing = Job.fetch(job_id(app, case_id, attempt), connection=queue.connection)
         status = existing.get_status(refresh=False)
     except NoSuchJobError:
         existing, status = None, None
@@ -242,7 +247,7 @@ def _rq(app: Flask, case_id: int, attempt: int) -> None:
             return  # still running on a live worker (a dead one's job is older than this)
     delays = list(app.config["VERIFICATION_RETRY_DELAYS"])
     queue.enqueue(
-        rq_verify, case_id, attempt, job_id=job_id(case_id, attempt),
+        rq_verify, case_id, attempt, job_id=job_id(app, case_id, attempt),
         job_timeout=app.config["VERIFICATION_JOB_TIMEOUT"],
         retry=Retry(max=len(delays), interval=delays) if delays else None,
         result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
@@ -269,6 +274,9 @@ EXECUTORS: dict[str, Callable[[Flask, int, int], None]] = {
 }
 
 
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
 def init_app(app: Flask) -> None:
     """Refuse to start with an unknown executor or bad check settings, not at a request."""
     name = app.config["VERIFICATION_EXECUTOR"]
@@ -277,6 +285,11 @@ def init_app(app: Flask) -> None:
                            f"not {name!r}")
     if name == "rq" and not app.config.get("REDIS_URL"):
         raise RuntimeError("VERIFICATION_EXECUTOR is 'rq' but REDIS_URL is not set.")
+    queue = app.config["VERIFICATION_QUEUE"]
+    if not isinstance(queue, str) or not _QUEUE_NAME.fullmatch(queue):
+        # The queue's name is part of RQ job ids, which take only these characters.
+        raise RuntimeError("VERIFICATION_QUEUE must be 1-100 letters, digits, '_' or '-', "
+                           f"not {queue!r}")
     from reports.queries import report_work_mem
 
     with app.app_context():

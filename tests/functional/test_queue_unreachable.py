@@ -111,8 +111,7 @@ def test_the_sweep_queues_the_case_once_redis_answers_again(app, client, queue_e
         pytest.fail(f"Redis is not reachable at {REDIS_URL}: {err}")
     try:
         assert jobs.sweep(app, older_than=0) == [(case_id, 1)]
-        assert jobs.rq_queue(app).job_ids == [jobs.job_id(case_id, 1)]
+        assert jobs.rq_queue(app).job_ids == [jobs.job_id(app, case_id, 1)]
     finally:
         for key in connection.scan_iter(f"*{app.config['VERIFICATION_QUEUE']}*"):
             connection.delete(key)
-        connection.delete(f"rq:job:{jobs.job_id(case_id, 1)}")

@@ -103,7 +103,7 @@ def wait_for(condition, timeout: float, what: str, tmp_path) -> None:
 
 def test_jobs_are_queued_on_redis_one_per_attempt(app, make_account, queue):
     case_ids = submit_all(make_account)
-    assert sorted(queue.job_ids) == sorted(jobs.job_id(i, 1) for i in case_ids)
+    assert sorted(queue.job_ids) == sorted(jobs.job_id(app, i, 1) for i in case_ids)
     # Queueing the same attempt again (a sweep, a retry click) does not add a second job.
     jobs.EXECUTORS["rq"](app, case_ids[0], 1)
     assert len(queue.job_ids) == len(case_ids)

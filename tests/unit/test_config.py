@@ -32,7 +32,6 @@ def test_database_urls_use_the_installed_driver(url, expected):
     assert normalise_database_url(url) == expected
 
 
-
 def test_demo_chosen_in_the_instance_config_counts(monkeypatch, tmp_path):
     from types import SimpleNamespace
 
@@ -50,6 +49,8 @@ def test_demo_chosen_in_the_instance_config_counts(monkeypatch, tmp_path):
     ({"SLA_REPORT_WORK_MEM": "999999GB"}, "SLA report settings are not valid"),
     ({"SLA_POLICIES": {"default": {"calendar": "24x7", "first_response": "1h"}}},
      "SLA settings are not valid: policy 'default': no target for next_update, resolution"),
+    ({"VERIFICATION_QUEUE": "desk:eu"}, "VERIFICATION_QUEUE must be 1-100 letters"),
+    ({"VERIFICATION_QUEUE": ""}, "VERIFICATION_QUEUE must be 1-100 letters"),
 ])
 def test_bad_settings_stop_the_start_not_a_request(tmp_path, settings, message):
     with pytest.raises(RuntimeError, match=message):
