@@ -133,6 +133,11 @@ class Config:
     # a million cases sorts about a million values per percentile: at the server's default
     # 4MB each sort spills to disk, at 64MB it stays in memory (docs/benchmarks.md).
     SLA_REPORT_WORK_MEM = "64MB"
+    # PostgreSQL: the report's figures are split between this many statements that run at
+    # once, each on a connection of its own, all in one snapshot. Each percentile is a sort
+    # on one core: two statements on two cores took a year's report from 1.9 s to 1.1 s
+    # (docs/benchmarks.md). 1 runs one statement in the request's own transaction.
+    SLA_REPORT_STATEMENTS = 2
     PRIORITY_BY_ISSUE_TYPE = {"lost_2fa": "high", "suspicious_activity": "high"}
     # The scheduled check that records warnings and breaches and sends the outbox (a thread
     # of the web process, or RQ's scheduler on the workers with REDIS_URL); 0: never.

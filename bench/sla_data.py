@@ -48,6 +48,7 @@ import sqlalchemy as sa
 
 from verification.checks import REASONS
 from workflow import sla
+from workflow.service import SLA_CASE_COLUMNS
 from workflow.states import State
 
 # Databases the generator must never drop.
@@ -559,6 +560,8 @@ def _simulate(case_id: int, created: datetime, rng: random.Random) -> tuple:
         "resolved_at": sim.resolved_at, "version": sim.version,
     }
     figures["case_id"] = case_id
+    # The case columns its SLA row keeps copies of (service.refresh_sla does the same).
+    figures.update({name: case[column] for name, column in SLA_CASE_COLUMNS.items()})
     return case, sim.events, sim.messages, figures
 
 

@@ -290,14 +290,14 @@ def init_app(app: Flask) -> None:
         # The queue's name is part of RQ job ids, which take only these characters.
         raise RuntimeError("VERIFICATION_QUEUE must be 1-100 letters, digits, '_' or '-', "
                            f"not {queue!r}")
-    from reports.queries import report_work_mem
+    from reports.queries import report_settings
 
     with app.app_context():
         for what, build in (("Document check", service.document_policy),
                             ("Selfie check", service.selfie_policy),
                             ("Risk", service.risk_policy),
                             ("SLA", service.sla_settings),
-                            ("SLA report", report_work_mem)):
+                            ("SLA report", report_settings)):
             try:
                 build()
             except (TypeError, ValueError) as err:

@@ -397,6 +397,13 @@ class CaseSla(db.Model):
     paused: so.Mapped[bool] = so.mapped_column(default=False)
     # The earliest due time among the running clocks: the queue's order.
     next_due_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
+    # Copies of the case's own columns that the SLA report selects and groups by, kept in
+    # step in the same flush (service._keep_sla_in_step): a year's report then reads this
+    # table alone, without joining a million cases (docs/benchmarks.md).
+    filed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
+    issue_type: so.Mapped[str] = so.mapped_column(sa.String(32))
+    priority: so.Mapped[str] = so.mapped_column(sa.String(10))
+    assignee_id: so.Mapped[int | None]  # a copy: recovery_case.assignee_id is the reference
 
     case: so.Mapped[RecoveryCase] = so.relationship(back_populates="sla")
 

@@ -1185,12 +1185,30 @@ def sla_clocks(case: RecoveryCase, now: datetime | None = None) -> sla.CaseClock
                       calendar=settings.calendars[policy.calendar], now=now or utcnow())
 
 
+# The case's columns its SLA row keeps a copy of (for the report), by the row's names.
+SLA_CASE_COLUMNS = {"filed_at": "created_at", "issue_type": "issue_type",
+                    "priority": "priority", "assignee_id": "assignee_id"}
+
+
+def sla_case_columns(case: RecoveryCase) -> dict:
+    """The copies of the case's own columns on its SLA row.
+
+    A case not yet inserted takes its column defaults now, so the copies match them.
+    """
+    if case.created_at is None:
+        case.created_at = utcnow()
+    if case.priority is None:
+        case.priority = RecoveryCase.__table__.c.priority.default.arg
+    return {name: getattr(case, column) for name, column in SLA_CASE_COLUMNS.items()}
+
+
 def refresh_sla(case: RecoveryCase) -> CaseSla:
     """Bring the stored SLA figures of ``case`` in line with its log (no commit)."""
     settings = sla_settings()
     policy = settings.policy_for(case.issue_type, case.priority)
     row = sla.figures(sla_entries(case), created=case.created_at, policy=policy,
                       calendar=settings.calendars[policy.calendar])
+    row.update(sla_case_columns(case))
     stored = case.sla
     if stored is None:
         stored = case.sla = CaseSla(**row)
@@ -1203,7 +1221,11 @@ def refresh_sla(case: RecoveryCase) -> CaseSla:
 
 @sa.event.listens_for(sa.orm.Session, "before_flush")
 def _keep_sla_in_step(session, flush_context, instances) -> None:
-    """Every write that adds to a case's log refreshes its SLA figures in the same flush."""
+    """Every write that adds to a case's log refreshes its SLA figures in the same flush.
+
+    So does a change to a case column the row depends on (its policy's issue type and
+    priority) or keeps a copy of (the assignee), made with or without an event.
+    """
     cases = {}
     for obj in session.new:
         if isinstance(obj, CaseEvent | Message):
@@ -1211,6 +1233,15 @@ def _keep_sla_in_step(session, flush_context, instances) -> None:
             case = obj.case
             if case is not None:
                 cases[id(case)] = case
+        elif isinstance(obj, CaseSla) and obj.case is not None:
+            for name, value in sla_case_columns(obj.case).items():
+                setattr(obj, name, value)  # a row written by hand copies its case too
+    for obj in session.dirty:
+        if isinstance(obj, RecoveryCase) and id(obj) not in cases:
+            state = sa.inspect(obj)
+            if any(state.attrs[column].history.has_changes()
+                   for column in SLA_CASE_COLUMNS.values()) and obj.sla is not None:
+                cases[id(obj)] = obj
     for case in cases.values():
         if case.created_at is None:
             case.created_at = utcnow()

@@ -68,3 +68,40 @@ def test_bootstrap_without_demo_explains_how_to_create_an_admin(empty_database):
         assert db.session.scalar(sa.text("SELECT count(*) FROM recovery_case")) == 0
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_sla_report_columns_are_copied_from_existing_cases(empty_database):
+    """Upgrading a desk with cases fills the SLA rows' copies of the case columns."""
+    from datetime import UTC, date, datetime
+
+    from workflow.models import Agent, RecoveryCase
+
+    app = create_app(make_config(empty_database))
+    filed = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
+    with app.app_context():
+        upgrade(revision="1e03b9be4cb3")  # the schema before the copies
+        db.session.execute(sa.insert(Agent.__table__).values(
+            id=7, email="sam@example.test", name="Sam", role="agent", password_hash="x",
+            api_token_hash="y"))
+        db.session.execute(sa.insert(RecoveryCase.__table__).values(
+            id=1, email="anna@example.test", full_name="Anna", date_of_birth=date(1974, 8, 12),
+            issue_type="lost_2fa", priority="high", consent_at=filed, tracking_token_hash="t",
+            created_at=filed, updated_at=filed, assignee_id=7))
+        old_sla = sa.table("case_sla", *(sa.column(name) for name in (
+            "case_id", "policy", "calendar", "first_response_target", "next_update_target",
+            "resolution_target", "id_check_seconds", "selfie_check_seconds",
+            "escalated_seconds", "awaiting_user_seconds", "state", "state_since", "paused")))
+        db.session.execute(sa.insert(old_sla).values(
+            case_id=1, policy="default", calendar="24x7", first_response_target=1.0,
+            next_update_target=1.0, resolution_target=1.0, id_check_seconds=0.0,
+            selfie_check_seconds=0.0, escalated_seconds=0.0, awaiting_user_seconds=0.0,
+            state="submitted", state_since=filed, paused=False))
+        db.session.commit()
+        upgrade()
+        row = db.session.execute(sa.text(
+            "SELECT filed_at, issue_type, priority, assignee_id FROM case_sla")).one()
+        assert tuple(row[1:]) == ("lost_2fa", "high", 7)
+        filed_at = row[0] if isinstance(row[0], datetime) else datetime.fromisoformat(row[0])
+        assert filed_at.replace(tzinfo=filed_at.tzinfo or UTC) == filed
+        db.session.remove()
+        db.engine.dispose()

@@ -306,3 +306,32 @@ def test_policy_settings_are_refused_with_a_reason(app, policy, message):
     app.extensions.pop("sla_settings", None)
     with pytest.raises(sla.BadCalendar, match=message):
         service.sla_settings()
+
+
+def test_the_sla_row_keeps_copies_of_the_case_columns_the_report_reads(app, make_case, staff):
+    agent, lead = staff
+    app.config["SLA_POLICIES"] = {
+        **app.config["SLA_POLICIES"],
+        "lost_2fa/low": {"calendar": "24x7", "first_response": "1d", "next_update": "2d",
+                         "resolution": "5d"}}
+    app.extensions.pop("sla_settings", None)
+    case, _ = make_case("id_check", issue_type="lost_2fa")
+    assert case.priority != "low" and case.sla.policy != "lost_2fa/low"
+    row = db.session.get(CaseSla, case.id)
+    assert (row.filed_at, row.issue_type, row.priority, row.assignee_id) == (
+        case.created_at, "lost_2fa", case.priority, case.assignee_id)
+    service.assign_case(case.id, lead, agent.id, None)
+    assert stored(case.id)["assignee_id"] == agent.id
+    # A column changed without an event (a script, a console) is copied in the same flush,
+    # and the policy chosen by issue type and priority follows it.
+    db.session.get(RecoveryCase, case.id).priority = "low"
+    db.session.commit()
+    assert stored(case.id)["priority"] == "low"
+    assert stored(case.id)["policy"] == "lost_2fa/low"
+    assert stored(case.id)["resolution_target"] == 5 * 86400
+    # A drifted copy is put right by sla-recompute.
+    db.session.execute(sa.update(CaseSla).values(issue_type="other", assignee_id=None))
+    db.session.commit()
+    assert service.recompute_sla() == 1
+    assert (stored(case.id)["issue_type"], stored(case.id)["assignee_id"]) == ("lost_2fa",
+                                                                              agent.id)

@@ -1,6 +1,7 @@
 """SLA report figures from case histories with known times, on SQLite and PostgreSQL alike."""
 
 import random
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -378,11 +379,15 @@ def test_bad_parameters(start, end, group_by, field, code):
     assert str(found.value).endswith(".")
 
 
+@pytest.mark.parametrize("statements", [1, 2, 3])
 @pytest.mark.parametrize("group_by", queries.GROUP_BY)
-def test_one_pass_postgresql_summary_equals_the_portable_one(histories, random_cases, group_by):
-    """PostgreSQL's GROUPING SETS statement and the statement-per-figure SQL agree exactly."""
+def test_one_pass_postgresql_summary_equals_the_portable_one(app, histories, random_cases,
+                                                             group_by, statements):
+    """PostgreSQL's GROUPING SETS statements, one or split to run at once, and the
+    statement-per-figure SQL agree exactly."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("GROUPING SETS and percentile_cont need PostgreSQL (DATABASE_URL)")
+    app.config["SLA_REPORT_STATEMENTS"] = statements
     stages = group_by == "stage"
     cohort = queries._cohort(date(2024, 3, 1), date(2024, 3, 10), group_by, NOW)
     native = queries._summary_postgresql(cohort, not stages, stages)
@@ -394,3 +399,25 @@ def test_one_pass_postgresql_summary_equals_the_portable_one(histories, random_c
                 assert native[key][name] == value, (key, name)
             else:
                 assert native[key][name] == pytest.approx(value, rel=1e-12), (key, name)
+
+
+def test_statements_run_at_once_share_one_snapshot(app, monkeypatch):
+    """The split report's connections import the first one's snapshot: same rows for all."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("exported snapshots are PostgreSQL's")
+    settings, engine = queries._report_settings, db.engine
+
+    def commit_first(connection, memory):
+        if threading.current_thread() is not threading.main_thread():
+            # Another transaction commits after the snapshot was exported and before this
+            # connection's statement: a snapshot of its own would come after it.
+            with engine.connect() as other, other.begin():
+                other.execute(sa.text("SELECT pg_current_xact_id()"))
+        settings(connection, memory)
+
+    monkeypatch.setattr(queries, "_report_settings", commit_first)
+    seen = sa.select(sa.cast(sa.func.pg_current_snapshot(), sa.Text).label("snapshot"),
+                     sa.func.pg_backend_pid().label("pid"))
+    first, second, third = queries._run_together([seen, seen, seen])
+    assert first[0]["snapshot"] == second[0]["snapshot"] == third[0]["snapshot"]
+    assert len({first[0]["pid"], second[0]["pid"], third[0]["pid"]}) == 3

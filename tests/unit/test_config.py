@@ -49,6 +49,8 @@ def test_demo_chosen_in_the_instance_config_counts(monkeypatch, tmp_path):
     ({"SLA_REPORT_WORK_MEM": "999999GB"}, "SLA report settings are not valid"),
     ({"SLA_POLICIES": {"default": {"calendar": "24x7", "first_response": "1h"}}},
      "SLA settings are not valid: policy 'default': no target for next_update, resolution"),
+    ({"SLA_REPORT_STATEMENTS": 0}, "SLA_REPORT_STATEMENTS must be a whole number from 1 to 8"),
+    ({"SLA_REPORT_STATEMENTS": "2"}, "SLA_REPORT_STATEMENTS must be a whole number from 1 to 8"),
     ({"VERIFICATION_QUEUE": "desk:eu"}, "VERIFICATION_QUEUE must be 1-100 letters"),
     ({"VERIFICATION_QUEUE": ""}, "VERIFICATION_QUEUE must be 1-100 letters"),
 ])
