@@ -23,8 +23,8 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import nullcontext
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor, wait
+from contextlib import nullcontext, suppress
 from datetime import UTC, date, datetime, timedelta
 
 import redis
@@ -142,44 +142,82 @@ def _run_once(app: Flask, case_id: int, attempt: int, *, final: bool) -> dict[st
             return None
 
 
-def _with_retries(app: Flask, case_id: int, attempt: int) -> dict[str, str] | None:
-    """Run a job, waiting out transient errors with the configured backoff."""
-    delays = list(app.config["VERIFICATION_RETRY_DELAYS"])
-    for number, delay in enumerate([0, *delays]):
-        if delay:
-            threading.Event().wait(delay)
-        try:
-            return _run_once(app, case_id, attempt, final=number == len(delays))
-        except Exception:  # transient, and tries are left
-            continue
-    return None
-
-
 class _ThreadExecutor:
-    """One background thread per process; keeps its futures so callers can wait for them."""
+    """One background thread per process; a future per job, done after its last try.
+
+    A try that fails for a passing reason is tried again after the next of
+    VERIFICATION_RETRY_DELAYS, by a timer: the thread goes on with the other jobs meanwhile
+    instead of waiting the delay out (which, during an outage, made every queued job wait
+    all of them in turn). Jobs waiting for a retry when the process stops are lost with it,
+    like running ones, and the sweep finds them.
+    """
 
     def __init__(self, app: Flask):
         self.app = app
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verification")
-        self.futures: dict[Future, tuple[int, int]] = {}
+        self.jobs: dict[tuple[int, int], Future] = {}
+        self.timers: dict[tuple[int, int], threading.Timer] = {}
         self.lock = threading.Lock()
 
     def submit(self, case_id: int, attempt: int) -> Future | None:
+        """Start a job; None when the same one is already queued, running or waiting here."""
+        key = (case_id, attempt)
         with self.lock:
-            if (case_id, attempt) in self.futures.values():
-                return None  # already queued or running in this process
-            future = self.pool.submit(_with_retries, self.app, case_id, attempt)
-            self.futures[future] = (case_id, attempt)
-        future.add_done_callback(self._forget)
-        return future
+            if key in self.jobs:
+                return None
+            outcome = self.jobs[key] = Future()
+        outcome.add_done_callback(lambda _: self._forget(key))
+        self._try(key, 0)
+        return outcome
 
-    def _forget(self, future: Future) -> None:
+    def _try(self, key: tuple[int, int], number: int) -> None:
         with self.lock:
-            self.futures.pop(future, None)
+            self.timers.pop(key, None)
+        try:
+            self.pool.submit(self._run, key, number)
+        except RuntimeError:  # the pool was shut down: the process is stopping
+            self._finish(key, None)
+
+    def _run(self, key: tuple[int, int], number: int) -> None:
+        delays = list(self.app.config["VERIFICATION_RETRY_DELAYS"])
+        try:
+            result = _run_once(self.app, *key, final=number == len(delays))
+        except Exception:  # transient, and tries are left: _run_once logged it
+            timer = threading.Timer(delays[number], self._try, (key, number + 1))
+            timer.daemon = True
+            with self.lock:
+                self.timers[key] = timer
+            timer.start()
+            return
+        self._finish(key, result)
+
+    def _finish(self, key: tuple[int, int], result) -> None:
+        with self.lock:
+            outcome = self.jobs.get(key)
+        if outcome is not None:
+            with suppress(InvalidStateError):  # already ended by close()
+                outcome.set_result(result)
+
+    def _forget(self, key: tuple[int, int]) -> None:
+        with self.lock:
+            self.jobs.pop(key, None)
 
     def pending(self) -> list[Future]:
+        """The futures of the jobs not finished yet (queued, running or waiting to retry)."""
         with self.lock:
-            return list(self.futures)
+            return list(self.jobs.values())
+
+    def close(self) -> None:
+        """Stop: retries not yet due are dropped (the sweep finds them), queued jobs too."""
+        with self.lock:
+            timers, self.timers = list(self.timers.values()), {}
+        for timer in timers:
+            timer.cancel()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        with self.lock:
+            keys = list(self.jobs)
+        for key in keys:
+            self._finish(key, None)
 
 
 def _thread(app: Flask, case_id: int, attempt: int) -> None:

@@ -170,6 +170,15 @@ def test_a_not_me_report_escalates_with_the_reason(app, make_account, make_agent
         service.report_not_me(case.id, agent, "  ")
 
 
+def on_the_thread(app, case_id: int):
+    """The outcome of the case's job on the embedded executor, after every try."""
+    executor = jobs._ThreadExecutor(app)
+    try:
+        return executor.submit(case_id, 1).result(timeout=300)
+    finally:
+        executor.close()
+
+
 def test_a_transient_error_is_retried_and_the_job_completes(app, make_account, monkeypatch):
     make_account()
     app.config["VERIFICATION_EXECUTOR"] = "off"
@@ -185,7 +194,7 @@ def test_a_transient_error_is_retried_and_the_job_completes(app, make_account, m
 
     monkeypatch.setattr(jobs, "check_selfie", flaky)
     # The document was stored by the first try; the retry does only what is left.
-    assert jobs._with_retries(app, case.id, 1) == {"document": "skipped", "selfie": "clear"}
+    assert on_the_thread(app, case.id) == {"document": "skipped", "selfie": "clear"}
     assert len(calls) == 2
     db.session.expire_all()
     case = service.get_case(case.id)
@@ -203,7 +212,7 @@ def test_a_permanent_error_waits_for_an_agent_who_can_retry(app, make_account, m
         raise RuntimeError("face model file is damaged")
 
     monkeypatch.setattr(jobs, "check_selfie", broken)
-    assert jobs._with_retries(app, case.id, 1) is None
+    assert on_the_thread(app, case.id) is None
     db.session.expire_all()
     case = service.get_case(case.id)
     failure = service.verification_failure(case)
@@ -280,3 +289,28 @@ def test_the_sweep_picks_up_cases_whose_job_was_lost(app, make_account):
     counted = db.session.scalar(sa.select(sa.func.count()).select_from(CaseEvent).where(
         CaseEvent.case_id == case.id, CaseEvent.event == "selfie_checked"))
     assert counted == 1
+
+
+def test_a_job_waiting_to_retry_does_not_hold_up_the_next(app, make_account, monkeypatch):
+    """The embedded executor's thread runs other jobs while one waits for its retry."""
+    make_account()
+    app.config.update(VERIFICATION_EXECUTOR="off", VERIFICATION_RETRY_DELAYS=[3600])
+    first, second = submit(), submit()
+    real = jobs.run_verification
+
+    def down_for_the_first(case_id, attempt):
+        if case_id == first.id:
+            raise OperationalError("SELECT 1", {}, ConnectionError("database restarting"))
+        return real(case_id, attempt)
+
+    monkeypatch.setattr(jobs, "run_verification", down_for_the_first)
+    executor = jobs._ThreadExecutor(app)
+    try:
+        waiting = executor.submit(first.id, 1)
+        assert executor.submit(second.id, 1).result(timeout=300) is not None
+        # The first still waits for its retry an hour away, and is not started twice.
+        assert not waiting.done() and executor.pending() == [waiting]
+        assert executor.submit(first.id, 1) is None
+    finally:
+        executor.close()
+    assert waiting.done()
