@@ -134,9 +134,11 @@ class Config:
     # 4MB each sort spills to disk, at 64MB it stays in memory (docs/benchmarks.md).
     SLA_REPORT_WORK_MEM = "64MB"
     # PostgreSQL: the report's figures are split between this many statements that run at
-    # once, each on a connection of its own, all in one snapshot. Each percentile is a sort
-    # on one core: on two cores, two statements took a year's report by stage from 1.9 s to
-    # 1.45 s (docs/benchmarks.md). 1 runs one statement in the request's own transaction.
+    # once, each on a connection of its own taken from the pool, all in one snapshot (a report
+    # then holds this many connections, and SLA_REPORT_WORK_MEM for each). Each percentile is
+    # a sort on one core: on two cores, two statements took a year's report by stage from
+    # 1.92 s to 1.56 s (docs/benchmarks.md). 1 runs one statement in the request's own
+    # transaction.
     SLA_REPORT_STATEMENTS = 2
     PRIORITY_BY_ISSUE_TYPE = {"lost_2fa": "high", "suspicious_activity": "high"}
     # The scheduled check that records warnings and breaches and sends the outbox (a thread

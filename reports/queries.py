@@ -17,6 +17,7 @@ import csv
 import io
 import re
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -344,29 +345,33 @@ def _run_together(queries: list) -> list[list[dict]]:
 
     The first connection exports its REPEATABLE READ snapshot (pg_export_snapshot); the
     others import it before their first statement, so all of them see the same rows, as
-    pg_dump's parallel jobs do. One query runs in the session's own transaction.
+    pg_dump's parallel jobs do. Every connection is taken from the pool before any statement
+    runs, so a report never holds some while it waits for the rest. One query runs in the
+    session's own transaction.
     """
     memory = report_work_mem()  # read here: the other threads have no app context
     if len(queries) == 1:
         _report_settings(db.session, memory)
         return [[dict(row) for row in db.session.execute(queries[0]).mappings()]]
-    engine = db.engine  # read here too
 
-    def run(query, snapshot: str) -> list[dict]:
-        with _repeatable_read(engine) as connection, connection.begin():
+    def run(connection: sa.Connection, query, snapshot: str) -> list[dict]:
+        with connection.begin():
             connection.execute(sa.text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
             _report_settings(connection, memory)
             return [dict(row) for row in connection.execute(query).mappings()]
 
-    with _repeatable_read(engine) as first, first.begin():
-        snapshot = first.scalar(sa.text("SELECT pg_export_snapshot()"))
-        if not _SNAPSHOT.fullmatch(snapshot):
-            raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
-        with ThreadPoolExecutor(len(queries) - 1, thread_name_prefix="sla-report") as pool:
-            others = [pool.submit(run, query, snapshot) for query in queries[1:]]
-            _report_settings(first, memory)
-            own = [dict(row) for row in first.execute(queries[0]).mappings()]
-            return [own, *(future.result() for future in others)]
+    with ExitStack() as stack:
+        first, *others = [stack.enter_context(_repeatable_read(db.engine)) for _ in queries]
+        with first.begin():
+            snapshot = first.scalar(sa.text("SELECT pg_export_snapshot()"))
+            if not _SNAPSHOT.fullmatch(snapshot):
+                raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
+            with ThreadPoolExecutor(len(others), thread_name_prefix="sla-report") as pool:
+                futures = [pool.submit(run, connection, query, snapshot)
+                           for connection, query in zip(others, queries[1:], strict=True)]
+                _report_settings(first, memory)
+                own = [dict(row) for row in first.execute(queries[0]).mappings()]
+                return [own, *(future.result() for future in futures)]
 
 
 def percentiles(values: sa.Subquery, dialect: str) -> dict:

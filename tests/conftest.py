@@ -20,7 +20,9 @@ STRONG_PASSWORD = "correct horse battery staple"
 
 
 def pytest_report_header(config):
-    return f"database: {PG_URL or 'SQLite (temporary file per test)'}"
+    if PG_URL is None:
+        return "database: SQLite (temporary file per test)"
+    return f"database: a new PostgreSQL database per run, on the server of {PG_URL}"
 
 
 @pytest.fixture(scope="session")

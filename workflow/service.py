@@ -1199,16 +1199,21 @@ def sla_case_columns(case: RecoveryCase) -> dict:
         case.created_at = utcnow()
     if case.priority is None:
         case.priority = RecoveryCase.__table__.c.priority.default.arg
-    return {name: getattr(case, column) for name, column in SLA_CASE_COLUMNS.items()}
+    copies = {name: getattr(case, column) for name, column in SLA_CASE_COLUMNS.items()}
+    if sa.inspect(case).attrs.assignee.history.has_changes():
+        # Set through the relationship: the column follows only as the flush writes it.
+        copies["assignee_id"] = case.assignee.id if case.assignee is not None else None
+    return copies
 
 
 def refresh_sla(case: RecoveryCase) -> CaseSla:
     """Bring the stored SLA figures of ``case`` in line with its log (no commit)."""
     settings = sla_settings()
+    copies = sla_case_columns(case)  # first: it fills a new case's defaults the policy reads
     policy = settings.policy_for(case.issue_type, case.priority)
     row = sla.figures(sla_entries(case), created=case.created_at, policy=policy,
                       calendar=settings.calendars[policy.calendar])
-    row.update(sla_case_columns(case))
+    row.update(copies)
     stored = case.sla
     if stored is None:
         stored = case.sla = CaseSla(**row)
@@ -1239,8 +1244,10 @@ def _keep_sla_in_step(session, flush_context, instances) -> None:
     for obj in session.dirty:
         if isinstance(obj, RecoveryCase) and id(obj) not in cases:
             state = sa.inspect(obj)
+            # The assignee may be set through the relationship, whose column follows later.
             if any(state.attrs[column].history.has_changes()
-                   for column in SLA_CASE_COLUMNS.values()) and obj.sla is not None:
+                   for column in (*SLA_CASE_COLUMNS.values(), "assignee")) \
+                    and obj.sla is not None:
                 cases[id(obj)] = obj
     for case in cases.values():
         if case.created_at is None:

@@ -322,16 +322,20 @@ def test_the_sla_row_keeps_copies_of_the_case_columns_the_report_reads(app, make
         case.created_at, "lost_2fa", case.priority, case.assignee_id)
     service.assign_case(case.id, lead, agent.id, None)
     assert stored(case.id)["assignee_id"] == agent.id
-    # A column changed without an event (a script, a console) is copied in the same flush,
+    # A column changed through the ORM without an event is copied in the same flush,
     # and the policy chosen by issue type and priority follows it.
     db.session.get(RecoveryCase, case.id).priority = "low"
     db.session.commit()
     assert stored(case.id)["priority"] == "low"
     assert stored(case.id)["policy"] == "lost_2fa/low"
     assert stored(case.id)["resolution_target"] == 5 * 86400
-    # A drifted copy is put right by sla-recompute.
+    # So is an assignee set through the relationship rather than the column.
+    db.session.get(RecoveryCase, case.id).assignee = lead
+    db.session.commit()
+    assert stored(case.id)["assignee_id"] == lead.id
+    # A drifted copy (a bulk UPDATE bypasses the ORM's flush) is put right by sla-recompute.
     db.session.execute(sa.update(CaseSla).values(issue_type="other", assignee_id=None))
     db.session.commit()
     assert service.recompute_sla() == 1
     assert (stored(case.id)["issue_type"], stored(case.id)["assignee_id"]) == ("lost_2fa",
-                                                                              agent.id)
+                                                                              lead.id)
