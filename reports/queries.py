@@ -335,11 +335,6 @@ def _report_settings(connection, memory: str) -> None:
     connection.execute(sa.text("SET LOCAL jit_optimize_above_cost = -1"))
 
 
-def _repeatable_read(engine: sa.Engine) -> sa.Connection:
-    """A new connection of the pool for REPEATABLE READ transactions (closed on exit)."""
-    return engine.connect().execution_options(isolation_level="REPEATABLE READ")
-
-
 def _run_together(queries: list) -> list[list[dict]]:
     """The rows of each query, run at once on connections that share one snapshot.
 
@@ -361,7 +356,9 @@ def _run_together(queries: list) -> list[list[dict]]:
             return [dict(row) for row in connection.execute(query).mappings()]
 
     with ExitStack() as stack:
-        first, *others = [stack.enter_context(_repeatable_read(db.engine)) for _ in queries]
+        first, *others = [stack.enter_context(
+            db.engine.connect().execution_options(isolation_level="REPEATABLE READ"))
+            for _ in queries]
         with first.begin():
             snapshot = first.scalar(sa.text("SELECT pg_export_snapshot()"))
             if not _SNAPSHOT.fullmatch(snapshot):
