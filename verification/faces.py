@@ -7,6 +7,7 @@ exception it can report instead of exiting.
 
 import importlib
 import importlib.metadata
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,14 +16,25 @@ from types import ModuleType
 import numpy as np
 from PIL import Image, ImageFile
 
+from .serialised import Serialised
+
+# One face engine call at a time in a process: dlib is not safe for threads (serialised.py).
+ENGINE_LOCK = threading.RLock()
+
 
 class FaceEngineUnavailable(RuntimeError):
     """face_recognition or its models cannot be loaded."""
 
 
 @lru_cache(maxsize=1)
-def face_engine() -> ModuleType:
-    """The face_recognition module, imported once; FaceEngineUnavailable when it cannot load."""
+def face_engine() -> Serialised:
+    """face_recognition, loaded once, each call under ENGINE_LOCK; FaceEngineUnavailable if not."""
+    with ENGINE_LOCK:  # two threads loading the models at once would race in dlib as well
+        return Serialised(_import_engine(), ENGINE_LOCK)
+
+
+def _import_engine() -> ModuleType:
+    """Import face_recognition behind a real error (it calls quit() when its models fail)."""
     # face_recognition switches Pillow to accepting truncated files for the whole process at
     # import; upload intake relies on Pillow refusing them, so the setting is put back.
     truncated = ImageFile.LOAD_TRUNCATED_IMAGES

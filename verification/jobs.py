@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor, wait
 from contextlib import nullcontext, suppress
@@ -340,14 +341,57 @@ def init_app(app: Flask) -> None:
                 build()
             except (TypeError, ValueError) as err:
                 raise RuntimeError(f"{what} settings are not valid: {err}") from err
-    if name == "thread":
-        # In the embedded set-up the web process is also the worker: it sweeps for jobs lost
-        # when a previous process stopped (RQ workers sweep in `flask worker`).
-        start_sweeper(app)
-    if name != "rq":
-        # Without RQ workers this process is the only one to check the SLA clocks and send
-        # the outbox, whether the verification checks run on a thread, inline or not at all.
-        start_sla_checks(app)
+    app.extensions[SCHEDULES] = schedules = Schedules(app)
+    app.before_request(schedules.start)
+
+
+SCHEDULES = "recovery_schedules"
+
+
+class Schedules:
+    """The background threads of a serving process, started by the first request it serves.
+
+    Not at start-up: every `flask` command builds the app too, and a one-off command
+    (``db upgrade``, ``calibrate-faces``) must not run the SLA check on a thread, least of all
+    before the schema exists. The first request proves this process serves the desk; until
+    the schema is there (a fresh clone before ``db upgrade``), it looks again at most every
+    SCHEMA_RETRY_SECONDS.
+    """
+
+    SCHEMA_RETRY_SECONDS = 30.0
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.started = False
+        self.threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._next_look = 0.0
+
+    def start(self) -> None:
+        """Start the sweep and the SLA check on threads of this process, once."""
+        if self.started:
+            return
+        with self._lock:
+            if self.started or time.monotonic() < self._next_look:
+                return
+            name = self.app.config["VERIFICATION_EXECUTOR"]
+            # In the embedded set-up the web process is also the worker: it sweeps for jobs
+            # lost when a previous process stopped (RQ workers sweep in `flask worker`).
+            # Without RQ workers this process is the only one to check the SLA clocks and
+            # send the outbox, whether the checks run on a thread, inline or not at all.
+            wanted = [start for start, needed in (
+                (start_sweeper, name == "thread"
+                 and self.app.config["VERIFICATION_SWEEP_SECONDS"]),
+                (start_sla_checks, name != "rq" and self.app.config["SLA_CHECK_SECONDS"]),
+            ) if needed]
+            if wanted and not service.schema_ready():
+                self._next_look = time.monotonic() + self.SCHEMA_RETRY_SECONDS
+                self.app.logger.warning("the database has no schema yet: run `flask --app app "
+                                        "db upgrade`; scheduled checks wait for it")
+                return
+            self.threads = [thread for thread in (start(self.app) for start in wanted)
+                            if thread is not None]
+            self.started = True
 
 
 # Errors of a job queue that cannot take a job now (Redis down, too slow to answer, out of

@@ -26,6 +26,7 @@ import functools
 import importlib.metadata
 import itertools
 import math
+import threading
 import time
 import unicodedata
 from collections import Counter
@@ -38,6 +39,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .mrz import CHOSEN_BY_CHECK_DIGIT, FILLER, MrzError, MrzResult, parse_mrz
+from .serialised import Serialised
 
 if TYPE_CHECKING:
     from rapidocr_onnxruntime import RapidOCR
@@ -158,9 +160,20 @@ class OcrUnavailable(RuntimeError):
     """The OCR engine cannot be loaded (package or model missing, runtime broken)."""
 
 
+# One OCR call at a time in a process (serialised.py): the upload path and the background
+# checks share the engine.
+ENGINE_LOCK = threading.RLock()
+
+
 @functools.lru_cache(maxsize=1)
-def ocr_engine() -> "RapidOCR":
-    """The RapidOCR engine, loaded once per process."""
+def ocr_engine() -> "Serialised":
+    """The RapidOCR engine, loaded once per process, each call under ENGINE_LOCK."""
+    with ENGINE_LOCK:
+        return Serialised(_load_engine(), ENGINE_LOCK)
+
+
+def _load_engine() -> "RapidOCR":
+    """Import RapidOCR and load its models; OcrUnavailable when either fails."""
     try:
         from rapidocr_onnxruntime import RapidOCR
     except (ImportError, OSError) as exc:
@@ -304,7 +317,7 @@ class _Line:
         return (np.asarray(self.left) + np.asarray(self.right)) / 2
 
 
-def _find_bands(engine: "RapidOCR", bgr: np.ndarray, max_side: int) -> list[list[_Line]]:
+def _find_bands(engine: Serialised, bgr: np.ndarray, max_side: int) -> list[list[_Line]]:
     """Candidate MRZ zones (their lines, top to bottom), the most likely first."""
     scale = min(1.0, max_side / max(bgr.shape[:2]))
     small = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale,
@@ -505,7 +518,7 @@ def _zone(bgr: np.ndarray, band: list[_Line]) -> _Zone:
     return _Zone(strips, width, min(strip.score for strip in strips))
 
 
-def _read_zone(engine: "RapidOCR", zone: _Zone, today: date | None) -> _Attempt:
+def _read_zone(engine: Serialised, zone: _Zone, today: date | None) -> _Attempt:
     """Recognise and parse one candidate zone."""
     return _decide(_recognise(engine, zone.strips), today)
 
@@ -612,7 +625,7 @@ def _ink_extent(profile: np.ndarray) -> tuple[int, int]:
     return int(inked[0]), int(inked[-1])
 
 
-def _recognise(engine: "RapidOCR", strips: list[_Strip]) -> list[list[_Cell]]:
+def _recognise(engine: Serialised, strips: list[_Strip]) -> list[list[_Cell]]:
     """Votes per cell from several chunkings of each line, checked against the look of '<',
     then every doubtful cell read on its own."""
     grid = [[_Cell() for _ in range(strip.cells)] for strip in strips]
@@ -729,7 +742,7 @@ def _filler_look(strips: list[_Strip], grid: list[list[_Cell]]) -> list[list[boo
     return looks
 
 
-def _read_alone(engine: "RapidOCR", strips: list[_Strip], grid: list[list[_Cell]],
+def _read_alone(engine: Serialised, strips: list[_Strip], grid: list[list[_Cell]],
                 doubtful: list[tuple[int, int]]) -> None:
     """Read each doubtful cell on its own: no neighbour to merge with or be dropped next to."""
     if not doubtful or len(doubtful) > MAX_SINGLE_CELLS:

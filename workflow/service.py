@@ -617,6 +617,16 @@ def user_actions(case: RecoveryCase) -> list[str]:
 
 # --- automated document checks ------------------------------------------------------------
 
+# The tables the scheduled work reads and writes; all of them exist once `db upgrade` ran.
+SCHEDULED_TABLES = ("recovery_case", "case_sla", "outbox_email")
+
+
+def schema_ready() -> bool:
+    """Whether the database has the tables the scheduled checks use."""
+    inspector = sa.inspect(db.engine)
+    return all(inspector.has_table(name) for name in SCHEDULED_TABLES)
+
+
 def document_policy() -> DocumentPolicy:
     """The document stage's policy from configuration."""
     config = current_app.config

@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 import notify
+from app import create_app
 from extensions import db
 from notify import outbox
+from tests.conftest import make_config
 from verification import jobs
 from workflow import service
 from workflow.models import Agent, CaseEvent, OutboxEmail
@@ -287,16 +289,47 @@ def test_send_mail_command_fails_when_the_server_is_down(app, make_case, clock, 
     assert "could not be sent: they stay in the outbox" in result.output
 
 
-@pytest.mark.parametrize("executor, started", [("thread", True), ("inline", True),
-                                               ("off", True), ("rq", False)])
-def test_the_embedded_scheduler_runs_whatever_runs_the_checks(app, monkeypatch, executor,
-                                                              started):
-    calls = []
-    monkeypatch.setattr(jobs, "start_sla_checks", calls.append)
-    monkeypatch.setattr(jobs, "start_sweeper", lambda app: None)
-    app.config.update(VERIFICATION_EXECUTOR=executor, REDIS_URL="redis://127.0.0.1:1/0")
-    jobs.init_app(app)
-    assert calls == ([app] if started else [])
+@pytest.mark.parametrize("executor, sweeps, checks", [("thread", True, True),
+                                                      ("inline", False, True),
+                                                      ("off", False, True),
+                                                      ("rq", False, False)])
+def test_the_embedded_scheduler_runs_whatever_runs_the_checks(tmp_path, monkeypatch, executor,
+                                                              sweeps, checks):
+    started = []
+    monkeypatch.setattr(jobs, "start_sla_checks", lambda app: started.append("sla"))
+    monkeypatch.setattr(jobs, "start_sweeper", lambda app: started.append("sweep"))
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'desk.sqlite'}",
+                                 VERIFICATION_EXECUTOR=executor, SLA_CHECK_SECONDS=60,
+                                 VERIFICATION_SWEEP_SECONDS=300,
+                                 REDIS_URL="redis://127.0.0.1:1/0"))
+    with app.app_context():
+        db.create_all()
+    assert started == []  # building the app (as every `flask` command does) starts nothing
+    app.test_client().get("/api/v1/openapi.json")
+    app.test_client().get("/api/v1/openapi.json")
+    assert started == ["sweep"] * sweeps + ["sla"] * checks
+
+
+def test_a_one_off_command_starts_no_schedule_and_none_runs_before_the_schema(
+        tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(jobs, "start_sla_checks", lambda app: started.append("sla"))
+    monkeypatch.setattr(jobs, "start_sweeper", lambda app: started.append("sweep"))
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'desk.sqlite'}",
+                                 VERIFICATION_EXECUTOR="thread", SLA_CHECK_SECONDS=60,
+                                 VERIFICATION_SWEEP_SECONDS=300))
+    app.test_cli_runner().invoke(args=["send-mail"])
+    assert started == []
+    client = app.test_client()
+    client.get("/api/v1/openapi.json")  # served, but the schema does not exist yet
+    assert started == [] and not app.extensions[jobs.SCHEDULES].started
+    with app.app_context():
+        db.create_all()
+    client.get("/api/v1/openapi.json")
+    assert started == []  # it looks again only after a while, not at every request
+    app.extensions[jobs.SCHEDULES]._next_look = 0.0
+    client.get("/api/v1/openapi.json")
+    assert started == ["sweep", "sla"]
 
 
 def queued(to_address: str, subject: str = "SLA breached: case #1") -> int:
