@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python -m bench.mrz_read --seeds $(BENCH_SEEDS) --json bench-results/mrz_read.json
 	$(BIN)/python -m bench.quality_gate --json bench-results/quality_gate.json
 	$(BIN)/python -m bench.document_checks --json bench-results/document_checks.json
+	$(BIN)/python -m bench.gate_contention --json bench-results/gate_contention.json
 	$(BIN)/python -m bench.face_pipeline --json bench-results/face_pipeline.json
 	$(BIN)/python -m bench.face_threshold --json bench-results/face_threshold.json
 	$(BIN)/python -m bench.sla_data --cases $(SLA_BENCH_CASES) --url $(SLA_BENCH_URL)
