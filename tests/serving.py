@@ -87,9 +87,11 @@ def _wait_until_up(served: Served, timeout: float) -> None:
         if served.process.poll() is not None:
             raise RuntimeError(f"gunicorn stopped at start:\n{served.log_text()}")
         try:
-            requests.get(served.url + "/api/v1/openapi.json", timeout=5)
+            # The socket is open before the workers have loaded the engines: wait for them.
+            requests.get(served.url + "/api/v1/openapi.json",
+                         timeout=max(1.0, deadline - time.monotonic()))
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     raise RuntimeError(f"gunicorn did not answer within {timeout} s:\n{served.log_text()}")
 

@@ -43,9 +43,15 @@ def _import_engine() -> ModuleType:
             # face_recognition_models imports pkg_resources, which warns that it is deprecated.
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
-            importlib.import_module("face_recognition_models")
-            return importlib.import_module("face_recognition")
-    except (ImportError, SystemExit) as err:
+            try:
+                importlib.import_module("face_recognition_models")
+            except SystemExit as err:  # what face_recognition's own import would turn it into
+                raise ImportError(f"face_recognition_models exited: {err!r}") from err
+        # Only a failed import of the models makes face_recognition call quit(), and they are
+        # imported now: a SystemExit from here on is the process being stopped (gunicorn
+        # raises one in a worker past its timeout), never a broken install, so it goes up.
+        return importlib.import_module("face_recognition")
+    except ImportError as err:
         raise FaceEngineUnavailable(
             "The face engine could not be loaded: install the locked dependencies with "
             "'make install' (face-recognition with dlib-bin, and setuptools<81 for "

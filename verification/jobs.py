@@ -553,6 +553,31 @@ def start_sweeper(app: Flask, then: Callable[[Flask], object] | None = None
     return _every(app, interval, "verification sweep", work)
 
 
+# Executors whose jobs run in the web process itself, which then reads MRZs there too.
+IN_PROCESS = ("thread", "inline")
+
+
+def load_engines(app: Flask) -> None:
+    """Load the engines a web process uses before it serves (gunicorn's post_worker_init).
+
+    The upload gate detects faces in the request; loading dlib's models there made a web
+    worker's first upload take longer than gunicorn's timeout on a busy machine. With the
+    checks in this process (thread, inline), the OCR models as well. A missing engine is
+    logged: the gate lets uploads through without the portrait check, the job records it.
+    """
+    from .faces import face_engine
+    from .ocr import ocr_engine
+
+    engines = [face_engine]
+    if app.config["VERIFICATION_EXECUTOR"] in IN_PROCESS:
+        engines.append(ocr_engine)
+    for load in engines:
+        try:
+            load()
+        except (FaceEngineUnavailable, OcrUnavailable):
+            app.logger.exception("an engine could not be loaded at start-up")
+
+
 def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> None:
     """Work the RQ verification queue in this process until stopped (or, ``burst``, emptied).
 

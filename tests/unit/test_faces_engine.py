@@ -39,3 +39,23 @@ def test_engine_failure_is_an_exception_not_an_exit(monkeypatch):
             faces.face_engine()
     finally:
         faces.face_engine.cache_clear()
+
+
+def test_a_process_stopped_while_the_engine_loads_stops_instead_of_going_on_without_it(
+        monkeypatch):
+    # gunicorn stops a worker past its timeout by raising SystemExit in it, wherever it is:
+    # during the models' load that must stop the request, not read as a missing install.
+    real = faces.importlib.import_module
+
+    def stopped_in_face_recognition(name):
+        if name == "face_recognition":
+            raise SystemExit(1)
+        return real(name)
+
+    faces.face_engine.cache_clear()
+    monkeypatch.setattr(faces.importlib, "import_module", stopped_in_face_recognition)
+    try:
+        with pytest.raises(SystemExit):
+            faces.face_engine()
+    finally:
+        faces.face_engine.cache_clear()
