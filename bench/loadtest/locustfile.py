@@ -85,7 +85,7 @@ def _outcome(kind: str, response) -> str:
 class Requester(HttpUser):
     """A locked-out person: files a request with a passport photo and a selfie."""
 
-    weight = 4
+    weight = 3
     wait_time = between(1, 3)
 
     @task
@@ -123,7 +123,7 @@ class Requester(HttpUser):
 class Watcher(HttpUser):
     """Someone who filed a request and comes back to its status page (by its tracking token)."""
 
-    weight = 2
+    weight = 3
     wait_time = between(1, 3)
 
     @task
@@ -141,7 +141,7 @@ class Watcher(HttpUser):
 class Agent(HttpUser):
     """A support agent (or a security lead): reads the queue, opens a case, acts on it."""
 
-    weight = 2
+    weight = 4
     wait_time = between(0.5, 1.5)
 
     def on_start(self) -> None:
