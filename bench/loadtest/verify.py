@@ -186,19 +186,34 @@ def _tracebacks(path: Path) -> list[dict]:
     return found
 
 
+# Seconds after the restart command returned during which a failed connection is its doing:
+# the pool's connections opened before the restart fail their ping and are replaced.
+RESTART_TAIL = 3.0
+# A logged error this close to a failed answer is taken as its cause.
+LOG_MATCH = 5.0
+
+
 def explain_errors(errors: list[dict], faults: dict, work: Path) -> dict:
-    """Each 5xx (or missing answer) with its cause: the fault it fell in and the logged error."""
+    """Each 5xx (or missing answer) with its cause: the fault it fell in and the logged error.
+
+    A missing answer is matched to gunicorn's WORKER TIMEOUT when there is one (the request
+    ran past gunicorn's 30 s and its worker was stopped); otherwise to the nearest logged error.
+    """
     restart = faults.get("postgres_restart", {})
-    window = (restart.get("from", 0) - 1, restart.get("to", 0) + 10)
+    window = (restart.get("from", 0) - 1, restart.get("to", 0) + RESTART_TAIL)
     logged = _tracebacks(work / "gunicorn.log") if (work / "gunicorn.log").exists() else []
+    timeouts = [e for e in logged if "WORKER TIMEOUT" in e["message"]]
     explained = []
     for error in errors:
-        nearest = min(logged, key=lambda e: abs(e["time"] - error["at"]), default=None)
+        pool = timeouts if error["status"] in (0, 500, 502) and any(
+            abs(t["time"] - error["at"]) < LOG_MATCH for t in timeouts) else logged
+        nearest = min(pool, key=lambda e: abs(e["time"] - error["at"]), default=None)
         during = window[0] <= error["at"] <= window[1]
         exception = (nearest["exception"] or nearest["message"]) \
-            if nearest and abs(nearest["time"] - error["at"]) < 5 else None
+            if nearest and abs(nearest["time"] - error["at"]) < LOG_MATCH else None
         cause = ("PostgreSQL restart: " if during else "outside the restart: ") + \
-            (exception.split(":")[0][:80] if exception else f"HTTP {error['status']}")
+            (exception.split(":")[0].split(" (pid")[0][:80] if exception
+             else f"HTTP {error['status']}")
         explained.append({**error, "during_postgres_restart": during,
                           "logged_exception": exception, "cause": cause})
     exceptions = Counter((e["exception"] or e["message"])[:200] for e in logged)
