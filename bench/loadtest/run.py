@@ -133,16 +133,33 @@ def start(env: dict, argv: list[str], logfile: Path) -> subprocess.Popen:
                             start_new_session=True)
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid`` (what a killed process left behind)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):
+            # Fields after the command's closing parenthesis: state, ppid, pgrp, ...
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(stat.parent.name))
+    return sorted(members)
+
+
 def stop(process: subprocess.Popen, timeout: float = 30) -> None:
-    """SIGTERM, then SIGKILL after ``timeout`` seconds."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
+    """SIGTERM to the process's group, then SIGKILL after ``timeout`` seconds.
+
+    The whole group: a `flask worker` runs RQ's scheduler in a child process, which outlives
+    its worker when the worker alone is killed.
+    """
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while group_members(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
         process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def wait_http(url: str, timeout: float) -> None:
@@ -275,8 +292,10 @@ def run(args: argparse.Namespace) -> dict:
         replacement = "loadtest-worker-3"
         processes[replacement] = start(env, [str(BIN / "flask"), "--app", "app", "worker",
                                              "--name", replacement], work / f"{replacement}.log")
+        # RQ's scheduler, when this worker held it, runs in a child that survives the kill.
         faults["worker_kill"] = {"at_s": round(killed_at - started, 1), "worker": names[0],
-                                 "job_running": busy, "replacement": replacement}
+                                 "job_running": busy, "replacement": replacement,
+                                 "left_running": group_members(processes[names[0]].pid)}
         log(f"fault: SIGKILL {names[0]} (running {busy or 'nothing'}); {replacement} started")
 
         processes["locust"].wait(timeout=args.duration + 180)

@@ -2,12 +2,13 @@
 
 import io
 import json
+import subprocess
 import time
 
 from PIL import Image
 
 from bench.face_pipeline import FACES
-from bench.loadtest import photos, verify
+from bench.loadtest import photos, run, verify
 
 
 def _stamp(at: float, gunicorn: bool = False) -> str:
@@ -57,3 +58,15 @@ def test_each_server_error_is_matched_to_its_fault_and_logged_cause(tmp_path):
         "outside the restart: HTTP 503",
     ]
     assert found["count"] == 3
+
+
+def test_stopping_a_process_stops_the_children_it_left():
+    # A shell that leaves a child behind, as a `flask worker` leaves RQ's scheduler.
+    parent = subprocess.Popen(["bash", "-c", "sleep 60 & wait"], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while len(run.group_members(parent.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(run.group_members(parent.pid)) == 2
+    run.stop(parent, timeout=5)
+    assert run.group_members(parent.pid) == []
+    assert parent.returncode is not None
