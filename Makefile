@@ -8,7 +8,7 @@ UV     := $(if $(UV_BIN),$(UV_BIN),$(PYTHON) -m uv)
 STAMP  := $(VENV)/.synced
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres lock lint browser bench clean
+.PHONY: install run test test-sqlite test-postgres lock lint browser bench loadtest clean
 
 install: $(STAMP)
 
@@ -66,6 +66,17 @@ bench: install
 	$(BIN)/python -m bench.face_threshold --json bench-results/face_threshold.json
 	$(BIN)/python -m bench.sla_data --cases $(SLA_BENCH_CASES) --url $(SLA_BENCH_URL)
 	$(BIN)/python -m bench.sla_bench --url $(SLA_BENCH_URL) --json bench-results/sla_bench.json
+
+# The desk under load and faults (docs/benchmarks.md): a database recovery_load of its own on
+# the PostgreSQL at 127.0.0.1:5432 (dropped and recreated), Redis db 14, gunicorn -w 4 and two
+# RQ workers; locust for LOADTEST_SECONDS on loopback while PostgreSQL is restarted once and a
+# worker is SIGKILLed; then every accepted case is checked in the database. Needs root (or the
+# postgres user) for pg_ctlcluster. Results in bench-results/loadtest.json.
+LOADTEST_SECONDS ?= 150
+LOADTEST_USERS ?= 10
+loadtest: install
+	$(BIN)/python -m bench.loadtest.run --duration $(LOADTEST_SECONDS) --users $(LOADTEST_USERS) \
+		--json bench-results/loadtest.json
 
 lint: install
 	$(BIN)/ruff check .
