@@ -32,13 +32,19 @@ import redis
 import sqlalchemy.exc
 from flask import Flask, current_app, has_app_context
 
+# Imported with the module, not at the first job: a first import inside a request, after its
+# commit, once took a loaded web worker past gunicorn's timeout and lost the job's queueing.
+from rq import Queue, Retry, SimpleWorker, get_current_job
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
 from notify import outbox
 from workflow import service
 
 from . import challenge
 from .documents import check_document
-from .faces import FaceEngineUnavailable
-from .ocr import OcrUnavailable
+from .faces import FaceEngineUnavailable, face_engine
+from .ocr import OcrUnavailable, ocr_engine
 from .selfie import check_selfie, reference_encoding
 
 _EXTENSION = "verification_executor"
@@ -252,8 +258,6 @@ def redis_connection(app: Flask) -> redis.Redis:
 
 def rq_queue(app: Flask):
     """The RQ queue verification jobs go to."""
-    from rq import Queue
-
     return Queue(app.config["VERIFICATION_QUEUE"], connection=redis_connection(app))
 
 
@@ -267,10 +271,6 @@ def job_id(app: Flask, case_id: int, attempt: int) -> str:
 
 
 def _rq(app: Flask, case_id: int, attempt: int) -> None:
-    from rq import Retry
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
     queue = rq_queue(app)
     try:
         existing = Job.fetch(job_id(app, case_id, attempt), connection=queue.connection)
@@ -295,8 +295,6 @@ def _rq(app: Flask, case_id: int, attempt: int) -> None:
 
 def rq_verify(case_id: int, attempt: int) -> dict[str, str] | None:
     """The RQ job: runs in `flask worker`, in the worker's app."""
-    from rq import get_current_job
-
     job = get_current_job()
     final = job is None or not job.retries_left
     app = current_app._get_current_object()
@@ -486,8 +484,6 @@ def ensure_sla_check(app: Flask) -> bool:
     Runs when a worker starts, and with each of its sweeps: a run lost with a worker killed
     mid-check (which therefore scheduled no next run) is started again.
     """
-    from rq.exceptions import DuplicateJobError
-    from rq.job import Job, JobStatus
 
     if not app.config["SLA_CHECK_SECONDS"]:
         return False
@@ -565,8 +561,6 @@ def load_engines(app: Flask) -> None:
     checks in this process (thread, inline), the OCR models as well. A missing engine is
     logged: the gate lets uploads through without the portrait check, the job records it.
     """
-    from .faces import face_engine
-    from .ocr import ocr_engine
 
     engines = [face_engine]
     if app.config["VERIFICATION_EXECUTOR"] in IN_PROCESS:
@@ -587,10 +581,7 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
     queues again. The sweep runs first, then every VERIFICATION_SWEEP_SECONDS; each makes
     sure the SLA check is queued or scheduled in RQ's scheduler, which this worker runs.
     """
-    from rq import SimpleWorker
 
-    from .faces import face_engine
-    from .ocr import ocr_engine
 
     if app.config["VERIFICATION_EXECUTOR"] != "rq":
         raise RuntimeError("The worker takes jobs from Redis: set REDIS_URL (and leave "
