@@ -227,20 +227,21 @@ class _ThreadExecutor:
             self._finish(key, None)
 
 
-def _thread(app: Flask, case_id: int, attempt: int) -> None:
+def _thread(app: Flask, case_id: int, attempt: int) -> bool:
     executor = app.extensions.get(_EXTENSION)
     if executor is None:
         executor = app.extensions[_EXTENSION] = _ThreadExecutor(app)
-    executor.submit(case_id, attempt)
+    return executor.submit(case_id, attempt) is not None
 
 
-def _inline(app: Flask, case_id: int, attempt: int) -> None:
+def _inline(app: Flask, case_id: int, attempt: int) -> bool:
     # No waiting inside a request: a failure is recorded at once for an agent to retry.
     _run_once(app, case_id, attempt, final=True)
+    return True
 
 
-def _off(app: Flask, case_id: int, attempt: int) -> None:
-    return None
+def _off(app: Flask, case_id: int, attempt: int) -> bool:
+    return False
 
 
 # --- RQ -----------------------------------------------------------------------------------
@@ -270,7 +271,7 @@ def job_id(app: Flask, case_id: int, attempt: int) -> str:
     return f"verify-{app.config['VERIFICATION_QUEUE']}-{case_id}-{attempt}"
 
 
-def _rq(app: Flask, case_id: int, attempt: int) -> None:
+def _rq(app: Flask, case_id: int, attempt: int) -> bool:
     queue = rq_queue(app)
     try:
         existing = Job.fetch(job_id(app, case_id, attempt), connection=queue.connection)
@@ -278,12 +279,12 @@ def _rq(app: Flask, case_id: int, attempt: int) -> None:
     except NoSuchJobError:
         existing, status = None, None
     if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
-        return
+        return False
     if status == JobStatus.STARTED and existing.started_at is not None:
         started = existing.started_at
         started = started if started.tzinfo else started.replace(tzinfo=UTC)
         if datetime.now(UTC) - started < timedelta(seconds=app.config["VERIFICATION_STUCK_AFTER"]):
-            return  # still running on a live worker (a dead one's job is older than this)
+            return False  # still running on a live worker (a dead one's is older than this)
     delays = list(app.config["VERIFICATION_RETRY_DELAYS"])
     queue.enqueue(
         rq_verify, case_id, attempt, job_id=job_id(app, case_id, attempt),
@@ -291,6 +292,7 @@ def _rq(app: Flask, case_id: int, attempt: int) -> None:
         retry=Retry(max=len(delays), interval=delays) if delays else None,
         result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
         description=f"checks of case {case_id} attempt {attempt}")
+    return True
 
 
 def rq_verify(case_id: int, attempt: int) -> dict[str, str] | None:
@@ -302,8 +304,8 @@ def rq_verify(case_id: int, attempt: int) -> dict[str, str] | None:
         return _run_once(app, case_id, attempt, final=final)
 
 
-# Executor name -> how a job is started. Adding one is one entry.
-EXECUTORS: dict[str, Callable[[Flask, int, int], None]] = {
+# Executor name -> how a job is started (True: queued or run; False: left alone). One entry each.
+EXECUTORS: dict[str, Callable[[Flask, int, int], bool]] = {
     "thread": _thread,
     "rq": _rq,
     "inline": _inline,
@@ -424,9 +426,12 @@ def sweep(app: Flask, *, older_than: float | None = None) -> list[tuple[int, int
         stuck = service.cases_needing_verification(timedelta(seconds=seconds))
         start = EXECUTORS[app.config["VERIFICATION_EXECUTOR"]]
         for case_id, attempt in stuck:
-            app.logger.info("sweep: checks of case %s attempt %s queued again", case_id,
-                            attempt)
-            start(app, case_id, attempt)
+            if start(app, case_id, attempt):
+                app.logger.info("sweep: checks of case %s attempt %s queued again", case_id,
+                                attempt)
+            else:
+                app.logger.debug("sweep: checks of case %s attempt %s still queued or "
+                                 "running", case_id, attempt)
     return stuck
 
 
