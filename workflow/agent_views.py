@@ -14,14 +14,14 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from wtforms import SelectChoice
 
 from extensions import db, limiter
 from verification.checks import REASONS, stage_results
 
 from . import service
-from .auth import staff_required
+from .auth import end_session, staff_required, start_session
 from .forms import ActionForm, AssignForm, EventForm, LoginForm, MessageForm, NotMeForm, VersionForm
 from .models import Agent, Evidence, utcnow
 from .states import ACTIVE_STATES, ISSUE_TYPES, State
@@ -57,7 +57,7 @@ def login():
     if form.validate_on_submit():
         agent = service.authenticate(form.email.data, form.password.data)
         if agent is not None:
-            login_user(agent)
+            start_session(agent)
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("Wrong email or password.")
         status = 401
@@ -67,8 +67,9 @@ def login():
 @bp.post("/logout")
 @staff_required()
 def logout():
-    """Sign out."""
-    logout_user()
+    """Sign out: every session of this agent ends, in every browser."""
+    service.end_sessions(current_user.id)
+    end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("agent.login"))
 

@@ -121,6 +121,10 @@ class AgentExists(Exception):
     """An agent with that email already exists."""
 
 
+class AgentNotFound(Exception):
+    """No agent with that email."""
+
+
 class ChallengeRefused(Exception):
     """The challenge code of a submission is missing, expired, forged or already used."""
 
@@ -1366,13 +1370,17 @@ def _sla_values(row: CaseSla | None) -> dict | None:
 
 # --- agents -------------------------------------------------------------------------------
 
+def _check_password(password: str) -> None:
+    if len(password) < 12:
+        raise ValueError("the password must be at least 12 characters long")
+
+
 def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent, str]:
     """Create a staff member; returns the agent and its API token (shown once, stored hashed)."""
     email = email.strip().lower()
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 12:
-        raise ValueError("the password must be at least 12 characters long")
+    _check_password(password)
     if "@" not in email or not name.strip():
         raise ValueError("an email address and a name are required")
     if any(ch in email + name for ch in "\r\n") or any(ch.isspace() for ch in email):
@@ -1402,6 +1410,67 @@ def authenticate(email: str, password: str) -> Agent | None:
     if _hasher.check_needs_rehash(agent.password_hash):
         with _transaction():
             agent.password_hash = _hasher.hash(password)
+    return agent
+
+
+def _agent_by_email(email: str) -> Agent:
+    agent = db.session.scalars(sa.select(Agent).where(Agent.email == email.strip().lower())
+                               .with_for_update()).first()
+    if agent is None:
+        raise AgentNotFound(f"There is no agent with the email {email.strip()}.")
+    return agent
+
+
+def _end_sessions(agent: Agent) -> None:
+    # Computed by the database, so two changes at once both move the generation on.
+    agent.session_generation = Agent.session_generation + 1
+
+
+def end_sessions(agent_id: int) -> None:
+    """End every console session of the agent (sign-out): its session generation moves on."""
+    with _transaction():
+        agent = db.session.get(Agent, agent_id, with_for_update=True)
+        if agent is not None:
+            _end_sessions(agent)
+
+
+def set_password(email: str, password: str) -> Agent:
+    """Give an agent a new password; every console session of theirs ends."""
+    _check_password(password)
+    with _transaction():
+        agent = _agent_by_email(email)
+        agent.password_hash = _hasher.hash(password)
+        _end_sessions(agent)
+    return agent
+
+
+def deactivate_agent(email: str) -> tuple[Agent, int]:
+    """Deactivate an agent: sessions and API token stop working, their open cases are released.
+
+    Returns the agent and how many cases were released (so that nobody is left waiting on a
+    claim that no one can act on).
+    """
+    with _transaction():
+        agent = _agent_by_email(email)
+        agent.active = False
+        _end_sessions(agent)
+        held = db.session.scalars(
+            sa.select(RecoveryCase).where(RecoveryCase.assignee_id == agent.id,
+                                          RecoveryCase.state != State.RESOLVED.value)
+            .order_by(RecoveryCase.id).with_for_update())
+        released = 0
+        for case in held:
+            case.assignee_id = None
+            _record(case, "released", actor=Actor.SYSTEM, reason=f"{agent.name} was deactivated")
+            released += 1
+    return agent, released
+
+
+def session_agent(agent_id: int, generation: int) -> Agent | None:
+    """The active agent whose console sessions are of this generation, or None."""
+    agent = db.session.get(Agent, agent_id) if 1 <= agent_id <= MAX_ID else None
+    if agent is None or not agent.active or agent.session_generation != generation:
+        return None
     return agent
 
 
