@@ -13,7 +13,8 @@ ERRORS = {
     "401": _error_response("Missing or invalid API token"),
     "403": _error_response("Role not allowed"),
     "404": _error_response("Not found"),
-    "409": _error_response("Conflict: stale version or reused Idempotency-Key"),
+    "409": _error_response("Conflict: stale version, reused Idempotency-Key, or a case "
+                           "another agent has claimed (case_claimed)"),
     "413": _error_response("Upload too large (bytes or pixels)"),
     "415": _error_response("Not a supported image or not multipart/form-data"),
     "422": _error_response("Understood but refused"),
@@ -150,6 +151,36 @@ def openapi_document() -> dict:
                                   **_errors("400", "401", "403", "404", "409", "422")},
                 },
             },
+            "/cases/{case_id}/claim": {
+                "post": {
+                    "operationId": "claimCase",
+                    "summary": "Claim a case: from then on only you act on it",
+                    "description": "Events, challenge confirmation, retries of the checks and "
+                                   "messages to the user on a claimed case are refused to "
+                                   "everyone but its assignee (409 case_claimed, naming "
+                                   "them) until it is released or taken over.",
+                    "security": bearer,
+                    "parameters": [case_id],
+                    "requestBody": {"required": True, **_json("VersionRequest")},
+                    "responses": {"200": {"description": "The claimed case",
+                                          **_json("CaseDetail")},
+                                  **_errors("400", "401", "403", "404", "409")},
+                },
+            },
+            "/cases/{case_id}/take-over": {
+                "post": {
+                    "operationId": "takeOverCase",
+                    "summary": "Take a case from the agent holding it (security leads, admins)",
+                    "description": "Recorded as a taken_over event naming the previous "
+                                   "assignee; a case nobody holds is claimed.",
+                    "security": bearer,
+                    "parameters": [case_id],
+                    "requestBody": {"required": True, **_json("VersionRequest")},
+                    "responses": {"200": {"description": "The case, now yours",
+                                          **_json("CaseDetail")},
+                                  **_errors("400", "401", "403", "404", "409")},
+                },
+            },
             "/cases/{case_id}/not-me": {
                 "post": {
                     "operationId": "reportNotMe",
@@ -175,7 +206,7 @@ def openapi_document() -> dict:
                     "parameters": [case_id],
                     "responses": {"202": {"description": "The case; the checks are queued",
                                           **_json("CaseDetail")},
-                                  **_errors("401", "403", "404", "422")},
+                                  **_errors("401", "403", "404", "409", "422")},
                 },
             },
             "/reports/sla": _sla_report_path(),
