@@ -34,6 +34,19 @@ def _json(ref: str) -> dict:
     return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
 
 
+def _claim_operation(operation_id: str, summary: str, description: str, done: str) -> dict:
+    """A POST that changes who holds a case, carrying the version the caller saw."""
+    return {"post": {
+        "operationId": operation_id, "summary": summary, "description": description,
+        "security": [{"bearerAuth": []}],
+        "parameters": [{"name": "case_id", "in": "path", "required": True,
+                        "schema": {"type": "integer"}}],
+        "requestBody": {"required": True, **_json("VersionRequest")},
+        "responses": {"200": {"description": done, **_json("CaseDetail")},
+                      **_errors("400", "401", "403", "404", "409")},
+    }}
+
+
 def openapi_document() -> dict:
     """The document served at /api/v1/openapi.json."""
     bearer = [{"bearerAuth": []}]
@@ -151,36 +164,16 @@ def openapi_document() -> dict:
                                   **_errors("400", "401", "403", "404", "409", "422")},
                 },
             },
-            "/cases/{case_id}/claim": {
-                "post": {
-                    "operationId": "claimCase",
-                    "summary": "Claim a case: from then on only you act on it",
-                    "description": "Events, challenge confirmation, retries of the checks and "
-                                   "messages to the user on a claimed case are refused to "
-                                   "everyone but its assignee (409 case_claimed, naming "
-                                   "them) until it is released or taken over.",
-                    "security": bearer,
-                    "parameters": [case_id],
-                    "requestBody": {"required": True, **_json("VersionRequest")},
-                    "responses": {"200": {"description": "The claimed case",
-                                          **_json("CaseDetail")},
-                                  **_errors("400", "401", "403", "404", "409")},
-                },
-            },
-            "/cases/{case_id}/take-over": {
-                "post": {
-                    "operationId": "takeOverCase",
-                    "summary": "Take a case from the agent holding it (security leads, admins)",
-                    "description": "Recorded as a taken_over event naming the previous "
-                                   "assignee; a case nobody holds is claimed.",
-                    "security": bearer,
-                    "parameters": [case_id],
-                    "requestBody": {"required": True, **_json("VersionRequest")},
-                    "responses": {"200": {"description": "The case, now yours",
-                                          **_json("CaseDetail")},
-                                  **_errors("400", "401", "403", "404", "409")},
-                },
-            },
+            "/cases/{case_id}/claim": _claim_operation(
+                "claimCase", "Claim a case: from then on only you act on it",
+                "Events, challenge confirmation, retries of the checks and messages to the "
+                "user on a claimed case are refused to everyone but its assignee (409 "
+                "case_claimed, naming them) until it is released or taken over.",
+                "The claimed case"),
+            "/cases/{case_id}/take-over": _claim_operation(
+                "takeOverCase", "Take a case from the agent holding it (security leads, admins)",
+                "Recorded as a taken_over event naming the previous assignee; a case nobody "
+                "holds is claimed.", "The case, now yours"),
             "/cases/{case_id}/not-me": {
                 "post": {
                     "operationId": "reportNotMe",
