@@ -40,6 +40,11 @@ def _now() -> int:
     return int(utcnow().timestamp())
 
 
+def _duration(seconds: int) -> str:
+    amount, unit = (seconds / 3600, "hour") if seconds >= 3600 else (seconds / 60, "minute")
+    return f"{amount:g} {unit}" + ("" if amount == 1 else "s")
+
+
 def session_ended(signed_in_at, seen_at, now: int, idle: int, longest: int) -> str | None:
     """Why a session with these times is over at ``now``, or None while it lasts."""
     if not isinstance(signed_in_at, int) or not isinstance(seen_at, int):
@@ -47,9 +52,9 @@ def session_ended(signed_in_at, seen_at, now: int, idle: int, longest: int) -> s
         # times were kept): such a session never counts.
         return "Please sign in to use the agent console."
     if now - signed_in_at >= longest:
-        return f"You were signed in for {longest // 3600} hours: please sign in again."
+        return f"You were signed in for {_duration(longest)}: please sign in again."
     if now - seen_at >= idle:
-        return f"You were signed out after {idle // 60} minutes without activity."
+        return f"You were signed out after {_duration(idle)} without activity."
     return None
 
 

@@ -174,7 +174,7 @@ def test_absolute_timeout_whatever_the_activity(app, agent, clock):
         assert browser.get("/agent/").status_code == 200
     clock.advance(seconds=60)  # 3600 s after sign-in, 60 s after the last request
     response = browser.get("/agent/", follow_redirects=True)
-    assert "signed in for 1 hours" in response.get_data(as_text=True)
+    assert "signed in for 1 hour:" in response.get_data(as_text=True)
     assert browser.get("/agent/").status_code == 302
     assert sign_in(browser, EMAIL).status_code == 302
     assert browser.get("/agent/").status_code == 200
