@@ -59,6 +59,32 @@ def create_agent_command(email: str, name: str, role: str) -> None:
     click.echo(token)
 
 
+@click.command("set-password")
+@with_appcontext
+@click.option("--email", required=True, help="The agent's sign-in email address.")
+def set_password_command(email: str) -> None:
+    """Give an agent a new password (read like create-agent's); ends their console sessions."""
+    password = _read_password()
+    try:
+        agent = service.set_password(email, password)
+    except (ValueError, service.AgentNotFound) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"New password set for {agent.email}; their console sessions have ended.")
+
+
+@click.command("deactivate-agent")
+@with_appcontext
+@click.option("--email", required=True, help="The agent's sign-in email address.")
+def deactivate_agent_command(email: str) -> None:
+    """Deactivate an agent: sign-in, sessions and API token stop; their open cases are freed."""
+    try:
+        agent, released = service.deactivate_agent(email)
+    except service.AgentNotFound as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"Deactivated {agent.email}: console sessions ended, API token refused, "
+               f"{released} open case(s) released.")
+
+
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
@@ -458,7 +484,8 @@ def _write_credentials(credentials: list[tuple[str, str, str]]) -> None:
 
 def init_app(app) -> None:
     """Register the commands."""
-    for command in (create_agent_command, seed_demo_command, bootstrap_command,
+    for command in (create_agent_command, set_password_command, deactivate_agent_command,
+                    seed_demo_command, bootstrap_command,
                     read_document_command, run_document_checks_command, verify_pair_command,
                     calibrate_faces_command, worker_command,
                     sla_recompute_command, sla_report_command, send_mail_command):

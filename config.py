@@ -179,6 +179,12 @@ class Config:
     # Load demo accounts, agents and cases the first time `make run` starts.
     DEMO = True
 
+    # Console sessions end after this long without a request, and this long after sign-in
+    # whatever the activity (NIST SP 800-63B, AAL2: 30 minutes idle, 12 hours at most).
+    # Staff here can hand an account to whoever holds the session, so a console left open
+    # on an unattended desk must stop working soon; 12 hours covers a long shift.
+    SESSION_IDLE_SECONDS = 30 * 60
+    SESSION_MAX_SECONDS = 12 * 60 * 60
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

@@ -23,6 +23,7 @@ class ApiError(Exception):
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
     service.CaseNotFound: (404, "not_found", None),
     service.StaleCase: (409, "stale_version", "version"),
+    service.CaseClaimed: (409, "case_claimed", None),
     service.TransitionNotAllowed: (422, "transition_not_allowed", "event"),
     service.ReasonRequired: (422, "reason_required", "reason"),
     service.ActionRefused: (422, "action_refused", None),

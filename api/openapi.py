@@ -13,7 +13,8 @@ ERRORS = {
     "401": _error_response("Missing or invalid API token"),
     "403": _error_response("Role not allowed"),
     "404": _error_response("Not found"),
-    "409": _error_response("Conflict: stale version or reused Idempotency-Key"),
+    "409": _error_response("Conflict: stale version, reused Idempotency-Key, or a case "
+                           "another agent has claimed (case_claimed)"),
     "413": _error_response("Upload too large (bytes or pixels)"),
     "415": _error_response("Not a supported image or not multipart/form-data"),
     "422": _error_response("Understood but refused"),
@@ -31,6 +32,19 @@ def _nullable(ref: str) -> dict:
 
 def _json(ref: str) -> dict:
     return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def _claim_operation(operation_id: str, summary: str, description: str, done: str) -> dict:
+    """A POST that changes who holds a case, carrying the version the caller saw."""
+    return {"post": {
+        "operationId": operation_id, "summary": summary, "description": description,
+        "security": [{"bearerAuth": []}],
+        "parameters": [{"name": "case_id", "in": "path", "required": True,
+                        "schema": {"type": "integer"}}],
+        "requestBody": {"required": True, **_json("VersionRequest")},
+        "responses": {"200": {"description": done, **_json("CaseDetail")},
+                      **_errors("400", "401", "403", "404", "409")},
+    }}
 
 
 def openapi_document() -> dict:
@@ -150,6 +164,16 @@ def openapi_document() -> dict:
                                   **_errors("400", "401", "403", "404", "409", "422")},
                 },
             },
+            "/cases/{case_id}/claim": _claim_operation(
+                "claimCase", "Claim a case: from then on only you act on it",
+                "Events, challenge confirmation, retries of the checks and messages to the "
+                "user on a claimed case are refused to everyone but its assignee (409 "
+                "case_claimed, naming them) until it is released or taken over.",
+                "The claimed case"),
+            "/cases/{case_id}/take-over": _claim_operation(
+                "takeOverCase", "Take a case from the agent holding it (security leads, admins)",
+                "Recorded as a taken_over event naming the previous assignee; a case nobody "
+                "holds is claimed.", "The case, now yours"),
             "/cases/{case_id}/not-me": {
                 "post": {
                     "operationId": "reportNotMe",
@@ -175,7 +199,7 @@ def openapi_document() -> dict:
                     "parameters": [case_id],
                     "responses": {"202": {"description": "The case; the checks are queued",
                                           **_json("CaseDetail")},
-                                  **_errors("401", "403", "404", "422")},
+                                  **_errors("401", "403", "404", "409", "422")},
                 },
             },
             "/reports/sla": _sla_report_path(),

@@ -168,7 +168,7 @@ def case_detail(case, agent) -> dict:
         "allowed_events": [
             {"event": row.trigger, "label": row.label,
              "needs_reason": service.reason_needed(case, row)}
-            for row in service.allowed_events(case, agent.actors)
+            for row in service.allowed_events(case, agent.actors, agent.id)
         ],
         "resubmissions": case.resubmissions,
         "evidence": [evidence_json(e) for e in case.evidence],

@@ -172,6 +172,22 @@ def confirm_challenge(case_id: int):
     return jsonify(case_detail(case, g.agent))
 
 
+@bp.post("/cases/<id:case_id>/claim")
+@token_required(*STAFF)
+def claim_case(case_id: int):
+    """Claim a case nobody holds (or one already yours), carrying the version seen."""
+    version = _version(_json_body("version"))
+    return jsonify(case_detail(service.claim_case(case_id, g.agent, version), g.agent))
+
+
+@bp.post("/cases/<id:case_id>/take-over")
+@token_required("security_lead", "admin")
+def take_over_case(case_id: int):
+    """A security lead or admin takes the case from the agent holding it (recorded)."""
+    version = _version(_json_body("version"))
+    return jsonify(case_detail(service.take_over_case(case_id, g.agent, version), g.agent))
+
+
 @bp.post("/cases/<id:case_id>/not-me")
 @token_required(*STAFF)
 def report_not_me(case_id: int):

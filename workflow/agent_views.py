@@ -14,15 +14,24 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from wtforms import SelectChoice
 
 from extensions import db, limiter
 from verification.checks import REASONS, stage_results
 
 from . import service
-from .auth import staff_required
-from .forms import ActionForm, AssignForm, EventForm, LoginForm, MessageForm, NotMeForm, VersionForm
+from .auth import end_session, staff_required, start_session
+from .forms import (
+    ActionForm,
+    AssignForm,
+    EventForm,
+    LoginForm,
+    MessageForm,
+    NotMeForm,
+    TakeOverForm,
+    VersionForm,
+)
 from .models import Agent, Evidence, utcnow
 from .states import ACTIVE_STATES, ISSUE_TYPES, State
 
@@ -31,6 +40,14 @@ bp = Blueprint("agent", __name__, url_prefix="/agent")
 # Far beyond any real queue; keeps OFFSET within what the database accepts.
 MAX_PAGE = 100_000
 QUEUE_VIEWS = {"active": ACTIVE_STATES, "all": None, **{s.value: (s,) for s in State}}
+
+
+@bp.errorhandler(service.CaseClaimed)
+def _claimed(err: service.CaseClaimed):
+    """Another agent holds the case: say who, change nothing, show the case again."""
+    db.session.rollback()
+    flash(str(err), "error")
+    return redirect(url_for("agent.case", case_id=request.view_args["case_id"]))
 
 
 def _login_limit() -> str:
@@ -57,7 +74,7 @@ def login():
     if form.validate_on_submit():
         agent = service.authenticate(form.email.data, form.password.data)
         if agent is not None:
-            login_user(agent)
+            start_session(agent)
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("Wrong email or password.")
         status = 401
@@ -67,8 +84,9 @@ def login():
 @bp.post("/logout")
 @staff_required()
 def logout():
-    """Sign out."""
-    logout_user()
+    """Sign out: every session of this agent ends, in every browser."""
+    service.end_sessions(current_user.id)
+    end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("agent.login"))
 
@@ -106,7 +124,8 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
     assign_form.assignee_id.choices = [SelectChoice(value="", label="Nobody")] + [
         SelectChoice(value=a.id, label=a.name) for a in agents]
     account = case.account
-    actions = service.allowed_events(case, current_user.actors)
+    actions = service.allowed_events(case, current_user.actors, current_user.id)
+    is_lead = current_user.role in ("security_lead", "admin")
     photos = {e.kind: e for e in case.current_evidence()}
     now = utcnow()
     return render_template(
@@ -122,7 +141,8 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         risk=service.current_risk(case), failure=service.verification_failure(case),
         challenge_confirmed=service.challenge_confirmed(case),
         latest={c.check: c for c in case.checks if c.attempt == case.evidence_attempt},
-        is_lead=current_user.role in ("security_lead", "admin"),
+        is_lead=is_lead, may_act=service.may_act(case, current_user),
+        take_over_form=TakeOverForm(version=case.version),
         sla=service.sla_clocks(case, now), now=now,
         sla_policy=service.sla_settings().policy_for(case.issue_type, case.priority),
     ), status
@@ -180,6 +200,23 @@ def assign(case_id: int):
     except service.ActionRefused as err:
         db.session.expire_all()
         return _render_case(service.get_case(case_id), 422, str(err))
+    return redirect(url_for("agent.case", case_id=case_id))
+
+
+@bp.post("/cases/<id:case_id>/take-over")
+@staff_required("security_lead", "admin")
+def take_over(case_id: int):
+    """A lead takes the case from the agent holding it, once the box is ticked."""
+    form = TakeOverForm()
+    if not form.validate_on_submit():
+        flash("Tick the box to confirm the take-over; nothing was changed.", "error")
+        return redirect(url_for("agent.case", case_id=case_id))
+    try:
+        service.take_over_case(case_id, current_user, form.version.data)
+    except service.StaleCase as err:
+        db.session.expire_all()
+        return _render_case(service.get_case(case_id), 409, str(err))
+    flash("You hold this case now.", "success")
     return redirect(url_for("agent.case", case_id=case_id))
 
 

@@ -1,15 +1,24 @@
-"""Who is asking: agent sessions for the console, bearer tokens for the API."""
+"""Who is asking: agent sessions for the console, bearer tokens for the API.
+
+A console session is Flask's signed cookie holding ``<agent id>:<session generation>`` (the
+agent's ``get_id``), the time of sign-in and the time of the last request. Every request
+loads the agent and checks all three on the server: a generation that moved on (sign-out,
+a new password, deactivation) or a timeout ends the session, however old the cookie.
+"""
 
 from functools import wraps
 
-from flask import abort, g, request
-from flask_login import current_user, login_required
+from flask import abort, current_app, flash, g, redirect, request, session
+from flask_login import current_user, login_required, login_url, login_user, logout_user
 
 from errors import ApiError
-from extensions import db, login_manager
+from extensions import login_manager
 
-from .models import Agent
-from .service import agent_for_token
+from .models import Agent, utcnow
+from .service import agent_for_token, session_agent
+
+SIGNED_IN_AT = "signed_in_at"
+SEEN_AT = "seen_at"
 
 
 def init_login(app) -> None:
@@ -17,12 +26,77 @@ def init_login(app) -> None:
     login_manager.login_view = "agent.login"
     login_manager.login_message = "Please sign in to use the agent console."
     login_manager.login_message_category = "info"
+    app.before_request(_forget_loaded_agent)
+
+
+def _forget_loaded_agent() -> None:
+    # Each request loads and checks its agent itself, even when it shares an application
+    # context (and so ``g``) with an earlier one, as requests in tests do.
+    g.pop("_login_user", None)
+    g.pop("session_ended", None)
+
+
+def _now() -> int:
+    return int(utcnow().timestamp())
+
+
+def _duration(seconds: int) -> str:
+    amount, unit = (seconds / 3600, "hour") if seconds >= 3600 else (seconds / 60, "minute")
+    return f"{amount:g} {unit}" + ("" if amount == 1 else "s")
+
+
+def session_ended(signed_in_at, seen_at, now: int, idle: int, longest: int) -> str | None:
+    """Why a session with these times is over at ``now``, or None while it lasts."""
+    if not isinstance(signed_in_at, int) or not isinstance(seen_at, int):
+        # Not signed in through the form (a remember-me cookie, a session from before the
+        # times were kept): such a session never counts.
+        return "Please sign in to use the agent console."
+    if now - signed_in_at >= longest:
+        return f"You were signed in for {_duration(longest)}: please sign in again."
+    if now - seen_at >= idle:
+        return f"You were signed out after {_duration(idle)} without activity."
+    return None
 
 
 @login_manager.user_loader
-def _load_agent(agent_id: str) -> Agent | None:
-    agent = db.session.get(Agent, int(agent_id))
-    return agent if agent is not None and agent.active else None
+def _load_agent(session_id: str) -> Agent | None:
+    agent_id, _, generation = session_id.partition(":")
+    agent = None
+    if agent_id.isascii() and agent_id.isdigit() and generation.isascii() and generation.isdigit():
+        agent = session_agent(int(agent_id), int(generation))
+    if agent is None:
+        session.clear()
+        g.session_ended = "Your session has ended: please sign in again."
+        return None
+    config, now = current_app.config, _now()
+    why = session_ended(session.get(SIGNED_IN_AT), session.get(SEEN_AT), now,
+                        config["SESSION_IDLE_SECONDS"], config["SESSION_MAX_SECONDS"])
+    if why is not None:
+        session.clear()
+        g.session_ended = why
+        return None
+    session[SEEN_AT] = now
+    return agent
+
+
+@login_manager.unauthorized_handler
+def _sign_in_again():
+    flash(g.pop("session_ended", None) or login_manager.login_message,
+          login_manager.login_message_category)
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
+
+
+def start_session(agent: Agent) -> None:
+    """Sign ``agent`` in on a fresh session: nothing from before sign-in is carried over."""
+    session.clear()
+    login_user(agent)
+    session[SIGNED_IN_AT] = session[SEEN_AT] = _now()
+
+
+def end_session() -> None:
+    """Sign out of this browser and forget everything the session held."""
+    logout_user()
+    session.clear()
 
 
 def staff_required(*roles: str):

@@ -128,6 +128,12 @@ class VersionForm(Form):
     version = IntegerField(validators=[InputRequired()])
 
 
+class TakeOverForm(VersionForm):
+    """A lead takes a case from the agent holding it: ticking the box is the confirmation."""
+
+    confirm = BooleanField(validators=[DataRequired("Tick the box to confirm the take-over.")])
+
+
 class NotMeForm(Form):
     """The account holder says the request is not theirs."""
 

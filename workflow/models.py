@@ -90,10 +90,17 @@ class Agent(UserMixin, db.Model):
     api_token_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
     active: so.Mapped[bool] = so.mapped_column(default=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # Every console session carries the generation it was signed in under (get_id); raising
+    # it (sign-out, a new password, deactivation) ends all of them, replayed cookies included.
+    session_generation: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     __table_args__ = (
         sa.CheckConstraint("role IN ('agent', 'security_lead', 'admin')", name="agent_role"),
     )
+
+    def get_id(self) -> str:
+        """The identity a console session stores: the agent and its session generation."""
+        return f"{self.id}:{self.session_generation}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses sign-in for inactive agents

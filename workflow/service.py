@@ -69,7 +69,7 @@ from .models import (
     token_hash,
     utcnow,
 )
-from .states import HUMAN_REVIEWS, ISSUE_TYPES, Actor, State, Transition
+from .states import HUMAN_REVIEWS, ISSUE_TYPES, LEADS, Actor, State, Transition
 
 EVIDENCE_KINDS = ("id_document", "id_document_back", "selfie")
 REQUIRED_EVIDENCE = ("id_document", "selfie")
@@ -121,6 +121,10 @@ class AgentExists(Exception):
     """An agent with that email already exists."""
 
 
+class AgentNotFound(Exception):
+    """No agent with that email."""
+
+
 class ChallengeRefused(Exception):
     """The challenge code of a submission is missing, expired, forged or already used."""
 
@@ -131,6 +135,7 @@ class ChallengeRefused(Exception):
 
 TransitionNotAllowed = machine.TransitionNotAllowed
 ReasonRequired = machine.ReasonRequired
+CaseClaimed = machine.CaseClaimed
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -383,9 +388,9 @@ def _resubmissions_used_up(case: RecoveryCase) -> bool:
     return case.resubmissions >= current_app.config["MAX_RESUBMISSIONS"]
 
 
-def allowed_events(case: RecoveryCase, actors) -> list[Transition]:
-    """The transitions ``actors`` may fire on ``case`` now."""
-    rows = machine.allowed_rows(case, actors)
+def allowed_events(case: RecoveryCase, actors, agent_id: int | None = None) -> list[Transition]:
+    """The transitions ``actors`` (staff: agent ``agent_id``) may fire on ``case`` now."""
+    rows = machine.allowed_rows(case, actors, agent_id)
     if case.state == State.ESCALATED and _resubmissions_used_up(case):
         rows = [row for row in rows if row.trigger != "request_resubmission"]
     return rows
@@ -429,6 +434,9 @@ def reason_needed(case: RecoveryCase, row: Transition) -> bool:
 def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Agent | None,
            reason: str | None) -> Transition:
     """Fire ``trigger`` on a loaded, locked case and record everything that goes with it."""
+    agent_id = agent.id if agent else None
+    # First: a refused claim must not turn into the system's escalation below.
+    machine.check_claim(case, actors, agent_id)
     from_state = case.state
     overriding = agent is not None and overrides_checks(case, trigger)
     if overriding and not (reason or "").strip():
@@ -450,7 +458,7 @@ def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Age
         # The user has had their tries: a person from security looks at it instead.
         reason = f"Resubmission limit ({limit}) reached. {reason or ''}".strip()
         trigger, actors, actor = "escalate", {Actor.SYSTEM}, Actor.SYSTEM
-    row = machine.fire(case, trigger, actors, reason)
+    row = machine.fire(case, trigger, actors, reason, agent_id=agent_id)
     if "asks_user" in row.tags:
         case.awaiting_from = from_state
         case.resubmission_requested = "resubmission" in row.tags
@@ -503,16 +511,41 @@ def fire_event(case_id: int, trigger: str, *, agent: Agent | None, expected_vers
     return case
 
 
+def may_act(case: RecoveryCase, agent: Agent) -> bool:
+    """Whether the case's claim lets ``agent`` act on it (its assignee, or nobody holds it)."""
+    return machine.claim_allows(case, agent.actors, agent.id)
+
+
 def claim_case(case_id: int, agent: Agent, expected_version: int | None) -> RecoveryCase:
     """Take an unassigned case (or one already yours)."""
     with _transaction():
         case = _load_case(case_id)
         _check_version(case, expected_version)
-        if case.assignee_id not in (None, agent.id):
-            raise ActionRefused(f"{case.assignee.name} has already claimed this case.")
+        machine.check_claim(case, agent.actors, agent.id)
         if case.assignee_id != agent.id:
             case.assignee_id = agent.id
             _record(case, "claimed", actor=Actor(agent.role), agent=agent)
+    return case
+
+
+def take_over_case(case_id: int, agent: Agent, expected_version: int | None) -> RecoveryCase:
+    """A security lead or admin takes a case from whoever holds it; recorded with their name.
+
+    A case nobody holds is simply claimed; one already theirs is left as it is.
+    """
+    if Actor(agent.role) not in LEADS:
+        raise ActionRefused("Only security leads and admins can take over a case.")
+    with _transaction():
+        case = _load_case(case_id)
+        _check_version(case, expected_version)
+        previous = case.assignee
+        if previous is None:
+            case.assignee_id = agent.id
+            _record(case, "claimed", actor=Actor(agent.role), agent=agent)
+        elif previous.id != agent.id:
+            case.assignee_id = agent.id
+            _record(case, "taken_over", actor=Actor(agent.role), agent=agent,
+                    reason=f"from {previous.name} (agent {previous.id})")
     return case
 
 
@@ -535,8 +568,11 @@ def assign_case(case_id: int, agent: Agent, assignee_id: int | None,
             if assignee is None or not assignee.active:
                 raise ActionRefused("That agent does not exist or is deactivated.")
         if case.assignee_id != assignee_id:
-            case.assignee_id = assignee_id
+            previous = case.assignee
             note = f"to {assignee.name}" if assignee else "released"
+            if assignee is not None and previous is not None:
+                note += f", from {previous.name}"
+            case.assignee_id = assignee_id
             _record(case, "assigned" if assignee else "released", actor=Actor(agent.role),
                     agent=agent, reason=note)
     return case
@@ -551,6 +587,8 @@ def add_staff_message(case_id: int, agent: Agent, body: str, *, internal: bool) 
         case = _load_case(case_id, lock=False)
         if case.is_resolved and not internal:
             raise ActionRefused("This case is closed; the user can no longer be written to here.")
+        if not internal:  # notes inform whoever holds the case; writing to the user is acting
+            machine.check_claim(case, agent.actors, agent.id)
         message = Message(author_type=agent.role, agent_id=agent.id, body=body, internal=internal)
         case.messages.append(message)
     return message
@@ -1035,6 +1073,7 @@ def confirm_challenge(case_id: int, agent: Agent, expected_version: int | None) 
     with _transaction():
         case = _load_case(case_id)
         _check_version(case, expected_version)
+        machine.check_claim(case, agent.actors, agent.id)
         if not case.challenge_code:
             raise ActionRefused("This request has no challenge code.")
         if case.state != State.SELFIE_CHECK:
@@ -1092,6 +1131,7 @@ def retry_verification(case_id: int, agent: Agent) -> RecoveryCase:
         case = _load_case(case_id)
         if case.is_resolved:
             raise ActionRefused("This case is closed.")
+        machine.check_claim(case, agent.actors, agent.id)
         if verification_complete(case):
             raise ActionRefused("The automated checks of these photos have already run.")
         _record(case, RETRY_EVENT, actor=Actor(agent.role), agent=agent)
@@ -1376,13 +1416,17 @@ def _sla_values(row: CaseSla | None) -> dict | None:
 
 # --- agents -------------------------------------------------------------------------------
 
+def _check_password(password: str) -> None:
+    if len(password) < 12:
+        raise ValueError("the password must be at least 12 characters long")
+
+
 def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent, str]:
     """Create a staff member; returns the agent and its API token (shown once, stored hashed)."""
     email = email.strip().lower()
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 12:
-        raise ValueError("the password must be at least 12 characters long")
+    _check_password(password)
     if "@" not in email or not name.strip():
         raise ValueError("an email address and a name are required")
     if any(ch in email + name for ch in "\r\n") or any(ch.isspace() for ch in email):
@@ -1412,6 +1456,67 @@ def authenticate(email: str, password: str) -> Agent | None:
     if _hasher.check_needs_rehash(agent.password_hash):
         with _transaction():
             agent.password_hash = _hasher.hash(password)
+    return agent
+
+
+def _agent_by_email(email: str) -> Agent:
+    agent = db.session.scalars(sa.select(Agent).where(Agent.email == email.strip().lower())
+                               .with_for_update()).first()
+    if agent is None:
+        raise AgentNotFound(f"There is no agent with the email {email.strip()}.")
+    return agent
+
+
+def _end_sessions(agent: Agent) -> None:
+    # Computed by the database, so two changes at once both move the generation on.
+    agent.session_generation = Agent.session_generation + 1
+
+
+def end_sessions(agent_id: int) -> None:
+    """End every console session of the agent (sign-out): its session generation moves on."""
+    with _transaction():
+        agent = db.session.get(Agent, agent_id, with_for_update=True)
+        if agent is not None:
+            _end_sessions(agent)
+
+
+def set_password(email: str, password: str) -> Agent:
+    """Give an agent a new password; every console session of theirs ends."""
+    _check_password(password)
+    with _transaction():
+        agent = _agent_by_email(email)
+        agent.password_hash = _hasher.hash(password)
+        _end_sessions(agent)
+    return agent
+
+
+def deactivate_agent(email: str) -> tuple[Agent, int]:
+    """Deactivate an agent: sessions and API token stop working, their open cases are released.
+
+    Returns the agent and how many cases were released (so that nobody is left waiting on a
+    claim that no one can act on).
+    """
+    with _transaction():
+        agent = _agent_by_email(email)
+        agent.active = False
+        _end_sessions(agent)
+        held = db.session.scalars(
+            sa.select(RecoveryCase).where(RecoveryCase.assignee_id == agent.id,
+                                          RecoveryCase.state != State.RESOLVED.value)
+            .order_by(RecoveryCase.id).with_for_update())
+        released = 0
+        for case in held:
+            case.assignee_id = None
+            _record(case, "released", actor=Actor.SYSTEM, reason=f"{agent.name} was deactivated")
+            released += 1
+    return agent, released
+
+
+def session_agent(agent_id: int, generation: int) -> Agent | None:
+    """The active agent whose console sessions are of this generation, or None."""
+    agent = db.session.get(Agent, agent_id) if 1 <= agent_id <= MAX_ID else None
+    if agent is None or not agent.active or agent.session_generation != generation:
+        return None
     return agent
 
 

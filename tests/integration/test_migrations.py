@@ -74,15 +74,18 @@ def test_the_sla_report_columns_are_copied_from_existing_cases(empty_database):
     """Upgrading a desk with cases fills the SLA rows' copies of the case columns."""
     from datetime import UTC, date, datetime
 
-    from workflow.models import Agent, RecoveryCase
+    from workflow.models import RecoveryCase
 
     app = create_app(make_config(empty_database))
     filed = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
     with app.app_context():
         upgrade(revision="1e03b9be4cb3")  # the schema before the copies
-        db.session.execute(sa.insert(Agent.__table__).values(
+        old_agent = sa.table("agent", *(sa.column(name) for name in (
+            "id", "email", "name", "role", "password_hash", "api_token_hash", "active",
+            "created_at")))
+        db.session.execute(sa.insert(old_agent).values(
             id=7, email="sam@example.test", name="Sam", role="agent", password_hash="x",
-            api_token_hash="y"))
+            api_token_hash="y", active=True, created_at=filed))
         db.session.execute(sa.insert(RecoveryCase.__table__).values(
             id=1, email="anna@example.test", full_name="Anna", date_of_birth=date(1974, 8, 12),
             issue_type="lost_2fa", priority="high", consent_at=filed, tracking_token_hash="t",

@@ -168,7 +168,7 @@ def test_claim_and_assign(app, make_case, make_agent):
     lead, _ = make_agent("security_lead")
     case = service.claim_case(case.id, alice, case.version)
     assert case.assignee_id == alice.id
-    with pytest.raises(service.ActionRefused, match="Alice"):
+    with pytest.raises(service.CaseClaimed, match="Alice has claimed this case"):
         service.claim_case(case.id, bob, case.version)
     with pytest.raises(service.ActionRefused):
         service.assign_case(case.id, bob, bob.id, case.version)

@@ -61,12 +61,16 @@ class Desk:
         self.clock.now = NOW
         return result.case.id
 
+    def staff(self, case_id: int):
+        """Who acts on a case: its assignee (a claim is theirs alone), else the lead."""
+        return service.get_case(case_id).assignee or self.lead
+
     def message(self):
-        return lambda case_id, _: service.add_staff_message(case_id, self.lead, "On it.",
-                                                            internal=False)
+        return lambda case_id, _: service.add_staff_message(case_id, self.staff(case_id),
+                                                            "On it.", internal=False)
 
     def event(self, trigger: str, reason: str | None = None):
-        return lambda case_id, _: service.fire_event(case_id, trigger, agent=self.lead,
+        return lambda case_id, _: service.fire_event(case_id, trigger, agent=self.staff(case_id),
                                                      expected_version=None, reason=reason)
 
     def reply(self):
@@ -80,7 +84,8 @@ class Desk:
 def desk(clock, make_agent):
     lead, _ = make_agent("security_lead", name="Lee")
     alice, _ = make_agent("agent", name="Alice")
-    bob, _ = make_agent("agent", name='Bob <script>alert("x")</script>')
+    # Bob leads: he decides the case he holds after it is escalated.
+    bob, _ = make_agent("security_lead", name='Bob <script>alert("x")</script>')
     return Desk(clock, lead, alice, bob)
 
 

@@ -4,7 +4,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from workflow.machine import ReasonRequired, TransitionNotAllowed, allowed_rows, fire
+from workflow.machine import (
+    CaseClaimed,
+    ReasonRequired,
+    TransitionNotAllowed,
+    allowed_rows,
+    claim_allows,
+    fire,
+    machine,
+)
 from workflow.states import TRIGGERS, Actor, State
 
 S, I, F, E, A, R = (  # noqa: E741  (short names keep the table readable)
@@ -38,9 +46,10 @@ SYSTEM_EXPECTED = {
 REASON = "a reason"
 
 
-def make(state: str, awaiting_from=F, escalated_from=I):
+def make(state: str, awaiting_from=F, escalated_from=I, assignee_id=None, assignee=None):
     return SimpleNamespace(state=state, awaiting_from=awaiting_from,
-                           escalated_from=escalated_from)
+                           escalated_from=escalated_from, assignee_id=assignee_id,
+                           assignee=assignee)
 
 
 @pytest.mark.parametrize("actors,expected", [
@@ -134,3 +143,94 @@ def test_resolved_is_terminal():
 def test_unknown_trigger_is_refused():
     with pytest.raises(TransitionNotAllowed):
         fire(make(S), "teleport", {Actor.ADMIN})
+
+
+# --- claims: who may act on a case another agent holds ---------------------------------------
+
+SAM, DANA = 7, 8  # agent ids: Sam holds the claimed cases below, Dana does not
+STAFF = {"agent": {Actor.AGENT}, "security_lead": {Actor.SECURITY_LEAD, Actor.AGENT},
+         "admin": {Actor.ADMIN, Actor.AGENT}}
+
+
+def claimed(state: str) -> SimpleNamespace:
+    return make(state, assignee_id=SAM, assignee=SimpleNamespace(name="Sam"))
+
+
+def outcome(case, trigger, actors, agent_id):
+    """The state ``trigger`` takes ``case`` to, or the error that refused it."""
+    try:
+        return fire(case, trigger, actors, REASON, agent_id=agent_id).dest
+    except (TransitionNotAllowed, CaseClaimed) as err:
+        return type(err)
+
+
+@pytest.mark.parametrize("role", list(STAFF))
+@pytest.mark.parametrize("state", [s.value for s in State])
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_a_claimed_case_moves_only_for_its_holder(state, trigger, role):
+    actors = STAFF[role]
+    unclaimed = outcome(make(state), trigger, actors, DANA)
+    # The holder may do exactly what anyone of their role may do on an unclaimed case.
+    assert outcome(claimed(state), trigger, actors, SAM) == unclaimed
+    # Anyone else, leads and admins included, is refused whatever the table would allow.
+    case = claimed(state)
+    refused = outcome(case, trigger, actors, DANA)
+    assert refused == (TransitionNotAllowed if unclaimed is TransitionNotAllowed
+                       else CaseClaimed)
+    assert case.state == state
+
+
+@pytest.mark.parametrize("actors,expected", [({Actor.USER}, USER_EXPECTED),
+                                             ({Actor.SYSTEM}, SYSTEM_EXPECTED)],
+                         ids=["user", "system"])
+@pytest.mark.parametrize("state", [s.value for s in State])
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_the_user_and_the_system_move_claimed_cases(state, trigger, actors, expected):
+    want = expected.get((state, trigger), TransitionNotAllowed)
+    assert outcome(claimed(state), trigger, actors, None) == want
+
+
+@pytest.mark.parametrize("role", list(STAFF))
+def test_allowed_rows_offer_nothing_to_anyone_but_the_holder(role):
+    for state in State:
+        everyone = allowed_rows(make(state.value), STAFF[role], DANA)
+        assert allowed_rows(claimed(state.value), STAFF[role], SAM) == everyone
+        assert allowed_rows(claimed(state.value), STAFF[role], DANA) == []
+        assert allowed_rows(claimed(state.value), STAFF[role]) == []  # no agent named
+        assert allowed_rows(claimed(state.value), {Actor.SYSTEM}) == \
+            allowed_rows(make(state.value), {Actor.SYSTEM})
+
+
+def test_the_refusal_names_the_holder():
+    with pytest.raises(CaseClaimed, match="Sam has claimed this case") as refused:
+        fire(claimed(I), "confirm_document", STAFF["security_lead"], agent_id=DANA)
+    assert refused.value.holder == "Sam"
+    nameless = make(I, assignee_id=SAM)
+    with pytest.raises(CaseClaimed, match=f"agent {SAM}"):
+        fire(nameless, "confirm_document", STAFF["agent"], agent_id=DANA)
+
+
+def test_the_claim_is_a_condition_of_the_machine_itself():
+    """Firing the machine directly applies the claim too: nobody can go around fire()."""
+    case = claimed(S)
+    assert machine.events["start_review"].trigger(
+        case, actors=frozenset(STAFF["agent"]), agent_id=DANA) is False
+    assert machine.events["start_review"].trigger(case) is False  # who acts is unknown
+    assert case.state == S
+    assert machine.events["start_review"].trigger(
+        case, actors=frozenset(STAFF["agent"]), agent_id=SAM) is True
+    assert case.state == I
+
+
+@pytest.mark.parametrize("holder,actors,agent_id,allowed", [
+    (None, {Actor.AGENT}, DANA, True),
+    (None, {Actor.AGENT}, None, True),
+    (SAM, {Actor.AGENT}, SAM, True),
+    (SAM, {Actor.AGENT}, DANA, False),
+    (SAM, {Actor.ADMIN, Actor.AGENT}, DANA, False),
+    (SAM, {Actor.AGENT}, None, False),
+    (SAM, {Actor.SYSTEM}, None, True),
+    (SAM, {Actor.USER}, None, True),
+])
+def test_claim_allows(holder, actors, agent_id, allowed):
+    assert claim_allows(make(I, assignee_id=holder), actors, agent_id) is allowed
