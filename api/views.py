@@ -78,9 +78,9 @@ def create_recovery_request():
         raise ApiError(415, "unsupported_media_type",
                        "Send the request as multipart/form-data with the photos as files.")
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= 255 and key.isprintable()):
+    if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
         raise ApiError(400, "invalid_idempotency_key",
-                       "The Idempotency-Key must be 1 to 255 printable characters.")
+                       "The Idempotency-Key must be 1 to 255 printable ASCII characters.")
     form = RecoveryForm(meta={"csrf": False})
     _unknown_fields([*request.form, *request.files], [field.name for field in form])
     if not form.validate():
