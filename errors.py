@@ -5,6 +5,7 @@ import re
 
 from flask import current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from extensions import db
@@ -111,11 +112,21 @@ def _http_error(err: HTTPException):
         response = make_response(
             render_template("errors/error.html", status=status, message=text), status
         )
-    if err.response is not None and status == 429:
-        for header in ("Retry-After", "X-RateLimit-Reset"):
-            if header in err.response.headers:
-                response.headers[header] = err.response.headers[header]
+    _keep_headers(err, response)
     return response
+
+
+# What describes the replaced body; every other header of an HTTP error is part of the answer.
+_BODY_HEADERS = frozenset({"content-type", "content-length"})
+
+
+def _keep_headers(err: HTTPException, response) -> None:
+    """Carry the headers of ``err`` (Allow, Retry-After, WWW-Authenticate ...) onto ``response``."""
+    carried = Headers(err.get_headers())
+    if err.response is not None:
+        carried.extend(err.response.headers)
+    for name in {key for key, _ in carried if key.lower() not in _BODY_HEADERS}:
+        response.headers.setlist(name, carried.getlist(name))
 
 
 def _csrf_error(err: CSRFError):

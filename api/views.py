@@ -11,6 +11,7 @@ from workflow.public_views import submission_from, uploaded_files
 from workflow.states import ISSUE_TYPES, TRIGGERS, State
 
 from . import bp
+from .contract import ROUTES, operation_key
 from .openapi import openapi_document
 from .schemas import case_detail, case_summary, issued_challenge_json, public_status
 
@@ -19,6 +20,35 @@ STAFF = ("agent", "security_lead", "admin")
 
 def _submission_limit() -> str:
     return current_app.config["RATELIMIT_SUBMISSION"]
+
+
+@bp.before_request
+def _check_query() -> None:
+    """Refuse a query parameter the operation does not take, an empty one or a repeated one."""
+    if request.method == "OPTIONS" or request.url_rule is None:
+        return
+    method = "GET" if request.method == "HEAD" else request.method
+    route = ROUTES.get(operation_key(method, request.url_rule.rule))
+    taken = route.query if route else ()
+    for name, values in request.args.lists():
+        shown = name[:100]
+        if name not in taken:
+            accepted = f"Use only: {', '.join(taken)}." if taken else "It takes none."
+            raise ApiError(400, "unknown_parameter",
+                           f"This address takes no query parameter '{shown}'. {accepted}", name)
+        if len(values) > 1:
+            raise ApiError(400, "repeated_parameter", f"Give '{shown}' once.", name)
+        if not values[0]:
+            raise ApiError(400, "empty_parameter",
+                           f"'{shown}' is empty: give it a value or leave it out.", name)
+
+
+def _unknown_fields(names, known) -> None:
+    """A 400 naming the first field of ``names`` that is not one of ``known``."""
+    for name in names:
+        if name not in known:
+            raise ApiError(400, "unknown_field", f"There is no field '{name[:100]}' here. "
+                           f"Send only: {', '.join(known)}.", name)
 
 
 def _form_error(form) -> ApiError:
@@ -48,10 +78,11 @@ def create_recovery_request():
         raise ApiError(415, "unsupported_media_type",
                        "Send the request as multipart/form-data with the photos as files.")
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= 255 and key.isprintable()):
+    if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
         raise ApiError(400, "invalid_idempotency_key",
-                       "The Idempotency-Key must be 1 to 255 printable characters.")
+                       "The Idempotency-Key must be 1 to 255 printable ASCII characters.")
     form = RecoveryForm(meta={"csrf": False})
+    _unknown_fields([*request.form, *request.files], [field.name for field in form])
     if not form.validate():
         raise _form_error(form)
     result = service.submit_request(submission_from(form, request.remote_addr),
@@ -65,23 +96,24 @@ def create_recovery_request():
     response = jsonify(body)
     response.status_code = 201
     response.headers["Location"] = url_for("api.recovery_request_status",
-                                           token=result.tracking_token)
+                                           tracking_token=result.tracking_token)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
-@bp.get("/recovery-requests/<token>")
-def recovery_request_status(token: str):
+@bp.get("/recovery-requests/<tracking_token>")
+def recovery_request_status(tracking_token: str):
     """The status of a request, for the holder of its tracking token."""
-    response = jsonify(public_status(service.case_for_token(token), token))
+    case = service.case_for_token(tracking_token)
+    response = jsonify(public_status(case, tracking_token))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
 def _choice(name: str, allowed) -> str | None:
-    value = request.args.get(name) or None
+    value = request.args.get(name)  # never empty: _check_query refused that
     if value is not None and value not in allowed:
         raise ApiError(400, f"invalid_{name}",
                        f"Unknown {name} '{value}'. Use one of: {', '.join(allowed)}.", name)
@@ -104,7 +136,7 @@ def list_cases():
     state = _choice("state", [s.value for s in State])
     issue_type = _choice("issue_type", list(ISSUE_TYPES))
     items, next_cursor = service.list_cases(
-        limit=_limit(), cursor=request.args.get("cursor") or None,
+        limit=_limit(), cursor=request.args.get("cursor"),
         states=[state] if state else None, issue_type=issue_type,
     )
     return jsonify({"items": [case_summary(c) for c in items], "next_cursor": next_cursor})
@@ -117,11 +149,12 @@ def get_case(case_id: int):
     return jsonify(case_detail(service.get_case(case_id), g.agent))
 
 
-def _json_body(expected: str) -> dict:
-    """The request's JSON object; ``expected`` names its fields for the error message."""
+def _json_body(*fields: str) -> dict:
+    """The request's JSON object, which may hold only ``fields``."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", f"Send a JSON object with {expected}.")
+        raise ApiError(400, "invalid_json", f"Send a JSON object with {', '.join(fields)}.")
+    _unknown_fields(body, fields)
     return body
 
 
@@ -149,7 +182,7 @@ def _text(body: dict, name: str, *, required: bool = False) -> str | None:
 @token_required(*STAFF)
 def fire_event(case_id: int):
     """Fire an event on a case, carrying the version the caller saw."""
-    body = _json_body("event, version and reason")
+    body = _json_body("event", "version", "reason")
     event = body.get("event")
     if not isinstance(event, str) or not event:
         raise ApiError(400, "invalid_field", "event is required.", "event")
@@ -210,7 +243,7 @@ def retry_verification(case_id: int):
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app.config["API_MAX_PAGE_SIZE"]))
 
 
 @bp.get("/reports/sla")

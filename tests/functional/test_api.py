@@ -5,6 +5,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
+from api.contract import ROUTES, operation_key
 from extensions import db
 from tests.conftest import image_bytes
 from workflow import service
@@ -215,14 +216,11 @@ def test_openapi_document_matches_the_routes(client, app):
     assert spec["openapi"].startswith("3.")
     documented = {(path, method.upper()) for path, ops in spec["paths"].items()
                   for method in ops}
-    served = set()
-    for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/v1/"):
-            path = rule.rule.removeprefix("/api/v1")
-            path = path.replace("<id:case_id>", "{case_id}").replace("<token>",
-                                                                      "{tracking_token}")
-            served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    served = {tuple(reversed(operation_key(method, rule.rule).split(" ", 1)))
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == served
+    assert {f"{method} {path}" for path, method in served} == set(ROUTES)
     for path, ops in spec["paths"].items():
         for op in ops.values():
             for ref in _refs(op):

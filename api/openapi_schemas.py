@@ -1,0 +1,284 @@
+"""The component schemas of the OpenAPI document: how requests and answers look."""
+
+from workflow.states import ISSUE_TYPES, TRIGGERS, Resolution, State
+
+# Text the forms accept has no C0 control characters but tab, newline and carriage return
+# (workflow/forms.py, CONTROL_CHARACTERS); "filled" text also has something besides spaces.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+TEXT = {"type": "string", "pattern": f"^[^{_CONTROLS}]*$"}
+FILLED = {"type": "string", "pattern": rf"^[^{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*$"}
+# workflow/forms.py's EMAIL_PATTERN, without control characters.
+EMAIL = {"type": "string", "maxLength": 254,
+         "pattern": rf"^[^@\s{_CONTROLS}]+@[^@\s{_CONTROLS}]+\.[^@\s{_CONTROLS}]+$"}
+
+
+def _nullable(ref: str) -> dict:
+    return {"oneOf": [{"type": "null"}, {"$ref": f"#/components/schemas/{ref}"}]}
+
+
+def component_schemas() -> dict:
+    """The schemas under components/schemas."""
+    state = {"type": "string", "enum": [s.value for s in State]}
+    resolution = {"type": ["string", "null"], "enum": [r.value for r in Resolution] + [None]}
+    stamp = {"type": "string", "format": "date-time"}
+    result = {"type": "string", "enum": ["clear", "consider", "rejected"]}
+    message = {
+        "type": "object",
+        "required": ["id", "author", "body", "created_at"],
+        "properties": {"id": {"type": "integer"}, "author": {"type": "string"},
+                       "body": {"type": "string"}, "created_at": stamp,
+                       "internal": {"type": "boolean"},
+                       "agent_id": {"type": ["integer", "null"]}},
+    }
+    summary = {
+        "type": "object",
+        "required": ["id", "state", "issue_type", "created_at", "version"],
+        "properties": {
+            "id": {"type": "integer"}, "state": state, "resolution": resolution,
+            "issue_type": {"type": "string", "enum": list(ISSUE_TYPES)},
+            "created_at": stamp, "updated_at": stamp,
+            "assignee_id": {"type": ["integer", "null"]}, "has_account": {"type": "boolean"},
+            "version": {"type": "integer"},
+        },
+    }
+    return {
+        "Error": {
+            "type": "object", "required": ["error"],
+            "properties": {"error": {
+                "type": "object", "required": ["code", "message", "field"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                               "field": {"type": ["string", "null"]}},
+            }},
+        },
+        "RecoveryRequestForm": {
+            "type": "object", "additionalProperties": False,
+            "required": ["email", "full_name", "date_of_birth", "issue_type", "consent",
+                         "id_document", "selfie"],
+            "properties": {
+                "email": EMAIL,
+                "full_name": {**FILLED, "maxLength": 200},
+                "date_of_birth": {"type": "string", "format": "date",
+                                  "description": "From 1900 to today."},
+                "issue_type": {"type": "string", "enum": list(ISSUE_TYPES)},
+                "description": {**TEXT, "maxLength": 4000},
+                "consent": {"type": "string", "enum": ["true"]},
+                "id_document": {"type": "string", "format": "binary",
+                                "description": "JPEG, PNG or WebP"},
+                "id_document_back": {"type": "string", "format": "binary"},
+                "selfie": {"type": "string", "format": "binary"},
+                "challenge_token": {
+                    **TEXT, "maxLength": 1000,
+                    "description": "From POST /challenges; required for the issue types "
+                                   "that need a challenge selfie (the selfie shows the "
+                                   "person holding their ID and the code)."},
+            },
+        },
+        "IssuedChallenge": {
+            "type": "object", "required": ["code", "challenge_token", "expires_at"],
+            "properties": {
+                "code": {"type": "string", "pattern": "^[0-9]{6}$",
+                         "description": "Shown to the person, who writes it on paper."},
+                "challenge_token": {"type": "string",
+                                    "description": "Send with the recovery request."},
+                "expires_at": stamp,
+            },
+        },
+        "RecoveryRequestCreated": {
+            "type": "object", "required": ["case_id", "tracking_token", "state", "status_url"],
+            "properties": {"case_id": {"type": "integer"}, "tracking_token": {"type": "string"},
+                           "state": state, "status_url": {"type": "string", "format": "uri"}},
+        },
+        "RequestStatus": {
+            "type": "object",
+            "required": ["case_id", "state", "status_text", "messages", "actions"],
+            "properties": {
+                "case_id": {"type": "integer"}, "state": state, "resolution": resolution,
+                "status_text": {"type": "string"},
+                "messages": {"type": "array", "items": message},
+                "actions": {"type": "array", "items": {
+                    "type": "string", "enum": ["reply", "resubmit", "withdraw"]}},
+                "status_url": {"type": "string", "format": "uri"},
+            },
+        },
+        "CaseSummary": summary,
+        "Check": {
+            "type": "object",
+            "required": ["id", "check", "result", "attempt", "engine", "engine_version",
+                         "created_at"],
+            "properties": {
+                "id": {"type": "integer"}, "check": {"type": "string"}, "result": result,
+                "attempt": {"type": "integer"}, "reason_code": {"type": ["string", "null"]},
+                "reason_text": {"type": ["string", "null"]},
+                "score": {"type": ["number", "null"]}, "threshold": {"type": ["number", "null"]},
+                "engine": {"type": "string"}, "engine_version": {"type": "string"},
+                "actor_agent_id": {"type": ["integer", "null"]}, "details": {"type": "object"},
+                "created_at": stamp,
+            },
+        },
+        "DocumentReading": {
+            "type": "object",
+            "description": "What the automated document check read from the current attempt.",
+            "required": ["attempt", "outcome", "mrz_found", "portrait_faces"],
+            "properties": {
+                "attempt": {"type": "integer"}, "outcome": result,
+                "mrz_found": {"type": "boolean"},
+                "mrz_side": {"type": ["string", "null"], "enum": ["front", "back", None]},
+                "mrz_format": {"type": ["string", "null"]},
+                **{name: {"type": ["string", "null"]} for name in (
+                    "document_type", "issuing_country", "surname", "given_names",
+                    "document_number", "nationality", "sex")},
+                "date_of_birth": {"type": ["string", "null"], "format": "date"},
+                "expiry_date": {"type": ["string", "null"], "format": "date"},
+                "valid_check_digits": {"type": ["boolean", "null"]},
+                "corrections": {"type": "array", "items": {"type": "string"}},
+                "portrait_faces": {"type": "integer"},
+                "created_at": stamp,
+            },
+        },
+        "SelfieReading": {
+            "type": "object",
+            "description": "What the automated selfie check found on the current attempt. "
+                           "Distances are between face encodings: the smaller, the more "
+                           "alike; at or below the threshold counts as the same person.",
+            "required": ["attempt", "faces", "document_distance", "reference_distance",
+                         "threshold", "match", "challenge_code_read", "outcome",
+                         "created_at"],
+            "properties": {
+                "attempt": {"type": "integer"}, "faces": {"type": "integer"},
+                "document_distance": {"type": ["number", "null"]},
+                "reference_distance": {"type": ["number", "null"],
+                                       "description": "To the account's reference portrait, "
+                                                      "when it has one."},
+                "threshold": {"type": ["number", "null"]},
+                "match": {"type": ["boolean", "null"],
+                          "description": "document_distance <= threshold."},
+                "reference_match": {"type": ["boolean", "null"]},
+                "challenge_code_read": {"type": ["boolean", "null"],
+                                        "description": "Whether the code was read "
+                                                       "automatically; null without a code."},
+                "outcome": result, "created_at": stamp,
+            },
+        },
+        "RiskAssessment": {
+            "type": "object", "required": ["level", "reasons"],
+            "properties": {
+                "level": {"type": "string", "enum": ["low", "medium", "high"]},
+                "reasons": {"type": "array", "items": {
+                    "type": "object", "required": ["code", "level", "text"],
+                    "properties": {"code": {"type": "string"},
+                                   "level": {"type": "string",
+                                             "enum": ["low", "medium", "high"]},
+                                   "text": {"type": "string"}}}},
+            },
+        },
+        "CaseChallenge": {
+            "type": "object", "required": ["code", "confirmed"],
+            "properties": {"code": {"type": "string"}, "confirmed": {"type": "boolean"}},
+        },
+        "VerificationFailure": {
+            "type": "object", "required": ["reason", "at"],
+            "properties": {"reason": {"type": ["string", "null"]}, "at": stamp},
+        },
+        "CaseList": {
+            "type": "object", "required": ["items", "next_cursor"],
+            "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/"
+                                                                        "CaseSummary"}},
+                           "next_cursor": {"type": ["string", "null"]}},
+        },
+        "CaseDetail": {
+            "allOf": [{"$ref": "#/components/schemas/CaseSummary"}, {
+                "type": "object",
+                "required": ["resolution", "allowed_events", "checks", "events", "messages",
+                             "selfie", "risk", "challenge", "verification_failure"],
+                "properties": {
+                    "submitted": {"type": "object"},
+                    "account": {"type": ["object", "null"]},
+                    "allowed_events": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {"event": {"type": "string"}, "label": {"type": "string"},
+                                       "needs_reason": {"type": "boolean"}}}},
+                    "resubmissions": {"type": "integer"},
+                    "evidence": {"type": "array", "items": {"type": "object"}},
+                    "checks": {"type": "array",
+                               "items": {"$ref": "#/components/schemas/Check"}},
+                    "document": {"oneOf": [{"type": "null"},
+                                           {"$ref": "#/components/schemas/DocumentReading"}]},
+                    "selfie": _nullable("SelfieReading"),
+                    "risk": _nullable("RiskAssessment"),
+                    "challenge": _nullable("CaseChallenge"),
+                    "verification_failure": _nullable("VerificationFailure"),
+                    "stage_results": {"type": "object", "additionalProperties": result},
+                    "events": {"type": "array", "items": {"type": "object"}},
+                    "messages": {"type": "array", "items": message},
+                },
+            }],
+        },
+        "VersionRequest": {
+            "type": "object", "required": ["version"], "additionalProperties": False,
+            "properties": {"version": {"type": "integer",
+                                       "description": "The case version you last saw."}},
+        },
+        "NotMeRequest": {
+            "type": "object", "required": ["note"], "additionalProperties": False,
+            "properties": {"note": {**FILLED, "maxLength": 4000,
+                                    "description": "Who reported it and how."}},
+        },
+        "EventRequest": {
+            "type": "object", "required": ["event", "version"], "additionalProperties": False,
+            "properties": {"event": {"type": "string", "enum": list(TRIGGERS)},
+                           "version": {"type": "integer"},
+                           "reason": {**TEXT, "type": ["string", "null"], "maxLength": 4000,
+                                      "description": "Required by the events that say so "
+                                                     "(needs_reason)."}},
+        },
+    }
+
+
+
+def sla_report_schema() -> dict:
+    """The SLA report of GET /reports/sla (its shapes are its own)."""
+    from reports.queries import BACKLOG_BUCKETS, GROUP_BY, STAGE_COLUMNS, STANDARD_COLUMNS
+
+    hours = {"type": ["number", "null"], "description": "Business hours"}
+    share = {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+             "description": "Met within target / met; null when none was met"}
+    count = {"type": "integer", "minimum": 0}
+    text = {"type": "string"}
+
+    def figure(name: str) -> dict:
+        if name in ("key", "label"):
+            return text
+        if name.endswith("_share"):
+            return share
+        return hours if name.endswith("_hours") else count
+
+    standard = {"type": "object", "required": list(STANDARD_COLUMNS),
+                "properties": {name: figure(name) for name in STANDARD_COLUMNS}}
+    stage = {"type": "object", "required": list(STAGE_COLUMNS),
+             "properties": {name: figure(name) for name in STAGE_COLUMNS}}
+    day = {"type": "string", "format": "date"}
+    return {
+        "type": "object",
+        "required": ["from", "to", "group_by", "generated_at", "groups", "totals",
+                     "backlog_age", "throughput"],
+        "properties": {
+            "from": day, "to": day, "group_by": {"type": "string", "enum": list(GROUP_BY)},
+            "generated_at": {"type": "string", "format": "date-time"},
+            "groups": {"type": "array", "items": {"oneOf": [standard, stage]},
+                       "description": "One row per group; with group_by=stage one row per "
+                                      "stage (id_check, selfie_check, escalated, "
+                                      "awaiting_user)."},
+            "totals": standard,
+            "unattributed_breaches": {**count, "description": "group_by=stage only: "
+                                                              "breached cases with no time "
+                                                              "in any stage."},
+            "backlog_age": {"type": "array", "items": {
+                "type": "object", "required": ["bucket", "cases"],
+                "properties": {"bucket": {"type": "string",
+                                          "enum": [label for label, _ in BACKLOG_BUCKETS]},
+                               "cases": count}}},
+            "throughput": {"type": "array", "items": {
+                "type": "object", "required": ["day", "created", "resolved"],
+                "properties": {"day": day, "created": count, "resolved": count}}},
+        },
+    }
