@@ -4,6 +4,7 @@ from flask import current_app, g, jsonify, request, url_for
 
 from errors import ApiError
 from extensions import limiter
+from rate_limits import submission_limit, submission_rate, tracking_token_limit
 from workflow import service
 from workflow.auth import token_required
 from workflow.forms import CONTROL_CHARACTERS, RecoveryForm
@@ -17,10 +18,6 @@ from .schemas import case_detail, case_summary, issued_challenge_json, public_st
 STAFF = ("agent", "security_lead", "admin")
 
 
-def _submission_limit() -> str:
-    return current_app.config["RATELIMIT_SUBMISSION"]
-
-
 def _form_error(form) -> ApiError:
     """The first validation error of ``form`` as a 400, naming its field."""
     for name, errors in form.errors.items():
@@ -31,7 +28,7 @@ def _form_error(form) -> ApiError:
 
 
 @bp.post("/challenges")
-@limiter.limit(_submission_limit)
+@limiter.limit(submission_rate)
 def create_challenge():
     """Issue a one-time code for a challenge selfie, with the token to send with the request."""
     response = jsonify(issued_challenge_json(service.issue_challenge()))
@@ -41,7 +38,7 @@ def create_challenge():
 
 
 @bp.post("/recovery-requests")
-@limiter.limit(_submission_limit)
+@submission_limit
 def create_recovery_request():
     """File a recovery request (multipart form)."""
     if request.mimetype != "multipart/form-data":
@@ -72,6 +69,7 @@ def create_recovery_request():
 
 
 @bp.get("/recovery-requests/<token>")
+@tracking_token_limit
 def recovery_request_status(token: str):
     """The status of a request, for the holder of its tracking token."""
     response = jsonify(public_status(service.case_for_token(token), token))
