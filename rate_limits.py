@@ -139,16 +139,16 @@ def storage_uri(config) -> str:
     return config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "database://"
 
 
-def _refusal(app: Flask, uri: str) -> str | None:
-    """Why the desk cannot count its limits in ``uri``, or None."""
-    scheme = urlsplit(uri).scheme
-    if scheme == "memory" and app.config["ENV_NAME"] == "production":
+def refusal(config) -> str | None:
+    """Why the desk cannot count its limits where ``config`` says, or None."""
+    scheme = urlsplit(storage_uri(config)).scheme
+    if scheme == "memory" and config.get("ENV_NAME") == "production":
         return ("RATELIMIT_STORAGE_URI is memory://, which counts in each process on its own: "
                 "under gunicorn -w N every limit would allow N times its number. Leave it unset "
                 "to count in the desk's database, or set REDIS_URL.")
     if scheme != "database":
         return None
-    backend = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+    backend = sa.engine.make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
     if backend not in UPSERTS:
         return (f"Rate limits count in the database only on SQLite or PostgreSQL, not "
                 f"{backend}: set REDIS_URL or RATELIMIT_STORAGE_URI.")
@@ -161,10 +161,10 @@ def _refusal(app: Flask, uri: str) -> str | None:
 
 def init_app(app: Flask) -> None:
     """Choose the limits' store at start-up and refuse one that processes would not share."""
-    uri = app.config["RATELIMIT_STORAGE_URI"] = storage_uri(app.config)
-    refusal = _refusal(app, uri)
-    if refusal:
-        raise RuntimeError(refusal)
+    why = refusal(app.config)
+    if why:
+        raise RuntimeError(why)
+    app.config["RATELIMIT_STORAGE_URI"] = storage_uri(app.config)
     limiter.init_app(app)
 
 
