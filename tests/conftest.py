@@ -3,6 +3,8 @@
 import io
 import os
 import secrets
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,27 @@ def _postgres_schema():
             db.create_all()
             db.engine.dispose()
         yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def new_database(directory: Path, prefix: str = "recovery_empty"):
+    """The URL of a database with no tables: a new SQLite file, or a new PostgreSQL database.
+
+    The PostgreSQL one is created beside the one DATABASE_URL names and dropped afterwards.
+    """
+    if PG_URL is None:
+        yield f"sqlite:///{directory / 'empty.sqlite'}"
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
