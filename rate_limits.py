@@ -152,6 +152,10 @@ def refusal(config) -> str | None:
     if backend not in UPSERTS:
         return (f"Rate limits count in the database only on SQLite or PostgreSQL, not "
                 f"{backend}: set REDIS_URL or RATELIMIT_STORAGE_URI.")
+    strategy = config.get("RATELIMIT_STRATEGY") or "fixed-window"
+    if strategy != "fixed-window":
+        return (f"Rate limits count in the database in fixed windows only, not {strategy}: "
+                f"leave RATELIMIT_STRATEGY unset or set REDIS_URL.")
     if backend == "sqlite" and sqlite3.sqlite_version_info < SQLITE_UPSERT_RETURNING:
         return (f"Rate limits count in the database with INSERT ... RETURNING, which needs "
                 f"SQLite 3.35 or later; this Python has {sqlite3.sqlite_version}. Use a newer "

@@ -127,6 +127,10 @@ def test_memory_counts_are_refused_in_production(tmp_path):
     ({"SQLALCHEMY_DATABASE_URI": "mysql://desk@db/desk"}, "only on SQLite or PostgreSQL"),
     ({"SQLALCHEMY_DATABASE_URI": "sqlite://", "ENV_NAME": "production",
       "RATELIMIT_STORAGE_URI": "memory://"}, "under gunicorn -w N every limit would allow N"),
+    ({"SQLALCHEMY_DATABASE_URI": "sqlite://", "RATELIMIT_STRATEGY": "moving-window"},
+     "in fixed windows only, not moving-window"),
+    ({"SQLALCHEMY_DATABASE_URI": "sqlite://", "RATELIMIT_STRATEGY": "moving-window",
+      "REDIS_URL": "redis://cache"}, None),
     ({"SQLALCHEMY_DATABASE_URI": "mysql://desk@db/desk", "REDIS_URL": "redis://cache"}, None),
     ({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://desk@db/desk"}, None),
 ])
