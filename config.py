@@ -44,7 +44,9 @@ class Config:
     MAX_RESUBMISSIONS = 3
 
     # Rate limits (Flask-Limiter syntax). Submissions are anonymous, so they are limited
-    # per client address; sign-in is limited to slow down password guessing.
+    # per client address; sign-in is limited to slow down password guessing. Every attempt
+    # counts, accepted or refused (a refused upload costs the desk the same reading), and the
+    # form and the API draw on one budget (rate_limits.submission_limit).
     RATELIMIT_SUBMISSION = "10 per hour"
     RATELIMIT_LOGIN = "20 per 15 minutes"
     # Look-ups of a case by its tracking token (the status page, its actions, the API), one
@@ -55,6 +57,8 @@ class Config:
     # REDIS_URL when set, else "database://", the desk's own database (rate_limits.py).
     # "memory://" counts per process and is refused in production.
     RATELIMIT_STORAGE_URI: str | None = None
+    # Prepended to every counter's key: desks that share one Redis give each its own.
+    RATELIMIT_KEY_PREFIX = ""
     RATELIMIT_HEADERS_ENABLED = True
 
     # Verification. Jobs run on an in-process thread by default ("thread"); with REDIS_URL set
