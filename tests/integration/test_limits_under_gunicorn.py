@@ -51,6 +51,8 @@ class Desk:
     database_url: str
     access_log: Path
     tracking_token: str
+    store: str
+    key_prefix: str
 
     def log_offset(self) -> int:
         return self.access_log.stat().st_size
@@ -159,13 +161,13 @@ def desk(request, tmp_path_factory):
         try:
             url = f"http://127.0.0.1:{port}"
             wait_for_every_worker(url, access_log, server)
-            yield Desk(url, database_url, access_log, token)
+            yield Desk(url, database_url, access_log, token, store, prefix)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=TIMEOUT)
             if store == "redis":
                 connection = redis.Redis.from_url(TEST_REDIS_URL)
-                for key in connection.scan_iter(f"LIMITER/{prefix}/*"):
+                for key in connection.scan_iter(f"*LIMITER/{prefix}/*"):
                     connection.delete(key)
                 connection.close()
 
@@ -209,6 +211,30 @@ def assert_refused(answers: list[requests.Response], api: bool) -> None:
             assert answer.json()["error"]["code"] == "rate_limited"
 
 
+def scalar(desk: Desk, query: str):
+    """One value read from the desk's database."""
+    engine = sa.create_engine(desk.database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(sa.text(query))
+    finally:
+        engine.dispose()
+
+
+def test_the_counts_live_in_the_chosen_store(desk):
+    # A challenge code has a budget of its own, apart from the ones measured below.
+    answer = requests.post(f"{desk.url}/api/v1/challenges", timeout=TIMEOUT)
+    assert answer.status_code == 201 and answer.headers["X-RateLimit-Limit"]
+    rows = scalar(desk, "SELECT count(*) FROM rate_limit_counter")
+    connection = redis.Redis.from_url(TEST_REDIS_URL)
+    keys = list(connection.scan_iter(f"*LIMITER/{desk.key_prefix}/*"))
+    connection.close()
+    if desk.store == "redis":
+        assert keys and rows == 0
+    else:
+        assert rows > 0 and not keys
+
+
 def test_wrong_passwords_get_exactly_the_sign_in_limit(desk):
     offset = desk.log_offset()
 
@@ -247,11 +273,8 @@ def test_submissions_through_the_form_and_the_api_share_exactly_one_budget(desk)
     refused = [a for a in answers if a.status_code == 429]
     assert_refused([a for a in refused if "/api/" in a.url], api=True)
     assert_refused([a for a in refused if "/api/" not in a.url], api=False)
-    engine = sa.create_engine(desk.database_url)
-    with engine.connect() as conn:
-        filed = conn.scalar(sa.text("SELECT count(*) FROM recovery_case"))
-    engine.dispose()
-    assert filed == SUBMISSION_LIMIT + 1  # and the case filed before the burst
+    # The case filed before the burst, and exactly the limit's.
+    assert scalar(desk, "SELECT count(*) FROM recovery_case") == 1 + SUBMISSION_LIMIT
     assert len(desk.workers_since(offset)) > 1
 
 
