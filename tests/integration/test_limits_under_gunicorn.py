@@ -125,7 +125,8 @@ def wait_for_every_worker(url: str, access_log: Path, server: subprocess.Popen) 
     seen: set[str] = set()
     with ThreadPoolExecutor(THREADS) as pool:
         while time.monotonic() < deadline:
-            assert server.poll() is None, "gunicorn exited while starting"
+            assert server.poll() is None, ("gunicorn exited while starting:\n"
+                                           + (access_log.parent / "gunicorn.log").read_text())
             try:
                 list(pool.map(lambda _: requests.get(f"{url}/api/v1/openapi.json",
                                                      timeout=TIMEOUT), range(THREADS)))
@@ -142,6 +143,14 @@ def wait_for_every_worker(url: str, access_log: Path, server: subprocess.Popen) 
 def desk(request, tmp_path_factory):
     """gunicorn -w 4 serving a migrated database, its limits counted in the parametrized store."""
     store = request.param
+    if store == "redis":
+        connection = redis.Redis.from_url(TEST_REDIS_URL)
+        try:
+            connection.ping()
+        except redis.exceptions.ConnectionError as err:
+            pytest.fail(f"Redis is not reachable at {TEST_REDIS_URL}: {err}")
+        finally:
+            connection.close()
     directory = tmp_path_factory.mktemp(f"gunicorn-{store}")
     prefix = f"limits-test-{secrets.token_hex(6)}"
     with new_database(directory, "recovery_limits") as database_url:
