@@ -243,18 +243,25 @@ def sign_in(client, email: str, password: str = STRONG_PASSWORD):
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture
-def redis_queue(app):
-    """The app's RQ queue on the real Redis; every key of its queue is deleted afterwards."""
+def reachable_redis(url: str):
+    """A connection to the Redis at ``url``; the test fails, saying why, when it does not answer."""
     import redis
 
-    from verification import jobs
-
-    connection = redis.Redis.from_url(app.config["REDIS_URL"])
+    connection = redis.Redis.from_url(url)
     try:
         connection.ping()
     except redis.exceptions.ConnectionError as err:
-        pytest.fail(f"Redis is not reachable at {app.config['REDIS_URL']}: {err}")
+        connection.close()
+        pytest.fail(f"Redis is not reachable at {url}: {err}")
+    return connection
+
+
+@pytest.fixture
+def redis_queue(app):
+    """The app's RQ queue on the real Redis; every key of its queue is deleted afterwards."""
+    from verification import jobs
+
+    connection = reachable_redis(app.config["REDIS_URL"])
     yield jobs.rq_queue(app)
     for key in connection.scan_iter(f"*{app.config['VERIFICATION_QUEUE']}*"):
         connection.delete(key)
