@@ -8,7 +8,8 @@ from flask import Config, Flask
 from werkzeug.routing import IntegerConverter
 
 import config
-from extensions import csrf, db, limiter, login_manager, migrate
+import rate_limits
+from extensions import csrf, db, login_manager, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -68,7 +69,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     csrf.init_app(app)
-    limiter.init_app(app)
+    rate_limits.init_app(app)
     login_manager.init_app(app)
     from verification import jobs
     from workflow import models  # noqa: F401  (tables must be known to Alembic and create_all)

@@ -44,11 +44,21 @@ class Config:
     MAX_RESUBMISSIONS = 3
 
     # Rate limits (Flask-Limiter syntax). Submissions are anonymous, so they are limited
-    # per client address; sign-in is limited to slow down password guessing.
+    # per client address; sign-in is limited to slow down password guessing. Every attempt
+    # counts, accepted or refused (a refused upload costs the desk the same reading), and the
+    # form and the API draw on one budget (rate_limits.submission_limit).
     RATELIMIT_SUBMISSION = "10 per hour"
     RATELIMIT_LOGIN = "20 per 15 minutes"
+    # Look-ups of a case by its tracking token (the status page, its actions, the API), one
+    # budget per client address: a person checks now and then, an integrator polls its own
+    # requests; guessing a token (256 random bits) is hopeless anyway: this bounds the load.
     RATELIMIT_STATUS = "120 per minute"
-    RATELIMIT_STORAGE_URI = "memory://"
+    # Where the counts live, so that every process of the desk counts together: unset means
+    # REDIS_URL when set, else "database://", the desk's own database (rate_limits.py).
+    # "memory://" counts per process and is refused in production.
+    RATELIMIT_STORAGE_URI: str | None = None
+    # Prepended to every counter's key: desks that share one Redis give each its own.
+    RATELIMIT_KEY_PREFIX = ""
     RATELIMIT_HEADERS_ENABLED = True
 
     # Verification. Jobs run on an in-process thread by default ("thread"); with REDIS_URL set
@@ -198,7 +208,6 @@ def from_environment() -> dict:
         found["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
     if os.environ.get("REDIS_URL"):
         found["REDIS_URL"] = os.environ["REDIS_URL"]
-        found["RATELIMIT_STORAGE_URI"] = os.environ["REDIS_URL"]
         if "RECOVERY_VERIFICATION_EXECUTOR" not in os.environ:
             found["VERIFICATION_EXECUTOR"] = "rq"
     if os.environ.get("RECOVERY_DEMO") is not None:

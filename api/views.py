@@ -4,6 +4,7 @@ from flask import current_app, g, jsonify, request, url_for
 
 from errors import ApiError
 from extensions import limiter
+from rate_limits import submission_limit, submission_rate, tracking_token_limit
 from workflow import service
 from workflow.auth import token_required
 from workflow.forms import CONTROL_CHARACTERS, RecoveryForm
@@ -16,10 +17,6 @@ from .openapi import openapi_document
 from .schemas import case_detail, case_summary, issued_challenge_json, public_status
 
 STAFF = ("agent", "security_lead", "admin")
-
-
-def _submission_limit() -> str:
-    return current_app.config["RATELIMIT_SUBMISSION"]
 
 
 @bp.before_request
@@ -61,7 +58,7 @@ def _form_error(form) -> ApiError:
 
 
 @bp.post("/challenges")
-@limiter.limit(_submission_limit)
+@limiter.limit(submission_rate)
 def create_challenge():
     """Issue a one-time code for a challenge selfie, with the token to send with the request."""
     response = jsonify(issued_challenge_json(service.issue_challenge()))
@@ -71,7 +68,7 @@ def create_challenge():
 
 
 @bp.post("/recovery-requests")
-@limiter.limit(_submission_limit)
+@submission_limit
 def create_recovery_request():
     """File a recovery request (multipart form)."""
     if request.mimetype != "multipart/form-data":
@@ -103,6 +100,7 @@ def create_recovery_request():
 
 
 @bp.get("/recovery-requests/<tracking_token>")
+@tracking_token_limit
 def recovery_request_status(tracking_token: str):
     """The status of a request, for the holder of its tracking token."""
     case = service.case_for_token(tracking_token)

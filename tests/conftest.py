@@ -3,6 +3,8 @@
 import io
 import os
 import secrets
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,27 @@ def _postgres_schema():
             db.create_all()
             db.engine.dispose()
         yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def new_database(directory: Path, prefix: str = "recovery_empty"):
+    """The URL of a database with no tables: a new SQLite file, or a new PostgreSQL database.
+
+    The PostgreSQL one is created beside the one DATABASE_URL names and dropped afterwards.
+    """
+    if PG_URL is None:
+        yield f"sqlite:///{directory / 'empty.sqlite'}"
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -220,18 +243,25 @@ def sign_in(client, email: str, password: str = STRONG_PASSWORD):
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture
-def redis_queue(app):
-    """The app's RQ queue on the real Redis; every key of its queue is deleted afterwards."""
+def reachable_redis(url: str):
+    """A connection to the Redis at ``url``; the test fails, saying why, when it does not answer."""
     import redis
 
-    from verification import jobs
-
-    connection = redis.Redis.from_url(app.config["REDIS_URL"])
+    connection = redis.Redis.from_url(url)
     try:
         connection.ping()
     except redis.exceptions.ConnectionError as err:
-        pytest.fail(f"Redis is not reachable at {app.config['REDIS_URL']}: {err}")
+        connection.close()
+        pytest.fail(f"Redis is not reachable at {url}: {err}")
+    return connection
+
+
+@pytest.fixture
+def redis_queue(app):
+    """The app's RQ queue on the real Redis; every key of its queue is deleted afterwards."""
+    from verification import jobs
+
+    connection = reachable_redis(app.config["REDIS_URL"])
     yield jobs.rq_queue(app)
     for key in connection.scan_iter(f"*{app.config['VERIFICATION_QUEUE']}*"):
         connection.delete(key)

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from itsdangerous.encoding import base64_decode, bytes_to_int
 
 from extensions import limiter
+from rate_limits import submission_limit, submission_rate, tracking_token_limit
 from verification import challenge as challenges
 
 from . import service
@@ -35,14 +36,6 @@ def submission_from(form, client_ip: str | None) -> service.Submission:
         description=form.description.data or "", consent=bool(form.consent.data),
         client_ip=client_ip, challenge_token=form.challenge_token.data or None,
     )
-
-
-def _submission_limit() -> str:
-    return current_app.config["RATELIMIT_SUBMISSION"]
-
-
-def _status_limit() -> str:
-    return current_app.config["RATELIMIT_STATUS"]
 
 
 @bp.after_request
@@ -98,7 +91,7 @@ def _render_form(form, status: int = 200, *, fresh_challenge: bool = False):
 
 
 @bp.route("/recover", methods=["GET", "POST"])
-@limiter.limit(_submission_limit, methods=["POST"])
+@submission_limit
 def recover():
     """The recovery request form; on success, the confirmation with the tracking link."""
     form = RecoveryForm()
@@ -136,14 +129,14 @@ def _render_status(token: str, case, status: int = 200, **forms):
 
 
 @bp.get("/status/<token>")
-@limiter.limit(_status_limit)
+@tracking_token_limit
 def status(token: str):
     """The status page reached by the tracking link."""
     return _render_status(token, service.case_for_token(token))
 
 
 @bp.post("/status/<token>/reply")
-@limiter.limit(_status_limit)
+@tracking_token_limit
 def reply(token: str):
     """The user answers the agent."""
     form = ReplyForm()
@@ -159,7 +152,8 @@ def reply(token: str):
 
 
 @bp.post("/status/<token>/resubmit")
-@limiter.limit(_submission_limit)
+@tracking_token_limit
+@limiter.limit(submission_rate)
 def resubmit(token: str):
     """The user sends new photos."""
     form = ResubmitForm()
@@ -182,7 +176,7 @@ def resubmit(token: str):
 
 
 @bp.post("/status/<token>/withdraw")
-@limiter.limit(_status_limit)
+@tracking_token_limit
 def withdraw(token: str):
     """The user withdraws the request."""
     form = WithdrawForm()

@@ -1,7 +1,5 @@
 """The Alembic migrations build exactly the schema the models describe."""
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -10,23 +8,14 @@ from flask_migrate import downgrade, upgrade
 
 from app import create_app
 from extensions import db
-from tests.conftest import PG_URL, make_config
+from tests.conftest import make_config, new_database
 
 
 @pytest.fixture
 def empty_database(tmp_path):
     """A database with no tables: a new SQLite file, or a new PostgreSQL database."""
-    if PG_URL is None:
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite'}"
-        return
-    name = f"recovery_migrations_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_database(tmp_path, "recovery_migrations") as url:
+        yield url
 
 
 def test_upgrade_matches_models_and_downgrade_empties(empty_database):

@@ -1,0 +1,57 @@
+"""Rate limits through the test client: which routes share a budget, and what a 429 says."""
+
+import io
+
+import pytest
+
+from tests.conftest import image_bytes
+from tests.functional.test_api import assert_error, cases, submit
+from tests.functional.test_public_pages import form_data
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True,
+                                         "RATELIMIT_SUBMISSION": "3 per hour"}])
+def test_the_form_and_the_api_share_one_submission_budget(client):
+    assert client.post("/recover", data=form_data()).status_code == 201
+    assert submit(client).status_code == 201
+    assert client.get("/recover").status_code == 200  # reading the form costs nothing
+    assert client.post("/recover", data=form_data()).status_code == 201
+    refused = submit(client)
+    assert_error(refused, 429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) > 0
+    page = client.post("/recover", data=form_data())
+    assert page.status_code == 429 and "Too many requests" in page.get_data(as_text=True)
+    assert int(page.headers["Retry-After"]) > 0
+    assert cases() == 3
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True,
+                                         "RATELIMIT_STATUS": "5 per minute"}])
+def test_every_route_that_takes_a_tracking_token_shares_one_budget(client, make_case):
+    _case, token = make_case()
+    answers = [
+        client.get(f"/status/{token}").status_code,
+        client.get(f"/api/v1/recovery-requests/{token}").status_code,
+        client.get("/api/v1/recovery-requests/no-such-token-at-all").status_code,
+        client.post(f"/status/{token}/reply", data={"body": "Any news?"}).status_code,
+        client.post(f"/status/{token}/withdraw", data={"confirm": "yes"}).status_code,
+    ]
+    assert 429 not in answers
+    assert_error(client.get(f"/api/v1/recovery-requests/{token}"), 429, "rate_limited")
+    assert client.get(f"/status/{token}").status_code == 429
+    resubmit = client.post(f"/status/{token}/resubmit", content_type="multipart/form-data",
+                           data={"id_document": (io.BytesIO(image_bytes()), "id.jpg"),
+                                 "selfie": (io.BytesIO(image_bytes()), "me.jpg")})
+    assert resubmit.status_code == 429
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True,
+                                         "RATELIMIT_SUBMISSION": "1 per hour",
+                                         "RATELIMIT_STATUS": "1 per minute"}])
+def test_each_budget_is_counted_apart(client):
+    created = submit(client)
+    assert created.status_code == 201
+    token = created.get_json()["tracking_token"]
+    assert client.get(f"/api/v1/recovery-requests/{token}").status_code == 200
+    assert submit(client).status_code == 429
+    assert client.get(f"/api/v1/recovery-requests/{token}").status_code == 429
