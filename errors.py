@@ -2,7 +2,9 @@
 
 import logging
 import re
+from contextlib import suppress
 
+import sqlalchemy.exc
 from flask import current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import Headers
@@ -44,7 +46,16 @@ HTTP_CODES = {
     422: ("unprocessable", "The request was understood but refused."),
     429: ("rate_limited", "Too many requests. Please wait a little and try again."),
     500: ("internal_error", "Something went wrong on our side. Please try again later."),
+    503: ("service_unavailable", "The desk cannot reach its database right now. Nothing was "
+                                 "changed: please try again in a moment."),
 }
+
+# The database refusing or dropping connections (a restart, a failover, a full pool, SQLite
+# busy past its timeout): nothing was changed and a retry soon will most likely work.
+DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                        sqlalchemy.exc.TimeoutError)
+# What a 503 tells the client to wait: a PostgreSQL restart takes a few seconds.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 # Tracking tokens are bearer secrets in URL paths: keep them out of every log line.
@@ -148,6 +159,21 @@ def _unexpected(err: Exception):
     return render_template("errors/error.html", status=500, message=text), 500
 
 
+def _database_unavailable(err: Exception):
+    current_app.logger.error("database unavailable on %s %s: %s", request.method,
+                             redact(request.path), err)
+    with suppress(DATABASE_UNAVAILABLE):  # the connection is gone; the pool replaces it
+        db.session.rollback()
+    code, text = HTTP_CODES[503]
+    if _wants_json():
+        response = error_body(503, code, text)
+    else:
+        response = make_response(render_template("errors/error.html", status=503,
+                                                 message=text), 503)
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def _domain_error(err: Exception):
     if _wants_json():
         return domain_error_response(err)
@@ -172,4 +198,6 @@ def init_app(app) -> None:
         app.register_error_handler(kind, _domain_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    for kind in DATABASE_UNAVAILABLE:
+        app.register_error_handler(kind, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)

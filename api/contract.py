@@ -22,11 +22,14 @@ STATUS_MEANING = {
     429: "Rate limited: Retry-After says how many seconds to wait",
     405: "This path does not take that method",
     500: "Something failed on the server's side (never caused by what a client sent)",
+    503: "The database cannot be reached for a moment (a restart): nothing was changed; "
+         "Retry-After says how many seconds to wait",
 }
 
-# Every operation may answer these: a query string it does not take, and a failure of ours.
+# Every operation may answer these: a query string it does not take, a failure of ours, and
+# a database that cannot be reached for a moment.
 QUERY_ERRORS = ("unknown_parameter", "empty_parameter", "repeated_parameter")
-ALWAYS = {400: QUERY_ERRORS, 500: ("internal_error",)}
+ALWAYS = {400: QUERY_ERRORS, 500: ("internal_error",), 503: ("service_unavailable",)}
 
 AGENT = {401: ("unauthorized",), 403: ("forbidden",)}
 # An agent acting on a case (the body is JSON, read up to MAX_CONTENT_LENGTH).

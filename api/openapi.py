@@ -20,14 +20,16 @@ DESCRIPTION = (
     "listing the methods it takes (components/responses/MethodNotAllowed)."
 )
 
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
+                               "required": True, "schema": {"type": "string"}}}
 # Headers that come with an error status, described on every response of that status.
 ERROR_HEADERS = {
     401: {"WWW-Authenticate": {"description": "Bearer", "required": True,
                                "schema": {"type": "string"}}},
     405: {"Allow": {"description": "The methods this path takes", "required": True,
                     "schema": {"type": "string"}}},
-    429: {"Retry-After": {"description": "Seconds to wait before trying again",
-                          "required": True, "schema": {"type": "string"}}},
+    429: RETRY_AFTER,
+    503: RETRY_AFTER,
 }
 
 CASE_ID = {"name": "case_id", "in": "path", "required": True,
