@@ -36,6 +36,14 @@ def _forget_loaded_agent() -> None:
     g.pop("session_ended", None)
 
 
+def _clear_session() -> None:
+    """Empty the session, and the CSRF token Flask-WTF cached from it for this context."""
+    session.clear()
+    # Flask-WTF keeps the token it made in ``g``; a form rendered later in the same context
+    # would carry the old session's token, which the new session cannot validate.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
 def _now() -> int:
     return int(utcnow().timestamp())
 
@@ -65,14 +73,14 @@ def _load_agent(session_id: str) -> Agent | None:
     if agent_id.isascii() and agent_id.isdigit() and generation.isascii() and generation.isdigit():
         agent = session_agent(int(agent_id), int(generation))
     if agent is None:
-        session.clear()
+        _clear_session()
         g.session_ended = "Your session has ended: please sign in again."
         return None
     config, now = current_app.config, _now()
     why = session_ended(session.get(SIGNED_IN_AT), session.get(SEEN_AT), now,
                         config["SESSION_IDLE_SECONDS"], config["SESSION_MAX_SECONDS"])
     if why is not None:
-        session.clear()
+        _clear_session()
         g.session_ended = why
         return None
     session[SEEN_AT] = now
@@ -88,7 +96,7 @@ def _sign_in_again():
 
 def start_session(agent: Agent) -> None:
     """Sign ``agent`` in on a fresh session: nothing from before sign-in is carried over."""
-    session.clear()
+    _clear_session()
     login_user(agent)
     session[SIGNED_IN_AT] = session[SEEN_AT] = _now()
 
@@ -96,7 +104,7 @@ def start_session(agent: Agent) -> None:
 def end_session() -> None:
     """Sign out of this browser and forget everything the session held."""
     logout_user()
-    session.clear()
+    _clear_session()
 
 
 def staff_required(*roles: str):
