@@ -132,6 +132,13 @@ def _truncated(data: bytes, keep: float = 0.5) -> bytes:
     return data[:int(len(data) * keep)]
 
 
+def _smooth(fmt: str, size: tuple[int, int]) -> bytes:
+    small = Image.effect_noise((size[0] // 64 + 1, size[1] // 64 + 1), 60).convert("RGB")
+    buffer = io.BytesIO()
+    small.resize(size, Image.Resampling.BILINEAR).save(buffer, fmt, quality=80)
+    return buffer.getvalue()
+
+
 def _noise(fmt: str, size=(400, 300)) -> bytes:
     buffer = io.BytesIO()
     Image.effect_noise(size, 90).convert("RGB").save(buffer, fmt)
@@ -151,6 +158,13 @@ CORPUS: dict[str, HostileFile] = {f.name: f for f in [
     HostileFile("png8_rgba_at_bound", lambda: png(4000, 4000, colour_type=6,
                                                   row=_pattern_row(4000, 4)),
                 None, 422, "8-bit RGBA of 16 MP: the largest PNG within the bound"),
+    HostileFile("png8_rgb_at_bound", lambda: png(5792, 5792, row=_pattern_row(5792, 3)),
+                None, 422, "8-bit RGB of 33.5 MP: the most pixels within the bound"),
+    HostileFile("png16_rgba_at_bound", lambda: png(4000, 4000, bit_depth=16, colour_type=6,
+                                                   row=_pattern_row(8000, 4)),
+                None, 422, "16-bit RGBA of 16 MP: the deepest PNG within the bound"),
+    HostileFile("webp_16mp", lambda: _smooth("WEBP", (4000, 4000)), None, 422,
+                "a lossy WebP of 16 MP (WebP has no reduced decoding)"),
     HostileFile("png_40000x40000", lambda: png(40_000, 40_000, rows=8),
                 (413, "image_too_large"), 413, "a canvas of 1.6 gigapixels in a few KB"),
     HostileFile("png_1x60000", lambda: png(1, 60_000), None, 422, "one pixel wide"),
