@@ -221,8 +221,9 @@ def part_two(workdir: Path, worst: list[str]) -> dict:
             requests.get(f"{base}/recover", timeout=60)
             idle.append(time.monotonic() - started)
         posts: dict = {}
-        threads = [threading.Thread(target=_post, args=(base, name, files[name], selfie, posts))
-                   for name in worst]
+        threads = [threading.Thread(target=_post, args=(base, f"{i + 1}: {name}", files[name],
+                                                        selfie, posts))
+                   for i, name in enumerate(worst)]
         busy, done = [], threading.Event()
 
         def probe() -> None:

@@ -160,6 +160,8 @@ class ImageHeader:
     # ``coefficients`` is how many there are (all components, after chroma subsampling).
     progressive: bool = False
     coefficients: int = 0
+    # Memory the decoder keeps per pixel besides the image it returns.
+    decoder_bytes_per_pixel: int = 0
 
     @property
     def pixels(self) -> int:
@@ -176,6 +178,7 @@ WEBP_METHOD = 0
 # Pillow holds every colour pixel in 4 bytes (RGB is stored as RGBX), and the checks work on
 # an RGB copy, so no upload costs less than this per pixel of its decoded size.
 RGB_WORKING_BYTES = 4
+WEBP_DECODER_BYTES_PER_PIXEL = 8
 # A header that needs more segments or chunks than this before the pixels is not a photo:
 # real files have a few dozen, and walking millions of tiny ones would itself take seconds.
 MAX_HEADER_SEGMENTS = 4096
@@ -250,22 +253,28 @@ def _jpeg_header(data: bytes) -> ImageHeader:
 
 def _webp_header(data: bytes) -> ImageHeader:
     kind = data[12:16]
+    # Pillow decodes every WebP through libwebp's animation decoder, which holds two RGBA
+    # canvases of the full size (the frame and the previous one) besides Pillow's own image.
+    canvases = WEBP_DECODER_BYTES_PER_PIXEL
     if kind == b"VP8X":
         flags = data[20]
         width = int.from_bytes(data[24:27], "little") + 1
         height = int.from_bytes(data[27:30], "little") + 1
         # Bit 1 of the flags: an animation. Its frames are not counted: one is enough to refuse.
-        return ImageHeader(width, height, 4, 1, frames=2 if flags & 0x02 else 1)
+        return ImageHeader(width, height, 4, 1, frames=2 if flags & 0x02 else 1,
+                           decoder_bytes_per_pixel=canvases)
     if kind == b"VP8 ":
         if data[23:26] != b"\x9d\x01\x2a":
             raise ValueError("no VP8 start code")
         width, height = struct.unpack("<HH", data[26:30])
-        return ImageHeader(width & 0x3FFF, height & 0x3FFF, 4, 1)
+        return ImageHeader(width & 0x3FFF, height & 0x3FFF, 4, 1,
+                           decoder_bytes_per_pixel=canvases)
     if kind == b"VP8L":
         if data[20] != 0x2F:
             raise ValueError("no VP8L signature")
         bits = int.from_bytes(data[21:25], "little")
-        return ImageHeader((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, 4, 1)
+        return ImageHeader((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, 4, 1,
+                           decoder_bytes_per_pixel=canvases)
     raise ValueError("unknown WebP chunk")
 
 
@@ -285,10 +294,12 @@ def decode_scale(header: ImageHeader, fmt_name: str, working_pixels: int) -> int
 def decoded_bytes(header: ImageHeader, scale: int = 1) -> int:
     """The memory decoding the file takes: its pixels at their stored depth, or as RGB if more.
 
-    A progressive JPEG adds its coefficient buffer (2 bytes per coefficient, full size).
+    A progressive JPEG adds its coefficient buffer (2 bytes per coefficient, full size), a
+    WebP its decoder's canvases.
     """
     pixels = math.ceil(header.width / scale) * math.ceil(header.height / scale)
-    per_pixel = max(RGB_WORKING_BYTES, header.channels * header.sample_bytes)
+    per_pixel = (max(RGB_WORKING_BYTES, header.channels * header.sample_bytes)
+                 + header.decoder_bytes_per_pixel)
     coefficients = 2 * header.coefficients if header.progressive else 0
     return pixels * per_pixel + coefficients
 
