@@ -42,7 +42,7 @@ class Config:
     # at 16 bits per colour, a 12 MP progressive JPEG without chroma subsampling and any
     # baseline JPEG under MAX_IMAGE_PIXELS (decoded reduced, below), and refuses the 64 MP
     # 16-bit PNG of 500 KB that inflates to 512 MB. Measured per upload in docs/benchmarks.md
-    # ("Cost of one upload").
+    # ("Cost of one upload": the whole path peaked at 165 MB).
     MAX_DECODED_BYTES = 128 * 1024 * 1024
     # Pixels the desk works on: a JPEG with more is decoded at 1/2, 1/4 or 1/8 scale (its
     # decoder does that directly), a PNG or WebP reduced right after decoding. The checks are
