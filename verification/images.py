@@ -178,6 +178,9 @@ WEBP_METHOD = 0
 # Pillow holds every colour pixel in 4 bytes (RGB is stored as RGBX), and the checks work on
 # an RGB copy, so no upload costs less than this per pixel of its decoded size.
 RGB_WORKING_BYTES = 4
+# Pillow decodes every WebP through libwebp's animation decoder, which holds two RGBA canvases
+# of the full size (the frame and the previous one) besides Pillow's own image: a 10.6 MP WebP
+# measured 165 MB for the whole upload, a 16 MP RGBA PNG 140 MB (docs/benchmarks.md).
 WEBP_DECODER_BYTES_PER_PIXEL = 8
 # A header that needs more segments or chunks than this before the pixels is not a photo:
 # real files have a few dozen, and walking millions of tiny ones would itself take seconds.
@@ -253,8 +256,6 @@ def _jpeg_header(data: bytes) -> ImageHeader:
 
 def _webp_header(data: bytes) -> ImageHeader:
     kind = data[12:16]
-    # Pillow decodes every WebP through libwebp's animation decoder, which holds two RGBA
-    # canvases of the full size (the frame and the previous one) besides Pillow's own image.
     canvases = WEBP_DECODER_BYTES_PER_PIXEL
     if kind == b"VP8X":
         flags = data[20]
