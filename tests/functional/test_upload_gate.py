@@ -17,9 +17,9 @@ from verification.faces import find_faces
 from verification.specimen import SpecimenPerson, render_passport
 from workflow import service
 
-# Uploads over 500 KB are spooled by Werkzeug to temporary files; one of them is left for the
-# garbage collector to close (seen only with these large hostile files), and the ResourceWarning
-# it raises would fail whichever test happens to run the collection.
+# Werkzeug's test client writes a request body over 500 KB to a temporary file that it leaves
+# for the garbage collector to close (the app closes its own upload files: checked at teardown);
+# the ResourceWarning would fail whichever later test happens to run the collection.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Exception ignored in. <_io.FileIO:pytest.PytestUnraisableExceptionWarning")
 
