@@ -50,7 +50,8 @@ test-postgres: install
 
 # Measurements behind docs/benchmarks.md: MRZ read rate per degradation, the intake gate's
 # verdicts and time, each document check's time, the face pipeline's time on 12-megapixel
-# photos, and the face match rates per threshold. JSON results land in bench-results/.
+# photos, the face match rates per threshold, and the cost of one upload of each hostile file
+# (alone, then four at once under gunicorn). JSON results land in bench-results/.
 # Then a year of desk history in its own PostgreSQL database (dropped and recreated; about
 # 12 minutes for a million cases on 2 cores, SLA_BENCH_CASES=100000 for a quick look) and the
 # agent queue's first page and the SLA report timed on it.
@@ -64,6 +65,7 @@ bench: install
 	$(BIN)/python -m bench.gate_contention --json bench-results/gate_contention.json
 	$(BIN)/python -m bench.face_pipeline --json bench-results/face_pipeline.json
 	$(BIN)/python -m bench.face_threshold --json bench-results/face_threshold.json
+	$(BIN)/python -m bench.upload_cost --json bench-results/upload_cost.json
 	$(BIN)/python -m bench.sla_data --cases $(SLA_BENCH_CASES) --url $(SLA_BENCH_URL)
 	$(BIN)/python -m bench.sla_bench --url $(SLA_BENCH_URL) --json bench-results/sla_bench.json
 

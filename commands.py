@@ -133,10 +133,8 @@ class BadInput(click.ClickException):
 
 def _load_photo(path: str) -> tuple[Image.Image, str | None]:
     """A photo from disk through the same intake as uploads (format, limits, orientation)."""
-    config = current_app.config
     try:
-        clean = normalize_upload(Path(path).read_bytes(), max_bytes=config["MAX_UPLOAD_BYTES"],
-                                 max_pixels=config["MAX_IMAGE_PIXELS"])
+        clean = normalize_upload(Path(path).read_bytes(), **service.intake_limits())
     except ImageRejected as err:
         raise BadInput(f"{path}: {err.message}") from err
     except OSError as err:

@@ -36,6 +36,19 @@ class Config:
     # 48-50 MP); anything larger is refused from its header, before decoding, which is
     # what stops a "decompression bomb" (a tiny file that expands to gigabytes).
     MAX_IMAGE_PIXELS = 64_000_000
+    # Memory one upload may take to decode, decided from its header (pixels times the bytes
+    # each takes at the file's bit depth and channels, at least 4 as Pillow holds RGB, plus a
+    # progressive JPEG's coefficient buffer). 128 MB takes a 16 MP photo with transparency or
+    # at 16 bits per colour, a 12 MP progressive JPEG without chroma subsampling and any
+    # baseline JPEG under MAX_IMAGE_PIXELS (decoded reduced, below), and refuses the 64 MP
+    # 16-bit PNG of 500 KB that inflates to 512 MB. Measured per upload in docs/benchmarks.md
+    # ("Cost of one upload": the whole path peaked at 165 MB).
+    MAX_DECODED_BYTES = 128 * 1024 * 1024
+    # Pixels the desk works on: a JPEG with more is decoded at 1/2, 1/4 or 1/8 scale (its
+    # decoder does that directly), a PNG or WebP reduced right after decoding. The checks are
+    # calibrated on 12 MP photos (docs/benchmarks.md); 16 MP keeps every 12 MP phone photo
+    # and 16 MP 4:3 camera as it is and brings 48-64 MP sensors down to 12-16 MP.
+    WORKING_PIXELS = 16_000_000
     # Re-encoding quality of the stored copy: visually lossless for ID text and faces.
     STORED_JPEG_QUALITY = 92
 

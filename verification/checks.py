@@ -124,6 +124,10 @@ REASONS: dict[str, Reason] = {
         "We could not find a face in your selfie: take a new one facing the camera, with your "
         "whole face in the picture and in good light.",
         "No face was detected on the selfie."),
+    "selfie_blank": Reason(
+        "Your selfie is a blank image: make sure nothing covers the camera, then take a new "
+        "one facing it, with your whole face in the picture and in good light.",
+        "The selfie has almost no contrast (one flat colour): a covered lens or a blank file."),
     "selfie_several_faces": Reason(
         "Your selfie shows more than one person: take a new one with only you in the picture.",
         "More than one face (other than a held ID's portrait) was detected on the selfie."),

@@ -12,7 +12,7 @@ numbers); smaller is more alike.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -63,6 +63,11 @@ class SelfiePolicy:
     # every fixture face, three documents): 0.16-0.69, so some with a held portrait that
     # does not match are refused as several faces.
     held_document_max_face_ratio: float = 0.5
+    # A selfie whose grey levels spread less than this (standard deviation, 0-255, on a copy
+    # 256 px across) is a blank image: a covered lens, a black or white frame. The face
+    # fixtures measure 46.9-79.2, the drawn demo selfies 32.5-59.0; one flat colour 0, a
+    # flat colour through JPEG and sensor noise a few levels.
+    min_contrast: float = 5.0
 
     @classmethod
     def from_mapping(cls, values: dict) -> SelfiePolicy:
@@ -274,6 +279,61 @@ def check_selfie(image: Image.Image, *, document: np.ndarray | None,
             None if matched else "reference_mismatch", score=round(distance, 4),
             threshold=policy.match_threshold))
     return report
+
+
+def _gate(result: Result, reason: str | None, **details) -> CheckResult:
+    return _face("selfie.gate", result, reason, **details)
+
+
+def selfie_contrast(image: Image.Image) -> float:
+    """The spread of a photo's grey levels (standard deviation on a copy 256 px across)."""
+    grey = image.convert("L")
+    grey.thumbnail((256, 256), Image.Resampling.BOX)
+    return float(np.asarray(grey, dtype=np.float32).std())
+
+
+def _held_id(image: Image.Image, found: list[FoundFace],
+             document: Callable[[], np.ndarray | None] | None, policy: SelfiePolicy) -> bool:
+    """Whether the second of two faces is a held ID's portrait (see _person_and_held_id)."""
+    if found[1].size <= policy.held_document_max_face_ratio * found[0].size:
+        return True
+    portrait = document() if document is not None else None
+    return (portrait is not None
+            and face_distance(encode_face(image, found[1]), portrait) <= policy.match_threshold)
+
+
+def gate_selfie(image: Image.Image, *, challenge: bool = False,
+                policy: SelfiePolicy | None = None,
+                document: Callable[[], np.ndarray | None] | None = None) -> CheckResult:
+    """The selfie look at upload time: a photo, not blank, one face of usable size.
+
+    Fast (one detection on a reduced copy, no encodings): a refusal here is something the
+    person can fix by taking the selfie again. With ``challenge`` a second face is allowed
+    when it is the held ID's portrait, as ``check_selfie`` decides: card-sized, or else the
+    document's portrait (``document`` gives its encoding, asked for only then). Comparing
+    the person with the document is left to ``check_selfie``.
+    """
+    policy = policy or SelfiePolicy()
+    contrast = selfie_contrast(image)
+    if contrast < policy.min_contrast:
+        return _gate(Result.REJECTED, "selfie_blank", score=round(contrast, 2),
+                     threshold=policy.min_contrast)
+    if min(image.size) < policy.min_face_px:
+        # Not even one face of usable size fits: no need to look for one.
+        return _gate(Result.REJECTED, "selfie_no_face", score=0.0, threshold=1.0,
+                     size=list(image.size))
+    found = find_faces(image, max_side=CHALLENGE_DETECT_MAX_SIDE if challenge else DETECT_MAX_SIDE)
+    limit = policy.max_faces_with_document if challenge else 1
+    if not found:
+        return _gate(Result.REJECTED, "selfie_no_face", score=0.0, threshold=1.0)
+    if len(found) > limit or (len(found) == 2 and not _held_id(image, found, document, policy)):
+        return _gate(Result.REJECTED, "selfie_several_faces", score=float(len(found)),
+                     threshold=float(limit))
+    if found[0].size < policy.min_face_px:
+        return _gate(Result.REJECTED, "selfie_face_too_small", score=float(found[0].size),
+                     threshold=float(policy.min_face_px))
+    return _gate(Result.CLEAR, None, score=float(len(found)), threshold=float(limit),
+                 box=list(found[0].box))
 
 
 def reference_encoding(image: Image.Image) -> np.ndarray | None:

@@ -48,6 +48,7 @@ from verification.selfie import (
     KnownFace,
     SelfiePolicy,
     SelfieReport,
+    gate_selfie,
     known_face_check,
 )
 
@@ -184,9 +185,17 @@ def _record(case: RecoveryCase, event: str, *, actor: Actor, agent: Agent | None
     return entry
 
 
+def intake_limits() -> dict:
+    """The configured bounds of upload intake, as normalize_upload's keyword arguments."""
+    config = current_app.config
+    return {"max_bytes": config["MAX_UPLOAD_BYTES"], "max_pixels": config["MAX_IMAGE_PIXELS"],
+            "max_decoded_bytes": config["MAX_DECODED_BYTES"],
+            "working_pixels": config["WORKING_PIXELS"],
+            "jpeg_quality": config["STORED_JPEG_QUALITY"]}
+
+
 def _normalise_all(files: dict[str, bytes | None]) -> dict[str, NormalizedImage]:
     """Check and normalise every uploaded photo before anything touches the database."""
-    config = current_app.config
     images = {}
     for kind in EVIDENCE_KINDS:
         data = files.get(kind)
@@ -195,12 +204,7 @@ def _normalise_all(files: dict[str, bytes | None]) -> dict[str, NormalizedImage]
                 raise MissingEvidence(kind)
             continue
         try:
-            images[kind] = normalize_upload(
-                data,
-                max_bytes=config["MAX_UPLOAD_BYTES"],
-                max_pixels=config["MAX_IMAGE_PIXELS"],
-                jpeg_quality=config["STORED_JPEG_QUALITY"],
-            )
+            images[kind] = normalize_upload(data, **intake_limits())
         except ImageRejected as err:
             raise EvidenceRejected(kind, err) from err
     return images
@@ -279,7 +283,7 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
         raise ValueError("consent is required")
     challenge = _challenge_for(sub)
     images = _normalise_all(files)
-    _quality_gate(images)
+    _quality_gate(images, challenge=challenge is not None)
     fingerprint = sub.fingerprint(images)
     token = _tracking_token(idempotency_key, fingerprint)
 
@@ -620,8 +624,11 @@ def user_reply(token: str, body: str) -> RecoveryCase:
 
 def user_resubmit(token: str, files: dict[str, bytes | None]) -> RecoveryCase:
     """The user sends new photos after being asked to; the case returns to the document check."""
+    with _transaction():
+        challenge = db.session.scalar(sa.select(RecoveryCase.challenge_code).where(
+            RecoveryCase.id == _case_id_for_token(token)))
     images = _normalise_all(files)
-    _quality_gate(images)
+    _quality_gate(images, challenge=challenge is not None)
     with _transaction():
         case = _load_case(_case_id_for_token(token))
         if not (case.state == State.AWAITING_USER and case.resubmission_requested):
@@ -681,8 +688,11 @@ def open_image(data: bytes) -> Image.Image:
         return img.convert("RGB")
 
 
-def _quality_gate(images: dict[str, NormalizedImage]) -> None:
-    """Refuse an ID photo that cannot be checked, with what to fix, before any case exists."""
+def _quality_gate(images: dict[str, NormalizedImage], *, challenge: bool = False) -> None:
+    """Refuse an ID photo or selfie that cannot be checked, with what to fix, before any case.
+
+    ``challenge``: the selfie is a challenge selfie, which may show the held ID as well.
+    """
     if not current_app.config["QUALITY_GATE"]:
         return
     thresholds = document_policy().quality
@@ -693,19 +703,45 @@ def _quality_gate(images: dict[str, NormalizedImage]) -> None:
         failures = list(assess_document_photo(photo, thresholds).failures)
         if kind == "id_document" and not failures:
             # The back of a card has no portrait; the front (or a passport page) must.
-            try:
-                found = portrait_check(find_portrait(photo, encode=False))
-            except FaceEngineUnavailable:
-                # The document job records the portrait check (and the failure) later; a
-                # broken face engine must not turn every submission away.
-                current_app.logger.exception("intake gate: face engine unavailable")
-                found = None
+            found = _at_the_gate(_portrait_at_the_gate, photo)
             if found is not None and found.result is Result.REJECTED:
                 failures.append(found)
+        photo = None  # freed before the next photo is decoded
         if failures:
-            codes = tuple(dict.fromkeys(f.reason_code for f in failures))
-            message = " ".join(REASONS[code].user_text for code in codes[:2])
-            raise EvidenceRejected(kind, PoorQuality(codes[0], message, codes))
+            _refuse(kind, failures)
+    if "selfie" in images:
+        def document() -> np.ndarray | None:
+            return find_portrait(open_image(images["id_document"].data)).encoding
+
+        found = _at_the_gate(gate_selfie, open_image(images["selfie"].data),
+                             challenge=challenge, policy=selfie_policy(),
+                             document=document if "id_document" in images else None)
+        if found is not None and found.result is Result.REJECTED:
+            _refuse("selfie", [found])
+
+
+def _portrait_at_the_gate(photo: Image.Image) -> CheckResult:
+    return portrait_check(find_portrait(photo, encode=False))
+
+
+def _at_the_gate(check, *args, **kwargs) -> CheckResult | None:
+    """Run a face check of the upload gate; None when the face engine is unavailable.
+
+    The job records the face checks (and the failure) later; a broken face engine must not
+    turn every submission away.
+    """
+    try:
+        return check(*args, **kwargs)
+    except FaceEngineUnavailable:
+        current_app.logger.exception("intake gate: face engine unavailable")
+        return None
+
+
+def _refuse(kind: str, failures: list[CheckResult]) -> None:
+    """Raise the 422 for ``kind`` with the reasons found, most actionable first."""
+    codes = tuple(dict.fromkeys(f.reason_code for f in failures))
+    message = " ".join(REASONS[code].user_text for code in codes[:2])
+    raise EvidenceRejected(kind, PoorQuality(codes[0], message, codes))
 
 
 def _enqueue_document_check(case_id: int, attempt: int) -> None:

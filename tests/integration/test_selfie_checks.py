@@ -95,6 +95,17 @@ def test_the_photo_printed_on_the_id_is_caught_as_the_selfie(app, make_account):
     assert case.state == "awaiting_user"
 
 
+def test_a_selfie_with_two_faces_is_refused_at_the_door(app, make_account):
+    make_account()
+    with pytest.raises(service.EvidenceRejected) as caught:
+        submit(selfie="multi_face_obama_biden.jpg")
+    assert (caught.value.field, caught.value.error.code) == ("selfie", "selfie_several_faces")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CaseEvent)) == 0
+
+
+# Without the upload gate the job still finds the second person.
+@pytest.mark.parametrize("app_config", [{"QUALITY_GATE": False,
+                                         "VERIFICATION_EXECUTOR": "inline"}])
 def test_a_selfie_with_two_faces_asks_for_a_new_one(app, make_account):
     make_account()
     case = submit(selfie="multi_face_obama_biden.jpg")
