@@ -9,7 +9,7 @@ from werkzeug.routing import IntegerConverter
 
 import config
 import rate_limits
-from extensions import csrf, db, login_manager, migrate
+from extensions import csrf, db, login_manager, migrate, remove_session_quietly
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -67,6 +67,7 @@ def _instance_secret(app: Flask) -> str:
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to this app."""
     db.init_app(app)
+    remove_session_quietly(app)  # after db.init_app: teardowns run in reverse order
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     csrf.init_app(app)
     rate_limits.init_app(app)

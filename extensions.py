@@ -29,3 +29,24 @@ def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+def remove_session_quietly(app) -> None:
+    """End each request's database session without letting a dead connection fail the answer.
+
+    Flask-SQLAlchemy rolls the session back when the request's context ends. When the
+    database went away mid-request (a restart), that rollback raises after the response is
+    made, and the client got a 500 instead of the answer already decided (a 503 saying to
+    retry). The session is removed first here, and a connection that cannot even be rolled
+    back is simply dropped: the pool replaces it.
+    """
+
+    @app.teardown_appcontext
+    def _remove(exc) -> None:
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            db.session.remove()
+        except (OperationalError, InterfaceError):
+            app.logger.warning("the database connection was lost; it is dropped")
+            db.session.remove()
