@@ -211,7 +211,7 @@ def test_openapi_describes_the_report(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     operation = spec["paths"]["/reports/sla"]["get"]
     assert {p["name"] for p in operation["parameters"]} == {"from", "to", "group_by"}
-    assert set(operation["responses"]) == {"200", "400", "401", "403", "500"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "500", "503"}
     assert "range_too_long" in operation["responses"]["400"]["description"]
 
 
