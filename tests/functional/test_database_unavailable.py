@@ -54,7 +54,11 @@ def test_a_connection_ended_after_the_answer_does_not_turn_it_into_a_500(app):
         other.dispose()
         return "answered"
 
-    response = app.test_client().get("/connection-ends")
-    assert response.status_code == 200 and response.text == "answered"
-    assert app.test_client().get("/api/v1/cases", headers={
-        "Authorization": "Bearer not-a-token"}).status_code == 401
+    try:
+        response = app.test_client().get("/connection-ends")
+        assert response.status_code == 200 and response.text == "answered"
+        assert app.test_client().get("/api/v1/cases", headers={
+            "Authorization": "Bearer not-a-token"}).status_code == 401
+    finally:
+        with app.app_context():
+            db.engine.dispose()
