@@ -1,5 +1,6 @@
 """Shared fixtures: an app on SQLite (default) or on the PostgreSQL named by DATABASE_URL."""
 
+import functools
 import io
 import os
 import secrets
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import werkzeug.test
 from PIL import Image
 
 from app import create_app
@@ -18,6 +20,13 @@ from workflow import service
 from workflow.models import Account
 
 PG_URL = normalise_database_url(os.environ.get("DATABASE_URL", "")) or None
+
+# Werkzeug's test client spools a multipart body over 500 KB to a temporary file that it
+# closes only when the test closes the response, which few tests do: the garbage collector
+# then closes it with a ResourceWarning that fails whichever later test it happens in. Test
+# request bodies stay in memory instead.
+werkzeug.test.stream_encode_multipart = functools.partial(
+    werkzeug.test.stream_encode_multipart, use_tempfile=False)
 STRONG_PASSWORD = "correct horse battery staple"
 
 

@@ -17,12 +17,6 @@ from verification.faces import find_faces
 from verification.specimen import SpecimenPerson, render_passport
 from workflow import service
 
-# Werkzeug's test client writes a request body over 500 KB to a temporary file that it leaves
-# for the garbage collector to close (the app closes its own upload files: checked at teardown);
-# the ResourceWarning would fail whichever later test happens to run the collection.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <_io.FileIO:pytest.PytestUnraisableExceptionWarning")
-
 
 @pytest.fixture
 def app_config():
