@@ -4,6 +4,7 @@ The worker runs as its own process (`flask --app app worker`), on the same datab
 test, with a queue of its own so parallel runs never share jobs.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -60,8 +61,17 @@ def worker(app, tmp_path, *args) -> subprocess.Popen:
            "RECOVERY_VERIFICATION_RETRY_DELAYS": "[1, 1]"}
     # The child keeps its own copy of the file descriptor.
     with open(tmp_path / f"worker-{time.monotonic_ns()}.log", "w") as log:
+        # A session of its own: RQ's scheduler runs in a child of the worker, which outlives
+        # a worker killed with SIGKILL unless the whole group is stopped (stop_group).
         return subprocess.Popen([str(FLASK), "--app", "app", "worker", *args], cwd=ROOT,
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+                                env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """Kill what is left of a worker's process group (its scheduler child)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def logs(tmp_path) -> str:
@@ -132,6 +142,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_checks_each_case_once(
     finally:
         if first.poll() is None:
             first.kill()
+        stop_group(first)
     db.session.rollback()
     unfinished = [i for i in case_ids if count(SelfieReading, i) == 0]
     assert unfinished, "the worker finished everything before it was killed"
@@ -144,6 +155,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_checks_each_case_once(
     finally:
         if second.poll() is None:
             second.kill()
+        stop_group(second)
     db.session.rollback()
     assert killed_job in logs(tmp_path)
     for case_id in case_ids:
