@@ -6,11 +6,9 @@ and sends every burst from 8 threads released together, so the workers count the
 at the same moment.
 """
 
-import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +24,7 @@ import requests
 import sqlalchemy as sa
 
 from app import create_app
+from tests import serving
 from tests.conftest import (
     STRONG_PASSWORD,
     TEST_REDIS_URL,
@@ -70,31 +69,19 @@ class Desk:
             return {line.split()[0] for line in log if line.strip()}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def desk_environment(database_url: str, store: str, prefix: str) -> dict[str, str]:
     """The environment of the production set-up, with small limits and no background work."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("RECOVERY_") and k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({
-        "DATABASE_URL": database_url,
-        "RECOVERY_ENV_NAME": "production",
-        "RECOVERY_SECRET_KEY": secrets.token_hex(16),
-        "RECOVERY_DEMO": "0",
-        "RECOVERY_VERIFICATION_EXECUTOR": "off",
-        "RECOVERY_SLA_CHECK_SECONDS": "0",
-        "RECOVERY_VERIFICATION_SWEEP_SECONDS": "0",
+    env = serving.desk_environment(
+        database_url,
+        RECOVERY_ENV_NAME="production",
+        RECOVERY_VERIFICATION_EXECUTOR="off",
         # Placeholder photos: the limits are under test here, not the photo checks.
-        "RECOVERY_QUALITY_GATE": "false",
-        "RECOVERY_CHALLENGE_ISSUE_TYPES": "[]",
-        "RECOVERY_RATELIMIT_LOGIN": f"{LOGIN_LIMIT} per 15 minutes",
-        "RECOVERY_RATELIMIT_SUBMISSION": f"{SUBMISSION_LIMIT} per hour",
-        "RECOVERY_RATELIMIT_STATUS": f"{TRACKING_TOKEN_LIMIT} per hour",
-    })
+        RECOVERY_QUALITY_GATE="false",
+        RECOVERY_CHALLENGE_ISSUE_TYPES="[]",
+        RECOVERY_RATELIMIT_LOGIN=f"{LOGIN_LIMIT} per 15 minutes",
+        RECOVERY_RATELIMIT_SUBMISSION=f"{SUBMISSION_LIMIT} per hour",
+        RECOVERY_RATELIMIT_STATUS=f"{TRACKING_TOKEN_LIMIT} per hour",
+    )
     if store == "redis":
         env["REDIS_URL"] = TEST_REDIS_URL
         # Runs that share this Redis (another checkout, CI) never count on each other's keys.
@@ -159,7 +146,7 @@ def desk(request, tmp_path_factory):
         flask_command(env, "create-agent", "--email", "sam@example.test", "--name", "Sam",
                       "--role", "agent", stdin=STRONG_PASSWORD + "\n")
         token = filed_case(database_url)
-        port, access_log = free_port(), directory / "access.log"
+        port, access_log = serving.free_port(), directory / "access.log"
         access_log.touch()
         with (directory / "gunicorn.log").open("w") as output:
             server = subprocess.Popen(
