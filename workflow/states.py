@@ -44,6 +44,14 @@ WORK_STAGES = (State.SUBMITTED, State.ID_CHECK, State.SELFIE_CHECK)
 
 ALL_STAFF = frozenset(STAFF_ROLES)
 LEADS = frozenset({Actor.SECURITY_LEAD, Actor.ADMIN})
+# The same roles as the strings stored on an agent (and checked by the database).
+ROLES: tuple[str, ...] = tuple(role.value for role in STAFF_ROLES)
+LEAD_ROLES: tuple[str, ...] = tuple(role.value for role in STAFF_ROLES if role in LEADS)
+
+# The photos a request carries, by form field and evidence kind; the back of a card is optional.
+EVIDENCE_KINDS: tuple[str, ...] = ("id_document", "id_document_back", "selfie")
+REQUIRED_EVIDENCE: tuple[str, ...] = ("id_document", "selfie")
+DOCUMENT_SIDES: tuple[str, ...] = ("id_document", "id_document_back")
 
 
 @dataclass(frozen=True)
