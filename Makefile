@@ -80,8 +80,10 @@ loadtest: install
 	$(BIN)/python -m bench.loadtest.run --duration $(LOADTEST_SECONDS) --users $(LOADTEST_USERS) \
 		--json bench-results/loadtest.json
 
+# ruff, then the import contracts of pyproject.toml (one-way layers, independent entry points).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -7,9 +7,20 @@ from pathlib import Path
 from flask import Config, Flask
 from werkzeug.routing import IntegerConverter
 
+import commands
 import config
+import errors
+import jobs
+import notify
 import rate_limits
+from api import bp as api_bp
 from extensions import csrf, db, login_manager, migrate, remove_session_quietly
+from reports import bp as reports_bp
+from workflow import models  # noqa: F401  (tables must be known to Alembic and create_all)
+from workflow.agent_views import bp as agent_bp
+from workflow.auth import init_login
+from workflow.models import MAX_ID
+from workflow.public_views import bp as public_bp
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -72,11 +83,8 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     rate_limits.init_app(app)
     login_manager.init_app(app)
-    from verification import jobs
-    from workflow import models  # noqa: F401  (tables must be known to Alembic and create_all)
-    from workflow.auth import init_login
-
     init_login(app)
+    notify.init_app(app)
     jobs.init_app(app)
 
 
@@ -84,19 +92,12 @@ class IdConverter(IntegerConverter):
     """Row ids in URLs: positive and within a 32-bit integer column, else the route is a 404."""
 
     def __init__(self, url_map):
-        from workflow.models import MAX_ID
-
         super().__init__(url_map, min=1, max=MAX_ID)
 
 
 def register_blueprints(app: Flask) -> None:
     """Mount the public pages, the agent console, the reports and the API."""
     app.url_map.converters["id"] = IdConverter
-    from api import bp as api_bp
-    from reports import bp as reports_bp
-    from workflow.agent_views import bp as agent_bp
-    from workflow.public_views import bp as public_bp
-
     app.register_blueprint(public_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(reports_bp)
@@ -106,13 +107,9 @@ def register_blueprints(app: Flask) -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     """JSON errors under /api/, pages elsewhere."""
-    import errors
-
     errors.init_app(app)
 
 
 def register_commands(app: Flask) -> None:
     """The `flask --app app ...` commands."""
-    import commands
-
     commands.init_app(app)

@@ -8,6 +8,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -43,8 +44,6 @@ def remove_session_quietly(app) -> None:
 
     @app.teardown_appcontext
     def _remove(exc) -> None:
-        from sqlalchemy.exc import InterfaceError, OperationalError
-
         try:
             db.session.remove()
         except (OperationalError, InterfaceError):

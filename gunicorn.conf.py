@@ -3,6 +3,6 @@
 
 def post_worker_init(worker):
     """Load the face (and OCR) engines before the worker takes its first request."""
-    from verification.jobs import load_engines
+    from jobs.worker import load_engines
 
     load_engines(worker.wsgi)

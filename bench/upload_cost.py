@@ -65,11 +65,12 @@ def _upload_path(data: bytes, slot: str) -> tuple[int, str]:
     """What a submission does with one file in ``slot``: (status, code); 0 when accepted."""
     from verification.images import ImageRejected, normalize_upload
     from workflow import service
+    from workflow.service.gate import quality_gate
 
     try:
         image = normalize_upload(data, **service.intake_limits())
         del data
-        service._quality_gate({slot: image})
+        quality_gate({slot: image})
     except ImageRejected as err:
         return err.status, err.code
     except service.EvidenceRejected as err:

@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from extensions import db
+from workflow import service
 from workflow.models import Agent, OutboxEmail, RecoveryCase
+from workflow.states import LEAD_ROLES
 
 log = logging.getLogger(__name__)
 
-# Staff who act on a case nobody holds: they can assign it, and escalations are theirs anyway.
-LEAD_ROLES = ("security_lead", "admin")
 
 
 def people_to_act(case: RecoveryCase) -> list[Agent]:
@@ -123,3 +123,14 @@ def write_emails(kind: str, case: RecoveryCase, **facts) -> list[OutboxEmail]:
               for person in people]
     db.session.add_all(emails)
     return emails
+
+
+def on_case_event(event: str, case: RecoveryCase, **facts) -> None:
+    """The service's case event listener: the emails of the events that have a notification."""
+    if event in NOTIFICATIONS:
+        write_emails(event, case, **facts)
+
+
+def init_app(app: Flask) -> None:
+    """Listen to the service's case events (their emails commit with the change)."""
+    service.register(app, on_case_event=on_case_event)

@@ -1,12 +1,14 @@
 """Report pages for staff: the SLA report with its charts, and the same figures as CSV."""
 
-from flask import Response, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 
 from workflow import models
 from workflow.auth import staff_required
 from workflow.states import ISSUE_TYPES
 
-from . import bp, charts, queries
+from . import charts, queries
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
 def _report() -> dict:

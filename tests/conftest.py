@@ -268,9 +268,9 @@ def reachable_redis(url: str):
 @pytest.fixture
 def redis_queue(app):
     """The app's RQ queue on the real Redis; every key of its queue is deleted afterwards."""
-    from verification import jobs
+    import jobs.redis_queue
 
     connection = reachable_redis(app.config["REDIS_URL"])
-    yield jobs.rq_queue(app)
+    yield jobs.redis_queue.rq_queue(app)
     for key in connection.scan_iter(f"*{app.config['VERIFICATION_QUEUE']}*"):
         connection.delete(key)

@@ -33,6 +33,7 @@ from rapidfuzz import fuzz
 
 from .checks import CheckResult, Result
 from .faces import encode_face, find_faces
+from .faces import engine_version as face_engine_version
 from .mrz import CHOSEN_BY_CHECK_DIGIT, MrzResult
 from .ocr import MrzReading, read_mrz
 from .quality import QualityThresholds, assess_document_photo
@@ -162,9 +163,7 @@ def find_portrait(image: Image.Image, *, encode: bool = True) -> Portrait:
 
 def portrait_check(portrait: Portrait) -> CheckResult:
     """document.portrait.face_count: exactly one face on the document."""
-    from .faces import engine_version  # the version of the engine that produced the finding
-
-    engine_version = engine_version()
+    engine_version = face_engine_version()  # the version of the engine behind the finding
     if portrait.faces == 1:
         result, reason = Result.CLEAR, None
     elif portrait.faces == 0:

@@ -26,6 +26,7 @@ import functools
 import importlib.metadata
 import itertools
 import math
+import re
 import threading
 import time
 import unicodedata
@@ -282,8 +283,6 @@ def fit_fillers(line: str, width: int) -> list[str]:
 
 def _filler_runs(line: str):
     """Match objects for the runs of '<' in `line`."""
-    import re
-
     return re.finditer(r"<+", line)
 
 

@@ -11,7 +11,6 @@ from functools import wraps
 from flask import abort, current_app, flash, g, redirect, request, session
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 
-from errors import ApiError
 from extensions import login_manager
 
 from .models import Agent, utcnow
@@ -123,6 +122,14 @@ def staff_required(*roles: str):
     return decorate
 
 
+class TokenRefused(Exception):
+    """The API request carries no valid bearer token (401)."""
+
+
+class RoleRefused(Exception):
+    """The API token's agent has a role the route does not allow (403)."""
+
+
 def token_required(*roles: str):
     """API views: a valid ``Authorization: Bearer <token>``; 403 for roles not in ``roles``."""
 
@@ -131,13 +138,12 @@ def token_required(*roles: str):
         def wrapper(*args, **kwargs):
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise ApiError(401, "unauthorized",
-                               "Send your agent API token as 'Authorization: Bearer <token>'.")
+                raise TokenRefused("Send your agent API token as 'Authorization: Bearer <token>'.")
             agent = agent_for_token(token.strip())
             if agent is None:
-                raise ApiError(401, "unauthorized", "This API token is not valid.")
+                raise TokenRefused("This API token is not valid.")
             if roles and agent.role not in roles:
-                raise ApiError(403, "forbidden", "Your role does not allow this.")
+                raise RoleRefused("Your role does not allow this.")
             g.agent = agent
             return view(*args, **kwargs)
 

@@ -1,7 +1,7 @@
 """After the load: every accepted submission in the database, verified exactly once; 5xx explained.
 
 "Verified exactly once" for a case filed with one evidence attempt (attempt 1), from the job
-in ``verification/jobs.py`` and the rows of ``workflow/models.py``:
+in the job runner (``jobs/``) and the rows of ``workflow/models.py``:
 
 - exactly one ``DocumentReading`` and one ``SelfieReading`` for (case, 1) (the unique pairs
   that make a second run of a job store nothing);
@@ -235,9 +235,9 @@ def queue_state(conn, queue: str) -> dict:
 # What the workers' logs say about the faults: retries, sweeps, abandoned jobs. The app's lines
 # are counted in Flask's format only (the worker logs each of them twice, in two formats).
 WORKER_SIGNS = {
-    "retry_after_transient_error": re.compile(r"^\[.*\] WARNING in jobs: .*will retry"),
-    "queued_again_by_sweep": re.compile(r"^\[.*\] INFO in jobs: sweep: checks of case"),
-    "gave_up": re.compile(r"^\[.*\] ERROR in jobs: checks of case"),
+    "retry_after_transient_error": re.compile(r"^\[.*\] WARNING in \w+: .*will retry"),
+    "queued_again_by_sweep": re.compile(r"^\[.*\] INFO in \w+: sweep: checks of case"),
+    "gave_up": re.compile(r"^\[.*\] ERROR in \w+: checks of case"),
     "abandoned_job": re.compile(r"AbandonedJobError"),
     "verification_job_ok": re.compile(r"rq\.worker .*Job OK \(verify-"),
 }

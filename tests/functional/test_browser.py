@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+import jobs.executors
 from tests.conftest import STRONG_PASSWORD, document_photo, selfie_photo
-from verification import jobs
 from verification.specimen import SpecimenPerson
 
 ANNA = SpecimenPerson(expiry_date=date(date.today().year + 4, 4, 15))
@@ -77,7 +77,7 @@ def test_request_is_checked_then_an_agent_resolves_it(app, page, live_server, ma
     link = page.text_content("#tracking-link").strip()
     assert re.fullmatch(rf"{re.escape(live_server)}/status/[\w-]+", link)
     # The document check runs on the desk's background thread; wait for it to finish.
-    assert jobs.wait_for_jobs(app, timeout=180)
+    assert jobs.executors.wait_for_jobs(app, timeout=180)
 
     page.goto(f"{live_server}/agent/login")
     page.fill("#email", "sam@example.test")

@@ -15,9 +15,10 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+import jobs.redis_queue
+import jobs.schedule
 from extensions import db
 from tests.conftest import image_bytes
-from verification import jobs
 from workflow import service
 from workflow.models import RecoveryCase
 
@@ -110,8 +111,8 @@ def test_the_sweep_queues_the_case_once_redis_answers_again(app, client, queue_e
     except redis.exceptions.ConnectionError as err:
         pytest.fail(f"Redis is not reachable at {REDIS_URL}: {err}")
     try:
-        assert jobs.sweep(app, older_than=0) == [(case_id, 1)]
-        assert jobs.rq_queue(app).job_ids == [jobs.job_id(app, case_id, 1)]
+        assert jobs.schedule.sweep(app, older_than=0) == [(case_id, 1)]
+        assert jobs.redis_queue.rq_queue(app).job_ids == [jobs.redis_queue.job_id(app, case_id, 1)]
     finally:
         for key in connection.scan_iter(f"*{app.config['VERIFICATION_QUEUE']}*"):
             connection.delete(key)

@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+import jobs.executors
+import jobs.tasks
 from extensions import db
 from tests.conftest import FACES, document_photo, selfie_photo
-from verification import jobs
 from verification.degrade import blur, cut_off_corner, low_light, on_background
 from verification.specimen import SpecimenPerson, render_passport, to_jpeg_bytes
 from workflow import service
@@ -76,7 +77,7 @@ def test_running_the_job_again_stores_nothing(app, make_account):
     case_id = submit().case.id
     before = (count(VerificationCheck), count(CaseEvent), count(DocumentReading))
     version = service.get_case(case_id).version
-    assert jobs.run_document_job(case_id, 1) == "skipped"
+    assert jobs.tasks.run_document_job(case_id, 1) == "skipped"
     # Even a job that got past the start (two workers at once) cannot store it twice.
     case = service.get_case(case_id)
     job = service.DocumentJob(case_id=case_id, attempt=1, front=b"", back=None,
@@ -181,10 +182,10 @@ def test_a_job_that_fails_leaves_a_note_for_the_agent(app, make_account, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("OCR model file is damaged")
 
-    monkeypatch.setattr(jobs, "check_document", broken)
+    monkeypatch.setattr(jobs.tasks, "check_document", broken)
     with pytest.raises(RuntimeError):
-        jobs.run_document_job(case_id, 1)  # the step itself raises; the executor records it
-    assert jobs._run_once(app, case_id, 1, final=True) is None
+        jobs.tasks.run_document_job(case_id, 1)  # the step itself raises; the executor records it
+    assert jobs.tasks.run_once(app, case_id, 1, final=True) is None
     case = service.get_case(case_id)
     assert case.state == "id_check"
     assert case.events[-1].event == "verification_failed"
@@ -275,6 +276,6 @@ def test_the_intake_gate_refuses_and_creates_nothing(app, make, code):
 def test_the_background_thread_runs_the_same_job(app, make_account):
     make_account()
     case_id = submit().case.id
-    assert jobs.wait_for_jobs(app, timeout=120)
+    assert jobs.executors.wait_for_jobs(app, timeout=120)
     db.session.expire_all()
     assert service.get_case(case_id).state == "selfie_check"

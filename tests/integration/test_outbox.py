@@ -9,12 +9,13 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+import jobs.schedule
 import notify
 from app import create_app
 from extensions import db
 from notify import outbox
+from tests.clock import set_service_clock
 from tests.conftest import make_config
-from verification import jobs
 from workflow import service
 from workflow.models import Agent, CaseEvent, OutboxEmail
 
@@ -84,7 +85,7 @@ class Clock:
 def clock(app, monkeypatch):
     """The service's time, moved by hand; the office calendar is 09:00-17:00 UTC."""
     found = Clock(MONDAY_9)
-    monkeypatch.setattr(service, "utcnow", found)
+    set_service_clock(monkeypatch, found)
     return found
 
 
@@ -108,7 +109,7 @@ def breached_case(make_case, clock, issue_type="forgot_password"):
 
 def tick(app) -> list:
     """One scheduled tick, as the in-process scheduler runs it: check, commit, send."""
-    return jobs.sla_tick(app)
+    return jobs.schedule.sla_tick(app)
 
 
 def marks(case_id: int) -> list[str]:
@@ -296,8 +297,8 @@ def test_send_mail_command_fails_when_the_server_is_down(app, make_case, clock, 
 def test_the_embedded_scheduler_runs_whatever_runs_the_checks(tmp_path, monkeypatch, executor,
                                                               sweeps, checks):
     started = []
-    monkeypatch.setattr(jobs, "start_sla_checks", lambda app: started.append("sla"))
-    monkeypatch.setattr(jobs, "start_sweeper", lambda app: started.append("sweep"))
+    monkeypatch.setattr(jobs.schedule, "start_sla_checks", lambda app: started.append("sla"))
+    monkeypatch.setattr(jobs.schedule, "start_sweeper", lambda app: started.append("sweep"))
     app = create_app(make_config(f"sqlite:///{tmp_path / 'desk.sqlite'}",
                                  VERIFICATION_EXECUTOR=executor, SLA_CHECK_SECONDS=60,
                                  VERIFICATION_SWEEP_SECONDS=300,
@@ -313,8 +314,8 @@ def test_the_embedded_scheduler_runs_whatever_runs_the_checks(tmp_path, monkeypa
 def test_a_one_off_command_starts_no_schedule_and_none_runs_before_the_schema(
         tmp_path, monkeypatch):
     started = []
-    monkeypatch.setattr(jobs, "start_sla_checks", lambda app: started.append("sla"))
-    monkeypatch.setattr(jobs, "start_sweeper", lambda app: started.append("sweep"))
+    monkeypatch.setattr(jobs.schedule, "start_sla_checks", lambda app: started.append("sla"))
+    monkeypatch.setattr(jobs.schedule, "start_sweeper", lambda app: started.append("sweep"))
     app = create_app(make_config(f"sqlite:///{tmp_path / 'desk.sqlite'}",
                                  VERIFICATION_EXECUTOR="thread", SLA_CHECK_SECONDS=60,
                                  VERIFICATION_SWEEP_SECONDS=300))
@@ -322,12 +323,12 @@ def test_a_one_off_command_starts_no_schedule_and_none_runs_before_the_schema(
     assert started == []
     client = app.test_client()
     client.get("/api/v1/openapi.json")  # served, but the schema does not exist yet
-    assert started == [] and not app.extensions[jobs.SCHEDULES].started
+    assert started == [] and not app.extensions[jobs.schedule.SCHEDULES].started
     with app.app_context():
         db.create_all()
     client.get("/api/v1/openapi.json")
     assert started == []  # it looks again only after a while, not at every request
-    app.extensions[jobs.SCHEDULES]._next_look = 0.0
+    app.extensions[jobs.schedule.SCHEDULES]._next_look = 0.0
     client.get("/api/v1/openapi.json")
     assert started == ["sweep", "sla"]
 

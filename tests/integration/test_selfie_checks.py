@@ -11,9 +11,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
+import jobs.executors
+import jobs.schedule
+import jobs.tasks
 from extensions import db
 from tests.conftest import FACES, document_photo, selfie_photo
-from verification import jobs
 from verification.specimen import SpecimenPerson
 from workflow import service
 from workflow.models import AccountChange, CaseEvent, SelfieReading, VerificationCheck, utcnow
@@ -163,7 +165,7 @@ def test_recent_account_changes_and_velocity_raise_the_risk(app, make_account):
 def test_the_job_is_idempotent(app, make_account):
     make_account()
     case = submit()
-    assert jobs.run_verification(case.id, 1) == {"document": "skipped", "selfie": "skipped"}
+    assert jobs.tasks.run_verification(case.id, 1) == {"document": "skipped", "selfie": "skipped"}
     job = service.start_selfie_check(case.id, 1)
     assert job is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SelfieReading)) == 1
@@ -183,7 +185,7 @@ def test_a_not_me_report_escalates_with_the_reason(app, make_account, make_agent
 
 def on_the_thread(app, case_id: int):
     """The outcome of the case's job on the embedded executor, after every try."""
-    executor = jobs._ThreadExecutor(app)
+    executor = jobs.executors.ThreadExecutor(app)
     try:
         return executor.submit(case_id, 1).result(timeout=300)
     finally:
@@ -194,7 +196,7 @@ def test_a_transient_error_is_retried_and_the_job_completes(app, make_account, m
     make_account()
     app.config["VERIFICATION_EXECUTOR"] = "off"
     case = submit()
-    real = jobs.check_selfie
+    real = jobs.tasks.check_selfie
     calls = []
 
     def flaky(*args, **kwargs):
@@ -203,7 +205,7 @@ def test_a_transient_error_is_retried_and_the_job_completes(app, make_account, m
             raise OperationalError("SELECT 1", {}, ConnectionError("database restarting"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "check_selfie", flaky)
+    monkeypatch.setattr(jobs.tasks, "check_selfie", flaky)
     # The document was stored by the first try; the retry does only what is left.
     assert on_the_thread(app, case.id) == {"document": "skipped", "selfie": "clear"}
     assert len(calls) == 2
@@ -222,7 +224,7 @@ def test_a_permanent_error_waits_for_an_agent_who_can_retry(app, make_account, m
     def broken(*args, **kwargs):
         raise RuntimeError("face model file is damaged")
 
-    monkeypatch.setattr(jobs, "check_selfie", broken)
+    monkeypatch.setattr(jobs.tasks, "check_selfie", broken)
     assert on_the_thread(app, case.id) is None
     db.session.expire_all()
     case = service.get_case(case.id)
@@ -255,7 +257,7 @@ def test_a_permanent_selfie_failure_still_escalates_what_the_document_showed(
     def broken(*args, **kwargs):
         raise RuntimeError("face model file is damaged")
 
-    monkeypatch.setattr(jobs, "check_selfie", broken)
+    monkeypatch.setattr(jobs.tasks, "check_selfie", broken)
     # Anna files a passport with Bruno's document number: high risk before any selfie.
     case = submit(person=replace(ANNA, document_number=BRUNO.document_number))
     assert case.current_selfie_reading() is None
@@ -276,7 +278,7 @@ def test_a_permanent_failure_of_a_low_risk_case_only_waits_for_an_agent(
     def broken(*args, **kwargs):
         raise RuntimeError("face model file is damaged")
 
-    monkeypatch.setattr(jobs, "check_selfie", broken)
+    monkeypatch.setattr(jobs.tasks, "check_selfie", broken)
     case = submit()
     assert service.verification_failure(case) is not None
     assert service.current_risk(case).details == {"level": "low", "reasons": []}
@@ -290,9 +292,9 @@ def test_the_sweep_picks_up_cases_whose_job_was_lost(app, make_account):
     case = submit()
     assert service.cases_needing_verification(timedelta(0)) == [(case.id, 1)]
     # Photos filed a moment ago may still be in a job: a sweep with the default age skips them.
-    assert jobs.sweep(app) == []
+    assert jobs.schedule.sweep(app) == []
     app.config["VERIFICATION_EXECUTOR"] = "inline"
-    assert jobs.sweep(app, older_than=0) == [(case.id, 1)]
+    assert jobs.schedule.sweep(app, older_than=0) == [(case.id, 1)]
     db.session.expire_all()
     case = service.get_case(case.id)
     assert case.current_reading() is not None and case.current_selfie_reading() is not None
@@ -307,15 +309,15 @@ def test_a_job_waiting_to_retry_does_not_hold_up_the_next(app, make_account, mon
     make_account()
     app.config.update(VERIFICATION_EXECUTOR="off", VERIFICATION_RETRY_DELAYS=[3600])
     first, second = submit(), submit()
-    real = jobs.run_verification
+    real = jobs.tasks.run_verification
 
     def down_for_the_first(case_id, attempt):
         if case_id == first.id:
             raise OperationalError("SELECT 1", {}, ConnectionError("database restarting"))
         return real(case_id, attempt)
 
-    monkeypatch.setattr(jobs, "run_verification", down_for_the_first)
-    executor = jobs._ThreadExecutor(app)
+    monkeypatch.setattr(jobs.tasks, "run_verification", down_for_the_first)
+    executor = jobs.executors.ThreadExecutor(app)
     try:
         waiting = executor.submit(first.id, 1)
         assert executor.submit(second.id, 1).result(timeout=300) is not None

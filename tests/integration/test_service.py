@@ -9,6 +9,7 @@ from extensions import db
 from tests.conftest import image_bytes, photos
 from workflow import service
 from workflow.models import CaseEvent, Evidence, Message, RecoveryCase
+from workflow.service import intake
 
 
 def count(model) -> int:
@@ -55,14 +56,14 @@ def test_missing_selfie_creates_nothing(app):
 
 
 def test_failure_inside_the_transaction_leaves_no_case(app, monkeypatch):
-    original = service._record
+    original = intake.record_event
 
     def explode(*args, **kwargs):
         original(*args, **kwargs)
         db.session.flush()  # the case and its evidence reach the database first...
         raise RuntimeError("disk on fire")  # ...then the transaction dies
 
-    monkeypatch.setattr(service, "_record", explode)
+    monkeypatch.setattr(intake, "record_event", explode)
     with pytest.raises(RuntimeError):
         service.submit_request(submission(), photos())
     assert count(RecoveryCase) == count(Evidence) == 0

@@ -8,8 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from extensions import db
+from tests.clock import set_service_clock
 from workflow import service, sla
 from workflow.models import CaseEvent, CaseSla, RecoveryCase
+from workflow.service.sla_upkeep import sla_values
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]
 DAYS = list(sla.WEEKDAYS)
@@ -82,7 +84,7 @@ def act(case_id: int, token: str, action: str, agent, lead) -> None:
 
 def stored(case_id: int) -> dict:
     db.session.expire_all()
-    return service._sla_values(db.session.get(CaseSla, case_id))
+    return sla_values(db.session.get(CaseSla, case_id))
 
 
 @pytest.fixture
@@ -98,7 +100,7 @@ def test_stored_figures_equal_recomputed_and_live(app, make_case, staff, monkeyp
                                                   calendar, history, start, later):
     configure(app, calendar)
     clock = Clock(start)
-    monkeypatch.setattr(service, "utcnow", clock)
+    set_service_clock(monkeypatch, clock)
     agent, lead = staff
     case, token = make_case("submitted")
     for minutes, action in history:
@@ -205,7 +207,7 @@ def berlin(*args) -> datetime:
 def test_the_scheduled_check_marks_a_warning_then_a_breach_once(app, make_case, office,
                                                                 monkeypatch):
     clock = Clock(berlin(2026, 12, 21, 9))  # Monday 09:00
-    monkeypatch.setattr(service, "utcnow", clock)
+    set_service_clock(monkeypatch, clock)
     case, _ = make_case("submitted")
     row = db.session.get(CaseSla, case.id)
     assert row.first_response_due_at == berlin(2026, 12, 21, 13)
@@ -228,7 +230,7 @@ def test_the_scheduled_check_marks_a_warning_then_a_breach_once(app, make_case, 
 def test_waiting_for_the_user_pauses_the_check_and_the_queue(app, make_case, make_agent,
                                                              office, monkeypatch):
     clock = Clock(berlin(2026, 12, 21, 9))
-    monkeypatch.setattr(service, "utcnow", clock)
+    set_service_clock(monkeypatch, clock)
     agent, _ = make_agent()
     case, _ = make_case("submitted")
     clock.now = berlin(2026, 12, 21, 10)
@@ -248,7 +250,7 @@ def test_the_queue_puts_what_is_due_first_and_shows_badges(app, client, make_cas
     from tests.conftest import sign_in
 
     clock = Clock(berlin(2026, 12, 21, 9))
-    monkeypatch.setattr(service, "utcnow", clock)
+    set_service_clock(monkeypatch, clock)
     app.config["SLA_POLICIES"]["lost_2fa"] = {"calendar": "cal", "first_response": "1h",
                                               "next_update": "8h", "resolution": "24h"}
     app.extensions.pop("sla_settings", None)
@@ -282,7 +284,7 @@ def test_the_case_page_shows_the_clocks_and_the_time_per_stage(app, client, make
     from tests.conftest import sign_in
 
     clock = Clock(berlin(2026, 12, 21, 9))
-    monkeypatch.setattr(service, "utcnow", clock)
+    set_service_clock(monkeypatch, clock)
     case, _ = make_case("id_check")
     make_agent(email="page@example.test")
     sign_in(client, "page@example.test")

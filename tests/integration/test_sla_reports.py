@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from reports import queries
+from tests.clock import set_service_clock
 from tests.conftest import photos
 from workflow import models, service
 from workflow.models import CaseSla, RecoveryCase
@@ -34,7 +35,7 @@ class Clock:
 @pytest.fixture
 def clock(app, monkeypatch):
     found = Clock(NOW)
-    monkeypatch.setattr(service, "utcnow", lambda: found.now)
+    set_service_clock(monkeypatch, lambda: found.now)
     monkeypatch.setattr(models, "utcnow", lambda: found.now)
     return found
 

@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 from rq.job import Job
 
+import jobs.schedule
+import jobs.worker
 from extensions import db
-from verification import jobs
-from workflow import service
+from tests.clock import set_service_clock
 from workflow.models import CaseEvent, OutboxEmail
 
 pytestmark = pytest.mark.redis
@@ -43,7 +44,7 @@ def breached(app, make_case, make_agent, monkeypatch, queue):
     queue), and a security lead to tell."""
     make_agent("security_lead")
     now = {"at": FILED}
-    monkeypatch.setattr(service, "utcnow", lambda: now["at"])
+    set_service_clock(monkeypatch, lambda: now["at"])
     case, _ = make_case("submitted", issue_type="forgot_password")
     queue.empty()
     now["at"] = FILED + timedelta(hours=5)
@@ -57,11 +58,11 @@ def events(case_id: int) -> list[str]:
 
 
 def test_the_worker_runs_the_check_and_schedules_the_next_run_in_rq(app, queue, breached):
-    sla_id = jobs.sla_job_id(app)
+    sla_id = jobs.schedule.sla_job_id(app)
     registry = queue.scheduled_job_registry
 
     # A starting worker finds no SLA check anywhere: it queues one, which runs at once ...
-    jobs.run_worker(app, burst=True)
+    jobs.worker.run_worker(app, burst=True)
     assert events(breached.id) == ["sla_breached"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxEmail)) == 1
     # ... and schedules its next run in RQ's scheduler, under the fixed id.
@@ -69,20 +70,20 @@ def test_the_worker_runs_the_check_and_schedules_the_next_run_in_rq(app, queue, 
     due = registry.get_scheduled_time(sla_id)
     assert abs((due - datetime.now(UTC)).total_seconds() - INTERVAL) < 60
     job = Job.fetch(sla_id, connection=queue.connection)
-    assert job.func is jobs.check_sla_job
+    assert job.func is jobs.schedule.check_sla_job
     # The key outlives the wait (RQ expires it after a run), so the run is not lost.
     assert queue.connection.ttl(job.key) > INTERVAL
     assert queue.job_ids == []
 
     # Another worker starting finds it scheduled and adds nothing.
-    assert jobs.ensure_sla_check(app) is False
-    jobs.run_worker(app, burst=True)
+    assert jobs.schedule.ensure_sla_check(app) is False
+    jobs.worker.run_worker(app, burst=True)
     assert registry.get_job_ids() == [sla_id] and queue.job_ids == []
     assert len(Job.fetch(sla_id, connection=queue.connection).results()) == 1
 
     # When it is due, the worker's scheduler queues it; it runs and schedules the one after.
     queue.connection.zadd(registry.key, {sla_id: time.time() - 1})
-    jobs.run_worker(app, burst=True)
+    jobs.worker.run_worker(app, burst=True)
     assert len(Job.fetch(sla_id, connection=queue.connection).results()) == 2
     assert registry.get_job_ids() == [sla_id] and queue.job_ids == []
     assert registry.get_scheduled_time(sla_id) > datetime.now(UTC) + timedelta(
@@ -91,10 +92,10 @@ def test_the_worker_runs_the_check_and_schedules_the_next_run_in_rq(app, queue, 
 
 
 def test_a_schedule_whose_job_expired_is_replaced_by_a_run_now(app, queue):
-    sla_id = jobs.sla_job_id(app)
-    jobs.schedule_next_sla_check(app)
+    sla_id = jobs.schedule.sla_job_id(app)
+    jobs.schedule.schedule_next_sla_check(app)
     queue.connection.delete(Job.key_for(sla_id))
-    assert jobs.ensure_sla_check(app) is True
+    assert jobs.schedule.ensure_sla_check(app) is True
     assert queue.job_ids == [sla_id]
     assert sla_id not in queue.scheduled_job_registry
-    assert jobs.ensure_sla_check(app) is False  # queued already
+    assert jobs.schedule.ensure_sla_check(app) is False  # queued already

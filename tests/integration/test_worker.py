@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import jobs.executors
+import jobs.redis_queue
 from extensions import db
 from tests.conftest import document_photo, selfie_photo
-from verification import jobs
 from verification.specimen import SpecimenPerson
 from workflow import service
 from workflow.models import CaseEvent, DocumentReading, SelfieReading
@@ -113,9 +114,9 @@ def wait_for(condition, timeout: float, what: str, tmp_path) -> None:
 
 def test_jobs_are_queued_on_redis_one_per_attempt(app, make_account, queue):
     case_ids = submit_all(make_account)
-    assert sorted(queue.job_ids) == sorted(jobs.job_id(app, i, 1) for i in case_ids)
+    assert sorted(queue.job_ids) == sorted(jobs.redis_queue.job_id(app, i, 1) for i in case_ids)
     # Queueing the same attempt again (a sweep, a retry click) does not add a second job.
-    jobs.EXECUTORS["rq"](app, case_ids[0], 1)
+    jobs.executors.EXECUTORS["rq"](app, case_ids[0], 1)
     assert len(queue.job_ids) == len(case_ids)
 
 

@@ -13,7 +13,9 @@ import sqlalchemy.exc
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 
-from verification import jobs
+import jobs.executors
+import jobs.redis_queue
+import jobs.tasks
 from workflow import service
 
 pytestmark = pytest.mark.redis
@@ -42,7 +44,7 @@ def failing(monkeypatch):
                 raise sqlalchemy.exc.OperationalError("SELECT 1", {}, ConnectionError("gone"))
             return {"document": "recorded", "selfie": "recorded"}
 
-        monkeypatch.setattr(jobs, "run_verification", run)
+        monkeypatch.setattr(jobs.tasks, "run_verification", run)
         return calls
 
     return arrange
@@ -51,7 +53,7 @@ def failing(monkeypatch):
 def work(app, queue, case_id: int) -> Job:
     """Work the queue until it is empty; the case's job, as RQ keeps it."""
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    return Job.fetch(jobs.job_id(app, case_id, 1), connection=queue.connection)
+    return Job.fetch(jobs.redis_queue.job_id(app, case_id, 1), connection=queue.connection)
 
 
 def test_a_passing_error_is_retried_and_the_job_then_succeeds(app, make_case, redis_queue,
@@ -83,16 +85,16 @@ def test_a_job_running_on_a_live_worker_is_not_queued_again_until_it_looks_dead(
         app, make_case, redis_queue):
     app.config["VERIFICATION_STUCK_AFTER"] = 600
     case, _ = make_case("submitted")
-    job = Job.fetch(jobs.job_id(app, case.id, 1), connection=redis_queue.connection)
+    job = Job.fetch(jobs.redis_queue.job_id(app, case.id, 1), connection=redis_queue.connection)
     # A worker took the job (off the queue) and is running it.
     redis_queue.remove(job)
     job.set_status(JobStatus.STARTED)
     job.started_at = datetime.now(UTC) - timedelta(seconds=60)
     job.save()
-    jobs.EXECUTORS["rq"](app, case.id, 1)  # a sweep or an agent's retry click
+    jobs.executors.EXECUTORS["rq"](app, case.id, 1)  # a sweep or an agent's retry click
     assert redis_queue.job_ids == []
     # Started longer ago than VERIFICATION_STUCK_AFTER: its worker died; queued again.
     job.started_at = datetime.now(UTC) - timedelta(seconds=601)
     job.save()
-    jobs.EXECUTORS["rq"](app, case.id, 1)
+    jobs.executors.EXECUTORS["rq"](app, case.id, 1)
     assert redis_queue.job_ids == [job.id]

@@ -11,7 +11,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from extensions import db
-from workflow import service
+from workflow import auth, service
 
 
 class ApiError(Exception):
@@ -32,6 +32,8 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
     service.ActionRefused: (422, "action_refused", None),
     service.IdempotencyConflict: (409, "idempotency_conflict", None),
     service.BadCursor: (400, "bad_cursor", "cursor"),
+    auth.TokenRefused: (401, "unauthorized", None),
+    auth.RoleRefused: (403, "forbidden", None),
 }
 
 # Texts for HTTP errors raised by Flask or its extensions (abort, 413, 405 ...).

@@ -3,6 +3,10 @@
 import secrets
 from datetime import date
 
+from extensions import db
+from jobs import tasks
+from verification.degrade import on_background
+from verification.faces import find_faces
 from verification.specimen import (
     SpecimenPerson,
     render_challenge_selfie,
@@ -11,9 +15,8 @@ from verification.specimen import (
     render_selfie,
     to_jpeg_bytes,
 )
-
-from . import service
-from .models import Account
+from workflow import service
+from workflow.models import Account
 
 DEMO_AGENTS = [
     ("admin", "admin@demo.test", "Ada Admin"),
@@ -60,9 +63,6 @@ MAX_PORTRAIT_TRIES = 30
 
 def _document(index: int, person, expired: bool):
     """A specimen document photo whose drawn portrait the face detector finds, and its page."""
-    from verification.degrade import on_background
-    from verification.faces import find_faces
-
     _email, surname, given, dob, sex, *_rest, document = person
     specimen = SpecimenPerson(
         surname=surname, given_names=given, date_of_birth=dob, sex=sex,
@@ -80,8 +80,6 @@ def _document(index: int, person, expired: bool):
 
 def _selfie(index: int, issue: str, page) -> tuple[bytes, str | None]:
     """A drawn selfie, holding the ID and a fresh code where the issue type asks for that."""
-    from verification.faces import find_faces
-
     for attempt in range(MAX_PORTRAIT_TRIES):
         person = render_selfie(None, seed=index + attempt * len(DEMO_PATHS))
         # The upload gate refuses a selfie without a face the detector sees.
@@ -100,9 +98,6 @@ def seed() -> list[tuple[str, str, str]]:
     Every case goes through the real intake and the real checks (document, selfie, risk: a
     few seconds each), so the console shows genuine check trees.
     """
-    from extensions import db
-    from verification import jobs
-
     credentials, agents = [], {}
     for role, email, name in DEMO_AGENTS:
         password = secrets.token_urlsafe(12)
@@ -132,7 +127,7 @@ def seed() -> list[tuple[str, str, str]]:
                                challenge_token=challenge_token),
             {"id_document": document, "selfie": selfie}, enqueue=False,
         )
-        jobs.run_verification(result.case.id, 1)
+        tasks.run_verification(result.case.id, 1)
         for trigger, reason in DEMO_PATHS[index % len(DEMO_PATHS)]:
             case = service.get_case(result.case.id)
             actor = agents["security_lead"] if case.state == "escalated" else agents["agent"]

@@ -1,6 +1,7 @@
 """Command-line interface: `flask --app app <command>`."""
 
 import json
+import logging
 import math
 import sys
 import time
@@ -14,6 +15,9 @@ from flask_migrate import upgrade
 from PIL import Image
 
 from extensions import db
+from jobs import tasks, worker
+from notify import outbox
+from reports import queries as reports
 from reports.queries import CSV_TABLES
 from verification import calibration
 from verification.documents import PersonFacts, check_document, find_portrait
@@ -29,8 +33,11 @@ from verification.faces import (
     engine_version as face_engine_version,
 )
 from verification.images import ImageRejected, normalize_upload
-from workflow import demo, service
+from workflow import models, service
 from workflow.models import Account, Agent, RecoveryCase
+from workflow.states import ROLES
+
+from . import demo
 
 
 def _read_password() -> str:
@@ -47,7 +54,7 @@ def _read_password() -> str:
 @with_appcontext
 @click.option("--email", required=True, help="Sign-in email address.")
 @click.option("--name", required=True, help="Name shown to colleagues.")
-@click.option("--role", type=click.Choice(service.ROLES), default="agent", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default="agent", show_default=True)
 def create_agent_command(email: str, name: str, role: str) -> None:
     """Create a staff account; prints its API token alone on the last line."""
     password = _read_password()
@@ -219,8 +226,6 @@ def run_document_checks_command() -> None:
     (document, selfie, risk) run here, one case after the other, and each prints its outcome.
     A second run finds nothing to do.
     """
-    from verification import jobs
-
     pending = service.cases_needing_verification(include_failed=True)
     if not pending:
         click.echo("Every open case's current photos have been checked.")
@@ -228,7 +233,7 @@ def run_document_checks_command() -> None:
     failed = 0
     for case_id, attempt in pending:
         try:
-            outcome = jobs.run_verification(case_id, attempt)
+            outcome = tasks.run_verification(case_id, attempt)
             outcome = ", ".join(f"{step} {result}" for step, result in outcome.items())
         except Exception as err:  # reported per case; the command goes on with the others
             failed += 1
@@ -251,8 +256,6 @@ def sla_recompute_command() -> None:
 @with_appcontext
 def send_mail_command() -> None:
     """Send the emails waiting in the outbox now (the scheduled check also does)."""
-    from notify import outbox
-
     if not outbox.mail_configured():
         click.echo(f"MAIL_SERVER is not set: nothing sent; {outbox.pending_count()} email(s) "
                    "wait in the outbox.")
@@ -456,13 +459,9 @@ def _describe_calibration(pairs_file: str, result, at_configured, engine: str,
 @click.option("--name", help="Worker name shown by RQ (default: host and process id).")
 def worker_command(burst: bool, name: str | None) -> None:
     """Run verification jobs from Redis (REDIS_URL); start as many as you like, anywhere."""
-    import logging
-
-    from verification import jobs
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        jobs.run_worker(current_app._get_current_object(), burst=burst, name=name)
+        worker.run_worker(current_app._get_current_object(), burst=burst, name=name)
     except RuntimeError as err:
         raise click.ClickException(str(err)) from err
 
@@ -504,9 +503,6 @@ def init_app(app) -> None:
 def sla_report_command(start: str, end: str, group_by: str, fmt: str, table: str) -> None:
     """Print the SLA report of the cases filed from --from to --to; exit 2 on bad input."""
     # Looked up per call, like the report page does, so a test's clock reaches the report.
-    from reports import queries as reports
-    from workflow import models
-
     try:
         report = reports.report_for(start, end, group_by, models.utcnow())
     except reports.BadReportRequest as err:

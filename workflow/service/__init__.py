@@ -1,0 +1,111 @@
+"""The service layer: the only code that commits. Each public function is one transaction.
+
+Views parse input, call one function here and translate the named errors into responses. A
+function either commits everything it changed (the case, its evidence, its audit event) or
+rolls back and re-raises. The rooms:
+
+- ``unit``: the transaction, loading and locking a case, recording events and check results;
+- ``intake`` and ``gate``: filing a request (evidence, challenge code, idempotent retries) and
+  refusing photos that cannot be checked;
+- ``moves``: firing the state machine for a loaded case, with what goes with a move;
+- ``staff_actions`` and ``user``: what staff and the holder of a tracking link do;
+- ``findings`` and ``risk``: recording the automated checks and assessing the risk;
+- ``job_records``: failures, retries and cases whose checks are due;
+- ``sla_upkeep``: stored SLA figures and the marks of warnings and breaches;
+- ``agents``, ``queries``, ``policies``: staff accounts, queue queries, settings;
+- ``hooks``: what the layers above register at start-up (the job queue, case event listeners).
+
+The names below are the service's public interface.
+"""
+
+from .agents import (
+    agent_for_token,
+    authenticate,
+    create_agent,
+    deactivate_agent,
+    end_sessions,
+    session_agent,
+    set_password,
+)
+from .errors import (
+    ActionRefused,
+    AgentExists,
+    AgentNotFound,
+    CaseClaimed,
+    CaseNotFound,
+    ChallengeRefused,
+    EvidenceRejected,
+    IdempotencyConflict,
+    MissingEvidence,
+    ReasonRequired,
+    StaleCase,
+    TransitionNotAllowed,
+)
+from .findings import (
+    DocumentJob,
+    SelfieJob,
+    record_document_check,
+    record_selfie_check,
+    start_document_check,
+    start_selfie_check,
+)
+from .gate import open_image
+from .hooks import HookMissing, register
+from .intake import Submission, SubmitResult, issue_challenge, submit_request
+from .job_records import (
+    cases_needing_verification,
+    record_verification_failure,
+    retry_verification,
+    schema_ready,
+    verification_complete,
+    verification_failure,
+)
+from .moves import allowed_events, challenge_confirmed, overrides_checks, reason_needed
+from .policies import (
+    challenge_required,
+    document_policy,
+    intake_limits,
+    risk_policy,
+    selfie_policy,
+    sla_settings,
+)
+from .queries import BadCursor, encode_cursor, get_case, list_cases, queue_query
+from .risk import current_risk, report_not_me
+from .sla_upkeep import (
+    SlaBadge,
+    check_sla,
+    recompute_sla,
+    refresh_sla,
+    sla_badge,
+    sla_clocks,
+    sla_entries,
+)
+from .staff_actions import (
+    add_staff_message,
+    assign_case,
+    claim_case,
+    confirm_challenge,
+    fire_event,
+    may_act,
+    take_over_case,
+)
+from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
+
+__all__ = [
+    "ActionRefused", "AgentExists", "AgentNotFound", "BadCursor", "CaseClaimed", "CaseNotFound",
+    "ChallengeRefused", "DocumentJob", "EvidenceRejected", "HookMissing", "IdempotencyConflict",
+    "MissingEvidence", "ReasonRequired", "SelfieJob", "SlaBadge", "StaleCase", "Submission",
+    "SubmitResult", "TransitionNotAllowed", "add_staff_message", "agent_for_token",
+    "allowed_events", "assign_case", "authenticate", "case_for_token",
+    "cases_needing_verification", "challenge_confirmed", "challenge_required", "check_sla",
+    "claim_case", "confirm_challenge", "create_agent", "current_risk", "deactivate_agent",
+    "document_policy", "encode_cursor", "end_sessions", "fire_event", "get_case",
+    "intake_limits", "issue_challenge", "list_cases", "may_act", "open_image",
+    "overrides_checks", "queue_query", "reason_needed", "recompute_sla",
+    "record_document_check", "record_selfie_check", "record_verification_failure",
+    "refresh_sla", "register", "report_not_me", "retry_verification", "risk_policy",
+    "schema_ready", "selfie_policy", "session_agent", "set_password", "sla_badge",
+    "sla_clocks", "sla_entries", "sla_settings", "start_document_check", "start_selfie_check",
+    "submit_request", "take_over_case", "user_actions", "user_reply", "user_resubmit",
+    "user_withdraw", "verification_complete", "verification_failure",
+]

@@ -1,0 +1,130 @@
+"""Staff accounts: creation, passwords, sessions and API tokens."""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+
+from ..models import MAX_ID, Agent, RecoveryCase, token_hash
+from ..states import ROLES, Actor, State
+from .errors import AgentExists, AgentNotFound
+from .unit import record_event, transaction
+
+_hasher = PasswordHasher()
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 12:
+        raise ValueError("the password must be at least 12 characters long")
+
+
+def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent, str]:
+    """Create a staff member; returns the agent and its API token (shown once, stored hashed)."""
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    _check_password(password)
+    if "@" not in email or not name.strip():
+        raise ValueError("an email address and a name are required")
+    if any(ch in email + name for ch in "\r\n") or any(ch.isspace() for ch in email):
+        raise ValueError("the email address and the name must be on one line, the address "
+                         "without spaces")
+    token = secrets.token_urlsafe(32)
+    try:
+        with transaction():
+            agent = Agent(email=email, name=name.strip(), role=role,
+                          password_hash=_hasher.hash(password), api_token_hash=token_hash(token))
+            db.session.add(agent)
+    except IntegrityError as err:
+        raise AgentExists(f"An agent with the email {email} already exists.") from err
+    return agent, token
+
+
+def authenticate(email: str, password: str) -> Agent | None:
+    """The active agent with these credentials, or None."""
+    agent = db.session.scalar(sa.select(Agent).where(Agent.email == email.strip().lower()))
+    if agent is None or not agent.active:
+        _hasher.hash(password)  # spend the same time as a real check: no user enumeration
+        return None
+    try:
+        _hasher.verify(agent.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(agent.password_hash):
+        with transaction():
+            agent.password_hash = _hasher.hash(password)
+    return agent
+
+
+def _agent_by_email(email: str) -> Agent:
+    agent = db.session.scalars(sa.select(Agent).where(Agent.email == email.strip().lower())
+                               .with_for_update()).first()
+    if agent is None:
+        raise AgentNotFound(f"There is no agent with the email {email.strip()}.")
+    return agent
+
+
+def _end_sessions(agent: Agent) -> None:
+    # Computed by the database, so two changes at once both move the generation on.
+    agent.session_generation = Agent.session_generation + 1
+
+
+def end_sessions(agent_id: int) -> None:
+    """End every console session of the agent (sign-out): its session generation moves on."""
+    with transaction():
+        agent = db.session.get(Agent, agent_id, with_for_update=True)
+        if agent is not None:
+            _end_sessions(agent)
+
+
+def set_password(email: str, password: str) -> Agent:
+    """Give an agent a new password; every console session of theirs ends."""
+    _check_password(password)
+    with transaction():
+        agent = _agent_by_email(email)
+        agent.password_hash = _hasher.hash(password)
+        _end_sessions(agent)
+    return agent
+
+
+def deactivate_agent(email: str) -> tuple[Agent, int]:
+    """Deactivate an agent: sessions and API token stop working, their open cases are released.
+
+    Returns the agent and how many cases were released (so that nobody is left waiting on a
+    claim that no one can act on).
+    """
+    with transaction():
+        agent = _agent_by_email(email)
+        agent.active = False
+        _end_sessions(agent)
+        held = db.session.scalars(
+            sa.select(RecoveryCase).where(RecoveryCase.assignee_id == agent.id,
+                                          RecoveryCase.state != State.RESOLVED.value)
+            .order_by(RecoveryCase.id).with_for_update())
+        released = 0
+        for case in held:
+            case.assignee_id = None
+            record_event(case, "released", actor=Actor.SYSTEM,
+                         reason=f"{agent.name} was deactivated")
+            released += 1
+    return agent, released
+
+
+def session_agent(agent_id: int, generation: int) -> Agent | None:
+    """The active agent whose console sessions are of this generation, or None."""
+    agent = db.session.get(Agent, agent_id) if 1 <= agent_id <= MAX_ID else None
+    if agent is None or not agent.active or agent.session_generation != generation:
+        return None
+    return agent
+
+
+def agent_for_token(token: str) -> Agent | None:
+    """The active agent an API bearer token belongs to."""
+    agent = db.session.scalar(sa.select(Agent).where(Agent.api_token_hash == token_hash(token)))
+    return agent if agent is not None and agent.active else None

@@ -1,0 +1,63 @@
+"""What the service asks of the layers above it, through hooks they register at start-up.
+
+The service commits; what must follow a commit (a verification job queued) or go with one
+(the emails a change causes, in the same transaction) belongs to the job runner and to the
+notifications, which import the service, never the other way round. Each registers its hook
+on the app when the app is built (``jobs.init_app``, ``notify.init_app``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+EXTENSION = "recovery_service_hooks"
+
+
+class HookMissing(RuntimeError):
+    """The service needs a hook that nothing registered: the app was built without it."""
+
+
+@dataclass
+class Hooks:
+    """The hooks of one app."""
+
+    # Start the checks of (case id, attempt); called after the commit that filed the photos.
+    queue_document_check: Callable[[int, int], object] | None = None
+    # Listeners of case events that write what goes with them (emails to the outbox) into
+    # the current transaction: called as listener(event, case, **details).
+    case_event_listeners: list[Callable[..., None]] = field(default_factory=list)
+
+
+def hooks_of(app: Flask) -> Hooks:
+    """The app's hooks, created empty on first use."""
+    return app.extensions.setdefault(EXTENSION, Hooks())
+
+
+def register(app: Flask, *, queue_document_check: Callable[[int, int], object] | None = None,
+             on_case_event: Callable[..., None] | None = None) -> None:
+    """Register what the layers above provide: the job queue, a case event listener."""
+    hooks = hooks_of(app)
+    if queue_document_check is not None:
+        hooks.queue_document_check = queue_document_check
+    if on_case_event is not None and on_case_event not in hooks.case_event_listeners:
+        hooks.case_event_listeners.append(on_case_event)
+
+
+def queue_document_check(case_id: int, attempt: int) -> None:
+    """Hand the checks of ``attempt`` to the job runner (after the commit)."""
+    queue = hooks_of(current_app).queue_document_check
+    if queue is None:
+        raise HookMissing("no job runner is registered: build the app with create_app()")
+    queue(case_id, attempt)
+
+
+def announce(event: str, case, **details) -> None:
+    """Tell the listeners of case events, inside the current transaction."""
+    listeners = hooks_of(current_app).case_event_listeners
+    if not listeners:
+        raise HookMissing("nothing listens to case events: build the app with create_app()")
+    for listener in listeners:
+        listener(event, case, **details)
