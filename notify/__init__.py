@@ -19,15 +19,16 @@ from flask import current_app
 
 from extensions import db
 from workflow.models import Agent, OutboxEmail, RecoveryCase
+from workflow.states import LEAD_ROLES
 
 log = logging.getLogger(__name__)
 
-# Staff who act on a case nobody holds: they can assign it, and escalations are theirs anyway.
-LEAD_ROLES = ("security_lead", "admin")
-
 
 def people_to_act(case: RecoveryCase) -> list[Agent]:
-    """The case's assignee, or, when nobody (active) holds it, the active leads and admins."""
+    """The case's assignee, or, when nobody (active) holds it, the active leads and admins.
+
+    Leads act on a case nobody holds: they can assign it, and escalations are theirs anyway.
+    """
     if case.assignee is not None and case.assignee.active:
         return [case.assignee]
     return list(db.session.scalars(

@@ -33,7 +33,7 @@ from .forms import (
     VersionForm,
 )
 from .models import Agent, Evidence, utcnow
-from .states import ACTIVE_STATES, ISSUE_TYPES, State
+from .states import ACTIVE_STATES, ISSUE_TYPES, LEAD_ROLES, State
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
@@ -125,7 +125,7 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         SelectChoice(value=a.id, label=a.name) for a in agents]
     account = case.account
     actions = service.allowed_events(case, current_user.actors, current_user.id)
-    is_lead = current_user.role in ("security_lead", "admin")
+    is_lead = current_user.role in LEAD_ROLES
     photos = {e.kind: e for e in case.current_evidence()}
     now = utcnow()
     return render_template(
@@ -204,7 +204,7 @@ def assign(case_id: int):
 
 
 @bp.post("/cases/<id:case_id>/take-over")
-@staff_required("security_lead", "admin")
+@staff_required(*LEAD_ROLES)
 def take_over(case_id: int):
     """A lead takes the case from the agent holding it, once the box is ticked."""
     form = TakeOverForm()
