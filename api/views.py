@@ -7,8 +7,7 @@ from extensions import limiter
 from rate_limits import submission_limit, submission_rate, tracking_token_limit
 from workflow import service
 from workflow.auth import token_required
-from workflow.forms import CONTROL_CHARACTERS, RecoveryForm
-from workflow.public_views import submission_from, uploaded_files
+from workflow.forms import CONTROL_CHARACTERS, RecoveryForm, submission_from, uploaded_files
 from workflow.states import ISSUE_TYPES, LEAD_ROLES, REQUIRED_EVIDENCE, ROLES, TRIGGERS, State
 
 from . import bp
