@@ -1,6 +1,15 @@
 """The component schemas of the OpenAPI document: how requests and answers look."""
 
-from workflow.states import ISSUE_TYPES, TRIGGERS, Resolution, State
+from verification.checks import Result
+from verification.risk import Level
+from workflow.states import (
+    EVIDENCE_KINDS,
+    ISSUE_TYPES,
+    REQUIRED_EVIDENCE,
+    TRIGGERS,
+    Resolution,
+    State,
+)
 
 # Text the forms accept has no C0 control characters but tab, newline and carriage return
 # (workflow/forms.py, CONTROL_CHARACTERS); "filled" text also has something besides spaces.
@@ -21,7 +30,11 @@ def component_schemas() -> dict:
     state = {"type": "string", "enum": [s.value for s in State]}
     resolution = {"type": ["string", "null"], "enum": [r.value for r in Resolution] + [None]}
     stamp = {"type": "string", "format": "date-time"}
-    result = {"type": "string", "enum": ["clear", "consider", "rejected"]}
+    result = {"type": "string", "enum": [r.value for r in Result]}
+    level = {"type": "string", "enum": [lv.value for lv in Level]}
+    # Every photo is a file part; the first (the ID's front) says which formats are taken.
+    photos = {kind: {"type": "string", "format": "binary"} for kind in EVIDENCE_KINDS}
+    photos[EVIDENCE_KINDS[0]]["description"] = "JPEG, PNG or WebP"
     message = {
         "type": "object",
         "required": ["id", "author", "body", "created_at"],
@@ -53,7 +66,7 @@ def component_schemas() -> dict:
         "RecoveryRequestForm": {
             "type": "object", "additionalProperties": False,
             "required": ["email", "full_name", "date_of_birth", "issue_type", "consent",
-                         "id_document", "selfie"],
+                         *REQUIRED_EVIDENCE],
             "properties": {
                 "email": EMAIL,
                 "full_name": {**FILLED, "maxLength": 200},
@@ -62,10 +75,7 @@ def component_schemas() -> dict:
                 "issue_type": {"type": "string", "enum": list(ISSUE_TYPES)},
                 "description": {**TEXT, "maxLength": 4000},
                 "consent": {"type": "string", "enum": ["true"]},
-                "id_document": {"type": "string", "format": "binary",
-                                "description": "JPEG, PNG or WebP"},
-                "id_document_back": {"type": "string", "format": "binary"},
-                "selfie": {"type": "string", "format": "binary"},
+                **photos,
                 "challenge_token": {
                     **TEXT, "maxLength": 1000,
                     "description": "From POST /challenges; required for the issue types "
@@ -162,12 +172,10 @@ def component_schemas() -> dict:
         "RiskAssessment": {
             "type": "object", "required": ["level", "reasons"],
             "properties": {
-                "level": {"type": "string", "enum": ["low", "medium", "high"]},
+                "level": level,
                 "reasons": {"type": "array", "items": {
                     "type": "object", "required": ["code", "level", "text"],
-                    "properties": {"code": {"type": "string"},
-                                   "level": {"type": "string",
-                                             "enum": ["low", "medium", "high"]},
+                    "properties": {"code": {"type": "string"}, "level": level,
                                    "text": {"type": "string"}}}},
             },
         },
@@ -238,6 +246,7 @@ def component_schemas() -> dict:
 def sla_report_schema() -> dict:
     """The SLA report of GET /reports/sla (its shapes are its own)."""
     from reports.queries import BACKLOG_BUCKETS, GROUP_BY, STAGE_COLUMNS, STANDARD_COLUMNS
+    from workflow.sla import STAGES
 
     hours = {"type": ["number", "null"], "description": "Business hours"}
     share = {"type": ["number", "null"], "minimum": 0, "maximum": 1,
@@ -266,8 +275,7 @@ def sla_report_schema() -> dict:
             "generated_at": {"type": "string", "format": "date-time"},
             "groups": {"type": "array", "items": {"oneOf": [standard, stage]},
                        "description": "One row per group; with group_by=stage one row per "
-                                      "stage (id_check, selfie_check, escalated, "
-                                      "awaiting_user)."},
+                                      f"stage ({', '.join(STAGES)})."},
             "totals": standard,
             "unattributed_breaches": {**count, "description": "group_by=stage only: "
                                                               "breached cases with no time "

@@ -4,7 +4,7 @@ from flask import url_for
 
 from verification.checks import REASONS, stage_results
 from workflow import service
-from workflow.states import ISSUE_TYPES, status_text
+from workflow.states import ISSUE_TYPES, Actor, status_text
 
 
 def _time(value):
@@ -42,10 +42,10 @@ def event_json(event) -> dict:
 
 def message_json(message, *, staff: bool) -> dict:
     """One message; staff also see internal notes and who wrote what."""
+    by_user = message.author_type == Actor.USER
     data = {
         "id": message.id,
-        "author": "you" if message.author_type == "user" and not staff else (
-            "user" if message.author_type == "user" else "support"),
+        "author": "you" if by_user and not staff else ("user" if by_user else "support"),
         "body": message.body,
         "created_at": _time(message.created_at),
     }

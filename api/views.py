@@ -7,16 +7,13 @@ from extensions import limiter
 from rate_limits import submission_limit, submission_rate, tracking_token_limit
 from workflow import service
 from workflow.auth import token_required
-from workflow.forms import CONTROL_CHARACTERS, RecoveryForm
-from workflow.public_views import submission_from, uploaded_files
-from workflow.states import ISSUE_TYPES, TRIGGERS, State
+from workflow.forms import CONTROL_CHARACTERS, RecoveryForm, submission_from, uploaded_files
+from workflow.states import ISSUE_TYPES, LEAD_ROLES, REQUIRED_EVIDENCE, ROLES, TRIGGERS, State
 
 from . import bp
 from .contract import ROUTES, operation_key
 from .openapi import openapi_document
 from .schemas import case_detail, case_summary, issued_challenge_json, public_status
-
-STAFF = ("agent", "security_lead", "admin")
 
 
 @bp.before_request
@@ -51,8 +48,8 @@ def _unknown_fields(names, known) -> None:
 def _form_error(form) -> ApiError:
     """The first validation error of ``form`` as a 400, naming its field."""
     for name, errors in form.errors.items():
-        code = {"consent": "consent_required", "id_document": "missing_file",
-                "selfie": "missing_file"}.get(name, "invalid_field")
+        code = {"consent": "consent_required",
+                **dict.fromkeys(REQUIRED_EVIDENCE, "missing_file")}.get(name, "invalid_field")
         return ApiError(400, code, errors[0], name)
     return ApiError(400, "bad_request", "The request could not be understood.")
 
@@ -128,7 +125,7 @@ def _limit() -> int:
 
 
 @bp.get("/cases")
-@token_required(*STAFF)
+@token_required(*ROLES)
 def list_cases():
     """The queue, oldest first, with cursor pagination."""
     state = _choice("state", [s.value for s in State])
@@ -141,7 +138,7 @@ def list_cases():
 
 
 @bp.get("/cases/<id:case_id>")
-@token_required(*STAFF)
+@token_required(*ROLES)
 def get_case(case_id: int):
     """One case with its allowed events, checks, events and messages."""
     return jsonify(case_detail(service.get_case(case_id), g.agent))
@@ -177,7 +174,7 @@ def _text(body: dict, name: str, *, required: bool = False) -> str | None:
 
 
 @bp.post("/cases/<id:case_id>/events")
-@token_required(*STAFF)
+@token_required(*ROLES)
 def fire_event(case_id: int):
     """Fire an event on a case, carrying the version the caller saw."""
     body = _json_body("event", "version", "reason")
@@ -195,7 +192,7 @@ def fire_event(case_id: int):
 
 
 @bp.post("/cases/<id:case_id>/challenge-confirmation")
-@token_required(*STAFF)
+@token_required(*ROLES)
 def confirm_challenge(case_id: int):
     """The caller read the expected code on the selfie by eye."""
     version = _version(_json_body("version"))
@@ -204,7 +201,7 @@ def confirm_challenge(case_id: int):
 
 
 @bp.post("/cases/<id:case_id>/claim")
-@token_required(*STAFF)
+@token_required(*ROLES)
 def claim_case(case_id: int):
     """Claim a case nobody holds (or one already yours), carrying the version seen."""
     version = _version(_json_body("version"))
@@ -212,7 +209,7 @@ def claim_case(case_id: int):
 
 
 @bp.post("/cases/<id:case_id>/take-over")
-@token_required("security_lead", "admin")
+@token_required(*LEAD_ROLES)
 def take_over_case(case_id: int):
     """A security lead or admin takes the case from the agent holding it (recorded)."""
     version = _version(_json_body("version"))
@@ -220,7 +217,7 @@ def take_over_case(case_id: int):
 
 
 @bp.post("/cases/<id:case_id>/not-me")
-@token_required(*STAFF)
+@token_required(*ROLES)
 def report_not_me(case_id: int):
     """The account holder says the request is not theirs: recorded, reassessed, escalated."""
     note = _text(_json_body("note"), "note", required=True)
@@ -229,7 +226,7 @@ def report_not_me(case_id: int):
 
 
 @bp.post("/cases/<id:case_id>/verification-retry")
-@token_required(*STAFF)
+@token_required(*ROLES)
 def retry_verification(case_id: int):
     """Run the automated checks of the current photos again after a failure."""
     case = service.retry_verification(case_id, g.agent)
@@ -245,7 +242,7 @@ def openapi():
 
 
 @bp.get("/reports/sla")
-@token_required(*STAFF)
+@token_required(*ROLES)
 def sla_report():
     """The SLA report of the cases filed in a date range (reports/queries.py), as JSON."""
     # Looked up per call, like the report page does, so a test's clock reaches the report.

@@ -17,11 +17,12 @@ from verification.specimen import (
 )
 from workflow import service
 from workflow.models import Account
+from workflow.states import Actor, State
 
 DEMO_AGENTS = [
-    ("admin", "admin@demo.test", "Ada Admin"),
-    ("agent", "agent@demo.test", "Sam Support"),
-    ("security_lead", "lead@demo.test", "Lee Security"),
+    (Actor.ADMIN, "admin@demo.test", "Ada Admin"),
+    (Actor.AGENT, "agent@demo.test", "Sam Support"),
+    (Actor.SECURITY_LEAD, "lead@demo.test", "Lee Security"),
 ]
 
 # (email, surname, given names, date of birth, sex, 2FA on, locked, issue, document)
@@ -130,7 +131,7 @@ def seed() -> list[tuple[str, str, str]]:
         tasks.run_verification(result.case.id, 1)
         for trigger, reason in DEMO_PATHS[index % len(DEMO_PATHS)]:
             case = service.get_case(result.case.id)
-            actor = agents["security_lead"] if case.state == "escalated" else agents["agent"]
+            actor = agents[Actor.SECURITY_LEAD if case.state == State.ESCALATED else Actor.AGENT]
             service.fire_event(case.id, trigger, agent=actor, expected_version=case.version,
                                reason=reason)
     return credentials

@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 
 def people_to_act(case: RecoveryCase) -> list[Agent]:
-    """The case's assignee, or, when nobody (active) holds it, the active leads and admins."""
+    """The case's assignee, or, when nobody (active) holds it, the active leads and admins.
+
+    Leads act on a case nobody holds: they can assign it, and escalations are theirs anyway.
+    """
     if case.assignee is not None and case.assignee.active:
         return [case.assignee]
     return list(db.session.scalars(

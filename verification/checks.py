@@ -240,7 +240,7 @@ def settings_from_mapping(cls, overrides: Mapping[str, object], what: str):
     known = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
     unknown = set(overrides) - set(known)
     if unknown:
-        raise ValueError(f"unknown {what} setting(s): {', '.join(sorted(unknown))}; "
+        raise ValueError(f"unknown {what} setting(s): {', '.join(map(repr, sorted(unknown)))}; "
                          f"known: {', '.join(known)}")
     values = {}
     for name, value in overrides.items():

@@ -23,16 +23,15 @@ Thresholds are calibrated on generated specimen photos (`verification.specimen` 
 pass/fail boundary and prints the measured values quoted next to each threshold below.
 """
 
-import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from .checks import CheckResult, Result
+from .checks import CheckResult, Result, settings_from_mapping
 
 ENGINE = "recovery-desk-quality"
 ENGINE_VERSION = "1"
@@ -169,20 +168,7 @@ class QualityThresholds:
     @classmethod
     def from_mapping(cls, overrides: Mapping[str, float]) -> "QualityThresholds":
         """The defaults with `overrides` applied; an unknown key or a non-number is a ValueError."""
-        known = [f.name for f in fields(cls)]
-        values = {}
-        for key, value in overrides.items():
-            if key not in known:
-                raise ValueError(f"unknown quality threshold {key!r}; known: {', '.join(known)}")
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"quality threshold {key!r} must be a number, not {value!r}") from None
-            if not math.isfinite(number):
-                raise ValueError(f"quality threshold {key!r} must be finite, not {value!r}")
-            values[key] = number
-        return cls(**values)
+        return settings_from_mapping(cls, overrides, "quality")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from .forms import (
     VersionForm,
 )
 from .models import Agent, Evidence, utcnow
-from .states import ACTIVE_STATES, ISSUE_TYPES, State
+from .states import ACTIVE_STATES, ISSUE_TYPES, LEAD_ROLES, State
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
@@ -125,7 +125,7 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         SelectChoice(value=a.id, label=a.name) for a in agents]
     account = case.account
     actions = service.allowed_events(case, current_user.actors, current_user.id)
-    is_lead = current_user.role in ("security_lead", "admin")
+    is_lead = current_user.role in LEAD_ROLES
     photos = {e.kind: e for e in case.current_evidence()}
     now = utcnow()
     return render_template(
@@ -148,6 +148,28 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
     ), status
 
 
+def _act(case_id: int, action, done: str | None = None, **forms):
+    """Run the service call ``action``; back to the case (flashing ``done``) when it worked.
+
+    When the case changed meanwhile (409) or the action is refused now (422), the case page
+    comes again, fresh from the database, with why (and the ``forms`` as they were sent).
+    """
+    try:
+        action()
+    except service.StaleCase as err:
+        status, message = 409, str(err)
+    except service.ReasonRequired:
+        status, message = 422, "Please write a reason for this action."
+    except (service.ActionRefused, service.TransitionNotAllowed) as err:
+        status, message = 422, str(err)
+    else:
+        if done:
+            flash(done, "success")
+        return redirect(url_for("agent.case", case_id=case_id))
+    db.session.expire_all()
+    return _render_case(service.get_case(case_id), status, message, **forms)
+
+
 @bp.get("/cases/<id:case_id>")
 @staff_required()
 def case(case_id: int):
@@ -163,20 +185,9 @@ def fire(case_id: int):
     if not form.validate_on_submit():
         return _render_case(service.get_case(case_id), 400, "The action was incomplete; "
                             "reload the case and try again.")
-    try:
-        service.fire_event(case_id, form.event.data, agent=current_user,
-                           expected_version=form.version.data, reason=form.reason.data)
-    except service.StaleCase as err:
-        db.session.expire_all()
-        return _render_case(service.get_case(case_id), 409, str(err))
-    except (service.TransitionNotAllowed, service.ReasonRequired) as err:
-        db.session.expire_all()
-        message = str(err)
-        if isinstance(err, service.ReasonRequired):
-            message = "Please write a reason for this action."
-        return _render_case(service.get_case(case_id), 422, message)
-    flash("Done.", "success")
-    return redirect(url_for("agent.case", case_id=case_id))
+    return _act(case_id, lambda: service.fire_event(
+        case_id, form.event.data, agent=current_user, expected_version=form.version.data,
+        reason=form.reason.data), "Done.")
 
 
 @bp.post("/cases/<id:case_id>/assign")
@@ -188,36 +199,23 @@ def assign(case_id: int):
     if not form.validate_on_submit():
         return _render_case(service.get_case(case_id), 400, "Reload the case and try again.")
     action = request.form.get("action", "assign")
-    try:
-        if action == "claim":
-            service.claim_case(case_id, current_user, form.version.data)
-        else:
-            assignee = None if action == "release" else form.assignee_id.data
-            service.assign_case(case_id, current_user, assignee, form.version.data)
-    except service.StaleCase as err:
-        db.session.expire_all()
-        return _render_case(service.get_case(case_id), 409, str(err))
-    except service.ActionRefused as err:
-        db.session.expire_all()
-        return _render_case(service.get_case(case_id), 422, str(err))
-    return redirect(url_for("agent.case", case_id=case_id))
+    if action == "claim":
+        return _act(case_id, lambda: service.claim_case(case_id, current_user, form.version.data))
+    assignee = None if action == "release" else form.assignee_id.data
+    return _act(case_id, lambda: service.assign_case(case_id, current_user, assignee,
+                                                     form.version.data))
 
 
 @bp.post("/cases/<id:case_id>/take-over")
-@staff_required("security_lead", "admin")
+@staff_required(*LEAD_ROLES)
 def take_over(case_id: int):
     """A lead takes the case from the agent holding it, once the box is ticked."""
     form = TakeOverForm()
     if not form.validate_on_submit():
         flash("Tick the box to confirm the take-over; nothing was changed.", "error")
         return redirect(url_for("agent.case", case_id=case_id))
-    try:
-        service.take_over_case(case_id, current_user, form.version.data)
-    except service.StaleCase as err:
-        db.session.expire_all()
-        return _render_case(service.get_case(case_id), 409, str(err))
-    flash("You hold this case now.", "success")
-    return redirect(url_for("agent.case", case_id=case_id))
+    return _act(case_id, lambda: service.take_over_case(case_id, current_user, form.version.data),
+                "You hold this case now.")
 
 
 @bp.post("/cases/<id:case_id>/messages")
@@ -227,13 +225,9 @@ def message(case_id: int):
     form = MessageForm()
     if not form.validate_on_submit():
         return _render_case(service.get_case(case_id), 400, None, message_form=form)
-    try:
-        service.add_staff_message(case_id, current_user, form.body.data,
-                                  internal=form.internal.data)
-    except service.ActionRefused as err:
-        return _render_case(service.get_case(case_id), 422, str(err), message_form=form)
-    flash("Note added." if form.internal.data else "Message sent to the user.", "success")
-    return redirect(url_for("agent.case", case_id=case_id))
+    return _act(case_id, lambda: service.add_staff_message(
+        case_id, current_user, form.body.data, internal=form.internal.data),
+        "Note added." if form.internal.data else "Message sent to the user.", message_form=form)
 
 
 @bp.post("/cases/<id:case_id>/challenge-confirmation")
@@ -243,16 +237,9 @@ def confirm_challenge(case_id: int):
     form = VersionForm()
     if not form.validate_on_submit():
         return _render_case(service.get_case(case_id), 400, "Reload the case and try again.")
-    try:
-        service.confirm_challenge(case_id, current_user, form.version.data)
-    except service.StaleCase as err:
-        db.session.expire_all()
-        return _render_case(service.get_case(case_id), 409, str(err))
-    except service.ActionRefused as err:
-        db.session.expire_all()
-        return _render_case(service.get_case(case_id), 422, str(err))
-    flash("The code on the selfie is confirmed.", "success")
-    return redirect(url_for("agent.case", case_id=case_id))
+    return _act(case_id, lambda: service.confirm_challenge(case_id, current_user,
+                                                           form.version.data),
+                "The code on the selfie is confirmed.")
 
 
 @bp.post("/cases/<id:case_id>/not-me")
@@ -262,13 +249,9 @@ def not_me(case_id: int):
     form = NotMeForm()
     if not form.validate_on_submit():
         return _render_case(service.get_case(case_id), 400, None, not_me_form=form)
-    try:
-        service.report_not_me(case_id, current_user, form.note.data)
-    except service.ActionRefused as err:
-        db.session.expire_all()
-        return _render_case(service.get_case(case_id), 422, str(err), not_me_form=form)
-    flash("Recorded: the account holder says this request is not theirs.", "success")
-    return redirect(url_for("agent.case", case_id=case_id))
+    return _act(case_id, lambda: service.report_not_me(case_id, current_user, form.note.data),
+                "Recorded: the account holder says this request is not theirs.",
+                not_me_form=form)
 
 
 @bp.post("/cases/<id:case_id>/verification-retry")
@@ -277,13 +260,8 @@ def retry_verification(case_id: int):
     """Run the automated checks of the current photos again after they failed."""
     if not ActionForm().validate_on_submit():
         return _render_case(service.get_case(case_id), 400, "Reload the case and try again.")
-    try:
-        service.retry_verification(case_id, current_user)
-    except service.ActionRefused as err:
-        db.session.expire_all()
-        return _render_case(service.get_case(case_id), 422, str(err))
-    flash("The automated checks will run again.", "success")
-    return redirect(url_for("agent.case", case_id=case_id))
+    return _act(case_id, lambda: service.retry_verification(case_id, current_user),
+                "The automated checks will run again.")
 
 
 @bp.get("/cases/<id:case_id>/evidence/<id:evidence_id>")

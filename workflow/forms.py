@@ -27,7 +27,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from .states import ISSUE_TYPES
+from . import service
+from .states import EVIDENCE_KINDS, ISSUE_TYPES
 
 # Deliberately loose: the address only has to be deliverable-looking; whether it belongs to
 # an account is never revealed to the submitter.
@@ -182,3 +183,23 @@ class WithdrawForm(Form):
     """Withdraw the request."""
 
     confirm = HiddenField(default="yes")
+
+
+def uploaded_files(form) -> dict[str, bytes | None]:
+    """The bytes of each photo field of ``form``; None for a field left empty."""
+    files = {}
+    for name in EVIDENCE_KINDS:
+        field = getattr(form, name, None)
+        storage = field.data if field is not None else None
+        files[name] = storage.read() if storage and getattr(storage, "filename", None) else None
+    return files
+
+
+def submission_from(form: RecoveryForm, client_ip: str | None) -> service.Submission:
+    """The service's view of a validated RecoveryForm."""
+    return service.Submission(
+        email=form.email.data, full_name=form.full_name.data,
+        date_of_birth=form.date_of_birth.data, issue_type=form.issue_type.data,
+        description=form.description.data or "", consent=bool(form.consent.data),
+        client_ip=client_ip, challenge_token=form.challenge_token.data or None,
+    )

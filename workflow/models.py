@@ -10,11 +10,27 @@ import sqlalchemy.orm as so
 from flask_login import UserMixin
 
 from extensions import db
+from verification.checks import Result
 
-from .states import Actor, State
+from .states import ROLES, Actor, State
 
 # Primary keys are 32-bit integers: larger ids from clients are refused before any query.
 MAX_ID = 2**31 - 1
+
+
+def _one_of(column: str, values) -> str:
+    """The SQL condition that ``column`` holds one of ``values``, for a check constraint.
+
+    The database keeps the constraint it was created with: a new value needs a migration
+    (autogenerate does not compare check constraints).
+    """
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+# Where a case is finished; open cases are the others.
+_RESOLVED_SQL = f"state = '{State.RESOLVED.value}'"
+_OPEN_SQL = f"state <> '{State.RESOLVED.value}'"
 
 
 def utcnow() -> datetime:
@@ -95,7 +111,7 @@ class Agent(UserMixin, db.Model):
     session_generation: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     __table_args__ = (
-        sa.CheckConstraint("role IN ('agent', 'security_lead', 'admin')", name="agent_role"),
+        sa.CheckConstraint(_one_of("role", ROLES), name="agent_role"),
     )
 
     def get_id(self) -> str:
@@ -181,7 +197,7 @@ class RecoveryCase(db.Model):
         sa.Index("ix_recovery_case_queue", "state", "created_at", "id"),
         sa.UniqueConstraint("challenge_nonce", name="uq_recovery_case_challenge_nonce"),
         sa.CheckConstraint(
-            "(state = 'resolved') = (resolution IS NOT NULL)", name="resolved_has_resolution"
+            f"({_RESOLVED_SQL}) = (resolution IS NOT NULL)", name="resolved_has_resolution"
         ),
     )
 
@@ -286,7 +302,7 @@ class VerificationCheck(db.Model):
     actor_agent: so.Mapped[Agent | None] = so.relationship()
 
     __table_args__ = (
-        sa.CheckConstraint("result IN ('clear', 'consider', 'rejected')", name="check_result"),
+        sa.CheckConstraint(_one_of("result", (r.value for r in Result)), name="check_result"),
     )
 
 
@@ -417,8 +433,7 @@ class CaseSla(db.Model):
     __table_args__ = (
         # Due times of open cases only (a twentieth of the rows): the queue's order.
         sa.Index("ix_case_sla_open_due", "next_due_at",
-                 postgresql_where=sa.text("state <> 'resolved'"),
-                 sqlite_where=sa.text("state <> 'resolved'")),
+                 postgresql_where=sa.text(_OPEN_SQL), sqlite_where=sa.text(_OPEN_SQL)),
     )
 
 

@@ -10,33 +10,17 @@ from rate_limits import submission_limit, submission_rate, tracking_token_limit
 from verification import challenge as challenges
 
 from . import service
-from .forms import RecoveryForm, ReplyForm, ResubmitForm, WithdrawForm
+from .forms import (
+    RecoveryForm,
+    ReplyForm,
+    ResubmitForm,
+    WithdrawForm,
+    submission_from,
+    uploaded_files,
+)
 from .states import ISSUE_TYPES, status_text
 
 bp = Blueprint("public", __name__)
-
-EVIDENCE_FIELDS = ("id_document", "id_document_back", "selfie")
-
-
-def uploaded_files(form) -> dict[str, bytes | None]:
-    """The bytes of each photo field of ``form``; None for a field left empty."""
-    files = {}
-    for name in EVIDENCE_FIELDS:
-        field = getattr(form, name, None)
-        storage = field.data if field is not None else None
-        files[name] = storage.read() if storage and getattr(storage, "filename", None) else None
-    return files
-
-
-def submission_from(form, client_ip: str | None) -> service.Submission:
-    """The service's view of a validated RecoveryForm."""
-    return service.Submission(
-        email=form.email.data, full_name=form.full_name.data,
-        date_of_birth=form.date_of_birth.data, issue_type=form.issue_type.data,
-        description=form.description.data or "", consent=bool(form.consent.data),
-        client_ip=client_ip, challenge_token=form.challenge_token.data or None,
-    )
-
 
 @bp.after_request
 def _private(response):

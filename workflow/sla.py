@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .states import ROLES, Actor, State
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # States whose time is measured per case, so a breach can be put down to the stage that used it.
-STAGES = ("id_check", "selfie_check", "escalated", "awaiting_user")
-PAUSED = frozenset({"awaiting_user"})
-STOPPED = "resolved"
-STAFF = frozenset({"agent", "security_lead", "admin"})
+STAGES: tuple[str, ...] = tuple(
+    s.value for s in (State.ID_CHECK, State.SELFIE_CHECK, State.ESCALATED, State.AWAITING_USER))
+PAUSED = frozenset({State.AWAITING_USER.value})
+STOPPED = State.RESOLVED.value
+STAFF = frozenset(ROLES)
 # Staff events the user sees as an answer or a decision (claims, notes and escalations are
 # internal and do not stop the first-response clock).
 USER_VISIBLE_DECISIONS = frozenset({
@@ -246,7 +249,7 @@ def _running_spans(entries: Sequence[Entry], created: datetime,
                    end: datetime) -> list[tuple[datetime, datetime, str]]:
     """(start, end, state) intervals of the case's life up to ``end``."""
     spans = []
-    state, since = "submitted", created
+    state, since = State.SUBMITTED.value, created
     for entry in entries:
         if entry.kind != "event" or entry.to_state is None or entry.at < since:
             continue
@@ -307,7 +310,7 @@ def is_response(entry: Entry) -> bool:
 
 def is_user_message(entry: Entry) -> bool:
     """Something the user said or sent after filing (a reply, new photos)."""
-    return entry.actor == "user" and (
+    return entry.actor == Actor.USER and (
         (entry.kind == "message" and not entry.internal) or entry.name in USER_MESSAGES)
 
 

@@ -1,10 +1,18 @@
 """The check tree without a database: results, reasons and derived stage results."""
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
 
-from verification.checks import REASONS, CheckResult, Result, stage_results, worst
+from verification.checks import (
+    REASONS,
+    CheckResult,
+    Result,
+    settings_from_mapping,
+    stage_results,
+    worst,
+)
 
 
 def row(check, result, attempt=1):
@@ -51,3 +59,26 @@ def test_every_reason_has_both_texts():
     for code, reason in REASONS.items():
         assert code.islower() and reason.user_text.endswith(".")
         assert reason.internal_text.endswith(".")
+
+
+@dataclass(frozen=True)
+class Settings:
+    limit: int = 3
+    share: float = 0.5
+
+
+def test_settings_from_mapping_coerces_each_value_to_its_default_type():
+    settings = settings_from_mapping(Settings, {"limit": "7", "share": 1}, "demo")
+    assert settings == Settings(limit=7, share=1.0) and isinstance(settings.share, float)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"limt": 1, "shar": 2}, "unknown demo setting(s): 'limt', 'shar'; known: limit, share"),
+    ({"limit": "many"}, "demo setting 'limit' must be a number, not 'many'"),
+    ({"share": None}, "demo setting 'share' must be a number, not None"),
+    ({"share": "inf"}, "demo setting 'share' must be finite, not 'inf'"),
+])
+def test_settings_from_mapping_names_the_bad_setting(overrides, message):
+    with pytest.raises(ValueError) as raised:
+        settings_from_mapping(Settings, overrides, "demo")
+    assert str(raised.value) == message
