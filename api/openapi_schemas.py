@@ -7,6 +7,7 @@ from workflow.states import (
     ISSUE_TYPES,
     REQUIRED_EVIDENCE,
     TRIGGERS,
+    USER_ACTIONS,
     Resolution,
     State,
 )
@@ -106,7 +107,7 @@ def component_schemas() -> dict:
                 "status_text": {"type": "string"},
                 "messages": {"type": "array", "items": message},
                 "actions": {"type": "array", "items": {
-                    "type": "string", "enum": ["reply", "resubmit", "withdraw"]}},
+                    "type": "string", "enum": list(USER_ACTIONS)}},
                 "status_url": {"type": "string", "format": "uri"},
             },
         },

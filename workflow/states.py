@@ -53,6 +53,9 @@ EVIDENCE_KINDS: tuple[str, ...] = ("id_document", "id_document_back", "selfie")
 REQUIRED_EVIDENCE: tuple[str, ...] = ("id_document", "selfie")
 DOCUMENT_SIDES: tuple[str, ...] = ("id_document", "id_document_back")
 
+# What the holder of a tracking link may do on an open case, in the order the page offers it.
+USER_ACTIONS: tuple[str, ...] = ("reply", "resubmit", "withdraw")
+
 
 @dataclass(frozen=True)
 class Transition:

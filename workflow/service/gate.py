@@ -15,6 +15,7 @@ from verification.images import NormalizedImage, PoorQuality
 from verification.quality import assess_document_photo
 from verification.selfie import gate_selfie
 
+from ..states import DOCUMENT_SIDES
 from .errors import EvidenceRejected
 from .policies import document_policy, selfie_policy
 
@@ -33,7 +34,7 @@ def quality_gate(images: dict[str, NormalizedImage], *, challenge: bool = False)
     if not current_app.config["QUALITY_GATE"]:
         return
     thresholds = document_policy().quality
-    for kind in ("id_document", "id_document_back"):
+    for kind in DOCUMENT_SIDES:
         if kind not in images:
             continue
         photo = open_image(images[kind].data)

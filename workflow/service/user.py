@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from extensions import db
 
 from ..models import Message, RecoveryCase
-from ..states import Actor, State
+from ..states import USER_ACTIONS, Actor, State
 from .errors import ActionRefused
 from .gate import quality_gate
 from .hooks import queue_document_check
@@ -71,7 +71,5 @@ def user_actions(case: RecoveryCase) -> list[str]:
     """What the user can do on their status page now."""
     if case.is_resolved:
         return []
-    actions = ["reply", "withdraw"]
-    if case.state == State.AWAITING_USER and case.resubmission_requested:
-        actions.insert(1, "resubmit")
-    return actions
+    waiting_for_photos = case.state == State.AWAITING_USER and case.resubmission_requested
+    return [action for action in USER_ACTIONS if action != "resubmit" or waiting_for_photos]
