@@ -31,7 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 import notify
 from extensions import db
 from verification import challenge as challenges
-from verification.checks import REASONS, CheckResult, Result, stage_results, worst
+from verification.checks import REASONS, CheckResult, Result, worst
 from verification.documents import (
     DocumentPolicy,
     DocumentReport,
@@ -52,7 +52,7 @@ from verification.selfie import (
     known_face_check,
 )
 
-from . import machine, sla
+from . import machine, rules, sla
 from .models import (
     MAX_ID,
     Account,
@@ -388,89 +388,50 @@ def _replay(key: str, fingerprint: str, token: str) -> SubmitResult | None:
 
 # --- workflow -----------------------------------------------------------------------------
 
-def _resubmissions_used_up(case: RecoveryCase) -> bool:
-    return case.resubmissions >= current_app.config["MAX_RESUBMISSIONS"]
+def workflow_policy() -> rules.Policy:
+    """The workflow rules' limits from configuration."""
+    return rules.Policy(max_resubmissions=current_app.config["MAX_RESUBMISSIONS"])
 
 
 def allowed_events(case: RecoveryCase, actors, agent_id: int | None = None) -> list[Transition]:
     """The transitions ``actors`` (staff: agent ``agent_id``) may fire on ``case`` now."""
-    rows = machine.allowed_rows(case, actors, agent_id)
-    if case.state == State.ESCALATED and _resubmissions_used_up(case):
-        rows = [row for row in rows if row.trigger != "request_resubmission"]
-    return rows
-
-
-def overrides_checks(case: RecoveryCase, trigger: str) -> bool:
-    """Whether a person firing ``trigger`` would override what the automated checks found.
-
-    Confirming a document, or approving a selfie, that the checks did not clear (consider or
-    rejected, current attempt) is an override: it needs a written reason and is recorded as
-    one.
-    """
-    stage = {"confirm_document": "document", "approve": "selfie"}.get(trigger)
-    if stage is None or (stage == "selfie" and case.state != State.SELFIE_CHECK):
-        return False
-    checks = _automated(case.checks)
-    if stage == "selfie" and challenge_confirmed(case):
-        # The agent compared the code and the held ID by eye: that supersedes the machine's
-        # reading of them.
-        checks = [c for c in checks if not c.check.startswith("selfie.challenge.")]
-    result = stage_results(checks, case.evidence_attempt).get(stage)
-    return result in (Result.CONSIDER, Result.REJECTED)
+    return machine.allowed_rows(case, actors, agent_id, policy=workflow_policy())
 
 
 def _automated(checks):
     """The checks the machines recorded (a person's review does not override itself)."""
-    return [c for c in checks if c.actor_agent_id is None]
+    return rules.automated(checks)
 
 
 def challenge_confirmed(case: RecoveryCase) -> bool:
     """Whether an agent has confirmed the challenge code on the current selfie."""
-    return any(c.check == "selfie.challenge.review" and c.attempt == case.evidence_attempt
-               and c.result == Result.CLEAR for c in case.checks)
+    return rules.challenge_confirmed(case)
 
 
 def reason_needed(case: RecoveryCase, row: Transition) -> bool:
-    """Whether ``row`` needs a written reason for this case now."""
-    return row.needs_reason or overrides_checks(case, row.trigger)
+    """Whether ``row`` needs a written reason from staff for this case now."""
+    return rules.reason_needed(case, row)
 
 
 def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Agent | None,
            reason: str | None) -> Transition:
     """Fire ``trigger`` on a loaded, locked case and record everything that goes with it."""
     agent_id = agent.id if agent else None
-    # First: a refused claim must not turn into the system's escalation below.
+    # A non-holder hears that the case is claimed, whatever they asked for.
     machine.check_claim(case, actors, agent_id)
     from_state = case.state
-    overriding = agent is not None and overrides_checks(case, trigger)
-    if overriding and not (reason or "").strip():
-        raise machine.ReasonRequired(trigger)
-    if (trigger == "approve" and from_state == State.SELFIE_CHECK and case.challenge_code
-            and not challenge_confirmed(case)):
-        raise machine.TransitionNotAllowed(
-            trigger, case.state, f"Compare the code on the selfie with {case.challenge_code} "
-            "and confirm it before approving.")
-    if trigger == "request_resubmission" and _resubmissions_used_up(case):
-        limit = current_app.config["MAX_RESUBMISSIONS"]
-        row = machine.matching_row(case, trigger)
-        if row is None or not row.actors & set(actors):
-            raise machine.TransitionNotAllowed(trigger, case.state)
-        if case.state == State.ESCALATED:
-            raise machine.TransitionNotAllowed(
-                trigger, case.state, f"The user has already sent new photos {limit} times: "
-                "decide the case with what you have.")
-        # The user has had their tries: a person from security looks at it instead.
-        reason = f"Resubmission limit ({limit}) reached. {reason or ''}".strip()
-        trigger, actors, actor = "escalate", {Actor.SYSTEM}, Actor.SYSTEM
-    row = machine.fire(case, trigger, actors, reason, agent_id=agent_id)
+    # The machine applies every rule, and may fire another event (states.REROUTES).
+    fired = machine.fire(case, trigger, actors, reason, agent_id=agent_id,
+                         policy=workflow_policy())
+    row, reason, actor = fired.row, fired.reason, fired.actor or actor
     if "asks_user" in row.tags:
         case.awaiting_from = from_state
         case.resubmission_requested = "resubmission" in row.tags
-    elif row.trigger == "escalate":
+    elif "escalates" in row.tags:
         case.escalated_from = from_state
     # The request for new photos stays open while a lead reviews a waiting case, so that the
     # case can return to waiting exactly as it was; any other way out of waiting closes it.
-    if from_state == State.AWAITING_USER and row.trigger != "escalate":
+    if from_state == State.AWAITING_USER and "escalates" not in row.tags:
         case.resubmission_requested = False
     if row.resolution is not None:
         case.resolution = row.resolution.value
@@ -478,12 +439,12 @@ def _apply(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Age
     if row.user_visible_reason and reason:
         case.messages.append(Message(author_type=actor.value if agent else "system",
                                      agent_id=agent.id if agent else None, body=reason.strip()))
-    review = HUMAN_REVIEWS.get((trigger, State(from_state)))
+    review = HUMAN_REVIEWS.get((fired.trigger, State(from_state)))
     if review is not None and agent is not None:
-        code = "agent_overrode" if overriding else review[2]
+        code = "agent_overrode" if fired.overriding else review[2]
         _record_check(case, CheckResult(check=review[0], result=review[1], reason_code=code),
                       agent=agent)
-    _record(case, trigger, actor=actor, agent=agent, from_state=from_state,
+    _record(case, fired.trigger, actor=actor, agent=agent, from_state=from_state,
             to_state=row.dest.value, reason=reason)
     return row
 
@@ -839,10 +800,14 @@ def _store_findings(case: RecoveryCase, checks: list[CheckResult],
     return outcome, flagged
 
 
-# Findings that call for a person even when the photos must also be retaken: new photos
-# would otherwise start a fresh attempt in which these signals no longer show.
-NEEDS_A_PERSON = frozenset({"document_used_by_other_account", "name_mismatch",
-                            "date_of_birth_mismatch"})
+def _follow_findings(case: RecoveryCase, stage: str, outcome: Result,
+                     checks: list[CheckResult]) -> None:
+    """Fire what a stage's findings call for at the case's state (states.FINDINGS_ROUTES)."""
+    codes = rules.finding_codes(checks)
+    route = rules.route_findings(stage, case.state, outcome, codes)
+    if route is not None:
+        _apply(case, route.trigger, {Actor.SYSTEM}, actor=Actor.SYSTEM, agent=None,
+               reason=rules.route_reason(route, codes))
 
 
 def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
@@ -851,8 +816,9 @@ def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
     Clear: on to the selfie check. Rejected: the user is asked for new photos with what to
     fix (escalated once the resubmissions are used up), unless a finding calls for a person
     first. Consider: stays for an agent. Findings are stored while the attempt is current,
-    whatever the stage; the case is moved only from id_check. Returns "stale" or
-    "duplicate" (storing nothing) for an old attempt or one already recorded.
+    whatever the stage; the case is moved only from id_check (states.FINDINGS_ROUTES).
+    Returns "stale" or "duplicate" (storing nothing) for an old attempt or one already
+    recorded.
     """
     try:
         with _transaction():
@@ -866,18 +832,9 @@ def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
             if mrz is not None and mrz.valid_check_digits and mrz.document_number:
                 others = _other_accounts_with(case, mrz.issuing_country, mrz.document_number)
                 checks.append(compromised_check(mrz, others))
-            outcome, flagged = _store_findings(case, checks, "document_checked")
+            outcome, _ = _store_findings(case, checks, "document_checked")
             case.readings.append(_reading_row(job.attempt, report, outcome))
-            if case.state != State.ID_CHECK:
-                return outcome.value
-            if outcome is Result.CLEAR:
-                _apply(case, "confirm_document", {Actor.SYSTEM}, actor=Actor.SYSTEM,
-                       agent=None, reason="All document checks are clear.")
-            elif outcome is Result.REJECTED and not NEEDS_A_PERSON & set(flagged):
-                codes = dict.fromkeys(f.reason_code for f in checks
-                                      if f.result is Result.REJECTED and f.reason_code)
-                _apply(case, "request_resubmission", {Actor.SYSTEM}, actor=Actor.SYSTEM,
-                       agent=None, reason=" ".join(REASONS[c].user_text for c in codes))
+            _follow_findings(case, "document", outcome, checks)
     except IntegrityError:
         # Another run of the same job stored this attempt first (the unique reading).
         return "duplicate"
@@ -979,11 +936,6 @@ def _known_faces(case: RecoveryCase) -> list[KnownFace]:
     return found
 
 
-# Selfie findings the person can fix with a new photo; anything else waits for a person.
-SELFIE_RETAKE = frozenset({"selfie_no_face", "selfie_several_faces", "selfie_face_too_small",
-                           "selfie_blurry", "selfie_is_document"})
-
-
 def record_selfie_check(job: SelfieJob, report: SelfieReport,
                         extra: list[CheckResult] = ()) -> str:
     """Store one attempt's selfie findings, assess the risk and move the case; the outcome.
@@ -1021,12 +973,8 @@ def record_selfie_check(job: SelfieJob, report: SelfieReport,
             risk = _assess_risk(case)
             if risk.level is Level.HIGH:
                 _escalate_for_risk(case, risk)
-            elif case.state == State.SELFIE_CHECK and outcome is Result.REJECTED:
-                codes = dict.fromkeys(f.reason_code for f in checks
-                                      if f.result is Result.REJECTED and f.reason_code)
-                if set(codes) <= SELFIE_RETAKE:
-                    _apply(case, "request_resubmission", {Actor.SYSTEM}, actor=Actor.SYSTEM,
-                           agent=None, reason=" ".join(REASONS[c].user_text for c in codes))
+            else:
+                _follow_findings(case, "selfie", outcome, checks)
     except IntegrityError:
         return "duplicate"
     except StaleCase:
@@ -1105,17 +1053,15 @@ def report_not_me(case_id: int, agent: Agent, note: str) -> RecoveryCase:
 
 
 def confirm_challenge(case_id: int, agent: Agent, expected_version: int | None) -> RecoveryCase:
-    """An agent read the expected code on the current selfie."""
+    """An agent read the expected code on the current selfie (whoever may approve the case
+    now: at the selfie check, or a security lead while it is escalated)."""
     with _transaction():
         case = _load_case(case_id)
         _check_version(case, expected_version)
         machine.check_claim(case, agent.actors, agent.id)
-        if not case.challenge_code:
-            raise ActionRefused("This request has no challenge code.")
-        if case.state != State.SELFIE_CHECK:
-            raise ActionRefused("The code is confirmed at the selfie check.")
-        if challenge_confirmed(case):
-            raise ActionRefused("The code on this selfie is already confirmed.")
+        refusal = rules.challenge_refusal(case, agent.actors)
+        if refusal is not None:
+            raise ActionRefused(refusal)
         _record_check(case, CheckResult("selfie.challenge.review", Result.CLEAR,
                                         "challenge_confirmed"), agent=agent)
         _record(case, "challenge_confirmed", actor=Actor(agent.role), agent=agent,
