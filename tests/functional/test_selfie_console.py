@@ -24,12 +24,18 @@ def app_config():
     return {"CHALLENGE_ISSUE_TYPES": ["lost_2fa"]}
 
 
-@pytest.fixture
-def agent_client(client, make_agent):
-    agent, token = make_agent("agent", email="sam@example.test", name="Sam")
-    assert sign_in(client, "sam@example.test").status_code == 302
+def signed_in(client, make_agent, role: str, name: str):
+    """The test client signed in as a new staff member, with their agent and API token."""
+    email = f"{name.lower()}@example.test"
+    agent, token = make_agent(role, email=email, name=name)
+    assert sign_in(client, email).status_code == 302
     client.agent, client.token = agent, token
     return client
+
+
+@pytest.fixture
+def agent_client(client, make_agent):
+    return signed_in(client, make_agent, "agent", "Sam")
 
 
 @pytest.fixture
@@ -202,10 +208,7 @@ def test_a_stale_or_misplaced_confirmation_is_refused_on_the_page(agent_client, 
 # escalated case whose code nobody had compared with the selfie.
 @pytest.fixture
 def lead_client(client, make_agent):
-    lead, token = make_agent("security_lead", email="lee@example.test", name="Lee")
-    assert sign_in(client, "lee@example.test").status_code == 302
-    client.agent, client.token = lead, token
-    return client
+    return signed_in(client, make_agent, "security_lead", "Lee")
 
 
 def test_an_escalated_case_is_approved_only_after_the_code_is_confirmed_api(lead_client,
