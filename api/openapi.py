@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document of API v1: successes described here, errors from contract.py."""
 
+from reports.queries import DEFAULT_DAYS, GROUP_BY, MAX_DAYS
 from workflow.models import MAX_ID
 from workflow.states import ISSUE_TYPES, State
 
@@ -46,8 +47,6 @@ IDEMPOTENCY_KEY = {
 
 def _query_parameters(max_page_size: int) -> dict[str, dict]:
     """Every query parameter of the API by name; contract.ROUTES says which operation takes it."""
-    from reports.queries import DEFAULT_DAYS, GROUP_BY
-
     day = {"type": "string", "format": "date"}
     return {
         "state": {"schema": {"type": "string", "enum": [s.value for s in State]}},
@@ -86,8 +85,6 @@ def _agent(operation_id: str, summary: str, description: str | None = None, *,
 
 def _operations() -> dict[str, dict]:
     """Each operation's summary, inputs and success answer, by its contract.ROUTES key."""
-    from reports.queries import MAX_DAYS
-
     return {
         "POST /challenges": {
             "operationId": "createChallenge",

@@ -1,7 +1,9 @@
 """The component schemas of the OpenAPI document: how requests and answers look."""
 
+from reports.queries import BACKLOG_BUCKETS, GROUP_BY, STAGE_COLUMNS, STANDARD_COLUMNS
 from verification.checks import Result
 from verification.risk import Level
+from workflow.sla import STAGES
 from workflow.states import (
     EVIDENCE_KINDS,
     ISSUE_TYPES,
@@ -243,12 +245,8 @@ def component_schemas() -> dict:
     }
 
 
-
 def sla_report_schema() -> dict:
     """The SLA report of GET /reports/sla (its shapes are its own)."""
-    from reports.queries import BACKLOG_BUCKETS, GROUP_BY, STAGE_COLUMNS, STANDARD_COLUMNS
-    from workflow.sla import STAGES
-
     hours = {"type": ["number", "null"], "description": "Business hours"}
     share = {"type": ["number", "null"], "minimum": 0, "maximum": 1,
              "description": "Met within target / met; null when none was met"}

@@ -1,19 +1,21 @@
-"""API v1 routes. Views parse, call the service, and let errors.py shape failures."""
+"""API v1 routes. Views parse, call the service, and let errors/ shape failures."""
 
-from flask import current_app, g, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from errors import ApiError
 from extensions import limiter
 from rate_limits import submission_limit, submission_rate, tracking_token_limit
-from workflow import service
+from reports import queries as reports
+from workflow import models, service
 from workflow.auth import token_required
 from workflow.forms import CONTROL_CHARACTERS, RecoveryForm, submission_from, uploaded_files
 from workflow.states import ISSUE_TYPES, LEAD_ROLES, REQUIRED_EVIDENCE, ROLES, TRIGGERS, State
 
-from . import bp
 from .contract import ROUTES, operation_key
 from .openapi import openapi_document
 from .schemas import case_detail, case_summary, issued_challenge_json, public_status
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @bp.before_request
@@ -246,9 +248,6 @@ def openapi():
 def sla_report():
     """The SLA report of the cases filed in a date range (reports/queries.py), as JSON."""
     # Looked up per call, like the report page does, so a test's clock reaches the report.
-    from reports import queries as reports
-    from workflow import models
-
     args = request.args
     try:
         report = reports.report_for(args.get("from"), args.get("to"), args.get("group_by"),

@@ -59,6 +59,6 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
     if not burst and not sweeping and app.config["SLA_CHECK_SECONDS"]:
         # Without sweeps, a watch of its own restarts an SLA check lost with a worker.
         every(app, app.config["SLA_CHECK_SECONDS"], "sla-check watch",
-               lambda: ensure_sla_check(app))
+              lambda: ensure_sla_check(app))
     worker = SimpleWorker([rq_queue(app)], connection=redis_connection(app), name=name)
     worker.work(burst=burst, with_scheduler=True)

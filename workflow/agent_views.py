@@ -20,7 +20,7 @@ from wtforms import SelectChoice
 from extensions import db, limiter
 from verification.checks import REASONS, stage_results
 
-from . import service
+from . import rules, service
 from .auth import end_session, staff_required, start_session
 from .forms import (
     ActionForm,
@@ -140,6 +140,7 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         selfie_photo=photos.get("selfie"), document_photo=photos.get("id_document"),
         risk=service.current_risk(case), failure=service.verification_failure(case),
         challenge_confirmed=service.challenge_confirmed(case),
+        may_confirm_code=rules.may_confirm_challenge(case, current_user.actors),
         latest={c.check: c for c in case.checks if c.attempt == case.evidence_attempt},
         is_lead=is_lead, may_act=service.may_act(case, current_user),
         take_over_form=TakeOverForm(version=case.version),

@@ -1,16 +1,29 @@
-"""The one state machine for every case, built from the transition table.
+"""The one state machine for every case, built from the transition table and the rules.
 
 The machine holds no model (``model=None``): cases are database rows and the row's
 ``state`` column is the truth. A trigger is fired for a loaded case with
-``fire(case, trigger)``; the machine checks the source state and the stored guards and
-sets ``case.state``. Persisting, auditing and side effects belong to the service.
+``fire(case, trigger, actors)``; the machine checks the source state, the stored guards and
+every named rule in ``RULES`` (each one a condition of the rows it applies to), and sets
+``case.state``. Persisting, auditing and side effects belong to the service.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from transitions import Machine, MachineError
 
-from .states import ALL_STAFF, TRANSITIONS, Actor, State, Transition
+from . import rules
+from .rules import Acting, Policy
+from .states import (
+    ALL_STAFF,
+    OVERRIDES,
+    TRANSITIONS,
+    TRIGGERS,
+    Actor,
+    Resolution,
+    State,
+    Transition,
+)
 
 
 class TransitionNotAllowed(Exception):
@@ -39,23 +52,6 @@ class CaseClaimed(Exception):
                          "A security lead or an admin can take it over.")
 
 
-def claim_allows(case, actors: Iterable[Actor], agent_id: int | None) -> bool:
-    """Whether the case's claim lets ``actors`` (staff as agent ``agent_id``) act on it.
-
-    Nobody holds it: anyone the table allows. Held: staff only as its assignee; the user and
-    the system (the automated checks) whatever the claim.
-    """
-    holder = case.assignee_id
-    return holder is None or not set(actors) & ALL_STAFF or agent_id == holder
-
-
-def check_claim(case, actors: Iterable[Actor], agent_id: int | None) -> None:
-    """Raise CaseClaimed, naming who holds the case, unless the claim lets these actors act."""
-    if not claim_allows(case, actors, agent_id):
-        assignee = getattr(case, "assignee", None)
-        raise CaseClaimed(assignee.name if assignee is not None else f"agent {case.assignee_id}")
-
-
 def _stored_guard_holds(row: Transition, case) -> bool:
     """Whether the case's stored columns let ``row`` apply (it returns where the case left)."""
     if row.resume and getattr(case, row.resume) != row.dest.value:
@@ -67,22 +63,96 @@ def _stored_guard_holds(row: Transition, case) -> bool:
     return True
 
 
-def _claim_holds(event_data) -> bool:
-    """The machine's condition for every row: the claim lets whoever fires act."""
-    acting, case = event_data.kwargs, event_data.model
-    if "actors" not in acting:  # fired without saying who acts: only an unclaimed case moves
-        return case.assignee_id is None
-    return claim_allows(case, acting["actors"], acting.get("agent_id"))
+# --- the named rules ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    """A named rule: a condition of every row it ``applies`` to.
+
+    ``holds(case, acting, row)`` decides on the case's stored facts; ``refusal(case, acting,
+    row)`` is the error ``fire`` raises when it does not hold. ``who`` rules are about who
+    asks, checked before a reroute changes who fires. Rules not ``listed`` do not hide a row
+    from ``allowed_rows``: the action is offered and refused with its message when fired.
+    """
+
+    name: str
+    applies: Callable[[Transition], bool]
+    holds: Callable[[object, Acting, Transition], bool]
+    refusal: Callable[[object, Acting, Transition], Exception]
+    listed: bool = True
+    who: bool = False
 
 
-def _guards(row: Transition) -> list:
-    """The machine's conditions for a row: the same checks as ``_applies`` and the claim."""
+def _claim_refusal(case, acting: Acting, row: Transition) -> CaseClaimed:
+    assignee = getattr(case, "assignee", None)
+    return CaseClaimed(assignee.name if assignee is not None else f"agent {case.assignee_id}")
 
+
+def _asks_for_photos(row: Transition) -> bool:
+    return {"asks_user", "resubmission"} <= set(row.tags)
+
+
+def _may_override(row: Transition) -> bool:
+    return any((row.trigger, source) in OVERRIDES for source in row.sources)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("role", lambda row: True,
+         lambda case, acting, row: bool(row.actors & acting.actors),
+         lambda case, acting, row: TransitionNotAllowed(
+             row.trigger, case.state,
+             f"Your role may not '{row.trigger}' a case that is {case.state}."),
+         who=True),
+    Rule("claim", lambda row: True,
+         lambda case, acting, row: claim_allows(case, acting.actors, acting.agent_id),
+         _claim_refusal, who=True),
+    # Past the limit, the work stages reroute the request (states.REROUTES); an escalated
+    # case is decided with the photos there are.
+    Rule("resubmissions_left", _asks_for_photos,
+         lambda case, acting, row: not rules.resubmissions_used_up(case, acting.policy),
+         lambda case, acting, row: TransitionNotAllowed(
+             row.trigger, case.state, "The user has already sent new photos "
+             f"{acting.policy.max_resubmissions} times: decide the case with what you have.")),
+    Rule("reason", lambda row: row.needs_reason or _may_override(row),
+         lambda case, acting, row: acting.has_reason
+         or not rules.reason_needed(case, row, person=acting.person),
+         lambda case, acting, row: ReasonRequired(row.trigger), listed=False),
+    Rule("challenge_confirmed", lambda row: row.resolution is Resolution.APPROVED,
+         lambda case, acting, row: not rules.challenge_pending(case),
+         lambda case, acting, row: TransitionNotAllowed(
+             row.trigger, case.state, f"Compare the code on the selfie with "
+             f"{case.challenge_code} and confirm it before approving."),
+         listed=False),
+)
+
+
+def _acting(kwargs: dict) -> Acting:
+    """Who acts, from the keyword arguments a trigger was fired with (none: nobody)."""
+    return Acting(frozenset(kwargs.get("actors", ())), kwargs.get("agent_id"),
+                  kwargs.get("reason"), kwargs.get("policy") or Policy())
+
+
+def _conditions(row: Transition) -> list:
+    """The machine's conditions for a row: its stored guard and every rule that applies."""
+    conditions = []
+    if row.resume or row.unless_resumes:
+        def guard(event_data) -> bool:
+            return _stored_guard_holds(row, event_data.model)
+
+        guard.__name__ = f"guard_{row.trigger}_{row.dest.value}"
+        conditions.append(guard)
+    for rule in RULES:
+        if rule.applies(row):
+            conditions.append(_condition(rule, row))
+    return conditions
+
+
+def _condition(rule: Rule, row: Transition):
     def holds(event_data) -> bool:
-        return _stored_guard_holds(row, event_data.model)
+        return rule.holds(event_data.model, _acting(event_data.kwargs), row)
 
-    holds.__name__ = f"guard_{row.trigger}_{row.dest.value}"
-    return [holds, _claim_holds] if row.resume or row.unless_resumes else [_claim_holds]
+    holds.__name__ = f"{rule.name}_{row.trigger}_{row.dest.value}"
+    return holds
 
 
 def _build_machine() -> Machine:
@@ -92,7 +162,7 @@ def _build_machine() -> Machine:
             "trigger": row.trigger,
             "source": [s.value for s in row.sources],
             "dest": row.dest.value,
-            "conditions": _guards(row),
+            "conditions": _conditions(row),
         })
     return Machine(
         model=None,
@@ -105,6 +175,23 @@ def _build_machine() -> Machine:
 
 
 machine = _build_machine()
+
+
+def claim_allows(case, actors: Iterable[Actor], agent_id: int | None) -> bool:
+    """Whether the case's claim lets ``actors`` (staff as agent ``agent_id``) act on it.
+
+    Nobody holds it: anyone the table allows. Held: staff only as its assignee; the user and
+    the system (the automated checks) whatever the claim.
+    """
+    holder = case.assignee_id
+    return holder is None or not set(actors) & ALL_STAFF or agent_id == holder
+
+
+def check_claim(case, actors: Iterable[Actor], agent_id: int | None) -> None:
+    """Raise CaseClaimed, naming who holds the case, unless the claim lets these actors act."""
+    acting = Acting(frozenset(actors), agent_id)
+    if not claim_allows(case, acting.actors, agent_id):
+        raise _claim_refusal(case, acting, None)
 
 
 def _applies(row: Transition, case) -> bool:
@@ -120,42 +207,90 @@ def matching_row(case, trigger: str) -> Transition | None:
     return None
 
 
-def allowed_rows(case, actors: Iterable[Actor], agent_id: int | None = None) -> list[Transition]:
+def _enforce(row: Transition, case, acting: Acting, *, who_only: bool = False,
+             listing: bool = False) -> None:
+    """Raise the refusal of the first rule for ``row`` that does not hold."""
+    for rule in RULES:
+        if (who_only and not rule.who) or (listing and not rule.listed):
+            continue
+        if rule.applies(row) and not rule.holds(case, acting, row):
+            raise rule.refusal(case, acting, row)
+
+
+@dataclass(frozen=True)
+class Fired:
+    """What ``fire`` did: the row that applied and the event as the service records it."""
+
+    row: Transition
+    trigger: str
+    actors: frozenset[Actor]
+    reason: str | None
+    # A person's decision against what the automated checks found (recorded as one).
+    overriding: bool = False
+    # Who the event is recorded as when a reroute says so; None: whoever fired it.
+    actor: Actor | None = None
+
+    @property
+    def dest(self) -> State:
+        return self.row.dest
+
+
+def _plan(case, trigger: str, acting: Acting, *,
+          listing: bool = False) -> tuple[Transition, Transition, Acting, Actor | None]:
+    """The row asked for, and the row, acting and actor the event takes (after a reroute);
+    raises the refusal of the first rule that does not hold."""
+    asked = matching_row(case, trigger)
+    if asked is None or trigger not in machine.events:
+        raise TransitionNotAllowed(trigger, case.state)
+    _enforce(asked, case, acting, who_only=True, listing=listing)
+    row, actor = asked, None
+    reroute = rules.reroute_for(case, trigger, acting.policy)
+    if reroute is not None:
+        actor = reroute.actor
+        acting = Acting(frozenset({actor}), None,
+                        rules.reroute_reason(reroute, acting.reason, acting.policy),
+                        acting.policy)
+        row = matching_row(case, reroute.to)
+        if row is None:
+            raise TransitionNotAllowed(reroute.to, case.state)
+    _enforce(row, case, acting, listing=listing)
+    return asked, row, acting, actor
+
+
+def allowed_rows(case, actors: Iterable[Actor], agent_id: int | None = None,
+                 policy: Policy | None = None) -> list[Transition]:
     """The transitions available for ``case`` now to someone acting as any of ``actors``
-    (staff as agent ``agent_id``: nothing, when another agent holds the case)."""
-    actors = set(actors)
-    if not claim_allows(case, actors, agent_id):
-        return []
-    seen, rows = set(), []
-    for row in TRANSITIONS:
-        if row.trigger not in seen and row.actors & actors and _applies(row, case):
-            seen.add(row.trigger)
-            rows.append(row)
+    (staff as agent ``agent_id``: nothing, when another agent holds the case).
+
+    A row is offered when every listed rule holds; rules about what the firing must bring
+    (a reason, a confirmed challenge code) refuse it when it is fired without.
+    """
+    acting = Acting(frozenset(actors), agent_id, None, policy or Policy())
+    rows = []
+    for trigger in TRIGGERS:
+        try:
+            rows.append(_plan(case, trigger, acting, listing=True)[0])
+        except (TransitionNotAllowed, CaseClaimed, ReasonRequired):
+            continue
     return rows
 
 
 def fire(case, trigger: str, actors: Iterable[Actor], reason: str | None = None,
-         agent_id: int | None = None) -> Transition:
-    """Move ``case`` with ``trigger`` on behalf of ``actors`` (staff: agent ``agent_id``);
-    return the row that applied.
+         agent_id: int | None = None, policy: Policy | None = None) -> Fired:
+    """Move ``case`` with ``trigger`` on behalf of ``actors`` (staff: agent ``agent_id``)
+    under ``policy``; return what was fired (a reroute may fire another event).
 
     Sets ``case.state`` only: the caller records the event and commits, or rolls back.
     """
-    actors = frozenset(actors)
-    row = matching_row(case, trigger)
-    if row is None or trigger not in machine.events:
-        raise TransitionNotAllowed(trigger, case.state)
-    if not row.actors & actors:
-        raise TransitionNotAllowed(
-            trigger, case.state, f"Your role may not '{trigger}' a case that is {case.state}."
-        )
-    check_claim(case, actors, agent_id)
-    if row.needs_reason and not (reason or "").strip():
-        raise ReasonRequired(trigger)
+    acting = Acting(frozenset(actors), agent_id, reason, policy or Policy())
+    _asked, row, acting, actor = _plan(case, trigger, acting)
+    overriding = acting.person and rules.overrides_checks(case, row.trigger)
     try:
-        moved = machine.events[trigger].trigger(case, actors=actors, agent_id=agent_id)
+        moved = machine.events[row.trigger].trigger(
+            case, actors=acting.actors, agent_id=acting.agent_id, reason=acting.reason,
+            policy=acting.policy)
     except MachineError as err:
-        raise TransitionNotAllowed(trigger, case.state) from err
+        raise TransitionNotAllowed(row.trigger, case.state) from err
     if not moved or case.state != row.dest:
-        raise TransitionNotAllowed(trigger, case.state)
-    return row
+        raise TransitionNotAllowed(row.trigger, case.state)
+    return Fired(row, row.trigger, acting.actors, acting.reason, overriding, actor)

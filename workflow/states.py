@@ -133,7 +133,8 @@ TRANSITIONS: list[Transition] = [
                frozenset({Actor.USER}), "User sent new photos", tags=("resubmission",),
                resume="awaiting_from"),
     Transition("escalate", (*WORK_STAGES, State.AWAITING_USER), State.ESCALATED,
-               ALL_STAFF | {Actor.SYSTEM}, "Escalate to security", needs_reason=True),
+               ALL_STAFF | {Actor.SYSTEM}, "Escalate to security", needs_reason=True,
+               tags=("escalates",)),
     *_returns("return_to_stage", State.ESCALATED, "escalated_from",
               LEADS, "Return to the previous stage", needs_reason=True),
     *_staff_and_leads("mark_duplicate", ACTIVE_STATES, State.RESOLVED, "Close as duplicate",
@@ -164,6 +165,73 @@ HUMAN_REVIEWS: dict[tuple[str, State], tuple[str, Result, str]] = {
     # Declining a case that is not under review at a stage (submitted, or waiting for the
     # user) records the event only: no stage's evidence was judged.
 }
+
+# A person's decision that overrides what the automated checks found at a stage, when they
+# did not clear it: (event, from state) -> the stage. It needs a written reason.
+OVERRIDES: dict[tuple[str, State], str] = {
+    ("confirm_document", State.ID_CHECK): "document",
+    ("approve", State.SELFIE_CHECK): "selfie",
+}
+
+
+@dataclass(frozen=True)
+class Reroute:
+    """Firing ``trigger`` from one of ``sources`` while the fact ``when`` (a name in
+    ``workflow.rules.FACTS``) holds fires ``to`` instead, by ``actor``, with ``reason``
+    (formatted with the policy's settings and the reason given)."""
+
+    trigger: str
+    sources: tuple[State, ...]
+    when: str
+    to: str
+    actor: Actor
+    reason: str
+
+
+REROUTES: tuple[Reroute, ...] = (
+    # The user has had their tries: a person from security looks at the case instead. (From
+    # an escalated case the request is refused: the lead decides with what there is.)
+    Reroute("request_resubmission", WORK_STAGES, "resubmissions_used_up", "escalate",
+            Actor.SYSTEM, "Resubmission limit ({max_resubmissions}) reached. {reason}"),
+)
+
+# Findings that call for a person even when the photos must also be retaken: new photos
+# would otherwise start a fresh attempt in which these signals no longer show.
+NEEDS_A_PERSON = frozenset({"document_used_by_other_account", "name_mismatch",
+                            "date_of_birth_mismatch"})
+# Selfie findings the person can fix with a new photo; anything else waits for a person.
+SELFIE_RETAKE = frozenset({"selfie_no_face", "selfie_several_faces", "selfie_face_too_small",
+                           "selfie_blurry", "selfie_is_document"})
+
+
+@dataclass(frozen=True)
+class FindingsRoute:
+    """What the automated checks do with a stage's findings: at ``state``, when the findings
+    come out ``outcome``, the system fires ``trigger`` with ``reason`` (empty: the user texts
+    of the rejected findings, that is what to fix).
+
+    Not taken when a finding that did not clear has a code in ``unless_flagged``, nor, with
+    ``only_rejected``, when a rejected finding has a code outside it.
+    """
+
+    stage: str
+    state: State
+    outcome: Result
+    trigger: str
+    reason: str = ""
+    unless_flagged: frozenset[str] = frozenset()
+    only_rejected: frozenset[str] | None = None
+
+
+FINDINGS_ROUTES: tuple[FindingsRoute, ...] = (
+    FindingsRoute("document", State.ID_CHECK, Result.CLEAR, "confirm_document",
+                  reason="All document checks are clear."),
+    FindingsRoute("document", State.ID_CHECK, Result.REJECTED, "request_resubmission",
+                  unless_flagged=NEEDS_A_PERSON),
+    FindingsRoute("selfie", State.SELFIE_CHECK, Result.REJECTED, "request_resubmission",
+                  only_rejected=SELFIE_RETAKE),
+    # Anything else (consider, a finding for a person) waits for an agent.
+)
 
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t.trigger for t in TRANSITIONS))
 

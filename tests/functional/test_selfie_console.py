@@ -24,12 +24,18 @@ def app_config():
     return {"CHALLENGE_ISSUE_TYPES": ["lost_2fa"]}
 
 
-@pytest.fixture
-def agent_client(client, make_agent):
-    agent, token = make_agent("agent", email="sam@example.test", name="Sam")
-    assert sign_in(client, "sam@example.test").status_code == 302
+def signed_in(client, make_agent, role: str, name: str):
+    """The test client signed in as a new staff member, with their agent and API token."""
+    email = f"{name.lower()}@example.test"
+    agent, token = make_agent(role, email=email, name=name)
+    assert sign_in(client, email).status_code == 302
     client.agent, client.token = agent, token
     return client
+
+
+@pytest.fixture
+def agent_client(client, make_agent):
+    return signed_in(client, make_agent, "agent", "Sam")
 
 
 @pytest.fixture
@@ -196,6 +202,79 @@ def test_a_stale_or_misplaced_confirmation_is_refused_on_the_page(agent_client, 
     assert "confirmed at the selfie check" in text(section(refused.get_data(as_text=True),
                                                            "case-error"))
     assert not service.challenge_confirmed(service.get_case(early.id))
+
+
+# Before, the code was needed only to approve from the selfie check: a lead could approve an
+# escalated case whose code nobody had compared with the selfie.
+@pytest.fixture
+def lead_client(client, make_agent):
+    return signed_in(client, make_agent, "security_lead", "Lee")
+
+
+def test_an_escalated_case_is_approved_only_after_the_code_is_confirmed_api(lead_client,
+                                                                          new_case):
+    case = new_case("escalated", challenge=True)
+    url, headers = f"/api/v1/cases/{case.id}", auth(lead_client.token)
+    body = lead_client.get(url, headers=headers).get_json()
+    assert "approve" in {e["event"] for e in body["allowed_events"]}
+    approve = {"event": "approve", "version": case.version, "reason": "Called the holder."}
+    refused = lead_client.post(f"{url}/events", json=approve, headers=headers)
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    error = refused.get_json()["error"]
+    assert error["code"] == "transition_not_allowed"
+    assert error["message"] == (f"Compare the code on the selfie with {case.challenge_code} "
+                                "and confirm it before approving.")
+    case = service.get_case(case.id)
+    assert (case.state, case.resolution) == ("escalated", None)
+
+    confirmed = lead_client.post(f"{url}/challenge-confirmation",
+                                 json={"version": case.version}, headers=headers)
+    assert confirmed.status_code == 200, confirmed.get_data(as_text=True)
+    assert confirmed.get_json()["challenge"]["confirmed"] is True
+    approve["version"] = confirmed.get_json()["version"]
+    approved = lead_client.post(f"{url}/events", json=approve, headers=headers)
+    assert approved.status_code == 200, approved.get_data(as_text=True)
+    case = service.get_case(case.id)
+    assert (case.state, case.resolution) == ("resolved", "approved")
+
+
+def test_an_escalated_case_is_approved_only_after_the_code_is_confirmed_console(lead_client,
+                                                                              new_case):
+    case = new_case("escalated", challenge=True)
+    url = f"/agent/cases/{case.id}"
+    html = page(lead_client, case)
+    assert 'data-event="approve"' in html and 'id="confirm-code"' in html
+    approve = {"event": "approve", "version": case.version, "reason": "Called the holder."}
+    refused = lead_client.post(f"{url}/events", data=approve)
+    assert refused.status_code == 422
+    assert (f"Compare the code on the selfie with {case.challenge_code} and confirm it before "
+            "approving.") in text(section(refused.get_data(as_text=True), "case-error"))
+    case = service.get_case(case.id)
+    assert (case.state, case.resolution) == ("escalated", None)
+    assert not service.challenge_confirmed(case)
+
+    confirmed = lead_client.post(f"{url}/challenge-confirmation",
+                                 data={"version": case.version})
+    assert confirmed.status_code == 302, confirmed.get_data(as_text=True)
+    case = service.get_case(case.id)
+    assert "Code confirmed by Lee" in text(section(page(lead_client, case), "selfie"))
+    approved = lead_client.post(f"{url}/events", data={**approve, "version": case.version})
+    assert approved.status_code == 302, approved.get_data(as_text=True)
+    case = service.get_case(case.id)
+    assert (case.state, case.resolution) == ("resolved", "approved")
+
+
+def test_an_agent_does_not_confirm_the_code_of_an_escalated_case(agent_client, new_case):
+    case = new_case("escalated", challenge=True)
+    html = page(agent_client, case)
+    assert 'id="confirm-code"' not in html
+    assert "or by a security lead while the case is escalated" in text(section(html, "selfie"))
+    refused = agent_client.post(f"/api/v1/cases/{case.id}/challenge-confirmation",
+                                json={"version": case.version}, headers=auth(agent_client.token))
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["message"] == \
+        "Your role may not confirm the code of a case that is escalated."
+    assert not service.challenge_confirmed(service.get_case(case.id))
 
 
 # --- risk and "this wasn't me" ------------------------------------------------------------

@@ -60,7 +60,7 @@ from .job_records import (
     verification_complete,
     verification_failure,
 )
-from .moves import allowed_events, challenge_confirmed, overrides_checks, reason_needed
+from .moves import allowed_events, challenge_confirmed, reason_needed
 from .policies import (
     challenge_required,
     document_policy,
@@ -101,7 +101,7 @@ __all__ = [
     "claim_case", "confirm_challenge", "create_agent", "current_risk", "deactivate_agent",
     "document_policy", "encode_cursor", "end_sessions", "fire_event", "get_case",
     "intake_limits", "issue_challenge", "list_cases", "may_act", "open_image",
-    "overrides_checks", "queue_query", "reason_needed", "recompute_sla",
+    "queue_query", "reason_needed", "recompute_sla",
     "record_document_check", "record_selfie_check", "record_verification_failure",
     "refresh_sla", "register", "report_not_me", "retry_verification", "risk_policy",
     "schema_ready", "selfie_policy", "session_agent", "set_password", "sla_badge",

@@ -13,11 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from verification.checks import REASONS, CheckResult, Result, worst
+from verification.checks import CheckResult, Result, worst
 from verification.documents import DocumentReport, PersonFacts, compromised_check
 from verification.risk import Level
 from verification.selfie import KnownFace, SelfieReport, known_face_check
 
+from .. import rules
 from ..models import DocumentReading, RecoveryCase, SelfieReading
 from ..states import Actor, State
 from .errors import StaleCase
@@ -56,7 +57,7 @@ def start_document_check(case_id: int, attempt: int) -> DocumentJob | None:
                 return None
             if case.state == State.SUBMITTED:
                 apply_event(case, "start_review", {Actor.SYSTEM}, actor=Actor.SYSTEM, agent=None,
-                       reason=None)
+                            reason=None)
             evidence = {e.kind: e for e in case.current_evidence()}
             front, back = evidence.get("id_document"), evidence.get("id_document_back")
             if front is None:
@@ -93,7 +94,7 @@ def _other_accounts_with(case: RecoveryCase, country: str, number: str) -> list[
 
 
 def store_findings(case: RecoveryCase, checks: list[CheckResult],
-                    event: str) -> tuple[Result, list[str]]:
+                   event: str) -> tuple[Result, list[str]]:
     """Add a job's findings to the check tree with one event; their outcome and flagged codes."""
     for found in checks:
         record_check(case, found, agent=None)
@@ -101,14 +102,18 @@ def store_findings(case: RecoveryCase, checks: list[CheckResult],
     flagged = sorted({f.reason_code for f in checks
                       if f.reason_code and f.result is not Result.CLEAR})
     record_event(case, event, actor=Actor.SYSTEM,
-            reason=f"{outcome.value}" + (f": {', '.join(flagged)}" if flagged else ""))
+                 reason=f"{outcome.value}" + (f": {', '.join(flagged)}" if flagged else ""))
     return outcome, flagged
 
 
-# Findings that call for a person even when the photos must also be retaken: new photos
-# would otherwise start a fresh attempt in which these signals no longer show.
-NEEDS_A_PERSON = frozenset({"document_used_by_other_account", "name_mismatch",
-                            "date_of_birth_mismatch"})
+def follow_findings(case: RecoveryCase, stage: str, outcome: Result,
+                    checks: list[CheckResult]) -> None:
+    """Fire what a stage's findings call for at the case's state (states.FINDINGS_ROUTES)."""
+    codes = rules.finding_codes(checks)
+    route = rules.route_findings(stage, case.state, outcome, codes)
+    if route is not None:
+        apply_event(case, route.trigger, {Actor.SYSTEM}, actor=Actor.SYSTEM, agent=None,
+                    reason=rules.route_reason(route, codes))
 
 
 def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
@@ -117,8 +122,9 @@ def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
     Clear: on to the selfie check. Rejected: the user is asked for new photos with what to
     fix (escalated once the resubmissions are used up), unless a finding calls for a person
     first. Consider: stays for an agent. Findings are stored while the attempt is current,
-    whatever the stage; the case is moved only from id_check. Returns "stale" or
-    "duplicate" (storing nothing) for an old attempt or one already recorded.
+    whatever the stage; the case is moved only from id_check (states.FINDINGS_ROUTES).
+    Returns "stale" or "duplicate" (storing nothing) for an old attempt or one already
+    recorded.
     """
     try:
         with transaction():
@@ -132,18 +138,9 @@ def record_document_check(job: DocumentJob, report: DocumentReport) -> str:
             if mrz is not None and mrz.valid_check_digits and mrz.document_number:
                 others = _other_accounts_with(case, mrz.issuing_country, mrz.document_number)
                 checks.append(compromised_check(mrz, others))
-            outcome, flagged = store_findings(case, checks, "document_checked")
+            outcome, _ = store_findings(case, checks, "document_checked")
             case.readings.append(_reading_row(job.attempt, report, outcome))
-            if case.state != State.ID_CHECK:
-                return outcome.value
-            if outcome is Result.CLEAR:
-                apply_event(case, "confirm_document", {Actor.SYSTEM}, actor=Actor.SYSTEM,
-                       agent=None, reason="All document checks are clear.")
-            elif outcome is Result.REJECTED and not NEEDS_A_PERSON & set(flagged):
-                codes = dict.fromkeys(f.reason_code for f in checks
-                                      if f.result is Result.REJECTED and f.reason_code)
-                apply_event(case, "request_resubmission", {Actor.SYSTEM}, actor=Actor.SYSTEM,
-                       agent=None, reason=" ".join(REASONS[c].user_text for c in codes))
+            follow_findings(case, "document", outcome, checks)
     except IntegrityError:
         # Another run of the same job stored this attempt first (the unique reading).
         return "duplicate"
@@ -231,11 +228,6 @@ def _known_faces(case: RecoveryCase) -> list[KnownFace]:
     return found
 
 
-# Selfie findings the person can fix with a new photo; anything else waits for a person.
-SELFIE_RETAKE = frozenset({"selfie_no_face", "selfie_several_faces", "selfie_face_too_small",
-                           "selfie_blurry", "selfie_is_document"})
-
-
 def record_selfie_check(job: SelfieJob, report: SelfieReport,
                         extra: list[CheckResult] = ()) -> str:
     """Store one attempt's selfie findings, assess the risk and move the case; the outcome.
@@ -273,12 +265,8 @@ def record_selfie_check(job: SelfieJob, report: SelfieReport,
             risk = assess_risk(case)
             if risk.level is Level.HIGH:
                 escalate_for_risk(case, risk)
-            elif case.state == State.SELFIE_CHECK and outcome is Result.REJECTED:
-                codes = dict.fromkeys(f.reason_code for f in checks
-                                      if f.result is Result.REJECTED and f.reason_code)
-                if set(codes) <= SELFIE_RETAKE:
-                    apply_event(case, "request_resubmission", {Actor.SYSTEM}, actor=Actor.SYSTEM,
-                           agent=None, reason=" ".join(REASONS[c].user_text for c in codes))
+            else:
+                follow_findings(case, "selfie", outcome, checks)
     except IntegrityError:
         return "duplicate"
     except StaleCase:

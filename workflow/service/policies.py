@@ -11,7 +11,12 @@ from verification.quality import QualityThresholds
 from verification.risk import RiskPolicy
 from verification.selfie import SelfiePolicy
 
-from .. import sla
+from .. import rules, sla
+
+
+def workflow_policy() -> rules.Policy:
+    """The workflow rules' limits from configuration."""
+    return rules.Policy(max_resubmissions=current_app.config["MAX_RESUBMISSIONS"])
 
 
 def intake_limits() -> dict:

@@ -64,8 +64,8 @@ def queue_query(*, states=None, issue_type: str | None = None, assignee_id: int 
     return query.order_by(RecoveryCase.created_at, RecoveryCase.id)
 
 
-def list_cases(*, limit: int, cursor: str | None = None, **filters) -> tuple[list[RecoveryCase],
-                                                                              str | None]:
+def list_cases(*, limit: int, cursor: str | None = None,
+               **filters) -> tuple[list[RecoveryCase], str | None]:
     """One page of the queue and the cursor of the next page (None at the end)."""
     query = queue_query(**filters)
     if cursor:

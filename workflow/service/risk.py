@@ -10,10 +10,11 @@ from extensions import db
 from verification.checks import Result
 from verification.risk import Level, RiskAssessment, RiskFacts, assess
 
+from .. import rules
 from ..models import AccountChange, Agent, RecoveryCase, VerificationCheck
 from ..states import Actor, State
 from .errors import ActionRefused
-from .moves import apply_event, automated
+from .moves import apply_event
 from .policies import risk_policy
 from .unit import load_case, record_check, record_event, transaction
 
@@ -37,7 +38,7 @@ def _risk_facts(case: RecoveryCase) -> RiskFacts:
                    - timedelta(days=policy.account_change_days))
             .order_by(AccountChange.created_at)))
     findings = tuple(dict.fromkeys(
-        c.reason_code for c in automated(case.checks)
+        c.reason_code for c in rules.automated(case.checks)
         if c.attempt == case.evidence_attempt and c.reason_code and c.result != Result.CLEAR
         and not c.check.startswith("risk.")))
     return RiskFacts(findings=findings, account_requests_24h=account_requests or 0,
@@ -50,8 +51,8 @@ def assess_risk(case: RecoveryCase) -> RiskAssessment:
     risk = assess(_risk_facts(case), risk_policy())
     record_check(case, risk.as_check(), agent=None)
     record_event(case, "risk_assessed", actor=Actor.SYSTEM,
-            reason=f"{risk.level.value}" + (f": {', '.join(r.code for r in risk.reasons)}"
-                                            if risk.reasons else ""))
+                 reason=f"{risk.level.value}" + (f": {', '.join(r.code for r in risk.reasons)}"
+                                                 if risk.reasons else ""))
     return risk
 
 
@@ -62,7 +63,7 @@ def escalate_for_risk(case: RecoveryCase, risk: RiskAssessment) -> None:
     reasons = " ".join(r.text for r in risk.reasons if r.level is Level.HIGH) or \
         " ".join(r.text for r in risk.reasons)
     apply_event(case, "escalate", {Actor.SYSTEM}, actor=Actor.SYSTEM, agent=None,
-           reason=f"High risk. {reasons}")
+                reason=f"High risk. {reasons}")
 
 
 def current_risk(case: RecoveryCase) -> VerificationCheck | None:

@@ -165,9 +165,8 @@ def check_sla(now: datetime | None = None, batch: int = 200) -> list[tuple[int, 
                         continue
                     record_event(case, mark, actor=Actor.SYSTEM, reason=name)
                     policy = settings.policy_for(case.issue_type, case.priority)
-                    announce(mark, case, clock=name, due_at=clock.due_at,
-                                        target=clock.target,
-                                        timezone=settings.calendars[policy.calendar].timezone)
+                    announce(mark, case, clock=name, due_at=clock.due_at, target=clock.target,
+                             timezone=settings.calendars[policy.calendar].timezone)
                     recorded.append((case.id, name, mark))
     for case_id, name, mark in recorded:
         current_app.logger.warning("SLA %s: case %s, %s", mark.removeprefix("sla_"), case_id,

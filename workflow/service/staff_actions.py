@@ -5,11 +5,11 @@ from __future__ import annotations
 from extensions import db
 from verification.checks import CheckResult, Result
 
-from .. import machine
+from .. import machine, rules
 from ..models import MAX_ID, Agent, Message, RecoveryCase, utcnow
-from ..states import LEADS, Actor, State
+from ..states import LEADS, Actor
 from .errors import ActionRefused
-from .moves import apply_event, challenge_confirmed
+from .moves import apply_event
 from .unit import check_version, load_case, record_check, record_event, transaction
 
 
@@ -59,7 +59,7 @@ def take_over_case(case_id: int, agent: Agent, expected_version: int | None) -> 
         elif previous.id != agent.id:
             case.assignee_id = agent.id
             record_event(case, "taken_over", actor=Actor(agent.role), agent=agent,
-                    reason=f"from {previous.name} (agent {previous.id})")
+                         reason=f"from {previous.name} (agent {previous.id})")
     return case
 
 
@@ -88,7 +88,7 @@ def assign_case(case_id: int, agent: Agent, assignee_id: int | None,
                 note += f", from {previous.name}"
             case.assignee_id = assignee_id
             record_event(case, "assigned" if assignee else "released", actor=Actor(agent.role),
-                    agent=agent, reason=note)
+                         agent=agent, reason=note)
     return case
 
 
@@ -109,21 +109,19 @@ def add_staff_message(case_id: int, agent: Agent, body: str, *, internal: bool) 
 
 
 def confirm_challenge(case_id: int, agent: Agent, expected_version: int | None) -> RecoveryCase:
-    """An agent read the expected code on the current selfie."""
+    """An agent read the expected code on the current selfie (whoever may approve the case
+    now: at the selfie check, or a security lead while it is escalated)."""
     with transaction():
         case = load_case(case_id)
         check_version(case, expected_version)
         machine.check_claim(case, agent.actors, agent.id)
-        if not case.challenge_code:
-            raise ActionRefused("This request has no challenge code.")
-        if case.state != State.SELFIE_CHECK:
-            raise ActionRefused("The code is confirmed at the selfie check.")
-        if challenge_confirmed(case):
-            raise ActionRefused("The code on this selfie is already confirmed.")
+        refusal = rules.challenge_refusal(case, agent.actors)
+        if refusal is not None:
+            raise ActionRefused(refusal)
         record_check(case, CheckResult("selfie.challenge.review", Result.CLEAR,
-                                        "challenge_confirmed"), agent=agent)
+                                       "challenge_confirmed"), agent=agent)
         record_event(case, "challenge_confirmed", actor=Actor(agent.role), agent=agent,
-                reason=f"code {case.challenge_code}")
+                     reason=f"code {case.challenge_code}")
         # The version moves so that a form showing the unconfirmed state is stale.
         case.updated_at = utcnow()
     return case

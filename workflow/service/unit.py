@@ -51,8 +51,8 @@ def case_id_for_token(token: str) -> int:
 
 
 def record_event(case: RecoveryCase, event: str, *, actor: Actor, agent: Agent | None = None,
-            from_state: str | None = None, to_state: str | None = None,
-            reason: str | None = None) -> CaseEvent:
+                 from_state: str | None = None, to_state: str | None = None,
+                 reason: str | None = None) -> CaseEvent:
     entry = CaseEvent(event=event, actor_type=actor.value,
                       actor_agent_id=agent.id if agent else None, from_state=from_state,
                       to_state=to_state, reason=reason or None, created_at=utcnow())

@@ -54,7 +54,7 @@ def user_resubmit(token: str, files: dict[str, bytes | None]) -> RecoveryCase:
         case.resubmissions += 1
         case.evidence.extend(evidence_rows(images, attempt=case.evidence_attempt))
         apply_event(case, "user_resubmitted", {Actor.USER}, actor=Actor.USER, agent=None,
-               reason=f"attempt {case.evidence_attempt}")
+                    reason=f"attempt {case.evidence_attempt}")
     queue_document_check(case.id, case.evidence_attempt)
     return case
 
