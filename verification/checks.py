@@ -170,6 +170,18 @@ REASONS: dict[str, Reason] = {
     "risk_high": Reason(
         "Your request is being reviewed by our security team.",
         "High risk: see the reasons listed with the assessment."),
+    # Recent account activity only the owner knows (verification/activity.py).
+    "activity_deposit_mismatch": Reason(
+        "We are checking the details of your request.",
+        "The last deposit the user described (amount or date) does not match the account's "
+        "last deposit, within the tolerances; or the account has no deposit on record."),
+    "activity_purchase_mismatch": Reason(
+        "We are checking the details of your request.",
+        "The asset the user says they bought last is not the account's last purchase."),
+    "activity_attempts_exceeded": Reason(
+        "We are checking the details of your request.",
+        "Earlier requests for this account already answered the activity questions as many "
+        "times as allowed: these answers were not compared (someone may be guessing)."),
     # Compromised documents and integrity signals.
     "document_used_by_other_account": Reason(
         "We are checking the details on your ID.",

@@ -43,6 +43,12 @@ FINDING_LEVELS: dict[str, Level] = {
     "screenshot_dimensions": Level.MEDIUM,
     "document_expired": Level.MEDIUM,
     "challenge_document_not_seen": Level.MEDIUM,
+    # Recent activity only the owner knows (verification/activity.py): the owner may misremember
+    # one figure, so a wrong answer alone is medium; answering again and again past the limit
+    # is how guessing looks.
+    "activity_deposit_mismatch": Level.MEDIUM,
+    "activity_purchase_mismatch": Level.MEDIUM,
+    "activity_attempts_exceeded": Level.HIGH,
 }
 
 FINDING_TEXT: dict[str, str] = {
@@ -59,6 +65,10 @@ FINDING_TEXT: dict[str, str] = {
     "screenshot_dimensions": "The ID photo has a screen's exact size (a screenshot?).",
     "document_expired": "The document has expired.",
     "challenge_document_not_seen": "The held ID's portrait was not found on the selfie.",
+    "activity_deposit_mismatch": "The last deposit described does not match the account's.",
+    "activity_purchase_mismatch": "The last asset bought does not match the account's.",
+    "activity_attempts_exceeded": "The activity questions were answered too many times for "
+                                  "this account: these answers were not compared.",
 }
 
 
