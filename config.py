@@ -126,6 +126,21 @@ class Config:
     CHALLENGE_TTL_SECONDS = 30 * 60
     # Overrides of verification.risk.RiskPolicy (velocity limits, account-change window).
     RISK_THRESHOLDS: dict = {}
+    # Recent activity only the owner knows (verification/activity.py): the form may ask for
+    # the last deposit (amount, date) and the last asset bought. People remember round
+    # figures ("about 500" for 487.30 is 2.6% off) and what they sent rather than what was
+    # credited after fees and exchange rates (1-3% less): 5% takes both, while a guess
+    # still has to land in a band a tenth of the amount wide.
+    ACTIVITY_AMOUNT_TOLERANCE = 0.05
+    # Days either side of the deposit's UTC date: the person's own timezone moves the date
+    # by one, and a bank transfer is credited one or two working days after it was sent.
+    ACTIVITY_DATE_TOLERANCE_DAYS = 2
+    # Requests for one account whose answers are compared within the window; past it the
+    # answers are not compared (a finding of its own, high risk). An owner whose photos
+    # failed resubmits on the status page (the same request); three new requests in a month
+    # already answering differently is someone narrowing the answers down.
+    ACTIVITY_MAX_ATTEMPTS = 3
+    ACTIVITY_ATTEMPT_WINDOW_DAYS = 30
 
     # Service levels (workflow/sla.py). Calendars: a timezone, working hours per weekday and
     # holidays; "24x7" is a calendar too. Durations are business time: "4h" in the office

@@ -103,7 +103,15 @@ def _operations() -> dict[str, dict]:
                            "answer is 400 (challenge_required, challenge_invalid); an expired "
                            "or already used one is 422 (challenge_expired, challenge_used). "
                            "Photos are JPEG, PNG or WebP; one the desk cannot read or judge "
-                           "is refused with what to fix, and nothing is stored.",
+                           "is refused with what to fix, and nothing is stored.\n\n"
+                           "The optional last_deposit_amount, last_deposit_date and "
+                           "last_asset_bought describe recent activity only the account's "
+                           "owner knows; they are compared with the account's record and the "
+                           "result is a check of the case (account.activity.*) that the risk "
+                           "assessment counts. The answer never says whether they matched. "
+                           "The tracking link is also emailed to the account's address of "
+                           "record (or, when the email matches no account, to the address "
+                           "given).",
             "parameters": [IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": {"multipart/form-data": {
                 "schema": {"$ref": "#/components/schemas/RecoveryRequestForm"}}}},

@@ -24,6 +24,15 @@ EMAIL = {"type": "string", "maxLength": 254,
          "pattern": rf"^[^@\s{_CONTROLS}]+@[^@\s{_CONTROLS}]+\.[^@\s{_CONTROLS}]+$"}
 
 
+# workflow/forms.py's AmountField: digits, optionally a decimal point (or comma) and decimals;
+# empty (or only spaces) when not answered.
+AMOUNT = {"type": "string", "maxLength": 40,
+          "allOf": [{"pattern": TEXT["pattern"]},
+                    {"pattern": r"^(\s*|\s*[0-9]{1,15}([.,][0-9]{1,18})?\s*)$"}]}
+# An optional date: YYYY-MM-DD, or empty when not answered.
+OPTIONAL_DATE = {"type": "string", "anyOf": [{"format": "date"}, {"pattern": r"^\s*$"}]}
+
+
 def _nullable(ref: str) -> dict:
     return {"oneOf": [{"type": "null"}, {"$ref": f"#/components/schemas/{ref}"}]}
 
@@ -84,6 +93,18 @@ def component_schemas() -> dict:
                     "description": "From POST /challenges; required for the issue types "
                                    "that need a challenge selfie (the selfie shows the "
                                    "person holding their ID and the code)."},
+                "last_deposit_amount": {
+                    **AMOUNT, "description": "Optional: the amount of the account's last "
+                                             "deposit, as the person remembers it (compared "
+                                             "within a few percent)."},
+                "last_deposit_date": {
+                    **OPTIONAL_DATE, "description": "Optional: the day of the last deposit "
+                                                    "(compared within a day or two); not in "
+                                                    "the future, not before 2009-01-03."},
+                "last_asset_bought": {
+                    **TEXT, "maxLength": 40,
+                    "description": "Optional: the last asset bought, as a symbol or a name "
+                                   "(BTC, Bitcoin)."},
             },
         },
         "IssuedChallenge": {

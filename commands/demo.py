@@ -1,10 +1,12 @@
 """Demo data: accounts of record, staff and cases with generated (specimen) documents."""
 
 import secrets
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 from extensions import db
 from jobs import tasks
+from verification.activity import DEPOSIT, PURCHASE, ActivityAnswers
 from verification.degrade import on_background
 from verification.faces import find_faces
 from verification.specimen import (
@@ -16,7 +18,7 @@ from verification.specimen import (
     to_jpeg_bytes,
 )
 from workflow import service
-from workflow.models import Account
+from workflow.models import Account, AccountActivity, utcnow
 from workflow.states import Actor, State
 
 DEMO_AGENTS = [
@@ -55,6 +57,20 @@ DEMO_PATHS = [
     [("return_to_stage", "Known-face match reviewed: a different person.")],
     [],
 ]
+# Recent activity of each demo account, by person index: (kind, amount, asset, days ago).
+DEMO_ACTIVITY = [
+    [(DEPOSIT, "1200.00", "EUR", 40), (PURCHASE, "0.0150", "BTC", 38),
+     (DEPOSIT, "487.30", "EUR", 6), (PURCHASE, "0.85", "ETH", 5)],
+    [(DEPOSIT, "250.00", "EUR", 20), (PURCHASE, "120", "SOL", 19)],
+    [(DEPOSIT, "3000.00", "USD", 12), (PURCHASE, "2500", "USDC", 12)],
+    [(DEPOSIT, "75.00", "GBP", 3), (PURCHASE, "0.002", "BTC", 2)],
+    [(DEPOSIT, "1000.00", "EUR", 90), (PURCHASE, "1500", "ADA", 88)],
+    [(DEPOSIT, "50.00", "EUR", 1)],
+]
+# The demo requests that answer the activity questions (by person index), as the owner would:
+# a round amount, and the asset by its name rather than its symbol.
+DEMO_ANSWERS = {0: ActivityAnswers(deposit_amount=Decimal("490"),
+                                   asset_bought="ethereum")}
 # Demo variations the automated checks react to, by person index.
 EXPIRED_DOCUMENT = {3}
 ACCOUNT_BIRTH_DATE_DIFFERS = {1}
@@ -110,8 +126,13 @@ def seed() -> list[tuple[str, str, str]]:
         full_name = f"{given.title()} {surname.title()}"
         if index in ACCOUNT_BIRTH_DATE_DIFFERS:
             dob = dob.replace(day=dob.day + 1)
-        db.session.add(Account(email=email, full_name=full_name, date_of_birth=dob,
-                               two_factor_enabled=two_fa, locked=locked))
+        account = Account(email=email, full_name=full_name, date_of_birth=dob,
+                          two_factor_enabled=two_fa, locked=locked)
+        db.session.add(account)
+        for kind, amount, asset, days in DEMO_ACTIVITY[index]:
+            db.session.add(AccountActivity(account=account, kind=kind, amount=Decimal(amount),
+                                           asset=asset,
+                                           occurred_at=utcnow() - timedelta(days=days)))
     db.session.commit()
 
     people = [*DEMO_PEOPLE, ("not.a.customer@demo.test", "DOE", "JANE", date(1990, 1, 1), "F",
@@ -125,7 +146,8 @@ def seed() -> list[tuple[str, str, str]]:
                                date_of_birth=dob, issue_type=issue,
                                description="I cannot get into my account.", consent=True,
                                client_ip=f"203.0.113.{10 + index}",
-                               challenge_token=challenge_token),
+                               challenge_token=challenge_token,
+                               activity=DEMO_ANSWERS.get(index)),
             {"id_document": document, "selfie": selfie}, enqueue=False,
         )
         tasks.run_verification(result.case.id, 1)

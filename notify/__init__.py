@@ -20,7 +20,7 @@ from flask import Flask, current_app
 from extensions import db
 from workflow import service
 from workflow.models import Agent, OutboxEmail, RecoveryCase
-from workflow.states import LEAD_ROLES
+from workflow.states import ISSUE_TYPES, LEAD_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,52 @@ def _sla_words(case: RecoveryCase, *, clock: str, due_at: datetime | None,
 
 
 @dataclass(frozen=True)
+class Address:
+    """A recipient who is not staff: the holder of an account, or whoever filed a request."""
+
+    email: str
+
+
+def requester(case: RecoveryCase) -> list[Address]:
+    """The account's address of record when the request's email matches an account; else
+    the address the request gave."""
+    return [Address(case.account.email if case.account is not None else case.email)]
+
+
+def status_link(token: str) -> str:
+    """The public status page of a request, on the address the desk is reached at."""
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/status/{token}"
+
+
+def _received_words(case: RecoveryCase, **_facts) -> dict[str, object]:
+    return {"case_id": case.id}
+
+
+def _received_body(case: RecoveryCase, headline: str, *, tracking_token: str, **_facts) -> str:
+    issue = ISSUE_TYPES.get(case.issue_type, case.issue_type)
+    lines = [
+        headline,
+        "",
+        f"Request:   #{case.id}, {issue}",
+        f"Filed:     {_when(case.created_at, 'UTC')}",
+        f"Filed with the email address {case.email}.",
+        "",
+        "Follow your request, answer our questions and send new photos here:",
+        status_link(tracking_token),
+        "",
+        "Keep this link private: anyone who has it can see the request and act on it.",
+        "We will never ask you for your password or your two-factor codes.",
+        "",
+        "If you did not ask to recover your account, open the link and withdraw the request:",
+        "someone may be trying to take over your account.",
+        "",
+        "-- ",
+        "Recovery Desk: sent automatically when a recovery request is filed.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
 class Notification:
     """One kind of notification: subject and first line (str.format on its words), body."""
 
@@ -95,7 +141,8 @@ class Notification:
     headline: str
     words: Callable[..., dict[str, object]]
     body: Callable[..., str]
-    recipients: Callable[[RecoveryCase], list[Agent]] = people_to_act
+    # Who receives it: anything with an ``email`` (staff, or an Address).
+    recipients: Callable[[RecoveryCase], list[Agent] | list[Address]] = people_to_act
 
 
 # Notification kind -> what it says and to whom. Adding one is one entry.
@@ -108,6 +155,12 @@ NOTIFICATIONS: dict[str, Notification] = {
         subject="SLA breached: case #{case_id}, {clock_name}",
         headline="Case #{case_id} missed its {clock_name} target (due {due}).",
         words=_sla_words, body=_sla_body),
+    # The tracking link of a new request (facts: tracking_token), to the account's address
+    # of record, or to the address given when it matches no account.
+    "request_received": Notification(
+        subject="Your account recovery request #{case_id}",
+        headline="We received your account recovery request #{case_id}.",
+        words=_received_words, body=_received_body, recipients=requester),
 }
 
 

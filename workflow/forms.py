@@ -1,7 +1,8 @@
 """Forms: one definition of each input, shared by the pages and the API."""
 
 import re
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -26,6 +27,8 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
+
+from verification.activity import ActivityAnswers
 
 from . import service
 from .states import EVIDENCE_KINDS, ISSUE_TYPES
@@ -81,6 +84,41 @@ def _plausible_birth_date(form, field) -> None:
         raise ValidationError("Please check the year of your date of birth.")
 
 
+# An amount as people type it: digits, an optional decimal point (or comma) and decimals.
+AMOUNT_PATTERN = re.compile(r"^\s*\d{1,15}(?:[.,]\d{1,18})?\s*$")
+# The first deposit anyone made in bitcoin was in 2009: an earlier date is a typo.
+EARLIEST_ACTIVITY = date(2009, 1, 3)
+
+
+class AmountField(StringField):
+    """A non-negative decimal amount, as text (never a float: 0.1 stays 0.1); empty is None."""
+
+    amount: Decimal | None = None
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.amount = None
+        text = (self.data or "").strip()
+        if not text:
+            return
+        if not AMOUNT_PATTERN.match(text):
+            raise ValueError("Please enter an amount such as 250 or 0.015.")
+        try:
+            self.amount = Decimal(text.replace(",", "."))
+        except InvalidOperation as err:  # the pattern leaves nothing Decimal refuses
+            raise ValueError("Please enter an amount such as 250 or 0.015.") from err
+
+
+def _plausible_activity_date(form, field) -> None:
+    if field.data is None:
+        return
+    # A day ahead: the person's calendar may already be on tomorrow.
+    if field.data > date.today() + timedelta(days=1):
+        raise ValidationError("The date of the deposit cannot be in the future.")
+    if field.data < EARLIEST_ACTIVITY:
+        raise ValidationError("Please check the year of the deposit.")
+
+
 class RecoveryForm(Form):
     """The recovery request (page and API)."""
 
@@ -106,6 +144,23 @@ class RecoveryForm(Form):
         validators=[DataRequired("We cannot check your identity without your consent.")])
     # The signed token of the challenge code shown on the form (see service.issue_challenge).
     challenge_token = HiddenField(validators=[Optional(), Length(max=1000)])
+    # Optional questions about recent activity only the account's owner knows.
+    last_deposit_amount = AmountField(
+        "Your last deposit: amount", description="Roughly is fine, e.g. 250 or 0.015.",
+        validators=[Optional(), Length(max=40)])
+    last_deposit_date = IsoDateField("Your last deposit: date", format="%Y-%m-%d", validators=[
+        Optional(), _plausible_activity_date])
+    last_asset_bought = StringField(
+        "The last asset you bought", description="For example BTC, ETH or Bitcoin.",
+        validators=[Optional(), Length(max=40)])
+
+    def activity_answers(self) -> ActivityAnswers | None:
+        """The answers about recent activity; None when none was given."""
+        answers = ActivityAnswers(
+            deposit_amount=self.last_deposit_amount.amount,
+            deposit_date=self.last_deposit_date.data,
+            asset_bought=(self.last_asset_bought.data or "").strip() or None)
+        return answers if answers.given() else None
 
 
 class LoginForm(Form):
@@ -202,4 +257,5 @@ def submission_from(form: RecoveryForm, client_ip: str | None) -> service.Submis
         date_of_birth=form.date_of_birth.data, issue_type=form.issue_type.data,
         description=form.description.data or "", consent=bool(form.consent.data),
         client_ip=client_ip, challenge_token=form.challenge_token.data or None,
+        activity=form.activity_answers(),
     )

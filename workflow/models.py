@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask_login import UserMixin
 
 from extensions import db
+from verification.activity import KINDS as ACTIVITY_KINDS
 from verification.checks import Result
 
 from .states import ROLES, Actor, State
@@ -76,6 +78,7 @@ class Account(db.Model):
 
     cases: so.WriteOnlyMapped[RecoveryCase] = so.relationship(back_populates="account")
     changes: so.WriteOnlyMapped[AccountChange] = so.relationship(back_populates="account")
+    activity: so.WriteOnlyMapped[AccountActivity] = so.relationship(back_populates="account")
 
 
 class AccountChange(db.Model):
@@ -93,6 +96,30 @@ class AccountChange(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
 
     account: so.Mapped[Account] = so.relationship(back_populates="changes")
+
+
+class AccountActivity(db.Model):
+    """Recent activity of an account of record (a deposit, a purchase), from the directory.
+
+    What only the owner knows: a recovery request may describe the last deposit and the last
+    asset bought, and the answers are compared with these rows (verification/activity.py).
+    """
+
+    __tablename__ = "account_activity"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    account_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("account.id"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(20))
+    # Exact decimals: crypto amounts carry up to 18 decimals, fiat two.
+    amount: so.Mapped[Decimal] = so.mapped_column(sa.Numeric(38, 18))
+    asset: so.Mapped[str] = so.mapped_column(sa.String(20))
+    occurred_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
+
+    account: so.Mapped[Account] = so.relationship(back_populates="activity")
+
+    __table_args__ = (
+        sa.CheckConstraint(_one_of("kind", ACTIVITY_KINDS), name="account_activity_kind"),
+    )
 
 
 class Agent(UserMixin, db.Model):

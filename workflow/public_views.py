@@ -2,7 +2,16 @@
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from itsdangerous.encoding import base64_decode, bytes_to_int
 
 from extensions import limiter
@@ -21,6 +30,11 @@ from .forms import (
 from .states import ISSUE_TYPES, status_text
 
 bp = Blueprint("public", __name__)
+
+# The session key of the request just filed: the confirmation page (a GET) shows its tracking
+# link from the signed session, so the link never travels in a URL or a log line, and
+# reloading the confirmation shows it again without filing anything.
+FILED = "filed_request"
 
 @bp.after_request
 def _private(response):
@@ -77,7 +91,7 @@ def _render_form(form, status: int = 200, *, fresh_challenge: bool = False):
 @bp.route("/recover", methods=["GET", "POST"])
 @submission_limit
 def recover():
-    """The recovery request form; on success, the confirmation with the tracking link."""
+    """The recovery request form; on success, a redirect to the confirmation (post/redirect/get)."""
     form = RecoveryForm()
     if not form.is_submitted():
         return _render_form(form)
@@ -95,9 +109,19 @@ def recover():
     except service.ChallengeRefused as err:
         form.selfie.errors.append(str(err))
         return _render_form(form, err.status, fresh_challenge=True)
-    status_url = url_for("public.status", token=result.tracking_token, _external=True)
-    return render_template("public/submitted.html", case=result.case,
-                           status_url=status_url), 201
+    session[FILED] = {"case_id": result.case.id, "token": result.tracking_token}
+    return redirect(url_for("public.submitted"), 303)
+
+
+@bp.get("/recover/submitted")
+def submitted():
+    """The confirmation of the request this browser just filed, with its tracking link."""
+    filed = session.get(FILED)
+    if not isinstance(filed, dict) or "token" not in filed:
+        return redirect(url_for("public.recover"))
+    status_url = url_for("public.status", token=filed["token"], _external=True)
+    return render_template("public/submitted.html", case_id=filed["case_id"],
+                           status_url=status_url)
 
 
 def _render_status(token: str, case, status: int = 200, **forms):

@@ -180,7 +180,7 @@ def test_the_form_shows_a_code_and_carries_its_token(client):
 def test_a_form_filed_with_its_code_creates_the_case(client):
     html = client.get("/recover").get_data(as_text=True)
     response = form_submit(client, challenge_token=carried_token(html))
-    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)
     case = db.session.scalars(sa.select(RecoveryCase)).one()
     assert case.challenge_code == shown_code(html)
 
@@ -195,7 +195,7 @@ def test_no_code_when_no_issue_type_needs_one(client):
 def test_a_refused_code_is_shown_at_the_selfie_with_a_new_code(client, token, status):
     if token == "used":
         token = service.issue_challenge().token
-        assert form_submit(client, challenge_token=token).status_code == 201
+        assert form_submit(client, challenge_token=token).status_code == 303
     before = cases()
     response = form_submit(client, challenge_token=token, email="other@example.test")
     assert response.status_code == status

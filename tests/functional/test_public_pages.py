@@ -42,7 +42,10 @@ def test_form_renders_with_every_field(client):
 
 def test_submit_then_follow_the_tracking_link(client):
     response = client.post("/recover", data=form_data(), content_type="multipart/form-data")
-    assert response.status_code == 201
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/recover/submitted"
+    response = client.get("/recover/submitted")
+    assert response.status_code == 200
     link = tracking_link(response.get_data(as_text=True))
     page = client.get(link)
     assert page.status_code == 200
@@ -50,11 +53,34 @@ def test_submit_then_follow_the_tracking_link(client):
     assert cases() == 1
 
 
+def test_reloading_the_confirmation_files_nothing(client):
+    response = client.post("/recover", data=form_data(), content_type="multipart/form-data")
+    assert response.status_code == 303 and cases() == 1
+    location = response.headers["Location"]
+    assert "status" not in location and "token" not in location
+    pages = [client.get(location) for _ in range(3)]
+    assert [page.status_code for page in pages] == [200] * 3
+    links = {tracking_link(page.get_data(as_text=True)) for page in pages}
+    assert len(links) == 1  # the same request every time, and no second one filed
+    assert cases() == 1
+    assert pages[0].headers["Cache-Control"] == "no-store"
+    # The next request filed from this browser replaces the one shown.
+    client.post("/recover", data=form_data(), content_type="multipart/form-data")
+    assert cases() == 2
+    assert tracking_link(client.get(location).get_data(as_text=True)) not in links
+
+
+def test_the_confirmation_without_a_request_filed_leads_to_the_form(client):
+    response = client.get("/recover/submitted")
+    assert response.status_code == 302 and response.headers["Location"] == "/recover"
+    assert cases() == 0
+
+
 def test_same_response_whether_or_not_the_email_has_an_account(client, make_account):
     make_account(email="known@example.test")
 
     def normalised(email):
-        html = client.post("/recover", data=form_data(email=email),
+        html = client.post("/recover", data=form_data(email=email), follow_redirects=True,
                            content_type="multipart/form-data").get_data(as_text=True)
         html = re.sub(r"/status/[A-Za-z0-9_\-]+", "/status/T", html)
         return re.sub(r"#\d+", "#N", html)

@@ -130,7 +130,7 @@ def test_a_real_selfie_passes_on_the_api_and_the_form(client, name):
     response = post(client, "/recover", form_data(
         email="bruno@example.test", id_document=file(passport(), "id.jpg"),
         selfie=file(selfie_photo(name), "selfie.jpg")))
-    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)
     assert cases() == 2
 
 

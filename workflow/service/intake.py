@@ -20,13 +20,15 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from verification import challenge as challenges
+from verification.activity import ActivityAnswers
 from verification.images import ImageRejected, NormalizedImage, normalize_upload
 
 from ..models import Account, Evidence, IdempotencyKey, RecoveryCase, token_hash, utcnow
 from ..states import EVIDENCE_KINDS, ISSUE_TYPES, REQUIRED_EVIDENCE, Actor, State
+from .activity import record_activity_answers
 from .errors import ChallengeRefused, EvidenceRejected, IdempotencyConflict, MissingEvidence
 from .gate import quality_gate
-from .hooks import queue_document_check
+from .hooks import announce, queue_document_check
 from .policies import challenge_required, intake_limits
 from .unit import record_event, transaction
 
@@ -69,6 +71,8 @@ class Submission:
     client_ip: str | None = None
     # The signed token of the challenge code the form (or POST /api/v1/challenges) issued.
     challenge_token: str | None = None
+    # Optional answers about recent account activity only the owner knows.
+    activity: ActivityAnswers | None = None
 
     def fingerprint(self, images: dict[str, NormalizedImage]) -> str:
         """A digest of the request's content, to recognise a retry of the same request."""
@@ -79,6 +83,9 @@ class Submission:
             "files": {k: v.original_sha256 for k, v in images.items()},
             "challenge": self.challenge_token,
         }
+        if self.activity is not None and self.activity.given():
+            # Only when answered, so requests without answers keep their earlier digests.
+            content["activity"] = self.activity.as_dict()
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -139,16 +146,21 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
                 date_of_birth=sub.date_of_birth, issue_type=sub.issue_type,
                 description=sub.description.strip(), consent_at=utcnow(), client_ip=sub.client_ip,
                 state=State.SUBMITTED.value, tracking_token_hash=token_hash(token),
+                evidence_attempt=1,
                 challenge_code=challenge.code if challenge else None,
                 challenge_nonce=challenge.nonce if challenge else None,
             )
             case.evidence.extend(evidence_rows(images, attempt=1))
             record_event(case, "submitted", actor=Actor.USER, to_state=State.SUBMITTED.value)
             db.session.add(case)
+            db.session.flush()
+            record_activity_answers(case, sub.activity)
             if idempotency_key is not None:
-                db.session.flush()
                 db.session.add(IdempotencyKey(key=idempotency_key, fingerprint=fingerprint,
                                               case_id=case.id))
+            # The tracking link by email too, committed with the case (only its hash is
+            # stored on the case; the outbox holds the email until it is sent).
+            announce("request_received", case, tracking_token=token)
     except IntegrityError:
         # Another request with the same Idempotency-Key won the race; answer as it did.
         if idempotency_key is not None:

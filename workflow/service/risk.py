@@ -7,6 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from extensions import db
+from verification.activity import CHECK_PREFIX as ACTIVITY_CHECKS
 from verification.checks import Result
 from verification.risk import Level, RiskAssessment, RiskFacts, assess
 
@@ -39,8 +40,9 @@ def _risk_facts(case: RecoveryCase) -> RiskFacts:
             .order_by(AccountChange.created_at)))
     findings = tuple(dict.fromkeys(
         c.reason_code for c in rules.automated(case.checks)
-        if c.attempt == case.evidence_attempt and c.reason_code and c.result != Result.CLEAR
-        and not c.check.startswith("risk.")))
+        # The activity answers are checked once, at filing: they count whatever the attempt.
+        if (c.attempt == case.evidence_attempt or c.check.startswith(ACTIVITY_CHECKS))
+        and c.reason_code and c.result != Result.CLEAR and not c.check.startswith("risk.")))
     return RiskFacts(findings=findings, account_requests_24h=account_requests or 0,
                      ip_requests_24h=ip_requests or 0, account_changes=tuple(changes),
                      not_me_reports=sum(1 for e in case.events if e.event == "reported_not_me"))
