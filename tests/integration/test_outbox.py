@@ -73,6 +73,13 @@ def smtp_server(smtp_port):
     controller.stop()
 
 
+@pytest.fixture(autouse=True)
+def sla_emails_only(monkeypatch):
+    """These tests read the SLA emails alone: filing a case also emails its tracking link
+    (tests/integration/test_tracking_link_email.py), which is left out here."""
+    monkeypatch.delitem(notify.NOTIFICATIONS, "request_received")
+
+
 class Clock:
     def __init__(self, start: datetime):
         self.now = start
