@@ -20,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
+    EqualTo,
     InputRequired,
     Length,
     Optional,
@@ -203,3 +204,16 @@ def submission_from(form: RecoveryForm, client_ip: str | None) -> service.Submis
         description=form.description.data or "", consent=bool(form.consent.data),
         client_ip=client_ip, challenge_token=form.challenge_token.data or None,
     )
+
+
+class ResetPasswordForm(Form):
+    """A new password, typed twice, on the page a reset link opens."""
+
+    password = PasswordField("New password", validators=[
+        DataRequired("Choose a new password."),
+        Length(min=service.PASSWORD_MIN_LENGTH, max=1024,
+               message=f"Choose a password of at least {service.PASSWORD_MIN_LENGTH} "
+                       "characters.")])
+    confirm = PasswordField("The same password again", validators=[
+        DataRequired("Type the password a second time."),
+        EqualTo("password", "The two passwords are not the same.")])
