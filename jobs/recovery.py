@@ -1,10 +1,11 @@
 """Recovery actions as jobs: run right after the approval's commit, and swept when due.
 
-Where they run is RECOVERY_ACTION_EXECUTOR (unset: VERIFICATION_EXECUTOR): a background thread of this process
-("thread"), an RQ job for `flask worker` ("rq"), in the caller right after the commit
-("inline"), or only by the sweep ("off"). Running an action twice is harmless: the service
-claims each one before performing it, and the sweep (RECOVERY_ACTION_SWEEP_SECONDS) takes up
-what is due: retries after their backoff, and actions whose runner died.
+Where they run is RECOVERY_ACTION_EXECUTOR (unset: VERIFICATION_EXECUTOR): a background
+thread of this process ("thread"), an RQ job for `flask worker` ("rq"), in the caller right
+after the commit ("inline"), or only by the sweep ("off"). Running an action twice is
+harmless: the service claims each one before performing it, and the sweep
+(RECOVERY_ACTION_SWEEP_SECONDS) takes up what is due: retries after their backoff, and actions
+whose runner died.
 """
 
 from __future__ import annotations

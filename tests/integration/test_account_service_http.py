@@ -136,8 +136,7 @@ def test_failures_are_retried_with_backoff_and_the_action_happens_once(
         action.idempotency_key}
     assert len(identity.requests) == 3
     assert [e.event for e in events_of(case.id)] == [
-        "recovery_planned", "recovery_action_failed", "recovery_action_failed",
-        "recovery_action_done"]
+        "recovery_action_failed", "recovery_action_failed", "recovery_action_done"]
     assert "(http)" in events_of(case.id)[-1].reason
     assert jobs.recovery.sweep_actions(app) == []
     # The remote service acted: the local directory was not touched, and sent no link.

@@ -108,9 +108,9 @@ def plan_recovery_actions(case: RecoveryCase) -> list[RecoveryAction]:
                               status=ActionStatus.PENDING.value, attempts=0, due_at=now,
                               result={}, created_at=now)
                for number, step in enumerate(steps, start=1)]
+    # The rows are the plan (the case page and the API list them); the record gets the
+    # outcome of each step as it happens.
     case.recovery_actions.extend(planned)
-    record_event(case, "recovery_planned", actor=Actor.SYSTEM,
-                 reason=f"{', '.join(s.value for s in steps)} through {adapter}")
     case_id = case.id
     after_commit(lambda: _queue_quietly(case_id))
     return planned
