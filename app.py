@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Config, Flask
 from werkzeug.routing import IntegerConverter
 
+import accounts
 import commands
 import config
 import errors
@@ -85,6 +86,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     init_login(app)
     notify.init_app(app)
+    accounts.init_app(app)
     jobs.init_app(app)
 
 

@@ -210,6 +210,39 @@ class Config:
     # tell it when a scheduled job writes an email). `make run` serves this one.
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 
+    # Recovery actions (workflow/service/recovery.py): what approving a case does to the
+    # account, through an account service. Without ACCOUNT_SERVICE_URL the desk acts on its own
+    # directory (the Account table) and serves the reset page itself; with it, every step is a
+    # request to the exchange's identity service, signed with ACCOUNT_SERVICE_SECRET
+    # (RECOVERY_ACCOUNT_SERVICE_SECRET or instance/config.py: the desk refuses to start with a
+    # URL and no secret).
+    ACCOUNT_SERVICE_URL: str | None = None
+    ACCOUNT_SERVICE_SECRET: str | None = None
+    # Seconds to connect to it and again to wait for its answer: an identity service answers
+    # in well under a second; a slower one is treated as down and the step retried.
+    ACCOUNT_SERVICE_TIMEOUT_SECONDS = 10
+    # Where the steps run right after an approval: None follows VERIFICATION_EXECUTOR;
+    # "thread", "rq", "inline" (in the approving request, after its commit) or "off" (only
+    # the sweep runs them).
+    RECOVERY_ACTION_EXECUTOR: str | None = None
+    # Waits before each new try of a step that failed for a passing reason (the service
+    # unreachable, busy, answering 5xx): outages of minutes are waited out within the hour;
+    # after the last one the step waits for an agent's Retry, visible on the case.
+    RECOVERY_ACTION_RETRY_DELAYS = [30, 120, 600, 1800]
+    # How long a runner holds a step it performs before another may take it (its runner
+    # died): longer than one request to the service can last (two timeouts).
+    RECOVERY_ACTION_CLAIM_SECONDS = 300
+    # How often the sweep runs the steps that are due (retries, steps whose runner died);
+    # 0: never (steps then run only right after the approval or an agent's Retry).
+    RECOVERY_ACTION_SWEEP_SECONDS = 60
+    # How long a reset link of the local directory works. It is single use and goes to the
+    # address of record only; a day lets the owner read it the next morning, where an expired
+    # link would mean a whole new request with new photos.
+    RESET_LINK_TTL = 24 * 60 * 60
+    # The reset page per client address (looking at a link and setting the password): the
+    # owner needs a few; a token cannot be guessed (256 random bits), this bounds the load.
+    RATELIMIT_RESET_LINK = "30 per hour"
+
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25
     API_MAX_PAGE_SIZE = 100

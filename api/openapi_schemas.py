@@ -10,6 +10,8 @@ from workflow.states import (
     REQUIRED_EVIDENCE,
     TRIGGERS,
     USER_ACTIONS,
+    ActionStatus,
+    RecoveryStep,
     Resolution,
     State,
 )
@@ -211,6 +213,30 @@ def component_schemas() -> dict:
             "type": "object", "required": ["reason", "at"],
             "properties": {"reason": {"type": ["string", "null"]}, "at": stamp},
         },
+        "RecoveryAction": {
+            "type": "object",
+            "description": "One step of an approved recovery, performed through an account "
+                           "service (the local directory or the identity service), exactly "
+                           "once. A failed step shows its error; it is tried again by itself "
+                           "at next_attempt_at, or waits for an agent's retry when that is "
+                           "null.",
+            "required": ["id", "kind", "adapter", "status", "attempts", "due_at",
+                         "next_attempt_at", "last_error", "result", "created_at", "done_at"],
+            "properties": {
+                "id": {"type": "integer"},
+                "kind": {"type": "string", "enum": [k.value for k in RecoveryStep]},
+                "label": {"type": "string"},
+                "adapter": {"type": "string"},
+                "status": {"type": "string", "enum": [a.value for a in ActionStatus]},
+                "attempts": {"type": "integer"},
+                "due_at": stamp,
+                "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+                "last_error": {"type": ["string", "null"]},
+                "result": {"type": "object"},
+                "created_at": stamp,
+                "done_at": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
         "CaseList": {
             "type": "object", "required": ["items", "next_cursor"],
             "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/"
@@ -221,7 +247,8 @@ def component_schemas() -> dict:
             "allOf": [{"$ref": "#/components/schemas/CaseSummary"}, {
                 "type": "object",
                 "required": ["resolution", "allowed_events", "checks", "events", "messages",
-                             "selfie", "risk", "challenge", "verification_failure"],
+                             "selfie", "risk", "challenge", "verification_failure",
+                             "recovery_actions"],
                 "properties": {
                     "submitted": {"type": "object"},
                     "account": {"type": ["object", "null"]},
@@ -239,6 +266,8 @@ def component_schemas() -> dict:
                     "risk": _nullable("RiskAssessment"),
                     "challenge": _nullable("CaseChallenge"),
                     "verification_failure": _nullable("VerificationFailure"),
+                    "recovery_actions": {"type": "array", "items": {
+                        "$ref": "#/components/schemas/RecoveryAction"}},
                     "stage_results": {"type": "object", "additionalProperties": result},
                     "events": {"type": "array", "items": {"type": "object"}},
                     "messages": {"type": "array", "items": message},

@@ -4,7 +4,7 @@ from flask import url_for
 
 from verification.checks import REASONS, stage_results
 from workflow import service
-from workflow.states import ISSUE_TYPES, Actor, status_text
+from workflow.states import ISSUE_TYPES, RECOVERY_STEP_LABELS, Actor, status_text
 
 
 def _time(value):
@@ -144,6 +144,17 @@ def failure_json(event) -> dict | None:
     return {"reason": event.reason, "at": _time(event.created_at)}
 
 
+def recovery_action_json(action) -> dict:
+    """One step of an approved recovery and how it went."""
+    return {
+        "id": action.id, "kind": action.kind, "label": RECOVERY_STEP_LABELS[action.kind],
+        "adapter": action.adapter, "status": action.status, "attempts": action.attempts,
+        "due_at": _time(action.due_at), "next_attempt_at": _time(action.next_attempt_at),
+        "last_error": action.last_error, "result": action.result or {},
+        "created_at": _time(action.created_at), "done_at": _time(action.done_at),
+    }
+
+
 def issued_challenge_json(issued) -> dict:
     """A fresh challenge code and the token that proves this desk issued it."""
     return {"code": issued.code, "challenge_token": issued.token,
@@ -178,6 +189,7 @@ def case_detail(case, agent) -> dict:
         "risk": risk_json(service.current_risk(case)),
         "challenge": challenge_json(case),
         "verification_failure": failure_json(service.verification_failure(case)),
+        "recovery_actions": [recovery_action_json(a) for a in case.recovery_actions],
         "stage_results": {
             stage: result.value
             for stage, result in stage_results(case.checks, case.evidence_attempt).items()

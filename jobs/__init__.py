@@ -18,9 +18,12 @@ A job lost with its process, or never queued because Redis could not be reached,
 the sweep (``jobs.schedule.sweep``), which runs when a worker starts and every
 VERIFICATION_SWEEP_SECONDS.
 
+Recovery actions planned by an approval run the same way (``jobs.recovery``), retried by a
+sweep of their own with the backoff of RECOVERY_ACTION_RETRY_DELAYS.
+
 The service never imports this package: ``init_app`` registers ``enqueue_document_check`` as
-the service's job hook, so a committed request queues its checks without the service knowing
-where they run.
+the service's job hook (and ``enqueue_recovery_actions`` as its action hook), so a committed
+request queues its checks without the service knowing where they run.
 """
 
 import re
@@ -31,6 +34,7 @@ from reports.queries import report_settings
 from workflow import service
 
 from .executors import EXECUTORS, enqueue_document_check
+from .recovery import ACTION_EXECUTORS, action_executor, enqueue_recovery_actions
 from .schedule import SCHEDULES, Schedules
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -45,6 +49,12 @@ def init_app(app: Flask) -> None:
                            f"not {name!r}")
     if name == "rq" and not app.config.get("REDIS_URL"):
         raise RuntimeError("VERIFICATION_EXECUTOR is 'rq' but REDIS_URL is not set.")
+    actions = action_executor(app)
+    if actions not in ACTION_EXECUTORS:
+        raise RuntimeError(f"RECOVERY_ACTION_EXECUTOR must be one of "
+                           f"{', '.join(ACTION_EXECUTORS)}, not {actions!r}")
+    if actions == "rq" and not app.config.get("REDIS_URL"):
+        raise RuntimeError("RECOVERY_ACTION_EXECUTOR is 'rq' but REDIS_URL is not set.")
     queue = app.config["VERIFICATION_QUEUE"]
     if not isinstance(queue, str) or not _QUEUE_NAME.fullmatch(queue):
         # The queue's name is part of RQ job ids, which take only these characters.
@@ -60,6 +70,7 @@ def init_app(app: Flask) -> None:
                 build()
             except (TypeError, ValueError) as err:
                 raise RuntimeError(f"{what} settings are not valid: {err}") from err
-    service.register(app, queue_document_check=enqueue_document_check)
+    service.register(app, queue_document_check=enqueue_document_check,
+                     queue_recovery_actions=enqueue_recovery_actions)
     app.extensions[SCHEDULES] = schedules = Schedules(app)
     app.before_request(schedules.start)

@@ -21,6 +21,7 @@ from notify import outbox
 from workflow import service
 
 from .executors import EXECUTORS
+from .recovery import action_executor, sweep_actions
 from .redis_queue import rq_queue
 
 SCHEDULES = "recovery_schedules"
@@ -61,6 +62,8 @@ class Schedules:
                 (start_sweeper, name == "thread"
                  and self.app.config["VERIFICATION_SWEEP_SECONDS"]),
                 (start_sla_checks, name != "rq" and self.app.config["SLA_CHECK_SECONDS"]),
+                (start_action_sweeps, action_executor(self.app) != "rq"
+                 and self.app.config["RECOVERY_ACTION_SWEEP_SECONDS"]),
             ) if needed]
             if wanted and not service.schema_ready():
                 self._next_look = time.monotonic() + self.SCHEMA_RETRY_SECONDS
@@ -209,3 +212,14 @@ def start_sweeper(app: Flask, then: Callable[[Flask], object] | None = None
             then(app)
 
     return every(app, interval, "verification sweep", work)
+
+
+def start_action_sweeps(app: Flask) -> threading.Thread | None:
+    """Run the due recovery actions every RECOVERY_ACTION_SWEEP_SECONDS on a thread (0: never).
+
+    In the web process without RQ; `flask worker` processes run it with RQ.
+    """
+    seconds = app.config["RECOVERY_ACTION_SWEEP_SECONDS"]
+    if not seconds:
+        return None
+    return every(app, seconds, "recovery actions", lambda: sweep_actions(app))

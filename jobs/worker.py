@@ -12,8 +12,9 @@ from verification.faces import FaceEngineUnavailable, face_engine
 from verification.ocr import OcrUnavailable, ocr_engine
 
 from .executors import IN_PROCESS
+from .recovery import sweep_actions
 from .redis_queue import redis_connection, rq_queue
-from .schedule import ensure_sla_check, every, start_sweeper, sweep
+from .schedule import ensure_sla_check, every, start_action_sweeps, start_sweeper, sweep
 
 
 def load_engines(app: Flask) -> None:
@@ -55,6 +56,11 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
     app.logger.info("worker: %d case(s) queued again by the start-up sweep", len(swept))
     if ensure_sla_check(app):
         app.logger.info("worker: SLA check queued (none was queued, scheduled or running)")
+    # Recovery actions left due (retries, a worker that died mid-action): run now, then on
+    # a schedule of their own (the claim lets one worker of many perform each).
+    sweep_actions(app)
+    if not burst:
+        start_action_sweeps(app)
     sweeping = not burst and start_sweeper(app, then=ensure_sla_check) is not None
     if not burst and not sweeping and app.config["SLA_CHECK_SECONDS"]:
         # Without sweeps, a watch of its own restarts an SLA check lost with a worker.

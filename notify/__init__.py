@@ -19,11 +19,10 @@ from flask import Flask, current_app
 
 from extensions import db
 from workflow import service
-from workflow.models import Agent, OutboxEmail, RecoveryCase
+from workflow.models import Account, Agent, OutboxEmail, RecoveryCase
 from workflow.states import ISSUE_TYPES, LEAD_ROLES
 
 log = logging.getLogger(__name__)
-
 
 
 def people_to_act(case: RecoveryCase) -> list[Agent]:
@@ -87,6 +86,37 @@ def _sla_words(case: RecoveryCase, *, clock: str, due_at: datetime | None,
             "due": _when(due_at, "UTC")}
 
 
+def owner_of_record(case: RecoveryCase) -> list[Account]:
+    """The account of record, at its address of record (never the address the form used)."""
+    return [case.account] if case.account is not None else []
+
+
+def _reset_words(case: RecoveryCase, **_facts) -> dict[str, object]:
+    return {"case_id": case.id}
+
+
+def _reset_body(case: RecoveryCase, headline: str, *, link: str, expires_at: datetime,
+                second_factor_removed: bool, **_facts) -> str:
+    lines = [headline, ""]
+    if second_factor_removed:
+        lines += ["The second factor (two-factor device) of your account was removed: at your",
+                  "next sign-in you will set up a new one.", ""]
+    lines += [
+        "Choose a new password here (the link works once):",
+        "",
+        f"  {link}",
+        "",
+        f"It expires on {_when(expires_at, 'UTC')}.",
+        "",
+        "If you did not ask to recover your account, do not use the link and reply to this",
+        "email: someone may be trying to take it over.",
+        "",
+        "-- ",
+        f"Recovery Desk, about recovery request #{case.id}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class Address:
     """A recipient who is not staff: the holder of an account, or whoever filed a request."""
@@ -141,8 +171,9 @@ class Notification:
     headline: str
     words: Callable[..., dict[str, object]]
     body: Callable[..., str]
-    # Who receives it: anything with an ``email`` (staff, or an Address).
-    recipients: Callable[[RecoveryCase], list[Agent] | list[Address]] = people_to_act
+    # Who receives it: anything with an ``email`` (staff, the account of record, an Address).
+    recipients: Callable[[RecoveryCase], list[Agent] | list[Account] | list[Address]] = \
+        people_to_act
 
 
 # Notification kind -> what it says and to whom. Adding one is one entry.
@@ -161,6 +192,10 @@ NOTIFICATIONS: dict[str, Notification] = {
         subject="Your account recovery request #{case_id}",
         headline="We received your account recovery request #{case_id}.",
         words=_received_words, body=_received_body, recipients=requester),
+    "reset_link": Notification(
+        subject="Your account recovery: choose a new password",
+        headline="Your recovery request #{case_id} was approved.",
+        words=_reset_words, body=_reset_body, recipients=owner_of_record),
 }
 
 
@@ -169,7 +204,7 @@ def write_emails(kind: str, case: RecoveryCase, **facts) -> list[OutboxEmail]:
     spec = NOTIFICATIONS[kind]
     people = spec.recipients(case)
     if not people:
-        log.warning("%s for case %s: no active assignee, lead or admin to email", kind, case.id)
+        log.warning("%s for case %s: nobody to email", kind, case.id)
         return []
     words = spec.words(case, **facts)
     headline = spec.headline.format(**words)

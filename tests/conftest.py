@@ -102,6 +102,7 @@ def make_config(database_url: str, **overrides) -> dict:
         "VERIFICATION_RETRY_DELAYS": [0, 0],
         "VERIFICATION_SWEEP_SECONDS": 0,
         "SLA_CHECK_SECONDS": 0,
+        "RECOVERY_ACTION_SWEEP_SECONDS": 0,
         # Challenge selfies are tested on their own (tests/functional/test_challenge.py).
         "CHALLENGE_ISSUE_TYPES": [],
         **overrides,

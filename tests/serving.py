@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -101,3 +103,16 @@ def worker_deaths(log_text: str) -> list[str]:
     signs = ("was sent SIG", "Worker exiting", "WORKER TIMEOUT", "Segmentation fault",
              "corrupted", "double free", "free():")
     return [line for line in log_text.splitlines() if any(sign in line for sign in signs)]
+
+
+@contextmanager
+def served_in_thread(wsgi_app) -> Iterator[str]:
+    """``wsgi_app`` served on a free localhost port by a thread of this process: its URL."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

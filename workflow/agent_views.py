@@ -33,7 +33,7 @@ from .forms import (
     VersionForm,
 )
 from .models import Agent, Evidence, utcnow
-from .states import ACTIVE_STATES, ISSUE_TYPES, LEAD_ROLES, State
+from .states import ACTIVE_STATES, ISSUE_TYPES, LEAD_ROLES, RECOVERY_STEP_LABELS, State
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
@@ -144,7 +144,7 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         latest={c.check: c for c in case.checks if c.attempt == case.evidence_attempt},
         is_lead=is_lead, may_act=service.may_act(case, current_user),
         take_over_form=TakeOverForm(version=case.version),
-        sla=service.sla_clocks(case, now), now=now,
+        sla=service.sla_clocks(case, now), now=now, step_labels=RECOVERY_STEP_LABELS,
         sla_policy=service.sla_settings().policy_for(case.issue_type, case.priority),
     ), status
 
@@ -263,6 +263,16 @@ def retry_verification(case_id: int):
         return _render_case(service.get_case(case_id), 400, "Reload the case and try again.")
     return _act(case_id, lambda: service.retry_verification(case_id, current_user),
                 "The automated checks will run again.")
+
+
+@bp.post("/cases/<id:case_id>/recovery-actions/<id:action_id>/retry")
+@staff_required()
+def retry_recovery_action(case_id: int, action_id: int):
+    """Try a failed recovery action again now."""
+    if not ActionForm().validate_on_submit():
+        return _render_case(service.get_case(case_id), 400, "Reload the case and try again.")
+    return _act(case_id, lambda: service.retry_recovery_action(case_id, action_id, current_user),
+                "The recovery action will be tried again.")
 
 
 @bp.get("/cases/<id:case_id>/evidence/<id:evidence_id>")

@@ -21,6 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
+    EqualTo,
     InputRequired,
     Length,
     Optional,
@@ -259,3 +260,16 @@ def submission_from(form: RecoveryForm, client_ip: str | None) -> service.Submis
         client_ip=client_ip, challenge_token=form.challenge_token.data or None,
         activity=form.activity_answers(),
     )
+
+
+class ResetPasswordForm(Form):
+    """A new password, typed twice, on the page a reset link opens."""
+
+    password = PasswordField("New password", validators=[
+        DataRequired("Choose a new password."),
+        Length(min=service.PASSWORD_MIN_LENGTH, max=1024,
+               message=f"Choose a password of at least {service.PASSWORD_MIN_LENGTH} "
+                       "characters.")])
+    confirm = PasswordField("The same password again", validators=[
+        DataRequired("Type the password a second time."),
+        EqualTo("password", "The two passwords are not the same.")])

@@ -14,7 +14,7 @@ from extensions import db
 from verification.activity import KINDS as ACTIVITY_KINDS
 from verification.checks import Result
 
-from .states import ROLES, Actor, State
+from .states import ROLES, ActionStatus, Actor, State
 
 # Primary keys are 32-bit integers: larger ids from clients are refused before any query.
 MAX_ID = 2**31 - 1
@@ -73,6 +73,11 @@ class Account(db.Model):
     date_of_birth: so.Mapped[date]
     two_factor_enabled: so.Mapped[bool] = so.mapped_column(default=False)
     locked: so.Mapped[bool] = so.mapped_column(default=False)
+    # Frozen for suspicious activity: nobody signs in until the freeze is lifted.
+    frozen: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    # The local directory's password (werkzeug hash); None: never set through the desk.
+    password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    password_changed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     reference_portrait: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
@@ -217,6 +222,9 @@ class RecoveryCase(db.Model):
                                                      cascade="all, delete-orphan")
     selfie_readings: so.Mapped[list[SelfieReading]] = so.relationship(
         back_populates="case", order_by="SelfieReading.attempt", cascade="all, delete-orphan"
+    )
+    recovery_actions: so.Mapped[list[RecoveryAction]] = so.relationship(
+        back_populates="case", order_by="RecoveryAction.position", cascade="all, delete-orphan"
     )
 
     __mapper_args__ = {"version_id_col": version}
@@ -539,3 +547,71 @@ class OutboxEmail(db.Model):
                  postgresql_where=sa.text("sent_at IS NULL"),
                  sqlite_where=sa.text("sent_at IS NULL")),
     )
+
+
+class RecoveryAction(db.Model):
+    """One step of an approved recovery, planned with the approval and performed after it.
+
+    Performed through the account-service adapter named on the row, exactly once: a runner
+    claims the row (status ``running`` until ``next_attempt_at``), and the adapter carries
+    ``idempotency_key`` so that a retry after a lost answer changes nothing more. A failure
+    keeps the row ``failed`` with its error, retried at ``next_attempt_at`` or by an agent.
+    """
+
+    __tablename__ = "recovery_action"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    case_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("recovery_case.id"), index=True)
+    # Order within the case: a step runs once the steps before it are done.
+    position: so.Mapped[int]
+    # A states.RecoveryStep.
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    # The account-service adapter that performs it ("local", "http").
+    adapter: so.Mapped[str] = so.mapped_column(sa.String(20))
+    idempotency_key: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    status: so.Mapped[str] = so.mapped_column(sa.String(12), default=ActionStatus.PENDING)
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    # Not before this time: when the action may first run.
+    due_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # The next try after a failure, or the end of a runner's claim while it performs it.
+    next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # What the account service reported (never a secret such as a reset token).
+    result: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    done_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    case: so.Mapped[RecoveryCase] = so.relationship(back_populates="recovery_actions")
+
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "position", name="uq_recovery_action_case_position"),
+        sa.CheckConstraint(_one_of("status", [s.value for s in ActionStatus]),
+                           name="recovery_action_status"),
+        # The sweep's query: actions not done yet, by when they are due.
+        sa.Index("ix_recovery_action_open", "status", "next_attempt_at",
+                 postgresql_where=sa.text("status <> 'done'"),
+                 sqlite_where=sa.text("status <> 'done'")),
+    )
+
+
+class ResetLink(db.Model):
+    """A one-time password-reset link of the local directory: only its token's hash is kept.
+
+    Used at most once (``used_at`` set by one conditional UPDATE) and not after
+    ``expires_at``.
+    """
+
+    __tablename__ = "reset_link"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    account_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("account.id"), index=True)
+    action_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("recovery_action.id", ondelete="SET NULL"), index=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    # Issued with the removal of the second factor: the page says so.
+    second_factor_removed: so.Mapped[bool] = so.mapped_column(default=False)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    account: so.Mapped[Account] = so.relationship()

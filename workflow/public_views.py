@@ -22,6 +22,7 @@ from . import service
 from .forms import (
     RecoveryForm,
     ReplyForm,
+    ResetPasswordForm,
     ResubmitForm,
     WithdrawForm,
     submission_from,
@@ -196,3 +197,43 @@ def withdraw(token: str):
         else:
             flash("Your request was withdrawn.", "success")
     return redirect(url_for("public.status", token=token))
+
+
+def reset_link_rate() -> str:
+    """RATELIMIT_RESET_LINK: the reset page per client address."""
+    return current_app.config["RATELIMIT_RESET_LINK"]
+
+
+def _invalid_link():
+    # One answer for unknown, expired and used links: the page tells nothing more.
+    return render_template("public/reset_invalid.html",
+                           message=str(service.ResetLinkInvalid())), 404
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(reset_link_rate)
+def reset(token: str):
+    """The local directory's reset page: a new password, set once with the emailed link."""
+    try:
+        link = service.reset_link_info(token)
+    except service.ResetLinkInvalid:
+        return _invalid_link()
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.redeem_reset_link(token, form.password.data)
+        except service.ResetLinkInvalid:
+            return _invalid_link()
+        except service.PasswordRefused as err:
+            form.password.errors.append(str(err))
+        else:
+            return redirect(url_for("public.reset_done"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("public/reset.html", form=form, link=link,
+                           min_length=service.PASSWORD_MIN_LENGTH), status
+
+
+@bp.get("/reset/done")
+def reset_done():
+    """After a new password was set (a reload sets nothing twice)."""
+    return render_template("public/reset_done.html")

@@ -273,3 +273,50 @@ def status_text(state: str, resolution: str | None) -> str:
     if state == State.RESOLVED and resolution:
         return RESOLUTION_TEXT[Resolution(resolution)]
     return STATUS_TEXT[State(state)]
+
+
+class RecoveryStep(StrEnum):
+    """One thing the account service does to an account when a recovery is approved."""
+
+    RESET_LINK = "reset_link"  # a one-time password-reset link to the address of record
+    REMOVE_SECOND_FACTOR = "remove_second_factor"  # the owner enrols a new one at next sign-in
+    UNLOCK = "unlock"  # the lock after failed sign-in attempts lifted
+    UNFREEZE = "unfreeze"  # the freeze for suspicious activity lifted
+
+
+# Issue type -> the steps approving it performs, in order (a step runs once those before it
+# are done: a reset link never goes out for an account that is still frozen). Adding an issue
+# type is one entry. A new device is not a lost one: the owner still holds the old phone (or
+# the authenticator's backup) and needs only to sign in again, so it gets a reset link; an
+# owner whose second factor is gone files lost_2fa, which asks for a challenge selfie. "other"
+# performs nothing: staff say in a message what they did.
+RECOVERY_ACTIONS: dict[str, tuple[RecoveryStep, ...]] = {
+    "forgot_password": (RecoveryStep.RESET_LINK,),
+    "lost_2fa": (RecoveryStep.REMOVE_SECOND_FACTOR, RecoveryStep.RESET_LINK),
+    "account_locked": (RecoveryStep.UNLOCK,),
+    "new_device": (RecoveryStep.RESET_LINK,),
+    "suspicious_activity": (RecoveryStep.UNFREEZE, RecoveryStep.RESET_LINK),
+    "other": (),
+}
+
+# What the console and the case's record call each step.
+RECOVERY_STEP_LABELS: dict[RecoveryStep, str] = {
+    RecoveryStep.RESET_LINK: "Password-reset link sent to the address of record",
+    RecoveryStep.REMOVE_SECOND_FACTOR: "Second factor removed",
+    RecoveryStep.UNLOCK: "Account unlocked",
+    RecoveryStep.UNFREEZE: "Account unfrozen",
+}
+
+
+class ActionStatus(StrEnum):
+    """Where a planned recovery action is: waiting, being performed, done, or failed."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def recovery_steps(issue_type: str) -> tuple[RecoveryStep, ...]:
+    """The steps approving a case of ``issue_type`` performs (none for an unknown type)."""
+    return RECOVERY_ACTIONS.get(issue_type, ())

@@ -3,15 +3,14 @@
 import os
 import re
 import shutil
-import threading
 from datetime import date
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 import jobs.executors
 from tests.conftest import STRONG_PASSWORD, document_photo, selfie_photo
+from tests.serving import served_in_thread
 from verification.specimen import SpecimenPerson
 
 ANNA = SpecimenPerson(expiry_date=date(date.today().year + 4, 4, 15))
@@ -28,12 +27,8 @@ pytestmark = [
 @pytest.fixture
 def live_server(app):
     """The app served on a free localhost port in a background thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with served_in_thread(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""SLA notifications through the email outbox, delivered to a real SMTP server (aiosmtpd)."""
+"""Notifications through the email outbox (SLA marks, reset links), delivered to a real SMTP
+server (aiosmtpd)."""
 
 import socket
 from dataclasses import replace
@@ -9,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+import jobs.recovery
 import jobs.schedule
 import notify
 from app import create_app
@@ -16,6 +18,7 @@ from extensions import db
 from notify import outbox
 from tests.clock import set_service_clock
 from tests.conftest import make_config
+from tests.recovery import approve, reset_emails
 from workflow import service
 from workflow.models import Agent, CaseEvent, OutboxEmail
 
@@ -377,3 +380,33 @@ def test_staff_addresses_on_more_than_one_line_are_refused(app):
                         ("a b@example.test", "A"), ("c@example.test", "C\r\nD")):
         with pytest.raises(ValueError, match="one line"):
             service.create_agent(email, name, "agent", "a long enough password")
+
+
+def test_the_owner_of_record_receives_a_working_single_use_reset_link(
+        app, client, smtp_server, make_account, make_case, make_agent):
+    make_account(email="anna@example.test", two_factor_enabled=True)
+    case, _ = make_case("selfie_check", issue_type="lost_2fa")
+    lead, _ = make_agent("security_lead")
+    approve(case, lead)
+    # The actions run (here by the sweep), and the outbox goes out with them.
+    assert jobs.recovery.sweep_actions(app) == [case.id]
+
+    assert smtp_server.to() == ["anna@example.test"]
+    (_, message) = smtp_server.messages[0]
+    assert message["Subject"] == "Your account recovery: choose a new password"
+    assert message["From"] == "Recovery Desk <desk@desk.example.test>"
+    body = text(message)
+    assert f"Your recovery request #{case.id} was approved." in body
+    assert "The second factor (two-factor device) of your account was removed" in body
+    (line,) = [words.strip() for words in body.splitlines() if "/reset/" in words]
+    assert line.startswith(f"{BASE_URL}/reset/")
+    assert "It expires on " in body
+    (email,) = reset_emails(case.id)
+    assert email.sent_at is not None
+
+    path = line[len(BASE_URL):]
+    assert client.get(path).status_code == 200
+    password = "correct horse battery staple two"
+    assert client.post(path, data={"password": password, "confirm": password}
+                       ).status_code == 302
+    assert client.get(path).status_code == 404

@@ -13,7 +13,10 @@ rolls back and re-raises. The rooms:
 - ``job_records``: failures, retries and cases whose checks are due;
 - ``sla_upkeep``: stored SLA figures and the marks of warnings and breaches;
 - ``agents``, ``queries``, ``policies``: staff accounts, queue queries, settings;
-- ``hooks``: what the layers above register at start-up (the job queue, case event listeners).
+- ``recovery`` and ``reset_links``: the recovery actions an approval plans and their runs
+  through an account service; the local directory's one-time reset links;
+- ``hooks``: what the layers above register at start-up (the job queues, case event
+  listeners, the account services).
 
 The names below are the service's public interface.
 """
@@ -70,6 +73,25 @@ from .policies import (
     sla_settings,
 )
 from .queries import BadCursor, encode_cursor, get_case, list_cases, queue_query
+from .recovery import (
+    AccountService,
+    ActionDone,
+    ActionFailed,
+    ActionOrder,
+    cases_with_due_actions,
+    retry_recovery_action,
+    run_case_actions,
+    run_recovery_action,
+)
+from .reset_links import (
+    PASSWORD_MIN_LENGTH,
+    PasswordRefused,
+    ResetLinkInfo,
+    ResetLinkInvalid,
+    check_new_password,
+    redeem_reset_link,
+    reset_link_info,
+)
 from .risk import current_risk, report_not_me
 from .sla_upkeep import (
     SlaBadge,
@@ -92,6 +114,11 @@ from .staff_actions import (
 from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
 
 __all__ = [
+    "PASSWORD_MIN_LENGTH", "AccountService", "ActionDone", "ActionFailed", "ActionOrder",
+    "PasswordRefused",
+    "ResetLinkInfo", "ResetLinkInvalid", "cases_with_due_actions", "check_new_password",
+    "redeem_reset_link", "reset_link_info", "retry_recovery_action", "run_case_actions",
+    "run_recovery_action",
     "ActionRefused", "AgentExists", "AgentNotFound", "BadCursor", "CaseClaimed", "CaseNotFound",
     "ChallengeRefused", "DocumentJob", "EvidenceRejected", "HookMissing", "IdempotencyConflict",
     "MissingEvidence", "ReasonRequired", "SelfieJob", "SlaBadge", "StaleCase", "Submission",

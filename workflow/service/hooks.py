@@ -29,6 +29,12 @@ class Hooks:
     # Listeners of case events that write what goes with them (emails to the outbox) into
     # the current transaction: called as listener(event, case, **details).
     case_event_listeners: list[Callable[..., None]] = field(default_factory=list)
+    # Run the due recovery actions of a case id; called after the commit that planned them.
+    queue_recovery_actions: Callable[[int], object] | None = None
+    # The account-service adapters by name (recovery.AccountService), and the one that new
+    # actions are planned for.
+    account_services: dict[str, object] = field(default_factory=dict)
+    default_account_service: str | None = None
 
 
 def hooks_of(app: Flask) -> Hooks:
@@ -37,11 +43,21 @@ def hooks_of(app: Flask) -> Hooks:
 
 
 def register(app: Flask, *, queue_document_check: Callable[[int, int], object] | None = None,
-             on_case_event: Callable[..., None] | None = None) -> None:
-    """Register what the layers above provide: the job queue, a case event listener."""
+             on_case_event: Callable[..., None] | None = None,
+             queue_recovery_actions: Callable[[int], object] | None = None,
+             account_services: dict[str, object] | None = None,
+             default_account_service: str | None = None) -> None:
+    """Register what the layers above provide: the job queues, a case event listener, the
+    account-service adapters."""
     hooks = hooks_of(app)
     if queue_document_check is not None:
         hooks.queue_document_check = queue_document_check
+    if queue_recovery_actions is not None:
+        hooks.queue_recovery_actions = queue_recovery_actions
+    if account_services is not None:
+        hooks.account_services.update(account_services)
+    if default_account_service is not None:
+        hooks.default_account_service = default_account_service
     if on_case_event is not None and on_case_event not in hooks.case_event_listeners:
         hooks.case_event_listeners.append(on_case_event)
 
@@ -61,3 +77,24 @@ def announce(event: str, case, **details) -> None:
         raise HookMissing("nothing listens to case events: build the app with create_app()")
     for listener in listeners:
         listener(event, case, **details)
+
+
+def queue_recovery_actions(case_id: int) -> None:
+    """Hand the due recovery actions of a case to the job runner (after the commit)."""
+    queue = hooks_of(current_app).queue_recovery_actions
+    if queue is None:
+        raise HookMissing("no job runner is registered: build the app with create_app()")
+    queue(case_id)
+
+
+def account_service_name() -> str:
+    """The name of the account-service adapter new recovery actions are planned for."""
+    name = hooks_of(current_app).default_account_service
+    if name is None:
+        raise HookMissing("no account service is registered: build the app with create_app()")
+    return name
+
+
+def account_service(name: str):
+    """The account-service adapter called ``name``; None when this process has none by it."""
+    return hooks_of(current_app).account_services.get(name)

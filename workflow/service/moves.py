@@ -10,8 +10,9 @@ from verification.checks import CheckResult
 
 from .. import machine, rules
 from ..models import Agent, Message, RecoveryCase, utcnow
-from ..states import HUMAN_REVIEWS, Actor, State, Transition
+from ..states import HUMAN_REVIEWS, Actor, Resolution, State, Transition
 from .policies import workflow_policy
+from .recovery import plan_recovery_actions
 from .unit import record_check, record_event
 
 
@@ -63,4 +64,6 @@ def apply_event(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent
                      agent=agent)
     record_event(case, fired.trigger, actor=actor, agent=agent, from_state=from_state,
                  to_state=row.dest.value, reason=reason)
+    if row.resolution is Resolution.APPROVED:
+        plan_recovery_actions(case)
     return row

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -15,19 +15,34 @@ from ..models import Agent, CaseEvent, RecoveryCase, VerificationCheck, token_ha
 from ..states import Actor
 from .errors import CaseNotFound, StaleCase
 
+_AFTER_COMMIT = "recovery_after_commit"
+
 
 @contextmanager
 def transaction() -> Iterator[None]:
-    """Commit on success; on any error roll back everything and re-raise."""
+    """Commit on success; on any error roll back everything and re-raise.
+
+    What the transaction asked to do after its commit (``after_commit``) runs once it
+    committed, and is forgotten when it rolls back.
+    """
     try:
         yield
         db.session.commit()
     except StaleDataError as err:
         db.session.rollback()
+        db.session.info.pop(_AFTER_COMMIT, None)
         raise StaleCase() from err
     except BaseException:
         db.session.rollback()
+        db.session.info.pop(_AFTER_COMMIT, None)
         raise
+    for call in db.session.info.pop(_AFTER_COMMIT, []):
+        call()
+
+
+def after_commit(call: Callable[[], object]) -> None:
+    """Run ``call`` once the current transaction has committed (never if it rolls back)."""
+    db.session.info.setdefault(_AFTER_COMMIT, []).append(call)
 
 
 def load_case(case_id: int, *, lock: bool = True) -> RecoveryCase:

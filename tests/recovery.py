@@ -1,0 +1,57 @@
+"""Helpers for the tests of recovery actions: approving a case, reading what it caused."""
+
+import re
+
+import sqlalchemy as sa
+
+from extensions import db
+from workflow import service
+from workflow.models import CaseEvent, OutboxEmail, RecoveryAction, ResetLink
+
+RESET_LINK = re.compile(r"/reset/([A-Za-z0-9_\-]{20,})")
+
+
+class Clock:
+    """A clock moved by hand, for ``tests.clock.set_service_clock``."""
+
+    def __init__(self, start):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+
+def approve(case, agent):
+    """Approve a case at its selfie check (or wherever it is) with the version it has."""
+    case = service.get_case(case.id)
+    return service.fire_event(case.id, "approve", agent=agent, expected_version=case.version)
+
+
+def actions_of(case_id: int) -> list[RecoveryAction]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(RecoveryAction).where(
+        RecoveryAction.case_id == case_id).order_by(RecoveryAction.position)))
+
+
+def events_of(case_id: int, prefix: str = "recovery") -> list[CaseEvent]:
+    return list(db.session.scalars(sa.select(CaseEvent).where(
+        CaseEvent.case_id == case_id, CaseEvent.event.like(f"{prefix}%"))
+        .order_by(CaseEvent.id)))
+
+
+def reset_emails(case_id: int | None = None) -> list[OutboxEmail]:
+    query = sa.select(OutboxEmail).where(OutboxEmail.kind == "reset_link")
+    if case_id is not None:
+        query = query.where(OutboxEmail.case_id == case_id)
+    return list(db.session.scalars(query.order_by(OutboxEmail.id)))
+
+
+def token_in(body: str) -> str:
+    """The reset token of the link in an email's body."""
+    found = RESET_LINK.search(body)
+    assert found, body
+    return found.group(1)
+
+
+def link_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ResetLink))
