@@ -9,6 +9,7 @@ rolls back and re-raises. The rooms:
   refusing photos that cannot be checked;
 - ``moves``: firing the state machine for a loaded case, with what goes with a move;
 - ``staff_actions`` and ``user``: what staff and the holder of a tracking link do;
+- ``approvals``: four eyes (proposing an approval, withdrawing one that no longer stands);
 - ``findings`` and ``risk``: recording the automated checks and assessing the risk;
 - ``job_records``: failures, retries and cases whose checks are due;
 - ``sla_upkeep``: stored SLA figures and the marks of warnings and breaches;
@@ -27,6 +28,7 @@ from .agents import (
     session_agent,
     set_password,
 )
+from .approvals import ApprovalOutlook, Proposal, approval_outlook, propose_approval
 from .errors import (
     ActionRefused,
     AgentExists,
@@ -35,9 +37,13 @@ from .errors import (
     CaseNotFound,
     ChallengeRefused,
     EvidenceRejected,
+    FourEyesRequired,
     IdempotencyConflict,
     MissingEvidence,
+    NothingToRecover,
+    OverrideNotConfirmed,
     ReasonRequired,
+    StageNotCleared,
     StaleCase,
     TransitionNotAllowed,
 )
@@ -92,9 +98,12 @@ from .staff_actions import (
 from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
 
 __all__ = [
-    "ActionRefused", "AgentExists", "AgentNotFound", "BadCursor", "CaseClaimed", "CaseNotFound",
-    "ChallengeRefused", "DocumentJob", "EvidenceRejected", "HookMissing", "IdempotencyConflict",
-    "MissingEvidence", "ReasonRequired", "SelfieJob", "SlaBadge", "StaleCase", "Submission",
+    "ActionRefused", "AgentExists", "AgentNotFound", "ApprovalOutlook", "BadCursor",
+    "CaseClaimed", "CaseNotFound", "ChallengeRefused", "DocumentJob", "EvidenceRejected",
+    "FourEyesRequired", "HookMissing", "IdempotencyConflict", "MissingEvidence",
+    "NothingToRecover", "OverrideNotConfirmed", "Proposal", "ReasonRequired",
+    "SelfieJob", "SlaBadge", "StageNotCleared", "StaleCase", "Submission", "approval_outlook",
+    "propose_approval",
     "SubmitResult", "TransitionNotAllowed", "add_staff_message", "agent_for_token",
     "allowed_events", "assign_case", "authenticate", "case_for_token",
     "cases_needing_verification", "challenge_confirmed", "challenge_required", "check_sla",
