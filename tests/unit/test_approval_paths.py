@@ -445,7 +445,8 @@ def test_four_eyes_need_a_proposal_and_a_different_lead(row, source, why):
 @pytest.mark.parametrize("change,why", [
     ({"evidence_attempt": 2, "checks": [_now(CONFIRMED, 2), _now(DOCUMENT_CLEAR, 2)]},
      "new photos were sent (attempt 2; proposed on attempt 1)"),
-    ({"checks": [CONFIRMED, DOCUMENT_CLEAR, HIGH_RISK]}, "the risk changed from unassessed to high"),
+    ({"checks": [CONFIRMED, DOCUMENT_CLEAR, HIGH_RISK]},
+     "the risk changed from unassessed to high"),
     ({"proposal_risk": "medium"}, "the risk changed from medium to unassessed"),
 ], ids=["new_photos", "risk_raised", "risk_lowered"])
 def test_new_photos_or_another_risk_level_withdraw_the_proposal(row, source, change, why):
