@@ -397,3 +397,22 @@ def test_the_console_refuses_the_proposer_and_says_why(app, staff, case_at):
                                              "reason": REASON})
     assert posted.status_code == 422
     assert service.get_case(case.id).state == "escalated"
+
+
+def test_a_proposal_is_open_to_colleagues_of_the_holder(client, staff, case_at, make_agent):
+    """Like a note, proposing does not act on the case: the holder still decides who approves
+    (a lead takes the case over to approve it)."""
+    (_sam, sam), (_lee, lee) = staff["Sam"], staff["Lee"]
+    _kim, kim = make_agent("agent", email="kim@example.test", name="Kim")
+    case, _ = case_at()
+    claimed = client.post(f"/api/v1/cases/{case.id}/claim", headers=auth(kim),
+                          json={"version": case.version})
+    assert claimed.status_code == 200
+    assert propose(client, case.id, sam).status_code == 201
+    held = fire(client, case.id, lee, "approve")
+    assert held.status_code == 409 and held.get_json()["error"]["code"] == "case_claimed"
+    refused(fire(client, case.id, kim, "approve"), "four_eyes_required")
+    taken = client.post(f"/api/v1/cases/{case.id}/take-over", headers=auth(lee),
+                        json={"version": get(client, case.id, lee)["version"]})
+    assert taken.status_code == 200
+    assert fire(client, case.id, lee, "approve").get_json()["resolution"] == "approved"

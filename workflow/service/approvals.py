@@ -47,7 +47,8 @@ def propose_approval(case_id: int, agent: Agent, expected_version: int | None,
     with transaction():
         case = load_case(case_id)
         check_version(case, expected_version)
-        machine.check_claim(case, agent.actors, agent.id)
+        # Not held to the claim: like a note, a proposal informs whoever holds the case, and
+        # four eyes need a second person, who seldom holds it.
         withdraw_stale_proposal(case)
         refusal = rules.proposal_refusal(case, agent.actors)
         if refusal is not None:
@@ -109,8 +110,6 @@ def approval_outlook(case: RecoveryCase, agent: Agent) -> ApprovalOutlook:
     may_not_propose = None
     if needs and not case.is_resolved:
         may_not_propose = rules.proposal_refusal(case, agent.actors)
-        if may_not_propose is None and not machine.claim_allows(case, agent.actors, agent.id):
-            may_not_propose = str(machine.CaseClaimed(case.assignee.name))
     overrides = () if case.is_resolved else tuple(rules.overrides_needed(case, case.state))
     return ApprovalOutlook(needs, proposal_of(case), may_not_propose,
                            str(refused) if refused is not None else None, overrides,
