@@ -80,7 +80,11 @@ ROUTES: dict[str, Route] = {
     "GET /cases/{case_id}": Route({**AGENT, 404: ("not_found",)}),
     "POST /cases/{case_id}/events": Route({
         **CASE_ACTION, 400: (*CASE_ACTION[400], "unknown_event"),
-        422: ("transition_not_allowed", "reason_required", "action_refused")}),
+        422: ("transition_not_allowed", "reason_required", "action_refused",
+              "nothing_to_recover", "four_eyes_required", "stage_not_cleared",
+              "override_not_confirmed")}),
+    "POST /cases/{case_id}/proposal": Route({**CASE_ACTION, 422: ("action_refused",
+                                                                 "reason_required")}),
     "POST /cases/{case_id}/challenge-confirmation": Route(CASE_ACTION),
     "POST /cases/{case_id}/not-me": Route(CASE_ACTION),
     "POST /cases/{case_id}/verification-retry": Route(CASE_ACTION),

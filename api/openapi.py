@@ -142,7 +142,20 @@ def _operations() -> dict[str, dict]:
                                        answer="The case"),
         "POST /cases/{case_id}/events": _agent(
             "fireCaseEvent", "Move a case; carries the version the caller saw",
+            "Approving is refused (422) without an account of record (nothing_to_recover), "
+            "while a stage the approval does not review is not clear nor overridden "
+            "(stage_not_cleared), without a standing proposal and a different security lead "
+            "or admin where four eyes are needed (four_eyes_required), and, when it would "
+            "override rejected results, until the request says so with \"override\": true "
+            "(override_not_confirmed, naming them; approval.overrides lists them too).",
             body="EventRequest"),
+        "POST /cases/{case_id}/proposal": _agent(
+            "proposeApproval", "Propose approving a case that needs four eyes",
+            "High-risk cases and issue types whose recovery removes a second factor or "
+            "unfreezes the account are approved by two people: one proposes (any staff at the "
+            "selfie check, a security lead while the case is escalated), a different security "
+            "lead or admin approves. New photos or another risk level withdraw the proposal.",
+            body="ProposalRequest", status="201", answer="The case, with the proposal"),
         "POST /cases/{case_id}/challenge-confirmation": _agent(
             "confirmChallenge", "Confirm that the selfie shows the expected challenge code",
             "The caller compared the code on the current selfie with the case's code by eye. "

@@ -209,6 +209,39 @@ def component_schemas() -> dict:
             "type": "object", "required": ["code", "confirmed"],
             "properties": {"code": {"type": "string"}, "confirmed": {"type": "boolean"}},
         },
+        "CaseApproval": {
+            "type": "object",
+            "required": ["account_of_record", "four_eyes", "proposal", "overrides",
+                         "may_approve", "refusal", "may_propose"],
+            "properties": {
+                "account_of_record": {"type": "boolean",
+                                      "description": "false: nothing to recover, no approval"},
+                "four_eyes": {"type": "array", "items": {"type": "string"},
+                              "description": "Why approving needs two people (empty: it "
+                                             "does not)"},
+                "proposal": {"oneOf": [{"type": "null"}, {
+                    "type": "object",
+                    "required": ["agent_id", "agent_name", "at", "reason", "attempt", "risk",
+                                 "withdrawn"],
+                    "properties": {
+                        "agent_id": {"type": "integer"}, "agent_name": {"type": "string"},
+                        "at": stamp, "reason": {"type": "string"},
+                        "attempt": {"type": "integer"},
+                        "risk": {"type": ["string", "null"]},
+                        "withdrawn": {"type": ["string", "null"],
+                                      "description": "Why it no longer stands"}}}]},
+                "overrides": {"type": "array", "items": {
+                    "type": "object", "required": ["check", "result", "reason_code"],
+                    "properties": {"check": {"type": "string"}, "result": result,
+                                   "reason_code": {"type": ["string", "null"]}}},
+                    "description": "Rejected results approving would override: send "
+                                   "\"override\": true to confirm"},
+                "may_approve": {"type": "boolean"},
+                "refusal": {"type": ["string", "null"],
+                            "description": "Why the caller may not approve now"},
+                "may_propose": {"type": "boolean"},
+            },
+        },
         "VerificationFailure": {
             "type": "object", "required": ["reason", "at"],
             "properties": {"reason": {"type": ["string", "null"]}, "at": stamp},
@@ -247,8 +280,8 @@ def component_schemas() -> dict:
             "allOf": [{"$ref": "#/components/schemas/CaseSummary"}, {
                 "type": "object",
                 "required": ["resolution", "allowed_events", "checks", "events", "messages",
-                             "selfie", "risk", "challenge", "verification_failure",
-                             "recovery_actions"],
+                             "selfie", "risk", "challenge", "approval",
+                             "verification_failure", "recovery_actions"],
                 "properties": {
                     "submitted": {"type": "object"},
                     "account": {"type": ["object", "null"]},
@@ -265,6 +298,7 @@ def component_schemas() -> dict:
                     "selfie": _nullable("SelfieReading"),
                     "risk": _nullable("RiskAssessment"),
                     "challenge": _nullable("CaseChallenge"),
+                    "approval": {"$ref": "#/components/schemas/CaseApproval"},
                     "verification_failure": _nullable("VerificationFailure"),
                     "recovery_actions": {"type": "array", "items": {
                         "$ref": "#/components/schemas/RecoveryAction"}},
@@ -290,7 +324,18 @@ def component_schemas() -> dict:
                            "version": {"type": "integer"},
                            "reason": {**TEXT, "type": ["string", "null"], "maxLength": 4000,
                                       "description": "Required by the events that say so "
-                                                     "(needs_reason)."}},
+                                                     "(needs_reason)."},
+                           "override": {"type": "boolean", "default": False,
+                                        "description": "true: you override the rejected "
+                                                       "results the approval would override "
+                                                       "(approval.overrides)."}},
+        },
+        "ProposalRequest": {
+            "type": "object", "required": ["version", "reason"], "additionalProperties": False,
+            "properties": {"version": {"type": "integer",
+                                       "description": "The case version you last saw."},
+                           "reason": {**FILLED, "maxLength": 4000,
+                                      "description": "Why the case should be approved."}},
         },
     }
 

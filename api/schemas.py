@@ -161,6 +161,27 @@ def issued_challenge_json(issued) -> dict:
             "expires_at": _time(issued.expires_at)}
 
 
+def approval_json(case, agent) -> dict:
+    """What approving the case needs now, for the caller: four eyes, the proposal, what an
+    approval would override, and why the caller may not approve or propose."""
+    outlook = service.approval_outlook(case, agent)
+    proposal = outlook.proposal
+    return {
+        "account_of_record": outlook.has_account,
+        "four_eyes": list(outlook.four_eyes),
+        "proposal": None if proposal is None else {
+            "agent_id": proposal.agent_id, "agent_name": proposal.agent_name,
+            "at": _time(proposal.at), "reason": proposal.reason, "attempt": proposal.attempt,
+            "risk": proposal.risk, "withdrawn": proposal.withdrawn,
+        },
+        "overrides": [{"check": f.check, "result": f.result.value,
+                       "reason_code": f.reason_code} for f in outlook.overrides],
+        "may_approve": outlook.may_not_approve is None,
+        "refusal": outlook.may_not_approve,
+        "may_propose": bool(outlook.four_eyes) and outlook.may_not_propose is None,
+    }
+
+
 def case_detail(case, agent) -> dict:
     """A case with everything an agent needs to decide."""
     account = case.account
@@ -188,6 +209,7 @@ def case_detail(case, agent) -> dict:
         "selfie": selfie_json(case.current_selfie_reading()),
         "risk": risk_json(service.current_risk(case)),
         "challenge": challenge_json(case),
+        "approval": approval_json(case, agent),
         "verification_failure": failure_json(service.verification_failure(case)),
         "recovery_actions": [recovery_action_json(a) for a in case.recovery_actions],
         "stage_results": {
@@ -205,7 +227,8 @@ def public_status(case, token: str) -> dict:
         "case_id": case.id,
         "state": case.state,
         "resolution": case.resolution,
-        "status_text": status_text(case.state, case.resolution),
+        "status_text": status_text(case.state, case.resolution,
+                                   has_account=case.account_id is not None),
         "messages": [message_json(m, staff=False) for m in case.messages if not m.internal],
         "actions": service.user_actions(case),
         "status_url": url_for("public.status", token=token, _external=True),

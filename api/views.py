@@ -179,7 +179,7 @@ def _text(body: dict, name: str, *, required: bool = False) -> str | None:
 @token_required(*ROLES)
 def fire_event(case_id: int):
     """Fire an event on a case, carrying the version the caller saw."""
-    body = _json_body("event", "version", "reason")
+    body = _json_body("event", "version", "reason", "override")
     event = body.get("event")
     if not isinstance(event, str) or not event:
         raise ApiError(400, "invalid_field", "event is required.", "event")
@@ -188,9 +188,27 @@ def fire_event(case_id: int):
                        f"Unknown event '{event}'. Use one of: {', '.join(TRIGGERS)}.", "event")
     version = _version(body)
     reason = _text(body, "reason")
+    override = body.get("override", False)
+    if not isinstance(override, bool):
+        raise ApiError(400, "invalid_field", "override must be true or false: true confirms "
+                       "that you override the rejected results the approval would override.",
+                       "override")
     case = service.fire_event(case_id, event, agent=g.agent, expected_version=version,
-                              reason=reason)
+                              reason=reason, override=override)
     return jsonify(case_detail(case, g.agent))
+
+
+@bp.post("/cases/<id:case_id>/proposal")
+@token_required(*ROLES)
+def propose_approval(case_id: int):
+    """Propose approving a case that needs four eyes; a different lead approves it."""
+    body = _json_body("version", "reason")
+    version = _version(body)
+    reason = _text(body, "reason", required=True)
+    case = service.propose_approval(case_id, g.agent, version, reason)
+    response = jsonify(case_detail(case, g.agent))
+    response.status_code = 201
+    return response
 
 
 @bp.post("/cases/<id:case_id>/challenge-confirmation")

@@ -51,7 +51,10 @@ DEMO_PEOPLE = [
 DEMO_PATHS = [
     [("request_info", "Which phone did you receive your two-factor codes on before?")],
     [("return_to_stage", "Birth date confirmed with the customer on a video call.")],
-    [("approve", "Identity confirmed on a video call; known-face match reviewed.")],
+    # Escalated at high risk: four eyes. The lead proposes, the admin approves (overriding,
+    # explicitly, what the checks rejected on the drawn faces).
+    [("propose_approval", "Identity confirmed on a video call; known-face match reviewed."),
+     ("approve", "Second look: the video call recording matches the ID.")],
     [],
     [("return_to_stage", "Login from a new country reviewed: the customer was travelling.")],
     [("return_to_stage", "Known-face match reviewed: a different person.")],
@@ -154,6 +157,11 @@ def seed() -> list[tuple[str, str, str]]:
         for trigger, reason in DEMO_PATHS[index % len(DEMO_PATHS)]:
             case = service.get_case(result.case.id)
             actor = agents[Actor.SECURITY_LEAD if case.state == State.ESCALATED else Actor.AGENT]
+            if trigger == "propose_approval":
+                service.propose_approval(case.id, actor, case.version, reason)
+                continue
+            if trigger == "approve":
+                actor = agents[Actor.ADMIN]
             service.fire_event(case.id, trigger, agent=actor, expected_version=case.version,
-                               reason=reason)
+                               reason=reason, override=trigger == "approve")
     return credentials

@@ -27,6 +27,11 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
     service.CaseNotFound: (404, "not_found", None),
     service.StaleCase: (409, "stale_version", "version"),
     service.CaseClaimed: (409, "case_claimed", None),
+    # Refusals of an approval by the machine's rules, before the TransitionNotAllowed they are.
+    service.NothingToRecover: (422, "nothing_to_recover", "event"),
+    service.FourEyesRequired: (422, "four_eyes_required", "event"),
+    service.StageNotCleared: (422, "stage_not_cleared", "event"),
+    service.OverrideNotConfirmed: (422, "override_not_confirmed", "override"),
     service.TransitionNotAllowed: (422, "transition_not_allowed", "event"),
     service.ReasonRequired: (422, "reason_required", "reason"),
     service.ActionRefused: (422, "action_refused", None),

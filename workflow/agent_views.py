@@ -29,6 +29,7 @@ from .forms import (
     LoginForm,
     MessageForm,
     NotMeForm,
+    ProposalForm,
     TakeOverForm,
     VersionForm,
 )
@@ -128,12 +129,16 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
     is_lead = current_user.role in LEAD_ROLES
     photos = {e.kind: e for e in case.current_evidence()}
     now = utcnow()
+    outlook = service.approval_outlook(case, current_user)
     return render_template(
         "agent/case.html", case=case, account=account, error=error, actions=actions,
         needs_reason={row.trigger: service.reason_needed(case, row) for row in actions},
         event_form=forms.pop("event_form", None) or EventForm(version=case.version),
         message_form=forms.pop("message_form", None) or MessageForm(),
         not_me_form=forms.pop("not_me_form", None) or NotMeForm(),
+        proposal_form=forms.pop("proposal_form", None) or ProposalForm(version=case.version),
+        outlook=outlook, approval_source=case.state in rules.approval_sources(),
+        nothing_to_recover=None if outlook.has_account else rules.nothing_to_recover(case),
         action_form=ActionForm(), assign_form=assign_form, issue_types=ISSUE_TYPES,
         stages=stage_results(case.checks, case.evidence_attempt), reasons=REASONS,
         reading=case.current_reading(), selfie=case.current_selfie_reading(),
@@ -188,7 +193,20 @@ def fire(case_id: int):
                             "reload the case and try again.")
     return _act(case_id, lambda: service.fire_event(
         case_id, form.event.data, agent=current_user, expected_version=form.version.data,
-        reason=form.reason.data), "Done.")
+        reason=form.reason.data, override=form.override.data), "Done.")
+
+
+@bp.post("/cases/<id:case_id>/proposal")
+@staff_required()
+def propose(case_id: int):
+    """Propose approving a case that needs four eyes, with a reason."""
+    form = ProposalForm()
+    if not form.validate_on_submit():
+        return _render_case(service.get_case(case_id), 400, None, proposal_form=form)
+    return _act(case_id, lambda: service.propose_approval(case_id, current_user,
+                                                          form.version.data, form.reason.data),
+                "Approval proposed: a different security lead or admin approves it.",
+                proposal_form=form)
 
 
 @bp.post("/cases/<id:case_id>/assign")

@@ -177,6 +177,16 @@ class EventForm(Form):
     event = HiddenField(validators=[DataRequired()])
     version = IntegerField(validators=[InputRequired()])
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=4000)])
+    # Ticked in the confirmation step: the agent overrides the rejected results shown.
+    override = BooleanField("I override these rejected results")
+
+
+class ProposalForm(Form):
+    """A staff member proposes approving a case that needs four eyes."""
+
+    version = IntegerField(validators=[InputRequired()])
+    reason = TextAreaField("Why it should be approved", validators=[
+        DataRequired("Write why the case should be approved."), Length(max=4000)])
 
 
 class VersionForm(Form):

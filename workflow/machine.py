@@ -43,6 +43,26 @@ class ReasonRequired(Exception):
         super().__init__(f"'{trigger}' needs a reason.")
 
 
+class NothingToRecover(TransitionNotAllowed):
+    """The request matched no account of record: no approval performs anything."""
+
+
+class StageNotCleared(TransitionNotAllowed):
+    """A stage the approval does not review itself is not clear, nor overridden."""
+
+
+class FourEyesRequired(TransitionNotAllowed):
+    """The case needs a standing proposal and a different security lead or admin."""
+
+
+class OverrideNotConfirmed(TransitionNotAllowed):
+    """The approval would override rejected results and the approver did not say so."""
+
+    def __init__(self, trigger: str, state: str, findings):
+        self.findings = tuple(findings)
+        super().__init__(trigger, state, rules.override_refusal(list(self.findings)))
+
+
 class CaseClaimed(Exception):
     """Another agent holds the case: only they, or a lead who takes it over, may act on it."""
 
@@ -96,6 +116,10 @@ def _may_override(row: Transition) -> bool:
     return any((row.trigger, source) in OVERRIDES for source in row.sources)
 
 
+def _approves(row: Transition) -> bool:
+    return row.resolution is Resolution.APPROVED
+
+
 RULES: tuple[Rule, ...] = (
     Rule("role", lambda row: True,
          lambda case, acting, row: bool(row.actors & acting.actors),
@@ -113,15 +137,39 @@ RULES: tuple[Rule, ...] = (
          lambda case, acting, row: TransitionNotAllowed(
              row.trigger, case.state, "The user has already sent new photos "
              f"{acting.policy.max_resubmissions} times: decide the case with what you have.")),
+    # Approval performs a recovery: without an account of record there is none to perform.
+    Rule("account_of_record", _approves,
+         lambda case, acting, row: rules.has_account(case),
+         lambda case, acting, row: NothingToRecover(row.trigger, case.state,
+                                                    rules.nothing_to_recover(case))),
     Rule("reason", lambda row: row.needs_reason or _may_override(row),
          lambda case, acting, row: acting.has_reason
          or not rules.reason_needed(case, row, person=acting.person),
          lambda case, acting, row: ReasonRequired(row.trigger), listed=False),
-    Rule("challenge_confirmed", lambda row: row.resolution is Resolution.APPROVED,
+    Rule("challenge_confirmed", _approves,
          lambda case, acting, row: not rules.challenge_pending(case),
          lambda case, acting, row: TransitionNotAllowed(
              row.trigger, case.state, f"Compare the code on the selfie with "
              f"{case.challenge_code} and confirm it before approving."),
+         listed=False),
+    # One staff member proposes, a different security lead or admin approves (listed: the
+    # approval is offered only to them, once a proposal stands).
+    Rule("four_eyes", _approves,
+         lambda case, acting, row: rules.four_eyes_refusal(case, acting) is None,
+         lambda case, acting, row: FourEyesRequired(row.trigger, case.state,
+                                                    rules.four_eyes_refusal(case, acting))),
+    Rule("stages_cleared", _approves,
+         lambda case, acting, row: rules.stage_refusal(case, case.state) is None,
+         lambda case, acting, row: StageNotCleared(row.trigger, case.state,
+                                                   rules.stage_refusal(case, case.state)),
+         listed=False),
+    # Overriding a rejected result is an explicit act: offered, and refused with what it
+    # would override until the approver confirms it.
+    Rule("override_confirmed", _approves,
+         lambda case, acting, row: acting.override
+         or not rules.overrides_needed(case, case.state),
+         lambda case, acting, row: OverrideNotConfirmed(
+             row.trigger, case.state, rules.overrides_needed(case, case.state)),
          listed=False),
 )
 
@@ -129,7 +177,8 @@ RULES: tuple[Rule, ...] = (
 def _acting(kwargs: dict) -> Acting:
     """Who acts, from the keyword arguments a trigger was fired with (none: nobody)."""
     return Acting(frozenset(kwargs.get("actors", ())), kwargs.get("agent_id"),
-                  kwargs.get("reason"), kwargs.get("policy") or Policy())
+                  kwargs.get("reason"), kwargs.get("policy") or Policy(),
+                  bool(kwargs.get("override", False)))
 
 
 def _conditions(row: Transition) -> list:
@@ -229,6 +278,8 @@ class Fired:
     overriding: bool = False
     # Who the event is recorded as when a reroute says so; None: whoever fired it.
     actor: Actor | None = None
+    # The rejected results the person explicitly overrode with this event.
+    overridden: tuple[rules.Finding, ...] = ()
 
     @property
     def dest(self) -> State:
@@ -249,7 +300,7 @@ def _plan(case, trigger: str, acting: Acting, *,
         actor = reroute.actor
         acting = Acting(frozenset({actor}), None,
                         rules.reroute_reason(reroute, acting.reason, acting.policy),
-                        acting.policy)
+                        acting.policy, acting.override)
         row = matching_row(case, reroute.to)
         if row is None:
             raise TransitionNotAllowed(reroute.to, case.state)
@@ -275,22 +326,39 @@ def allowed_rows(case, actors: Iterable[Actor], agent_id: int | None = None,
     return rows
 
 
+def refusal(case, trigger: str, actors: Iterable[Actor], agent_id: int | None = None,
+            policy: Policy | None = None, *, reason: str | None = "given",
+            override: bool = False) -> Exception | None:
+    """The error firing ``trigger`` now would raise (given a reason, unless ``reason`` says
+    otherwise); None when it would fire. Changes nothing."""
+    acting = Acting(frozenset(actors), agent_id, reason, policy or Policy(), override)
+    try:
+        _plan(case, trigger, acting)
+    except (TransitionNotAllowed, CaseClaimed, ReasonRequired) as err:
+        return err
+    return None
+
+
 def fire(case, trigger: str, actors: Iterable[Actor], reason: str | None = None,
-         agent_id: int | None = None, policy: Policy | None = None) -> Fired:
+         agent_id: int | None = None, policy: Policy | None = None, *,
+         override: bool = False) -> Fired:
     """Move ``case`` with ``trigger`` on behalf of ``actors`` (staff: agent ``agent_id``)
-    under ``policy``; return what was fired (a reroute may fire another event).
+    under ``policy``; return what was fired (a reroute may fire another event). ``override``:
+    the person confirms that they override the rejected results the event would override.
 
     Sets ``case.state`` only: the caller records the event and commits, or rolls back.
     """
-    acting = Acting(frozenset(actors), agent_id, reason, policy or Policy())
+    acting = Acting(frozenset(actors), agent_id, reason, policy or Policy(), override)
     _asked, row, acting, actor = _plan(case, trigger, acting)
     overriding = acting.person and rules.overrides_checks(case, row.trigger)
+    overridden = tuple(rules.overrides_needed(case, case.state)) \
+        if acting.person and row.resolution is Resolution.APPROVED else ()
     try:
         moved = machine.events[row.trigger].trigger(
             case, actors=acting.actors, agent_id=acting.agent_id, reason=acting.reason,
-            policy=acting.policy)
+            policy=acting.policy, override=acting.override)
     except MachineError as err:
         raise TransitionNotAllowed(row.trigger, case.state) from err
     if not moved or case.state != row.dest:
         raise TransitionNotAllowed(row.trigger, case.state)
-    return Fired(row, row.trigger, acting.actors, acting.reason, overriding, actor)
+    return Fired(row, row.trigger, acting.actors, acting.reason, overriding, actor, overridden)

@@ -195,6 +195,15 @@ class RecoveryCase(db.Model):
     tracking_token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     assignee_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
 
+    # The standing proposal to approve a case that needs four eyes: who proposed it, when,
+    # why, and the photo attempt and risk level it was made on (new photos or another risk
+    # level withdraw it). Cleared when it is withdrawn; the timeline keeps every proposal.
+    proposal_agent_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agent.id"))
+    proposal_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    proposal_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    proposal_attempt: so.Mapped[int | None]
+    proposal_risk: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow,
                                                        onupdate=utcnow)
@@ -202,7 +211,8 @@ class RecoveryCase(db.Model):
     version: so.Mapped[int] = so.mapped_column(default=1)
 
     account: so.Mapped[Account | None] = so.relationship(back_populates="cases")
-    assignee: so.Mapped[Agent | None] = so.relationship()
+    assignee: so.Mapped[Agent | None] = so.relationship(foreign_keys=[assignee_id])
+    proposer: so.Mapped[Agent | None] = so.relationship(foreign_keys=[proposal_agent_id])
     evidence: so.Mapped[list[Evidence]] = so.relationship(
         back_populates="case", order_by="Evidence.id", cascade="all, delete-orphan"
     )

@@ -131,7 +131,8 @@ def _render_status(token: str, case, status: int = 200, **forms):
     forms.setdefault("withdraw_form", WithdrawForm())
     return render_template(
         "public/status.html", token=token, case=case,
-        status_text=status_text(case.state, case.resolution),
+        status_text=status_text(case.state, case.resolution,
+                                has_account=case.account_id is not None),
         messages=[m for m in case.messages if not m.internal],
         actions=service.user_actions(case), issue_label=ISSUE_TYPES[case.issue_type], **forms,
     ), status

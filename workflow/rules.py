@@ -14,7 +14,12 @@ from verification.checks import REASONS, Result, stage_results, worst
 
 from .states import (
     ALL_STAFF,
+    APPROVAL_REVIEWS,
+    APPROVAL_STAGES,
     FINDINGS_ROUTES,
+    FOUR_EYES_ISSUE_TYPES,
+    FOUR_EYES_RISK,
+    LEADS,
     OVERRIDES,
     REROUTES,
     TRANSITIONS,
@@ -42,6 +47,8 @@ class Acting:
     agent_id: int | None = None
     reason: str | None = None
     policy: Policy = field(default_factory=Policy)
+    # The person said, after seeing them, that they override rejected results.
+    override: bool = False
 
     @property
     def person(self) -> bool:
@@ -132,6 +139,19 @@ def approval_sources() -> set[State]:
     return {source for row in APPROVALS for source in row.sources}
 
 
+def has_account(case) -> bool:
+    """Whether the request matched an account of record: there is something to recover."""
+    return case.account_id is not None
+
+
+def nothing_to_recover(case) -> str:
+    """Why a case without an account of record cannot be approved, and what fits instead."""
+    return (f"No account of record matches {case.email}: there is nothing to recover, so "
+            "this request cannot be approved. Decline it (the user can file again with the "
+            "address of their account), or close it as a duplicate when the same person has "
+            "filed a request that matched their account.")
+
+
 def challenge_refusal(case, actors: Iterable[Actor]) -> str | None:
     """Why ``actors`` may not confirm the case's challenge code now; None when they may.
 
@@ -192,3 +212,192 @@ def route_reason(route: FindingsRoute, codes: Mapping[str, Result]) -> str:
     """The reason a route's event is recorded with: its own, or what the user must fix."""
     return route.reason or " ".join(REASONS[code].user_text for code, result in codes.items()
                                     if result is Result.REJECTED)
+
+
+# --- what an approval reads: each stage clear, or overridden by a person ------------------
+
+@dataclass(frozen=True)
+class Finding:
+    """A result of the automated checks that did not clear."""
+
+    check: str
+    result: Result
+    reason_code: str | None
+
+    def describe(self) -> str:
+        return f"{self.check} ({self.reason_code or self.result.value})"
+
+
+def _current(checks: Iterable, attempt: int) -> dict[str, object]:
+    """The newest row of each check of evidence ``attempt`` (rows oldest first)."""
+    newest: dict[str, object] = {}
+    for row in checks:
+        if row.attempt == attempt:
+            newest[row.check] = row
+    return newest
+
+
+def unresolved_findings(case, stage: str) -> list[Finding]:
+    """What the automated checks of the current photos found at ``stage`` that did not clear.
+
+    Once an agent confirmed the challenge code by eye, the machine's reading of it no longer
+    counts (as for ``overrides_checks``).
+    """
+    newest = _current(automated(getattr(case, "checks", ())), case.evidence_attempt)
+    confirmed = challenge_confirmed(case)
+    return [Finding(row.check, Result(row.result), row.reason_code)
+            for name, row in newest.items()
+            if name.split(".", 1)[0] == stage and row.result != Result.CLEAR
+            and not (confirmed and name.startswith("selfie.challenge."))]
+
+
+def stage_checked(case, stage: str) -> bool:
+    """Whether anything (the automated checks or a person) judged ``stage`` of the current
+    photos."""
+    return any(row.attempt == case.evidence_attempt and row.check.split(".", 1)[0] == stage
+               for row in getattr(case, "checks", ()))
+
+
+def overridden_by_a_person(case, stage: str) -> bool:
+    """Whether a person's latest review of ``stage`` for the current photos overrode what the
+    automated checks found (``agent_overrode``: recorded only with a written reason)."""
+    review = _current(getattr(case, "checks", ()), case.evidence_attempt).get(f"{stage}.review")
+    return (review is not None and review.actor_agent_id is not None
+            and review.result == Result.CLEAR and review.reason_code == "agent_overrode")
+
+
+def stage_refusal(case, source: State) -> str | None:
+    """Why an approval from ``source`` may not follow from the stages' results; None when it
+    may. A stage the approval does not review itself must be clear, or overridden already."""
+    reviewed = APPROVAL_REVIEWS.get(State(source), ())
+    for stage in APPROVAL_STAGES:
+        if stage in reviewed or overridden_by_a_person(case, stage):
+            continue
+        found = unresolved_findings(case, stage)
+        if found:
+            worst_result = worst(f.result for f in found)
+            return (f"The {stage} check of the current photos is {worst_result.value} "
+                    f"({', '.join(f.describe() for f in found)}) and nobody has overridden it: "
+                    "escalate the case so that a security lead can decide.")
+        if not stage_checked(case, stage):
+            return (f"Nobody has checked the {stage} of the current photos (attempt "
+                    f"{case.evidence_attempt}): escalate the case so that a security lead can "
+                    "decide.")
+    return None
+
+
+def overrides_needed(case, source: State) -> list[Finding]:
+    """The rejected results that approving from ``source`` would override: those of the
+    stages the approval reviews itself that no person has overridden yet."""
+    reviewed = APPROVAL_REVIEWS.get(State(source), ())
+    return [found for stage in APPROVAL_STAGES
+            if stage in reviewed and not overridden_by_a_person(case, stage)
+            for found in unresolved_findings(case, stage) if found.result is Result.REJECTED]
+
+
+def override_refusal(found: list[Finding]) -> str:
+    """What an approval that would override ``found`` without saying so is told."""
+    return (f"Approving overrides rejected results: {'; '.join(f.describe() for f in found)}. "
+            "Confirm that you override them, with your reason, to approve.")
+
+
+# --- four eyes ---------------------------------------------------------------------------
+
+def risk_level(case) -> str | None:
+    """The level of the latest risk assessment of the current photos; None before one."""
+    newest = _current(getattr(case, "checks", ()), case.evidence_attempt).get("risk.assessment")
+    if newest is None:
+        return None
+    details = getattr(newest, "details", None) or {}
+    return details.get("level") or (newest.reason_code or "risk_low").removeprefix("risk_")
+
+
+def four_eyes_reasons(case) -> list[str]:
+    """Why approving the case needs four eyes (empty: it does not)."""
+    why = []
+    if getattr(case, "issue_type", None) in FOUR_EYES_ISSUE_TYPES:
+        why.append(f"its recovery ({case.issue_type}) removes a second factor or unfreezes "
+                   "the account")
+    if risk_level(case) == FOUR_EYES_RISK:
+        why.append("its risk is high")
+    return why
+
+
+def needs_four_eyes(case) -> bool:
+    """Whether one staff member must propose the approval and another approve it."""
+    return bool(four_eyes_reasons(case))
+
+
+def proposed(case) -> bool:
+    """Whether a proposal to approve is stored on the case (standing or not)."""
+    return getattr(case, "proposal_agent_id", None) is not None
+
+
+def proposal_withdrawn_why(case) -> str | None:
+    """Why the stored proposal no longer stands (new photos, another risk level); None when
+    it stands or there is none."""
+    if not proposed(case):
+        return None
+    if case.proposal_attempt != case.evidence_attempt:
+        return (f"new photos were sent (attempt {case.evidence_attempt}; proposed on attempt "
+                f"{case.proposal_attempt})")
+    level = risk_level(case)
+    if case.proposal_risk != level:
+        return f"the risk changed from {case.proposal_risk or 'unassessed'} to " \
+               f"{level or 'unassessed'}"
+    return None
+
+
+def proposal_stands(case) -> bool:
+    """Whether a proposal stands for the case's current photos and risk."""
+    return proposed(case) and proposal_withdrawn_why(case) is None
+
+
+def _proposer_name(case) -> str:
+    proposer = getattr(case, "proposer", None)
+    return proposer.name if proposer is not None else f"agent {case.proposal_agent_id}"
+
+
+def four_eyes_refusal(case, acting: Acting) -> str | None:
+    """Why ``acting`` may not approve the case under four eyes; None when they may (or the
+    case does not need them)."""
+    why = four_eyes_reasons(case)
+    if not why:
+        return None
+    needs = f"This case needs four eyes ({' and '.join(why)})"
+    if not proposed(case):
+        return (f"{needs}: one staff member proposes the approval, with a reason, then a "
+                "different security lead or admin approves it.")
+    withdrawn = proposal_withdrawn_why(case)
+    if withdrawn:
+        return (f"{needs}, and the proposal by {_proposer_name(case)} was withdrawn: "
+                f"{withdrawn}. Propose the approval again.")
+    if acting.agent_id is not None and acting.agent_id == case.proposal_agent_id:
+        return ("You proposed approving this case: a different security lead or admin must "
+                "approve it.")
+    if not acting.actors & LEADS:
+        return (f"{needs}: {_proposer_name(case)} proposed it; a security lead or admin "
+                "approves it.")
+    return None
+
+
+def proposal_refusal(case, actors: Iterable[Actor]) -> str | None:
+    """Why ``actors`` may not propose approving the case now; None when they may.
+
+    A proposal is made where an approval could follow, by whoever may approve from there
+    (any staff at the selfie check, a security lead while the case is escalated), for a case
+    that needs four eyes and has something to recover.
+    """
+    approvals = [row for row in APPROVALS if case.state in row.sources]
+    if not approvals:
+        return ("An approval is proposed at the selfie check, or by a security lead while the "
+                "case is escalated.")
+    if not any(row.actors & set(actors) for row in approvals):
+        return f"Your role may not propose approving a case that is {case.state}."
+    if not has_account(case):
+        return nothing_to_recover(case)
+    if not needs_four_eyes(case):
+        return "This case needs no second person: approve it directly."
+    if proposal_stands(case):
+        return f"{_proposer_name(case)} has already proposed approving this case."
+    return None

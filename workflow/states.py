@@ -173,6 +173,25 @@ OVERRIDES: dict[tuple[str, State], str] = {
     ("approve", State.SELFIE_CHECK): "selfie",
 }
 
+# The stages whose results an approval reads: each must be clear, or overridden by a person
+# with a written reason, for the current photos.
+APPROVAL_STAGES: tuple[str, ...] = ("document", "selfie")
+# The stages a person reviews by approving from a state (their review is recorded as the
+# approval's check, HUMAN_REVIEWS): the approval itself may override those stages' results,
+# with a reason, and a rejected one only when the approver says so explicitly. Any other
+# stage must already be clear or overridden (a document confirmed at the document check).
+APPROVAL_REVIEWS: dict[State, tuple[str, ...]] = {
+    State.SELFIE_CHECK: ("selfie",),
+    State.ESCALATED: ("document", "selfie"),
+}
+
+# Issue types whose recovery removes a second factor or unfreezes the account: approving them
+# needs four eyes (one staff member proposes, a different security lead or admin approves),
+# as does every high-risk case.
+FOUR_EYES_ISSUE_TYPES: frozenset[str] = frozenset({"lost_2fa", "suspicious_activity"})
+# The risk level (the latest risk.assessment of the current photos) that needs four eyes.
+FOUR_EYES_RISK = "high"
+
 
 @dataclass(frozen=True)
 class Reroute:
@@ -268,9 +287,18 @@ ISSUE_TYPES: dict[str, str] = {
 }
 
 
-def status_text(state: str, resolution: str | None) -> str:
-    """The sentence a user sees for a case in ``state``."""
+# An approved case without an account of record (approved before approvals needed one) has
+# no address of record to write to: its page promises no email.
+APPROVED_WITHOUT_ACCOUNT_TEXT = ("Your identity is confirmed. Our team will write to you on this "
+                                 "page about the next steps.")
+
+
+def status_text(state: str, resolution: str | None, *, has_account: bool) -> str:
+    """The sentence a user sees for a case in ``state`` (``has_account``: whether the request
+    matched an account of record, which is where the next steps are emailed)."""
     if state == State.RESOLVED and resolution:
+        if resolution == Resolution.APPROVED and not has_account:
+            return APPROVED_WITHOUT_ACCOUNT_TEXT
         return RESOLUTION_TEXT[Resolution(resolution)]
     return STATUS_TEXT[State(state)]
 

@@ -84,8 +84,10 @@ def test_evidence_is_served_privately(agent_client, make_case):
     assert agent_client.get(f"/agent/cases/{other.id}/evidence/{item.id}").status_code == 404
 
 
-def test_agent_resolves_a_case_end_to_end(agent_client, make_case):
-    case, token = make_case()
+def test_agent_resolves_a_case_end_to_end(agent_client, make_case, make_account):
+    # An account to recover, and an issue type one person may approve (no four eyes).
+    make_account()
+    case, token = make_case(issue_type="forgot_password")
     for trigger in ("start_review", "confirm_document", "approve"):
         version = service.get_case(case.id).version
         response = agent_client.post(f"/agent/cases/{case.id}/events",

@@ -177,8 +177,9 @@ def test_fire_event_not_json(client, token, make_case):
     assert_error(response, 400, "invalid_json")
 
 
-def test_escalated_case_needs_a_lead(client, make_agent, make_case):
-    case, _ = make_case("escalated")
+def test_escalated_case_needs_a_lead(client, make_agent, make_case, make_account):
+    make_account()
+    case, _ = make_case("escalated", issue_type="forgot_password")
     _agent, agent_token = make_agent("agent")
     _lead, lead_token = make_agent("security_lead")
     url = f"/api/v1/cases/{case.id}/events"

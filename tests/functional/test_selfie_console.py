@@ -16,12 +16,14 @@ from verification.selfie import SelfieReport
 from workflow import service
 
 EMAILS = (f"person{n}@example.test" for n in itertools.count(1))
+CHALLENGE_ISSUE = "account_locked"
 FACE_ENGINE = {"engine": "face_recognition", "engine_version": "test"}
 
 
 @pytest.fixture
 def app_config():
-    return {"CHALLENGE_ISSUE_TYPES": ["lost_2fa"]}
+    # A challenge issue type one person may approve: four eyes are tested on their own.
+    return {"CHALLENGE_ISSUE_TYPES": [CHALLENGE_ISSUE]}
 
 
 def signed_in(client, make_agent, role: str, name: str):
@@ -39,12 +41,14 @@ def agent_client(client, make_agent):
 
 
 @pytest.fixture
-def new_case(make_case):
-    """Builder: a case of its own email (no velocity risk), with a challenge code if asked."""
+def new_case(make_case, make_account):
+    """Builder: a case of its own email (no velocity risk) and account of record, with a
+    challenge code if asked."""
 
     def build(state="selfie_check", *, challenge=False, **overrides):
-        fields = {"email": next(EMAILS), "issue_type": "lost_2fa" if challenge else "other",
+        fields = {"email": next(EMAILS), "issue_type": CHALLENGE_ISSUE if challenge else "other",
                   **overrides}
+        make_account(email=fields["email"])
         if challenge:
             fields["challenge_token"] = service.issue_challenge().token
         return make_case(state, **fields)[0]
@@ -352,7 +356,7 @@ def test_running_the_checks_of_a_closed_case_is_refused(agent_client, new_case):
 
 
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True,
-                                         "CHALLENGE_ISSUE_TYPES": ["lost_2fa"]}])
+                                         "CHALLENGE_ISSUE_TYPES": [CHALLENGE_ISSUE]}])
 def test_the_new_forms_are_csrf_protected(client, make_agent, new_case):
     make_agent("agent", email="sam@example.test")
     login = client.get("/agent/login").get_data(as_text=True)

@@ -314,11 +314,13 @@ def test_resubmission_cap_on_an_escalated_case_is_explained(app, make_case, make
     assert service.get_case(case.id).state == "escalated"
 
 
-def test_human_decisions_are_recorded_in_the_check_tree(app, make_case, make_agent):
+def test_human_decisions_are_recorded_in_the_check_tree(app, make_case, make_agent,
+                                                         make_account):
     from workflow.models import VerificationCheck
 
     agent, _ = make_agent("agent")
-    case, token = make_case("id_check")
+    make_account()
+    case, token = make_case("id_check", issue_type="forgot_password")
     _fire(case.id, "request_resubmission", agent, "Too dark.")
     service.user_resubmit(token, photos())
     _fire(case.id, "confirm_document", agent)

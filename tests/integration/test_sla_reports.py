@@ -77,12 +77,18 @@ class Desk:
     def reply(self):
         return lambda _, token: service.user_reply(token, "It was an iPhone.")
 
+    def propose(self, agent):
+        return lambda case_id, _: service.propose_approval(case_id, agent, None,
+                                                           "Edits explained by the holder.")
+
     def assign(self, agent):
         return lambda case_id, _: service.assign_case(case_id, self.lead, agent.id, None)
 
 
 @pytest.fixture
-def desk(clock, make_agent):
+def desk(clock, make_agent, make_account):
+    # The account the cases recover (approving needs one).
+    make_account(full_name="Anna Eriksson")
     lead, _ = make_agent("security_lead", name="Lee")
     alice, _ = make_agent("agent", name="Alice")
     # Bob leads: he decides the case he holds after it is escalated.
@@ -117,7 +123,9 @@ def histories(desk):
             (1, d.message()), (1, d.event("start_review"))]),
         "c6": d.file(datetime(2024, 3, 4, 9, 0, tzinfo=UTC), "lost_2fa", steps=[
             (0, d.assign(d.bob)), (0.5, d.event("start_review")),
-            (1, d.event("escalate", "Edited photo?")), (6, d.event("approve", "Checked."))]),
+            (1, d.event("escalate", "Edited photo?")),
+            # Four eyes: Lee proposes, Bob (who holds the case) approves.
+            (5, d.propose(d.lead)), (6, d.event("approve", "Checked."))]),
         "c0": d.file(datetime(2024, 2, 29, 23, 30, tzinfo=UTC), steps=[
             (1.5, d.event("decline", "Duplicate account."))]),
     }

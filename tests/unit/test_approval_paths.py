@@ -12,7 +12,11 @@ import pytest
 
 from workflow.machine import (
     CaseClaimed,
+    FourEyesRequired,
+    NothingToRecover,
+    OverrideNotConfirmed,
     ReasonRequired,
+    StageNotCleared,
     TransitionNotAllowed,
     allowed_rows,
     fire,
@@ -21,6 +25,9 @@ from workflow.machine import (
 from workflow.rules import APPROVALS
 from workflow.states import (
     ALL_STAFF,
+    APPROVAL_REVIEWS,
+    APPROVAL_STAGES,
+    FOUR_EYES_ISSUE_TYPES,
     LEADS,
     OVERRIDES,
     TRANSITIONS,
@@ -31,6 +38,8 @@ from workflow.states import (
 
 CODE = "482913"
 SAM, DANA = 7, 8  # agent ids: Sam acts, Dana holds the case when it is claimed by another
+PAT = 9  # agent id of a staff member who proposes approvals
+ACCOUNT = 42
 
 
 @dataclass(frozen=True)
@@ -41,11 +50,15 @@ class Path:
     needs_reason: bool
     # Whether approving against automated findings that did not clear is an override there.
     overridable: bool
+    # The stages the approving person reviews: the approval may override their results.
+    reviews: tuple[str, ...]
 
 
 PATHS = {
-    State.SELFIE_CHECK: Path(ALL_STAFF, needs_reason=False, overridable=True),
-    State.ESCALATED: Path(LEADS, needs_reason=True, overridable=False),
+    State.SELFIE_CHECK: Path(ALL_STAFF, needs_reason=False, overridable=True,
+                             reviews=("selfie",)),
+    State.ESCALATED: Path(LEADS, needs_reason=True, overridable=False,
+                          reviews=("document", "selfie")),
 }
 
 APPROVAL_ROWS = [row for row in TRANSITIONS if row.resolution is Resolution.APPROVED]
@@ -59,6 +72,7 @@ class Check:
     reason_code: str | None = None
     attempt: int = 1
     actor_agent_id: int | None = None
+    details: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -72,15 +86,24 @@ class Case:
     awaiting_from: str | None = None
     escalated_from: str | None = State.SELFIE_CHECK.value
     checks: list[Check] = field(default_factory=list)
+    email: str = "anna@example.test"
+    account_id: int | None = ACCOUNT
+    issue_type: str = "forgot_password"
+    proposal_agent_id: int | None = None
+    proposal_attempt: int | None = None
+    proposal_risk: str | None = None
+    proposer: object = None
 
 
 CONFIRMED = Check("selfie.challenge.review", "clear", "challenge_confirmed", actor_agent_id=SAM)
 MISMATCH = Check("selfie.match.document", "rejected", "face_mismatch")
+# The document stage judged clear by the automated checks, as the selfie check expects.
+DOCUMENT_CLEAR = Check("document.mrz.check_digits", "clear")
 
 
 def ready(source: State, **overrides) -> Case:
     """A case at ``source`` on which every rule of approving holds (given a reason)."""
-    fields = {"state": source.value, "checks": [CONFIRMED]} | overrides
+    fields = {"state": source.value, "checks": [CONFIRMED, DOCUMENT_CLEAR]} | overrides
     return Case(**fields)
 
 
@@ -91,8 +114,8 @@ def allowed_actors(row) -> frozenset[Actor]:
     return frozenset({role, Actor.AGENT})
 
 
-def approve(case, actors, reason="Checked on a call.", agent_id=SAM):
-    return fire(case, "approve", actors, reason, agent_id=agent_id)
+def approve(case, actors, reason="Checked on a call.", agent_id=SAM, override=False):
+    return fire(case, "approve", actors, reason, agent_id=agent_id, override=override)
 
 
 def test_every_path_into_approval_is_covered():
@@ -107,6 +130,7 @@ def test_the_table_matches_the_paths_written_out(row, source):
     assert row.actors == path.actors
     assert row.needs_reason is path.needs_reason
     assert (("approve", source) in OVERRIDES) is path.overridable
+    assert APPROVAL_REVIEWS[source] == path.reviews
 
 
 @pytest.mark.parametrize("row,source", SOURCES, ids=[s.value for _, s in SOURCES])
@@ -168,19 +192,20 @@ def test_refused_until_the_challenge_code_is_confirmed(row, source, checks):
 
 @pytest.mark.parametrize("row,source", SOURCES, ids=[s.value for _, s in SOURCES])
 def test_a_case_without_a_challenge_code_needs_no_confirmation(row, source):
-    case = ready(source, challenge_code=None, checks=[])
+    case = ready(source, challenge_code=None, checks=[DOCUMENT_CLEAR])
     approve(case, allowed_actors(row))
     assert case.state == "resolved"
 
 
 @pytest.mark.parametrize("row,source", SOURCES, ids=[s.value for _, s in SOURCES])
 def test_overriding_the_automated_checks_needs_a_reason(row, source):
-    case = ready(source, checks=[CONFIRMED, MISMATCH])
+    case = ready(source, checks=[CONFIRMED, DOCUMENT_CLEAR, MISMATCH])
     if PATHS[source].overridable:
         with pytest.raises(ReasonRequired):
-            approve(case, allowed_actors(row), reason=None)
+            approve(case, allowed_actors(row), reason=None, override=True)
         assert case.state == source
-    fired = approve(case, allowed_actors(row), reason="Same person: glasses off.")
+    fired = approve(case, allowed_actors(row), reason="Same person: glasses off.",
+                    override=True)
     assert case.state == "resolved"
     assert fired.overriding is PATHS[source].overridable
 
@@ -190,12 +215,26 @@ def test_the_machine_itself_refuses_each_missing_condition(row, source):
     """Firing the machine's event directly applies every rule too: nobody goes around fire()."""
     actors = allowed_actors(row)
     good = {"actors": actors, "agent_id": SAM, "reason": "Checked on a call."}
+    lead = {**good, "actors": frozenset({Actor.SECURITY_LEAD, Actor.AGENT})}
     broken = {
         "role": (ready(source), {**good, "actors": frozenset({Actor.USER})}),
         "claim": (ready(source, assignee_id=DANA), good),
         "challenge": (ready(source, checks=[]), good),
-        "override": (ready(source, checks=[CONFIRMED, MISMATCH]), {**good, "reason": None}),
+        "override": (ready(source, checks=[CONFIRMED, DOCUMENT_CLEAR, MISMATCH]),
+                     {**good, "reason": None, "override": True}),
+        "account": (ready(source, account_id=None), good),
+        "override_unconfirmed": (ready(source, checks=[CONFIRMED, DOCUMENT_CLEAR, MISMATCH]),
+                                 good),
+        "four_eyes_unproposed": (ready(source, issue_type="lost_2fa"), lead),
+        "four_eyes_own_proposal": (proposed(source), {**lead, "agent_id": PAT}),
+        "four_eyes_withdrawn": (proposed(source, evidence_attempt=2,
+                                         checks=[_now(CONFIRMED, 2), _now(DOCUMENT_CLEAR, 2)]),
+                                lead),
     }
+    if Actor.AGENT in row.actors:
+        broken["four_eyes_plain_agent"] = (proposed(source), good)
+    for stage in set(APPROVAL_STAGES) - set(PATHS[source].reviews):
+        broken[f"{stage}_unchecked"] = (ready(source, checks=[CONFIRMED]), good)
     if PATHS[source].needs_reason:
         broken["reason"] = (ready(source), {**good, "reason": None})
     for name, (case, kwargs) in broken.items():
@@ -206,6 +245,9 @@ def test_the_machine_itself_refuses_each_missing_condition(row, source):
     case = ready(source)
     assert machine.events["approve"].trigger(case, **good) is True
     assert case.state == "resolved"
+    case = proposed(source)
+    assert machine.events["approve"].trigger(case, **lead) is True
+    assert case.state == "resolved"
 
 
 @pytest.mark.parametrize("row,source", SOURCES, ids=[s.value for _, s in SOURCES])
@@ -215,3 +257,212 @@ def test_listing_follows_role_and_claim(row, source):
     assert row not in allowed_rows(ready(source, assignee_id=DANA), actors, SAM)
     for actor in set(Actor) - row.actors:
         assert row not in allowed_rows(ready(source), {actor}, SAM)
+
+
+# --- an account of record -----------------------------------------------------------------
+
+@pytest.mark.parametrize("row,source", SOURCES, ids=[s.value for _, s in SOURCES])
+def test_refused_without_an_account_of_record(row, source):
+    case = ready(source, account_id=None)
+    for actors in (allowed_actors(row), allowed_actors(row) | LEADS):
+        with pytest.raises(NothingToRecover) as refused:
+            approve(case, actors, override=True)
+        assert case.state == source
+        assert str(refused.value) == (
+            "No account of record matches anna@example.test: there is nothing to recover, so "
+            "this request cannot be approved. Decline it (the user can file again with the "
+            "address of their account), or close it as a duplicate when the same person has "
+            "filed a request that matched their account.")
+        # Not offered: there is no approval to reach.
+        assert row not in allowed_rows(case, actors, SAM)
+    declines = {r.trigger for r in allowed_rows(case, allowed_actors(row), SAM)}
+    assert {"decline", "mark_duplicate"} <= declines
+
+
+# --- each stage clear, or overridden by a person with a reason ----------------------------
+
+def _now(check: Check, attempt: int) -> Check:
+    return Check(check.check, check.result, check.reason_code, attempt, check.actor_agent_id,
+                 check.details)
+
+
+DOCUMENT_REJECTED = Check("document.mrz.found", "rejected", "mrz_not_found")
+DOCUMENT_CONSIDER = Check("document.data.name", "consider", "name_partial_match")
+SELFIE_CONSIDER = Check("selfie.known_faces", "consider", "face_seen_on_other_account")
+OVERRODE = {stage: Check(f"{stage}.review", "clear", "agent_overrode", actor_agent_id=DANA)
+            for stage in APPROVAL_STAGES}
+FINDINGS = {"document": {"rejected": DOCUMENT_REJECTED, "consider": DOCUMENT_CONSIDER},
+            "selfie": {"rejected": MISMATCH, "consider": SELFIE_CONSIDER}}
+UNREVIEWED = [(row, source, stage) for row, source in SOURCES for stage in APPROVAL_STAGES
+              if stage not in PATHS[source].reviews]
+REVIEWED = [(row, source, stage) for row, source in SOURCES for stage in PATHS[source].reviews]
+
+
+def _others(stage: str) -> list[Check]:
+    """Clear results of every stage but ``stage``."""
+    return [Check(f"{other}.quality", "clear") for other in APPROVAL_STAGES if other != stage]
+
+
+@pytest.mark.parametrize("row,source,stage", UNREVIEWED,
+                         ids=[f"{s.value}-{st}" for _, s, st in UNREVIEWED])
+@pytest.mark.parametrize("result", ["rejected", "consider", "unchecked"])
+def test_a_stage_the_approval_does_not_review_must_be_clear_or_overridden(row, source, stage,
+                                                                          result):
+    findings = [] if result == "unchecked" else [FINDINGS[stage][result]]
+    case = ready(source, checks=[CONFIRMED, *_others(stage), *findings])
+    with pytest.raises(StageNotCleared) as refused:
+        approve(case, allowed_actors(row), override=True)
+    assert case.state == source
+    message = str(refused.value)
+    if result == "unchecked":
+        assert message == (f"Nobody has checked the {stage} of the current photos (attempt 1): "
+                           "escalate the case so that a security lead can decide.")
+    else:
+        found = findings[0]
+        assert message == (f"The {stage} check of the current photos is {result} "
+                           f"({found.check} ({found.reason_code})) and nobody has overridden "
+                           "it: escalate the case so that a security lead can decide.")
+    # A person who overrode it (with a reason, at its own stage) lets the approval through.
+    if result != "unchecked":
+        case = ready(source, checks=[CONFIRMED, *_others(stage), *findings, OVERRODE[stage]])
+        approve(case, allowed_actors(row))
+        assert case.state == "resolved"
+    # A person's clear review of an unchecked stage is a check of it.
+    case = ready(source, checks=[CONFIRMED, *_others(stage),
+                                 Check(f"{stage}.review", "clear", "agent_confirmed",
+                                       actor_agent_id=DANA)])
+    approve(case, allowed_actors(row))
+    assert case.state == "resolved"
+
+
+@pytest.mark.parametrize("row,source,stage", UNREVIEWED,
+                         ids=[f"{s.value}-{st}" for _, s, st in UNREVIEWED])
+def test_an_override_of_the_photos_before_does_not_count(row, source, stage):
+    older = _now(OVERRODE[stage], 1)
+    case = ready(source, evidence_attempt=2,
+                 checks=[_now(CONFIRMED, 2), *(_now(c, 2) for c in _others(stage)),
+                         older, _now(FINDINGS[stage]["rejected"], 2)])
+    with pytest.raises(StageNotCleared):
+        approve(case, allowed_actors(row), override=True)
+    assert case.state == source
+
+
+@pytest.mark.parametrize("row,source,stage", REVIEWED,
+                         ids=[f"{s.value}-{st}" for _, s, st in REVIEWED])
+def test_overriding_a_rejected_result_is_an_explicit_act(row, source, stage):
+    found = FINDINGS[stage]["rejected"]
+    case = ready(source, checks=[CONFIRMED, *_others(stage), found])
+    with pytest.raises(OverrideNotConfirmed) as refused:
+        approve(case, allowed_actors(row))
+    assert case.state == source
+    assert str(refused.value) == (f"Approving overrides rejected results: {found.check} "
+                                  f"({found.reason_code}). Confirm that you override them, "
+                                  "with your reason, to approve.")
+    assert [(f.check, f.reason_code) for f in refused.value.findings] == \
+        [(found.check, found.reason_code)]
+    # Offered all the same: the page asks for the confirmation step.
+    assert row in allowed_rows(case, allowed_actors(row), SAM)
+    # The confirmation needs a written reason too.
+    with pytest.raises(ReasonRequired):
+        approve(case, allowed_actors(row), reason="  ", override=True)
+    fired = approve(case, allowed_actors(row), override=True)
+    assert case.state == "resolved"
+    assert [(f.check, f.reason_code) for f in fired.overridden] == \
+        [(found.check, found.reason_code)]
+
+
+@pytest.mark.parametrize("row,source,stage", REVIEWED,
+                         ids=[f"{s.value}-{st}" for _, s, st in REVIEWED])
+def test_a_result_to_consider_is_overridden_with_a_reason_alone(row, source, stage):
+    case = ready(source, checks=[CONFIRMED, *_others(stage), FINDINGS[stage]["consider"]])
+    with pytest.raises(ReasonRequired):
+        approve(case, allowed_actors(row), reason=None)
+    fired = approve(case, allowed_actors(row))
+    assert case.state == "resolved" and fired.overridden == ()
+
+
+@pytest.mark.parametrize("row,source,stage", REVIEWED,
+                         ids=[f"{s.value}-{st}" for _, s, st in REVIEWED])
+def test_a_rejected_result_already_overridden_or_of_older_photos_needs_no_confirmation(
+        row, source, stage):
+    found = FINDINGS[stage]["rejected"]
+    case = ready(source, checks=[CONFIRMED, *_others(stage), found, OVERRODE[stage]])
+    approve(case, allowed_actors(row))
+    assert case.state == "resolved"
+    case = ready(source, evidence_attempt=2,
+                 checks=[_now(CONFIRMED, 2), *(_now(c, 2) for c in _others(stage)), found])
+    approve(case, allowed_actors(row))
+    assert case.state == "resolved"
+
+
+# --- four eyes ----------------------------------------------------------------------------
+
+LEAD_ACTORS = frozenset({Actor.SECURITY_LEAD, Actor.AGENT})
+HIGH_RISK = Check("risk.assessment", "consider", "risk_high", details={"level": "high"})
+
+
+def proposed(source: State, **overrides) -> Case:
+    """A lost-2FA case at ``source`` whose approval Pat proposed on its current photos."""
+    fields = {"issue_type": "lost_2fa", "proposal_agent_id": PAT, "proposal_attempt": 1,
+              "proposal_risk": None, "proposer": SimpleNamespace(name="Pat")} | overrides
+    return ready(source, **fields)
+
+
+FOUR_EYES_CASES = {
+    **{issue: {"issue_type": issue} for issue in sorted(FOUR_EYES_ISSUE_TYPES)},
+    "high_risk": {"checks": [CONFIRMED, DOCUMENT_CLEAR, HIGH_RISK]},
+}
+
+
+@pytest.mark.parametrize("row,source", SOURCES, ids=[s.value for _, s in SOURCES])
+@pytest.mark.parametrize("why", list(FOUR_EYES_CASES))
+def test_four_eyes_need_a_proposal_and_a_different_lead(row, source, why):
+    facts = FOUR_EYES_CASES[why]
+    risk = "high" if why == "high_risk" else None
+    case = ready(source, **facts)
+    with pytest.raises(FourEyesRequired, match="needs four eyes .*: one staff member proposes "
+                       "the approval, with a reason, then a different security lead or admin "
+                       "approves it."):
+        approve(case, LEAD_ACTORS)
+    assert row not in allowed_rows(case, LEAD_ACTORS, SAM)
+    case = proposed(source, **facts, proposal_risk=risk)
+    with pytest.raises(FourEyesRequired, match="^You proposed approving this case: a "
+                       "different security lead or admin must approve it.$"):
+        approve(case, LEAD_ACTORS, agent_id=PAT)
+    assert row not in allowed_rows(case, LEAD_ACTORS, PAT)
+    if Actor.AGENT in row.actors:
+        with pytest.raises(FourEyesRequired, match="Pat proposed it; a security lead or admin "
+                           "approves it."):
+            approve(case, {Actor.AGENT})
+        assert row not in allowed_rows(case, {Actor.AGENT}, SAM)
+    assert case.state == source
+    assert row in allowed_rows(case, LEAD_ACTORS, SAM)
+    approve(case, {Actor.ADMIN, Actor.AGENT})
+    assert case.state == "resolved"
+
+
+@pytest.mark.parametrize("row,source", SOURCES, ids=[s.value for _, s in SOURCES])
+@pytest.mark.parametrize("change,why", [
+    ({"evidence_attempt": 2, "checks": [_now(CONFIRMED, 2), _now(DOCUMENT_CLEAR, 2)]},
+     "new photos were sent (attempt 2; proposed on attempt 1)"),
+    ({"checks": [CONFIRMED, DOCUMENT_CLEAR, HIGH_RISK]},
+     "the risk changed from unassessed to high"),
+    ({"proposal_risk": "medium"}, "the risk changed from medium to unassessed"),
+], ids=["new_photos", "risk_raised", "risk_lowered"])
+def test_new_photos_or_another_risk_level_withdraw_the_proposal(row, source, change, why):
+    case = proposed(source, **change)
+    with pytest.raises(FourEyesRequired) as refused:
+        approve(case, LEAD_ACTORS)
+    assert str(refused.value).endswith(f"and the proposal by Pat was withdrawn: {why}. Propose "
+                                       "the approval again.")
+    assert case.state == source
+    assert row not in allowed_rows(case, LEAD_ACTORS, SAM)
+
+
+@pytest.mark.parametrize("row,source", SOURCES, ids=[s.value for _, s in SOURCES])
+def test_a_case_that_needs_no_four_eyes_is_approved_by_one_person(row, source):
+    case = ready(source, checks=[CONFIRMED, DOCUMENT_CLEAR,
+                                 Check("risk.assessment", "consider", "risk_medium",
+                                       details={"level": "medium"})])
+    approve(case, allowed_actors(row))
+    assert case.state == "resolved"

@@ -46,10 +46,16 @@ SYSTEM_EXPECTED = {
 REASON = "a reason"
 
 
+# An account of record and a clear document: what approving from the selfie check reads.
+DOCUMENT_CLEAR = SimpleNamespace(check="document.mrz.check_digits", result="clear", attempt=1,
+                                 reason_code=None, actor_agent_id=None)
+
+
 def make(state: str, awaiting_from=F, escalated_from=I, assignee_id=None, assignee=None):
     return SimpleNamespace(state=state, awaiting_from=awaiting_from,
                            escalated_from=escalated_from, assignee_id=assignee_id,
-                           assignee=assignee)
+                           assignee=assignee, account_id=1, evidence_attempt=1,
+                           checks=[DOCUMENT_CLEAR])
 
 
 @pytest.mark.parametrize("actors,expected", [

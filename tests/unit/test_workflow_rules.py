@@ -35,6 +35,7 @@ class Case:
     awaiting_from: str | None = None
     escalated_from: str | None = State.ID_CHECK.value
     checks: list = field(default_factory=list)
+    account_id: int | None = 1
 
 
 # --- the resubmission limit -------------------------------------------------------------------

@@ -9,6 +9,7 @@ rolls back and re-raises. The rooms:
   refusing photos that cannot be checked;
 - ``moves``: firing the state machine for a loaded case, with what goes with a move;
 - ``staff_actions`` and ``user``: what staff and the holder of a tracking link do;
+- ``approvals``: four eyes (proposing an approval, withdrawing one that no longer stands);
 - ``findings`` and ``risk``: recording the automated checks and assessing the risk;
 - ``job_records``: failures, retries and cases whose checks are due;
 - ``sla_upkeep``: stored SLA figures and the marks of warnings and breaches;
@@ -30,6 +31,7 @@ from .agents import (
     session_agent,
     set_password,
 )
+from .approvals import ApprovalOutlook, Proposal, approval_outlook, propose_approval
 from .errors import (
     ActionRefused,
     AgentExists,
@@ -38,9 +40,13 @@ from .errors import (
     CaseNotFound,
     ChallengeRefused,
     EvidenceRejected,
+    FourEyesRequired,
     IdempotencyConflict,
     MissingEvidence,
+    NothingToRecover,
+    OverrideNotConfirmed,
     ReasonRequired,
+    StageNotCleared,
     StaleCase,
     TransitionNotAllowed,
 )
@@ -114,25 +120,25 @@ from .staff_actions import (
 from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
 
 __all__ = [
-    "PASSWORD_MIN_LENGTH", "AccountService", "ActionDone", "ActionFailed", "ActionOrder",
-    "PasswordRefused",
-    "ResetLinkInfo", "ResetLinkInvalid", "cases_with_due_actions", "check_new_password",
-    "redeem_reset_link", "reset_link_info", "retry_recovery_action", "run_case_actions",
-    "run_recovery_action",
-    "ActionRefused", "AgentExists", "AgentNotFound", "BadCursor", "CaseClaimed", "CaseNotFound",
-    "ChallengeRefused", "DocumentJob", "EvidenceRejected", "HookMissing", "IdempotencyConflict",
-    "MissingEvidence", "ReasonRequired", "SelfieJob", "SlaBadge", "StaleCase", "Submission",
-    "SubmitResult", "TransitionNotAllowed", "add_staff_message", "agent_for_token",
-    "allowed_events", "assign_case", "authenticate", "case_for_token",
-    "cases_needing_verification", "challenge_confirmed", "challenge_required", "check_sla",
+    "AccountService", "ActionDone", "ActionFailed", "ActionOrder", "ActionRefused",
+    "AgentExists", "AgentNotFound", "ApprovalOutlook", "BadCursor", "CaseClaimed",
+    "CaseNotFound", "ChallengeRefused", "DocumentJob", "EvidenceRejected", "FourEyesRequired",
+    "HookMissing", "IdempotencyConflict", "MissingEvidence", "NothingToRecover",
+    "OverrideNotConfirmed", "PASSWORD_MIN_LENGTH", "PasswordRefused", "Proposal",
+    "ReasonRequired", "ResetLinkInfo", "ResetLinkInvalid", "SelfieJob", "SlaBadge",
+    "StageNotCleared", "StaleCase", "Submission", "SubmitResult", "TransitionNotAllowed",
+    "add_staff_message", "agent_for_token", "allowed_events", "approval_outlook", "assign_case",
+    "authenticate", "case_for_token", "cases_needing_verification", "cases_with_due_actions",
+    "challenge_confirmed", "challenge_required", "check_new_password", "check_sla",
     "claim_case", "confirm_challenge", "create_agent", "current_risk", "deactivate_agent",
     "document_policy", "encode_cursor", "end_sessions", "fire_event", "get_case",
     "intake_limits", "issue_challenge", "list_cases", "may_act", "open_image",
-    "queue_query", "reason_needed", "recompute_sla",
+    "propose_approval", "queue_query", "reason_needed", "recompute_sla",
     "record_document_check", "record_selfie_check", "record_verification_failure",
-    "refresh_sla", "register", "report_not_me", "retry_verification", "risk_policy",
-    "schema_ready", "selfie_policy", "session_agent", "set_password", "sla_badge",
-    "sla_clocks", "sla_entries", "sla_settings", "start_document_check", "start_selfie_check",
-    "submit_request", "take_over_case", "user_actions", "user_reply", "user_resubmit",
-    "user_withdraw", "verification_complete", "verification_failure",
+    "redeem_reset_link", "refresh_sla", "register", "report_not_me", "reset_link_info",
+    "retry_recovery_action", "retry_verification", "risk_policy", "run_case_actions",
+    "run_recovery_action", "schema_ready", "selfie_policy", "session_agent", "set_password",
+    "sla_badge", "sla_clocks", "sla_entries", "sla_settings", "start_document_check",
+    "start_selfie_check", "submit_request", "take_over_case", "user_actions", "user_reply",
+    "user_resubmit", "user_withdraw", "verification_complete", "verification_failure",
 ]

@@ -67,3 +67,10 @@ ReasonRequired = machine.ReasonRequired
 
 
 CaseClaimed = machine.CaseClaimed
+
+
+# Approvals refused by the machine's rules (each a TransitionNotAllowed with its own code).
+NothingToRecover = machine.NothingToRecover
+StageNotCleared = machine.StageNotCleared
+FourEyesRequired = machine.FourEyesRequired
+OverrideNotConfirmed = machine.OverrideNotConfirmed

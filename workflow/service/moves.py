@@ -11,6 +11,7 @@ from verification.checks import CheckResult
 from .. import machine, rules
 from ..models import Agent, Message, RecoveryCase, utcnow
 from ..states import HUMAN_REVIEWS, Actor, Resolution, State, Transition
+from .approvals import withdraw_stale_proposal
 from .policies import workflow_policy
 from .recovery import plan_recovery_actions
 from .unit import record_check, record_event
@@ -32,15 +33,16 @@ def reason_needed(case: RecoveryCase, row: Transition) -> bool:
 
 
 def apply_event(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent: Agent | None,
-                reason: str | None) -> Transition:
-    """Fire ``trigger`` on a loaded, locked case and record everything that goes with it."""
+                reason: str | None, override: bool = False) -> Transition:
+    """Fire ``trigger`` on a loaded, locked case and record everything that goes with it
+    (``override``: the person confirmed overriding the rejected results it overrides)."""
     agent_id = agent.id if agent else None
     # A non-holder hears that the case is claimed, whatever they asked for.
     machine.check_claim(case, actors, agent_id)
     from_state = case.state
     # The machine applies every rule, and may fire another event (states.REROUTES).
     fired = machine.fire(case, trigger, actors, reason, agent_id=agent_id,
-                         policy=workflow_policy())
+                         policy=workflow_policy(), override=override)
     row, reason, actor = fired.row, fired.reason, fired.actor or actor
     if "asks_user" in row.tags:
         case.awaiting_from = from_state
@@ -60,10 +62,13 @@ def apply_event(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent
     review = HUMAN_REVIEWS.get((fired.trigger, State(from_state)))
     if review is not None and agent is not None:
         code = "agent_overrode" if fired.overriding else review[2]
-        record_check(case, CheckResult(check=review[0], result=review[1], reason_code=code),
+        overrode = [{"check": f.check, "reason_code": f.reason_code} for f in fired.overridden]
+        record_check(case, CheckResult(check=review[0], result=review[1], reason_code=code,
+                                       details={"overrode": overrode} if overrode else {}),
                      agent=agent)
     record_event(case, fired.trigger, actor=actor, agent=agent, from_state=from_state,
                  to_state=row.dest.value, reason=reason)
+    withdraw_stale_proposal(case)
     if row.resolution is Resolution.APPROVED:
         plan_recovery_actions(case)
     return row

@@ -14,6 +14,7 @@ from verification.risk import Level, RiskAssessment, RiskFacts, assess
 from .. import rules
 from ..models import AccountChange, Agent, RecoveryCase, VerificationCheck
 from ..states import Actor, State
+from .approvals import withdraw_stale_proposal
 from .errors import ActionRefused
 from .moves import apply_event
 from .policies import risk_policy
@@ -55,6 +56,7 @@ def assess_risk(case: RecoveryCase) -> RiskAssessment:
     record_event(case, "risk_assessed", actor=Actor.SYSTEM,
                  reason=f"{risk.level.value}" + (f": {', '.join(r.code for r in risk.reasons)}"
                                                  if risk.reasons else ""))
+    withdraw_stale_proposal(case)
     return risk
 
 

@@ -14,14 +14,19 @@ from .unit import check_version, load_case, record_check, record_event, transact
 
 
 def fire_event(case_id: int, trigger: str, *, agent: Agent | None, expected_version: int | None,
-               reason: str | None = None) -> RecoveryCase:
-    """An agent (or, without one, the system) moves a case; stale versions are refused."""
+               reason: str | None = None, override: bool = False) -> RecoveryCase:
+    """An agent (or, without one, the system) moves a case; stale versions are refused.
+
+    ``override``: the agent confirmed, having seen them, that they override the rejected
+    results the event would override (approving needs it then).
+    """
     actors = agent.actors if agent else {Actor.SYSTEM}
     actor = Actor(agent.role) if agent else Actor.SYSTEM
     with transaction():
         case = load_case(case_id)
         check_version(case, expected_version)
-        apply_event(case, trigger, actors, actor=actor, agent=agent, reason=reason)
+        apply_event(case, trigger, actors, actor=actor, agent=agent, reason=reason,
+                    override=override)
     return case
 
 
