@@ -5,8 +5,8 @@ import re
 import sqlalchemy as sa
 
 from extensions import db
-from workflow import service
-from workflow.models import CaseEvent, OutboxEmail, RecoveryAction, ResetLink
+from workflow import rules, service
+from workflow.models import Agent, CaseEvent, OutboxEmail, RecoveryAction, ResetLink
 
 RESET_LINK = re.compile(r"/reset/([A-Za-z0-9_\-]{20,})")
 
@@ -21,9 +21,26 @@ class Clock:
         return self.now
 
 
+PROPOSER_EMAIL = "proposer@example.test"
+
+
+def _proposer() -> Agent:
+    """A colleague who proposes approvals that need four eyes (created once per test)."""
+    found = db.session.scalar(sa.select(Agent).where(Agent.email == PROPOSER_EMAIL))
+    if found is not None:
+        return found
+    agent, _token = service.create_agent(PROPOSER_EMAIL, "Pat Proposer", "agent",
+                                         "a long enough password")
+    return agent
+
+
 def approve(case, agent):
-    """Approve a case at its selfie check (or wherever it is) with the version it has."""
+    """Approve a case at its selfie check (or wherever it is) with the version it has; where
+    it needs four eyes, a colleague proposes the approval first."""
     case = service.get_case(case.id)
+    if rules.needs_four_eyes(case) and not rules.proposal_stands(case):
+        case = service.propose_approval(case.id, _proposer(), case.version,
+                                        "Document and selfie reviewed: all clear.")
     return service.fire_event(case.id, "approve", agent=agent, expected_version=case.version)
 
 

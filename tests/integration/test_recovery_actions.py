@@ -14,7 +14,7 @@ from extensions import db
 from tests.conftest import TEST_REDIS_URL
 from tests.recovery import actions_of, approve, events_of, link_count, reset_emails, token_in
 from workflow import service
-from workflow.models import Account, RecoveryAction, utcnow
+from workflow.models import Account, RecoveryAction, RecoveryCase, utcnow
 
 
 @pytest.fixture
@@ -178,10 +178,18 @@ class TestRunAfterTheCommit:
         assert link_count() == links
 
     def test_no_account_of_record_fails_visibly_and_an_agent_can_retry(
-            self, client, make_case, make_agent, lead):
+            self, app, client, make_account, make_case, make_agent, lead):
+        # Approval needs an account of record; the directory closes it before the action runs.
+        make_account(email="nobody@example.test")
         case, _ = make_case("selfie_check", issue_type="forgot_password",
                             email="nobody@example.test")
+        app.config["RECOVERY_ACTION_EXECUTOR"] = "off"
         approve(case, lead)
+        db.session.execute(sa.update(RecoveryCase).where(RecoveryCase.id == case.id)
+                           .values(account_id=None))
+        db.session.commit()
+        app.config["RECOVERY_ACTION_EXECUTOR"] = "inline"
+        service.run_case_actions(case.id)
         (action,) = actions_of(case.id)
         assert action.status == "failed" and action.next_attempt_at is None
         assert action.last_error == "there is no account of record for this case"
