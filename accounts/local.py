@@ -41,12 +41,28 @@ def _reset_link(account: Account, order: ActionOrder) -> ActionDone:
                                "second_factor_removed": second_factor_removed}))
 
 
+def _end_password(account: Account) -> bool:
+    """Make the current password unusable; True if there was one.
+
+    A takeover through recovery usually holds the password already (phished, reused) and
+    lacks only the second factor, or is what got the account frozen: the step that removes
+    the factor, or lifts the freeze, also ends the password, and only the owner's reset link
+    (to the address of record) lets anyone in again.
+    """
+    had = account.password_hash is not None
+    account.password_hash = None
+    return had
+
+
 def _remove_second_factor(account: Account, order: ActionOrder) -> ActionDone:
     was = account.two_factor_enabled
     account.two_factor_enabled = False
-    return ActionDone(summary="second factor removed; the owner enrols a new one at next "
-                              "sign-in" if was else "no second factor was enrolled",
-                      details={"was_enabled": was})
+    ended = _end_password(account)
+    summary = ("second factor removed; the owner enrols a new one at next sign-in"
+               if was else "no second factor was enrolled")
+    return ActionDone(summary=summary + ("; the current password no longer works" if ended
+                                         else ""),
+                      details={"was_enabled": was, "password_ended": ended})
 
 
 def _unlock(account: Account, order: ActionOrder) -> ActionDone:
@@ -59,8 +75,11 @@ def _unlock(account: Account, order: ActionOrder) -> ActionDone:
 def _unfreeze(account: Account, order: ActionOrder) -> ActionDone:
     was = account.frozen
     account.frozen = False
-    return ActionDone(summary="account unfrozen" if was else "the account was not frozen",
-                      details={"was_frozen": was})
+    ended = _end_password(account)
+    summary = "account unfrozen" if was else "the account was not frozen"
+    return ActionDone(summary=summary + ("; the current password no longer works" if ended
+                                         else ""),
+                      details={"was_frozen": was, "password_ended": ended})
 
 
 # Step -> what the local directory does. One entry a step.

@@ -75,7 +75,7 @@ class Account(db.Model):
     locked: so.Mapped[bool] = so.mapped_column(default=False)
     # Frozen for suspicious activity: nobody signs in until the freeze is lifted.
     frozen: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
-    # The local directory's password (werkzeug hash); None: never set through the desk.
+    # The local directory's password (argon2 hash); None: never set through the desk.
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     password_changed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     reference_portrait: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)

@@ -372,9 +372,10 @@ def four_eyes_refusal(case, acting: Acting) -> str | None:
     if withdrawn:
         return (f"{needs}, and the proposal by {_proposer_name(case)} was withdrawn: "
                 f"{withdrawn}. Propose the approval again.")
-    if acting.agent_id is not None and acting.agent_id == case.proposal_agent_id:
+    if acting.agent_id is None or acting.agent_id == case.proposal_agent_id:
         return ("You proposed approving this case: a different security lead or admin must "
-                "approve it.")
+                "approve it." if acting.agent_id is not None else
+                f"{needs}: a security lead or admin approves it, as themselves.")
     if not acting.actors & LEADS:
         return (f"{needs}: {_proposer_name(case)} proposed it; a security lead or admin "
                 "approves it.")

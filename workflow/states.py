@@ -185,10 +185,6 @@ APPROVAL_REVIEWS: dict[State, tuple[str, ...]] = {
     State.ESCALATED: ("document", "selfie"),
 }
 
-# Issue types whose recovery removes a second factor or unfreezes the account: approving them
-# needs four eyes (one staff member proposes, a different security lead or admin approves),
-# as does every high-risk case.
-FOUR_EYES_ISSUE_TYPES: frozenset[str] = frozenset({"lost_2fa", "suspicious_activity"})
 # The risk level (the latest risk.assessment of the current photos) that needs four eyes.
 FOUR_EYES_RISK = "high"
 
@@ -326,6 +322,14 @@ RECOVERY_ACTIONS: dict[str, tuple[RecoveryStep, ...]] = {
     "suspicious_activity": (RecoveryStep.UNFREEZE, RecoveryStep.RESET_LINK),
     "other": (),
 }
+
+# Issue types whose recovery removes a second factor or unfreezes the account: approving them
+# needs four eyes (one staff member proposes, a different security lead or admin approves),
+# as does every high-risk case. Read from the registry, so a new type with such a step gets
+# four eyes without a second list to keep.
+FOUR_EYES_STEPS = frozenset({RecoveryStep.REMOVE_SECOND_FACTOR, RecoveryStep.UNFREEZE})
+FOUR_EYES_ISSUE_TYPES: frozenset[str] = frozenset(
+    issue for issue, steps in RECOVERY_ACTIONS.items() if FOUR_EYES_STEPS & set(steps))
 
 # What the console and the case's record call each step.
 RECOVERY_STEP_LABELS: dict[RecoveryStep, str] = {

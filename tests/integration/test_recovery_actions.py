@@ -154,27 +154,30 @@ class TestRunAfterTheCommit:
 
     def test_lost_2fa_removes_the_second_factor_then_sends_a_link(self, make_account,
                                                                    make_case, lead):
-        make_account(two_factor_enabled=True)
+        make_account(two_factor_enabled=True, password_hash=PasswordHasher().hash("phished pw 1"))
         case, _ = make_case("selfie_check", issue_type="lost_2fa")
         approve(case, lead)
         assert [a.status for a in actions_of(case.id)] == ["done", "done"]
-        assert not account().two_factor_enabled
+        # The password a taker-over may hold stops working with the second factor.
+        assert not account().two_factor_enabled and account().password_hash is None
         (email,) = reset_emails(case.id)
         assert "second factor" in email.body
         assert service.reset_link_info(token_in(email.body)).second_factor_removed
 
-    @pytest.mark.parametrize(("issue_type", "flags", "links"), [
-        ("account_locked", {"locked": True}, 0),
-        ("suspicious_activity", {"frozen": True}, 1),
+    @pytest.mark.parametrize(("issue_type", "flags", "links", "password_kept"), [
+        ("account_locked", {"locked": True}, 0, True),
+        ("suspicious_activity", {"frozen": True}, 1, False),
     ])
     def test_locks_and_freezes_are_lifted(self, make_account, make_case, lead, issue_type,
-                                          flags, links):
-        make_account(**flags)
+                                          flags, links, password_kept):
+        make_account(**flags, password_hash=PasswordHasher().hash("the old password"))
         case, _ = make_case("selfie_check", issue_type=issue_type)
         approve(case, lead)
         assert {a.status for a in actions_of(case.id)} == {"done"}
         found = account()
         assert not found.locked and not found.frozen
+        # Unfreezing ends the password that got the account frozen; unlocking keeps it.
+        assert (found.password_hash is not None) is password_kept
         assert link_count() == links
 
     def test_no_account_of_record_fails_visibly_and_an_agent_can_retry(
