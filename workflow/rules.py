@@ -303,13 +303,25 @@ def override_refusal(found: list[Finding]) -> str:
 
 # --- four eyes ---------------------------------------------------------------------------
 
+def _level(assessment) -> str:
+    details = getattr(assessment, "details", None) or {}
+    return details.get("level") or (assessment.reason_code or "risk_low").removeprefix("risk_")
+
+
 def risk_level(case) -> str | None:
     """The level of the latest risk assessment of the current photos; None before one."""
     newest = _current(getattr(case, "checks", ()), case.evidence_attempt).get("risk.assessment")
-    if newest is None:
-        return None
-    details = getattr(newest, "details", None) or {}
-    return details.get("level") or (newest.reason_code or "risk_low").removeprefix("risk_")
+    return None if newest is None else _level(newest)
+
+
+def high_before(case) -> bool:
+    """Whether the latest assessment of earlier photos was high and the current photos are
+    not assessed yet: new photos must not wash a high risk away before they are checked."""
+    if risk_level(case) is not None:
+        return False
+    earlier = [c for c in getattr(case, "checks", ())
+               if c.check == "risk.assessment" and c.attempt < case.evidence_attempt]
+    return bool(earlier) and _level(earlier[-1]) == FOUR_EYES_RISK
 
 
 def four_eyes_reasons(case) -> list[str]:
@@ -320,6 +332,8 @@ def four_eyes_reasons(case) -> list[str]:
                    "the account")
     if risk_level(case) == FOUR_EYES_RISK:
         why.append("its risk is high")
+    elif high_before(case):
+        why.append("its risk was high on earlier photos and these are not assessed yet")
     return why
 
 

@@ -60,7 +60,10 @@ def test_the_four_eyes_issue_types_are_issue_types():
     ("forgot_password", [risk("high")], ["its risk is high"]),
     # Only the latest assessment of the current photos counts.
     ("forgot_password", [risk("high"), risk("low")], []),
-    ("forgot_password", [risk("high", attempt=0)], []),
+    ("forgot_password", [risk("high", attempt=0), risk("low")], []),
+    # Until the current photos are assessed, a high risk of earlier ones still stands.
+    ("forgot_password", [risk("high", attempt=0)],
+     ["its risk was high on earlier photos and these are not assessed yet"]),
     ("lost_2fa", [], ["its recovery (lost_2fa) removes a second factor or unfreezes the "
                       "account"]),
     ("suspicious_activity", [risk("high")],
@@ -161,3 +164,13 @@ def test_the_approved_text_promises_an_email_only_to_an_account(has_account):
     for state in State:
         if state is not State.RESOLVED:
             assert "email" not in status_text(state.value, None, has_account=has_account)
+
+
+def test_new_photos_do_not_wash_a_high_risk_away_before_they_are_assessed():
+    case = Case(issue_type="forgot_password", evidence_attempt=2, checks=[risk("high", 1)])
+    assert rules.needs_four_eyes(case)
+    assert "not assessed yet" in " ".join(rules.four_eyes_reasons(case))
+    case.checks.append(risk("low", 2))  # the new photos, assessed
+    assert not rules.needs_four_eyes(case)
+    assert not rules.needs_four_eyes(Case(issue_type="forgot_password", evidence_attempt=2,
+                                          checks=[risk("medium", 1)]))
