@@ -256,3 +256,25 @@ def test_with_rq_a_worker_performs_the_steps_once(app, redis_queue, make_account
     assert (action.status, action.attempts) == ("done", 1)
     assert not account().locked
     assert [e.event for e in events_of(case.id)] == ["recovery_action_done"]
+
+
+@pytest.mark.parametrize("app_config", [{"RECOVERY_ACTION_EXECUTOR": "off"}])
+def test_only_the_holder_of_a_claimed_case_retries_its_action(app, make_account, make_case,
+                                                               make_agent, lead):
+    make_account()
+    case, _ = make_case("selfie_check", issue_type="forgot_password")
+    approve(case, lead)
+    db.session.execute(sa.update(RecoveryCase).where(RecoveryCase.id == case.id)
+                       .values(account_id=None))
+    db.session.commit()
+    service.run_case_actions(case.id)
+    (action,) = actions_of(case.id)
+    assert action.status == "failed"
+    holder, _ = make_agent("agent", email="holder@example.test")
+    other, _ = make_agent("agent", email="other@example.test")
+    service.claim_case(case.id, holder, service.get_case(case.id).version)
+    with pytest.raises(service.CaseClaimed):
+        service.retry_recovery_action(case.id, action.id, other)
+    assert actions_of(case.id)[0].status == "failed"
+    service.retry_recovery_action(case.id, action.id, holder)
+    assert actions_of(case.id)[0].status == "pending"

@@ -32,6 +32,7 @@ from flask import current_app
 
 from extensions import db
 
+from .. import machine
 from ..models import Agent, RecoveryAction, RecoveryCase, utcnow
 from ..states import RECOVERY_STEP_LABELS, ActionStatus, Actor, RecoveryStep, recovery_steps
 from . import hooks
@@ -298,6 +299,7 @@ def retry_recovery_action(case_id: int, action_id: int, agent: Agent) -> Recover
     """An agent has a failed action tried again now; it runs after the commit."""
     with transaction():
         case = load_case(case_id, lock=False)
+        machine.check_claim(case, agent.actors, agent.id)  # as for every act on a held case
         action = db.session.scalars(sa.select(RecoveryAction).where(
             RecoveryAction.id == action_id, RecoveryAction.case_id == case.id)
             .with_for_update()).first()
