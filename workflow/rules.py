@@ -152,6 +152,18 @@ def nothing_to_recover(case) -> str:
             "filed a request that matched their account.")
 
 
+def _approver_refusal(case, actors: Iterable[Actor], done: str, doing: str) -> str | None:
+    """Why ``actors`` may not act for an approval of the case now (only whoever may approve
+    it from its state may); None when they may. ``done``/``doing`` name the act."""
+    approvals = [row for row in APPROVALS if case.state in row.sources]
+    if not approvals:
+        return (f"{done} at the selfie check, or by a security lead while the case is "
+                "escalated.")
+    if not any(row.actors & set(actors) for row in approvals):
+        return f"Your role may not {doing} a case that is {case.state}."
+    return None
+
+
 def challenge_refusal(case, actors: Iterable[Actor]) -> str | None:
     """Why ``actors`` may not confirm the case's challenge code now; None when they may.
 
@@ -160,12 +172,10 @@ def challenge_refusal(case, actors: Iterable[Actor]) -> str | None:
     """
     if not case.challenge_code:
         return "This request has no challenge code."
-    approvals = [row for row in APPROVALS if case.state in row.sources]
-    if not approvals:
-        return ("The code is confirmed at the selfie check, or by a security lead while the "
-                "case is escalated.")
-    if not any(row.actors & set(actors) for row in approvals):
-        return f"Your role may not confirm the code of a case that is {case.state}."
+    refusal = _approver_refusal(case, actors, "The code is confirmed",
+                                "confirm the code of")
+    if refusal is not None:
+        return refusal
     if challenge_confirmed(case):
         return "The code on this selfie is already confirmed."
     return None
@@ -403,12 +413,10 @@ def proposal_refusal(case, actors: Iterable[Actor]) -> str | None:
     (any staff at the selfie check, a security lead while the case is escalated), for a case
     that needs four eyes and has something to recover.
     """
-    approvals = [row for row in APPROVALS if case.state in row.sources]
-    if not approvals:
-        return ("An approval is proposed at the selfie check, or by a security lead while the "
-                "case is escalated.")
-    if not any(row.actors & set(actors) for row in approvals):
-        return f"Your role may not propose approving a case that is {case.state}."
+    refusal = _approver_refusal(case, actors, "An approval is proposed",
+                                "propose approving")
+    if refusal is not None:
+        return refusal
     if not has_account(case):
         return nothing_to_recover(case)
     if not needs_four_eyes(case):
