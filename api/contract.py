@@ -81,8 +81,8 @@ ROUTES: dict[str, Route] = {
     "POST /cases/{case_id}/events": Route({
         **CASE_ACTION, 400: (*CASE_ACTION[400], "unknown_event"),
         422: ("transition_not_allowed", "reason_required", "action_refused",
-              "nothing_to_recover", "four_eyes_required", "stage_not_cleared",
-              "override_not_confirmed")}),
+              "nothing_to_recover", "checks_not_done", "four_eyes_required",
+              "stage_not_cleared", "override_not_confirmed")}),
     "POST /cases/{case_id}/proposal": Route({**CASE_ACTION, 422: ("action_refused",
                                                                  "reason_required")}),
     "POST /cases/{case_id}/challenge-confirmation": Route(CASE_ACTION),

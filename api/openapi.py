@@ -143,7 +143,9 @@ def _operations() -> dict[str, dict]:
         "POST /cases/{case_id}/events": _agent(
             "fireCaseEvent", "Move a case; carries the version the caller saw",
             "Approving is refused (422) without an account of record (nothing_to_recover), "
-            "while a stage the approval does not review is not clear nor overridden "
+            "before the automated checks of the current photos have had their say (their "
+            "risk is assessed: checks_not_done), while a stage the approval does not review "
+            "is not clear nor overridden "
             "(stage_not_cleared), without a standing proposal and a different security lead "
             "or admin where four eyes are needed (four_eyes_required), and, when it would "
             "override rejected results, until the request says so with \"override\": true "

@@ -29,6 +29,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
     service.CaseClaimed: (409, "case_claimed", None),
     # Refusals of an approval by the machine's rules, before the TransitionNotAllowed they are.
     service.NothingToRecover: (422, "nothing_to_recover", "event"),
+    service.ChecksNotDone: (422, "checks_not_done", "event"),
     service.FourEyesRequired: (422, "four_eyes_required", "event"),
     service.StageNotCleared: (422, "stage_not_cleared", "event"),
     service.OverrideNotConfirmed: (422, "override_not_confirmed", "override"),

@@ -47,6 +47,10 @@ class NothingToRecover(TransitionNotAllowed):
     """The request matched no account of record: no approval performs anything."""
 
 
+class ChecksNotDone(TransitionNotAllowed):
+    """The automated checks of the current photos have not had their say (no risk assessed)."""
+
+
 class StageNotCleared(TransitionNotAllowed):
     """A stage the approval does not review itself is not clear, nor overridden."""
 
@@ -142,6 +146,13 @@ RULES: tuple[Rule, ...] = (
          lambda case, acting, row: rules.has_account(case),
          lambda case, acting, row: NothingToRecover(row.trigger, case.state,
                                                     rules.nothing_to_recover(case))),
+    # The automated checks of the current photos have had their say: their risk is assessed
+    # (after the selfie check, or when the checks failed for good). Not offered before: the
+    # checks are still running, or someone retries them.
+    Rule("checks_done", _approves,
+         lambda case, acting, row: rules.risk_assessed(case),
+         lambda case, acting, row: ChecksNotDone(row.trigger, case.state,
+                                                 rules.CHECKS_NOT_DONE)),
     Rule("reason", lambda row: row.needs_reason or _may_override(row),
          lambda case, acting, row: acting.has_reason
          or not rules.reason_needed(case, row, person=acting.person),

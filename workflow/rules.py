@@ -311,6 +311,23 @@ def override_refusal(found: list[Finding]) -> str:
             "Confirm that you override them, with your reason, to approve.")
 
 
+# --- the automated checks have had their say ---------------------------------------------
+
+CHECKS_NOT_DONE = ("The automated checks of these photos have not finished: approve once they "
+                   "have, or retry them if they failed.")
+
+
+def risk_assessed(case) -> bool:
+    """Whether the system assessed the risk of the current photos.
+
+    The risk is assessed once the selfie of the photos is checked, or once their checks
+    failed for good: until then the automated checks have not had their say (a person's
+    review of a stage is no assessment of the risk).
+    """
+    return any(c.check == "risk.assessment" and c.attempt == case.evidence_attempt
+               for c in automated(getattr(case, "checks", ())))
+
+
 # --- four eyes ---------------------------------------------------------------------------
 
 def _level(assessment) -> str:

@@ -18,6 +18,9 @@ NO_ACCOUNT = ("No account of record matches {email}: there is nothing to recover
               "address of their account), or close it as a duplicate when the same person has "
               "filed a request that matched their account.")
 
+CHECKS_NOT_DONE = ("The automated checks of these photos have not finished: approve once they "
+                   "have, or retry them if they failed.")
+
 
 def auth(token):
     return {"Authorization": f"Bearer {token}"}
@@ -89,6 +92,53 @@ def add_finding(case_id, check, result, reason_code):
     db.session.commit()
 
 
+# --- the automated checks have had their say ----------------------------------------------
+
+def test_no_approval_before_the_automated_checks_of_the_photos_ended(client, staff, case_at):
+    """A person confirms the document before its job and approves before the selfie job:
+    refused until the system assessed the risk of these photos (here: the checks failed for
+    good, and the risk is assessed all the same)."""
+    (_sam, sam) = staff["Sam"]
+    case, _ = case_at("submitted", issue_type="forgot_password")
+    assert fire(client, case.id, sam, "start_review").status_code == 200
+    assert fire(client, case.id, sam, "confirm_document").status_code == 200
+    body = get(client, case.id, sam)
+    assert body["state"] == "selfie_check"
+    # Hidden from the actions, and the approval says why.
+    assert "approve" not in {e["event"] for e in body["allowed_events"]}
+    assert (body["approval"]["may_approve"], body["approval"]["refusal"]) == \
+        (False, CHECKS_NOT_DONE)
+    refused(fire(client, case.id, sam, "approve"), "checks_not_done", CHECKS_NOT_DONE)
+    refused(fire(client, case.id, sam, "approve", override=True), "checks_not_done",
+            CHECKS_NOT_DONE)
+    assert get(client, case.id, sam)["state"] == "selfie_check"
+    assert not [e for e in get(client, case.id, sam)["events"] if e["event"] == "approved"]
+
+    service.record_verification_failure(case.id, case.evidence_attempt, "the worker crashed")
+    body = get(client, case.id, sam)
+    assert [e["event"] for e in body["events"]][-2:] == ["risk_assessed", "verification_failed"]
+    assert "approve" in {e["event"] for e in body["allowed_events"]}
+    assert (body["approval"]["may_approve"], body["approval"]["refusal"]) == (True, None)
+    approved = fire(client, case.id, sam, "approve")
+    assert approved.status_code == 200, approved.get_data(as_text=True)
+    assert approved.get_json()["resolution"] == "approved"
+
+
+def test_an_agent_assesses_the_risk_again_once_the_checks_ended(client, staff, case_at):
+    """``reassess_risk`` records a new assessment on the stored facts, on the record; a
+    closed case is not assessed again."""
+    (_sam, sam) = staff["Sam"]
+    case, _ = case_at(issue_type="forgot_password")
+    assert get(client, case.id, sam)["approval"]["may_approve"] is True
+    service.reassess_risk(case.id)
+    assert get(client, case.id, sam)["state"] == "selfie_check"
+    assessed = [e for e in get(client, case.id, sam)["events"] if e["event"] == "risk_assessed"]
+    assert [e["reason"] for e in assessed] == ["low", "low"]
+    assert fire(client, case.id, sam, "approve").status_code == 200
+    with pytest.raises(service.ActionRefused, match="This case is closed."):
+        service.reassess_risk(case.id)
+
+
 # --- four eyes through the API -------------------------------------------------------------
 
 def test_two_different_people_approve_a_lost_2fa_case(client, staff, case_at, make_agent):
@@ -111,7 +161,7 @@ def test_two_different_people_approve_a_lost_2fa_case(client, staff, case_at, ma
     proposal = proposed.get_json()["approval"]["proposal"]
     assert (proposal["agent_name"], proposal["reason"], proposal["attempt"], proposal["risk"],
             proposal["withdrawn"]) == ("Sam", "Documents and selfie reviewed; all clear.", 1,
-                                       None, None)
+                                       "low", None)
     event = proposed.get_json()["events"][-1]
     assert (event["event"], event["reason"]) == ("approval_proposed",
                                                  "Documents and selfie reviewed; all clear.")
@@ -160,6 +210,9 @@ def test_new_photos_withdraw_the_proposal(client, staff, case_at):
     assert [e["reason"] for e in withdrawn] == [
         "Proposal by Sam withdrawn: new photos were sent (attempt 2; proposed on attempt 1)."]
     assert fire(client, case.id, sam, "confirm_document").status_code == 200
+    refused(fire(client, case.id, lee, "approve"), "checks_not_done", CHECKS_NOT_DONE)
+    # The automated checks of the new photos end: their risk is assessed.
+    service.reassess_risk(case.id)
     message = refused(fire(client, case.id, lee, "approve"), "four_eyes_required")
     assert "one staff member proposes the approval" in message
     assert propose(client, case.id, sam).get_json()["approval"]["proposal"]["attempt"] == 2
@@ -176,7 +229,7 @@ def test_a_change_of_risk_withdraws_the_proposal(client, staff, case_at):
     body = reported.get_json()
     assert body["state"] == "escalated" and body["approval"]["proposal"] is None
     assert [e["reason"] for e in body["events"] if e["event"] == "proposal_withdrawn"] == [
-        "Proposal by Sam withdrawn: the risk changed from unassessed to high."]
+        "Proposal by Sam withdrawn: the risk changed from low to high."]
     assert "its risk is high" in body["approval"]["four_eyes"]
     refused(fire(client, case.id, lee, "approve"), "four_eyes_required")
     assert propose(client, case.id, lee).get_json()["approval"]["proposal"]["risk"] == "high"

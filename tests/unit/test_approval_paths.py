@@ -12,6 +12,7 @@ import pytest
 
 from workflow.machine import (
     CaseClaimed,
+    ChecksNotDone,
     FourEyesRequired,
     NothingToRecover,
     OverrideNotConfirmed,
@@ -101,10 +102,22 @@ MISMATCH = Check("selfie.match.document", "rejected", "face_mismatch")
 DOCUMENT_CLEAR = Check("document.mrz.check_digits", "clear")
 
 
-def ready(source: State, **overrides) -> Case:
-    """A case at ``source`` on which every rule of approving holds (given a reason)."""
+# The risk the system assessed once the automated checks of the photos ended.
+LOW_RISK = Check("risk.assessment", "clear", "risk_low", details={"level": "low"})
+
+
+def ready(source: State, *, assessed: bool = True, **overrides) -> Case:
+    """A case at ``source`` on which every rule of approving holds (given a reason).
+
+    Unless the checks name one, the system assessed the risk of the current photos (low),
+    as it does when their automated checks end; not ``assessed``: they have not ended.
+    """
     fields = {"state": source.value, "checks": [CONFIRMED, DOCUMENT_CLEAR]} | overrides
-    return Case(**fields)
+    case = Case(**fields)
+    if assessed and not any(c.check == "risk.assessment" and c.attempt == case.evidence_attempt
+                            for c in case.checks):
+        case.checks = [*case.checks, _now(LOW_RISK, case.evidence_attempt)]
+    return case
 
 
 def allowed_actors(row) -> frozenset[Actor]:
@@ -223,6 +236,7 @@ def test_the_machine_itself_refuses_each_missing_condition(row, source):
         "override": (ready(source, checks=[CONFIRMED, DOCUMENT_CLEAR, MISMATCH]),
                      {**good, "reason": None, "override": True}),
         "account": (ready(source, account_id=None), good),
+        "checks_not_done": (ready(source, assessed=False), good),
         "override_unconfirmed": (ready(source, checks=[CONFIRMED, DOCUMENT_CLEAR, MISMATCH]),
                                  good),
         "four_eyes_unproposed": (ready(source, issue_type="lost_2fa"), lead),
@@ -277,6 +291,57 @@ def test_refused_without_an_account_of_record(row, source):
         assert row not in allowed_rows(case, actors, SAM)
     declines = {r.trigger for r in allowed_rows(case, allowed_actors(row), SAM)}
     assert {"decline", "mark_duplicate"} <= declines
+
+
+# --- the automated checks of the current photos have had their say -----------------------
+
+CHECKS_NOT_DONE = ("The automated checks of these photos have not finished: approve once they "
+                   "have, or retry them if they failed.")
+STAGE_REVIEWS = [Check(f"{stage}.review", "clear", "agent_confirmed", actor_agent_id=DANA)
+                 for stage in APPROVAL_STAGES]
+
+
+@pytest.mark.parametrize("row,source", SOURCES, ids=[s.value for _, s in SOURCES])
+@pytest.mark.parametrize("checks", [
+    [CONFIRMED, DOCUMENT_CLEAR],  # the selfie job has not ended
+    [CONFIRMED, *STAGE_REVIEWS],  # a person judged every stage before the checks
+    # A person's own "assessment", or the system's of the photos before these.
+    [CONFIRMED, DOCUMENT_CLEAR, Check("risk.assessment", "clear", "risk_low",
+                                      actor_agent_id=DANA, details={"level": "low"})],
+    [CONFIRMED, DOCUMENT_CLEAR, Check("risk.assessment", "clear", "risk_low", attempt=0,
+                                      details={"level": "low"})],
+], ids=["selfie_job_running", "reviewed_by_people", "assessed_by_a_person", "older_photos"])
+def test_refused_until_the_automated_checks_have_had_their_say(row, source, checks):
+    """Whatever the issue type and the reviews, an approval waits for the system's risk
+    assessment of the current photos (after the selfie job, or when the checks failed)."""
+    for issue_type in ("forgot_password", "lost_2fa"):
+        case = ready(source, assessed=False, checks=checks, issue_type=issue_type)
+        for actors in (allowed_actors(row), LEAD_ACTORS, frozenset({Actor.ADMIN, Actor.AGENT})):
+            if not row.actors & actors:
+                continue
+            with pytest.raises(ChecksNotDone) as refused:
+                approve(case, actors, override=True)
+            assert str(refused.value) == CHECKS_NOT_DONE
+            assert case.state == source
+            # Not offered while the checks have not ended, as four eyes hide it.
+            assert row not in allowed_rows(case, actors, SAM)
+    # Once the system assessed the risk of these photos, the same case is approved.
+    case = ready(source, checks=[*checks, LOW_RISK])
+    assert row in allowed_rows(case, allowed_actors(row), SAM)
+    approve(case, allowed_actors(row), override=True)
+    assert case.state == "resolved"
+
+
+@pytest.mark.parametrize("row,source", SOURCES, ids=[s.value for _, s in SOURCES])
+def test_the_checks_are_waited_for_after_the_account_and_before_anything_else(row, source):
+    """No account: nothing to recover whatever the checks; the checks refuse before a
+    missing reason, an unconfirmed code, four eyes, the stages and the overrides."""
+    with pytest.raises(NothingToRecover):
+        approve(ready(source, assessed=False, account_id=None), allowed_actors(row))
+    case = ready(source, assessed=False, checks=[MISMATCH], issue_type="lost_2fa")
+    with pytest.raises(ChecksNotDone):
+        approve(case, allowed_actors(row), reason=None)
+    assert case.state == source
 
 
 # --- each stage clear, or overridden by a person with a reason ----------------------------
@@ -404,7 +469,7 @@ HIGH_RISK = Check("risk.assessment", "consider", "risk_high", details={"level": 
 def proposed(source: State, **overrides) -> Case:
     """A lost-2FA case at ``source`` whose approval Pat proposed on its current photos."""
     fields = {"issue_type": "lost_2fa", "proposal_agent_id": PAT, "proposal_attempt": 1,
-              "proposal_risk": None, "proposer": SimpleNamespace(name="Pat")} | overrides
+              "proposal_risk": "low", "proposer": SimpleNamespace(name="Pat")} | overrides
     return ready(source, **fields)
 
 
@@ -418,7 +483,7 @@ FOUR_EYES_CASES = {
 @pytest.mark.parametrize("why", list(FOUR_EYES_CASES))
 def test_four_eyes_need_a_proposal_and_a_different_lead(row, source, why):
     facts = FOUR_EYES_CASES[why]
-    risk = "high" if why == "high_risk" else None
+    risk = "high" if why == "high_risk" else "low"
     case = ready(source, **facts)
     with pytest.raises(FourEyesRequired, match="needs four eyes .*: one staff member proposes "
                        "the approval, with a reason, then a different security lead or admin "
@@ -446,8 +511,8 @@ def test_four_eyes_need_a_proposal_and_a_different_lead(row, source, why):
     ({"evidence_attempt": 2, "checks": [_now(CONFIRMED, 2), _now(DOCUMENT_CLEAR, 2)]},
      "new photos were sent (attempt 2; proposed on attempt 1)"),
     ({"checks": [CONFIRMED, DOCUMENT_CLEAR, HIGH_RISK]},
-     "the risk changed from unassessed to high"),
-    ({"proposal_risk": "medium"}, "the risk changed from medium to unassessed"),
+     "the risk changed from low to high"),
+    ({"proposal_risk": "medium"}, "the risk changed from medium to low"),
 ], ids=["new_photos", "risk_raised", "risk_lowered"])
 def test_new_photos_or_another_risk_level_withdraw_the_proposal(row, source, change, why):
     case = proposed(source, **change)

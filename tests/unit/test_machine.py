@@ -46,16 +46,20 @@ SYSTEM_EXPECTED = {
 REASON = "a reason"
 
 
-# An account of record and a clear document: what approving from the selfie check reads.
+# An account of record, a clear document and the risk the system assessed once the checks
+# ended: what approving from the selfie check reads.
 DOCUMENT_CLEAR = SimpleNamespace(check="document.mrz.check_digits", result="clear", attempt=1,
                                  reason_code=None, actor_agent_id=None)
+RISK_ASSESSED = SimpleNamespace(check="risk.assessment", result="clear", attempt=1,
+                                reason_code="risk_low", actor_agent_id=None,
+                                details={"level": "low"})
 
 
 def make(state: str, awaiting_from=F, escalated_from=I, assignee_id=None, assignee=None):
     return SimpleNamespace(state=state, awaiting_from=awaiting_from,
                            escalated_from=escalated_from, assignee_id=assignee_id,
                            assignee=assignee, account_id=1, evidence_attempt=1,
-                           checks=[DOCUMENT_CLEAR])
+                           checks=[DOCUMENT_CLEAR, RISK_ASSESSED])
 
 
 @pytest.mark.parametrize("actors,expected", [

@@ -22,6 +22,10 @@ LIMIT = 3
 POLICY = Policy(max_resubmissions=LIMIT)
 AGENT, LEAD = frozenset({Actor.AGENT}), frozenset({Actor.SECURITY_LEAD, Actor.AGENT})
 SAM, DANA = 7, 8
+# The system's risk assessment of the current photos: the automated checks have ended.
+RISK_ASSESSED = SimpleNamespace(check="risk.assessment", result="clear", attempt=1,
+                                reason_code="risk_low", actor_agent_id=None,
+                                details={"level": "low"})
 
 
 @dataclass
@@ -75,7 +79,7 @@ def test_past_the_limit_the_system_escalates_instead(stage, reason):
 
 
 def test_past_the_limit_an_escalated_case_is_decided_with_what_there_is():
-    case = Case("escalated", resubmissions=LIMIT)
+    case = Case("escalated", resubmissions=LIMIT, checks=[RISK_ASSESSED])
     with pytest.raises(machine.TransitionNotAllowed, match=f"already sent new photos {LIMIT} "
                        "times: decide the case with what you have"):
         ask(case, LEAD)

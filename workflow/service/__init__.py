@@ -39,6 +39,7 @@ from .errors import (
     CaseClaimed,
     CaseNotFound,
     ChallengeRefused,
+    ChecksNotDone,
     EvidenceRejected,
     FourEyesRequired,
     IdempotencyConflict,
@@ -98,7 +99,7 @@ from .reset_links import (
     redeem_reset_link,
     reset_link_info,
 )
-from .risk import current_risk, report_not_me
+from .risk import current_risk, reassess_risk, report_not_me
 from .sla_upkeep import (
     SlaBadge,
     check_sla,
@@ -122,7 +123,8 @@ from .user import case_for_token, user_actions, user_reply, user_resubmit, user_
 __all__ = [
     "AccountService", "ActionDone", "ActionFailed", "ActionOrder", "ActionRefused",
     "AgentExists", "AgentNotFound", "ApprovalOutlook", "BadCursor", "CaseClaimed",
-    "CaseNotFound", "ChallengeRefused", "DocumentJob", "EvidenceRejected", "FourEyesRequired",
+    "CaseNotFound", "ChallengeRefused", "ChecksNotDone", "DocumentJob", "EvidenceRejected",
+    "FourEyesRequired",
     "HookMissing", "IdempotencyConflict", "MissingEvidence", "NothingToRecover",
     "OverrideNotConfirmed", "PASSWORD_MIN_LENGTH", "PasswordRefused", "Proposal",
     "ReasonRequired", "ResetLinkInfo", "ResetLinkInvalid", "SelfieJob", "SlaBadge",
@@ -133,7 +135,7 @@ __all__ = [
     "claim_case", "confirm_challenge", "create_agent", "current_risk", "deactivate_agent",
     "document_policy", "encode_cursor", "end_sessions", "fire_event", "get_case",
     "intake_limits", "issue_challenge", "list_cases", "may_act", "open_image",
-    "propose_approval", "queue_query", "reason_needed", "recompute_sla",
+    "propose_approval", "queue_query", "reason_needed", "reassess_risk", "recompute_sla",
     "record_document_check", "record_selfie_check", "record_verification_failure",
     "redeem_reset_link", "refresh_sla", "register", "report_not_me", "reset_link_info",
     "retry_recovery_action", "retry_verification", "risk_policy", "run_case_actions",

@@ -71,6 +71,7 @@ CaseClaimed = machine.CaseClaimed
 
 # Approvals refused by the machine's rules (each a TransitionNotAllowed with its own code).
 NothingToRecover = machine.NothingToRecover
+ChecksNotDone = machine.ChecksNotDone
 StageNotCleared = machine.StageNotCleared
 FourEyesRequired = machine.FourEyesRequired
 OverrideNotConfirmed = machine.OverrideNotConfirmed

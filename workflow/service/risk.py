@@ -70,6 +70,20 @@ def escalate_for_risk(case: RecoveryCase, risk: RiskAssessment) -> None:
                 reason=f"High risk. {reasons}")
 
 
+def reassess_risk(case_id: int) -> RecoveryCase:
+    """Assess the case's risk again, now, on its stored facts (findings, velocity, account
+    changes, reports that the holder did not file it), as the finished checks do: a high
+    risk sends the case to security."""
+    with transaction():
+        case = load_case(case_id)
+        if case.is_resolved:
+            raise ActionRefused("This case is closed.")
+        risk = assess_risk(case)
+        if risk.level is Level.HIGH:
+            escalate_for_risk(case, risk)
+    return case
+
+
 def current_risk(case: RecoveryCase) -> VerificationCheck | None:
     """The latest risk assessment of the case's current photos."""
     return next((c for c in reversed(case.checks)
