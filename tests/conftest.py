@@ -2,6 +2,7 @@
 
 import functools
 import io
+import itertools
 import os
 import secrets
 import uuid
@@ -223,6 +224,7 @@ PATH_TO = {
 # The states a case built by ``make_case`` reaches past the id check: the risk of its photos
 # is assessed, as the automated checks do once they end (an approval needs it).
 ASSESSED = {"selfie_check", "escalated"}
+ADDRESSES = itertools.count()
 
 
 @pytest.fixture
@@ -235,7 +237,10 @@ def make_case(app, make_agent):
     def build(state: str = "submitted", files=None, **overrides):
         fields = {"email": "anna@example.test", "full_name": "Anna Maria Eriksson",
                   "date_of_birth": date(1974, 8, 12), "issue_type": "lost_2fa",
-                  "description": "Lost my phone.", "consent": True, "client_ip": "127.0.0.1",
+                  "description": "Lost my phone.", "consent": True,
+                  # An address of its own: the cases a test builds are no velocity risk to
+                  # each other's assessment (unless the test says so).
+                  "client_ip": f"198.51.100.{next(ADDRESSES) % 254 + 1}",
                   **overrides}
         result = service.submit_request(service.Submission(**fields), files or photos())
         if "agent" not in lead and PATH_TO[state]:

@@ -1,5 +1,7 @@
 """The agent console through the test client."""
 
+import html as html_lib
+
 import pytest
 
 from tests.conftest import sign_in
@@ -88,15 +90,28 @@ def test_agent_resolves_a_case_end_to_end(agent_client, make_case, make_account)
     # An account to recover, and an issue type one person may approve (no four eyes).
     make_account()
     case, token = make_case(issue_type="forgot_password")
-    for trigger in ("start_review", "confirm_document", "approve"):
+
+    def fire(trigger):
         version = service.get_case(case.id).version
-        response = agent_client.post(f"/agent/cases/{case.id}/events",
-                                     data={"event": trigger, "version": version})
+        return agent_client.post(f"/agent/cases/{case.id}/events",
+                                 data={"event": trigger, "version": version})
+
+    for trigger in ("start_review", "confirm_document"):
+        response = fire(trigger)
         assert response.status_code == 302, response.get_data(as_text=True)
+    # Not before the automated checks of the photos have had their say.
+    response = fire("approve")
+    assert response.status_code == 422
+    assert "The automated checks of these photos have not finished" in \
+        html_lib.unescape(response.get_data(as_text=True))
+    assert service.get_case(case.id).state == "selfie_check"
+    service.reassess_risk(case.id)  # the checks ended: the risk of these photos is assessed
+    response = fire("approve")
+    assert response.status_code == 302, response.get_data(as_text=True)
     case = service.case_for_token(token)
     assert (case.state, case.resolution) == ("resolved", "approved")
     assert [e.event for e in case.events] == ["submitted", "start_review", "confirm_document",
-                                              "approve"]
+                                              "risk_assessed", "approve"]
     html = agent_client.get(f"/agent/cases/{case.id}").get_data(as_text=True)
     assert "document: clear" in html and "selfie: clear" in html
 
