@@ -324,12 +324,14 @@ def test_human_decisions_are_recorded_in_the_check_tree(app, make_case, make_age
     _fire(case.id, "request_resubmission", agent, "Too dark.")
     service.user_resubmit(token, photos())
     _fire(case.id, "confirm_document", agent)
+    service.reassess_risk(case.id)  # the automated checks of the new photos ended
     _fire(case.id, "approve", agent)
     checks = [(c.check, c.result, c.reason_code, c.attempt, c.actor_agent_id)
               for c in service.get_case(case.id).checks]
     assert checks == [
         ("document.review", "consider", "resubmission_requested", 1, agent.id),
         ("document.review", "clear", "agent_confirmed", 2, agent.id),
+        ("risk.assessment", "clear", None, 2, None),
         ("selfie.review", "clear", "agent_confirmed", 2, agent.id),
     ]
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
@@ -341,7 +343,9 @@ def test_security_decisions_are_recorded(app, make_case, make_agent):
     lead, _ = make_agent("security_lead")
     case, _ = make_case("escalated")
     _fire(case.id, "decline", lead, "Known fraud pattern.")
-    [check] = service.get_case(case.id).checks
+    # After the risk the system assessed once the checks of the photos ended.
+    risk, check = service.get_case(case.id).checks
+    assert (risk.check, risk.actor_agent_id) == ("risk.assessment", None)
     assert (check.check, check.result, check.reason_code) == (
         "security.review", "rejected", "security_declined")
 

@@ -37,7 +37,8 @@ def calendars(draw):
 
 
 ACTIONS = ["start_review", "visible_message", "internal_note", "request_info", "user_reply",
-           "confirm_document", "escalate", "return_to_stage", "approve", "decline"]
+           "confirm_document", "checks_end", "escalate", "return_to_stage", "approve",
+           "decline"]
 steps = st.lists(st.tuples(st.integers(1, 60 * 72), st.sampled_from(ACTIONS)), max_size=9)
 starts = st.one_of(st.sampled_from(DST_EDGES),
                    st.datetimes(datetime(2026, 1, 1), datetime(2026, 12, 20),
@@ -72,6 +73,9 @@ def act(case_id: int, token: str, action: str, agent, lead) -> None:
             service.add_staff_message(case_id, agent, "Checked the directory.", internal=True)
         elif action == "user_reply":
             service.user_reply(token, "Here is the answer.")
+        elif action == "checks_end":
+            # The automated checks of the photos end: their risk is assessed.
+            service.reassess_risk(case_id)
         elif action == "start_review":
             service.fire_event(case_id, action, agent=None, expected_version=None)
         else:

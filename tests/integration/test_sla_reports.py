@@ -74,6 +74,10 @@ class Desk:
         return lambda case_id, _: service.fire_event(case_id, trigger, agent=self.staff(case_id),
                                                      expected_version=None, reason=reason)
 
+    def checks_end(self):
+        """The automated checks of the photos end: their risk is assessed."""
+        return lambda case_id, _: service.reassess_risk(case_id)
+
     def reply(self):
         return lambda _, token: service.user_reply(token, "It was an iPhone.")
 
@@ -111,10 +115,10 @@ def histories(desk):
     cases = {
         "c1": d.file(datetime(2024, 3, 1, 0, 0, tzinfo=UTC), steps=[
             (0, d.assign(d.alice)), (1, d.message()), (1, d.event("start_review")),
-            (3, d.event("confirm_document")), (4, d.event("approve"))]),
+            (3, d.event("confirm_document")), (3.5, d.checks_end()), (4, d.event("approve"))]),
         "c2": d.file(datetime(2024, 3, 2, 9, 0, tzinfo=UTC), steps=[
             (0, d.assign(d.alice)), (3, d.message()), (3, d.event("start_review")),
-            (5, d.event("confirm_document")), (12, d.event("approve"))]),
+            (5, d.event("confirm_document")), (6, d.checks_end()), (12, d.event("approve"))]),
         "c3": d.file(datetime(2024, 3, 3, 9, 0, tzinfo=UTC), steps=[
             (0.5, d.event("request_info", "Which phone did you lose?")), (20.5, d.reply()),
             (21.5, d.event("decline", "Not the account holder."))]),
@@ -125,7 +129,7 @@ def histories(desk):
             (0, d.assign(d.bob)), (0.5, d.event("start_review")),
             (1, d.event("escalate", "Edited photo?")),
             # Four eyes: Lee proposes, Bob (who holds the case) approves.
-            (5, d.propose(d.lead)), (6, d.event("approve", "Checked."))]),
+            (4, d.checks_end()), (5, d.propose(d.lead)), (6, d.event("approve", "Checked."))]),
         "c0": d.file(datetime(2024, 2, 29, 23, 30, tzinfo=UTC), steps=[
             (1.5, d.event("decline", "Duplicate account."))]),
     }
