@@ -252,6 +252,21 @@ def sla_recompute_command() -> None:
     click.echo(f"SLA figures rebuilt for {total} cases; {changed} had changed.")
 
 
+@click.command("reassess-risk")
+@with_appcontext
+@click.argument("case_id", type=click.IntRange(1))
+def reassess_risk_command(case_id: int) -> None:
+    """Assess an open case's risk again on its stored facts (after a directory sync brought
+    account changes, or when its checks were run by hand); a high risk escalates it."""
+    try:
+        case = service.reassess_risk(case_id)
+    except (service.CaseNotFound, service.ActionRefused) as err:
+        raise click.ClickException(str(err)) from err
+    risk = service.current_risk(case)
+    click.echo(f"case {case.id}: risk {risk.details.get('level', risk.result)}, "
+               f"state {case.state}")
+
+
 @click.command("send-mail")
 @with_appcontext
 def send_mail_command() -> None:
@@ -485,7 +500,8 @@ def init_app(app) -> None:
                     seed_demo_command, bootstrap_command,
                     read_document_command, run_document_checks_command, verify_pair_command,
                     calibrate_faces_command, worker_command,
-                    sla_recompute_command, sla_report_command, send_mail_command):
+                    sla_recompute_command, sla_report_command, send_mail_command,
+                    reassess_risk_command):
         app.cli.add_command(command)
 
 

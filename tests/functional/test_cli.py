@@ -53,3 +53,16 @@ def test_seed_demo_creates_accounts_agents_and_cases_with_evidence(runner, app):
     password = next(line.split("password: ")[1] for line in result.output.splitlines()
                     if "admin@demo.test" in line)
     assert service.authenticate("admin@demo.test", password) is not None
+
+
+def test_reassess_risk_assesses_an_open_case_and_refuses_a_closed_one(runner, make_case):
+    case, _ = make_case("id_check", issue_type="forgot_password")
+    result = runner.invoke(args=["reassess-risk", str(case.id)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"case {case.id}: risk low, state id_check"
+    assert service.current_risk(service.get_case(case.id)) is not None
+    closed, _ = make_case("resolved")
+    refused = runner.invoke(args=["reassess-risk", str(closed.id)])
+    assert refused.exit_code == 1 and "This case is closed." in refused.output
+    missing = runner.invoke(args=["reassess-risk", "999999"])
+    assert missing.exit_code == 1 and "There is no case 999999." in missing.output
