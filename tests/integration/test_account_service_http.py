@@ -17,6 +17,7 @@ from tests.clock import set_service_clock
 from tests.conftest import make_config
 from tests.recovery import Clock, actions_of, approve, events_of, link_count
 from tests.serving import served_in_thread
+from workflow import service
 from workflow.models import utcnow
 from workflow.service.hooks import hooks_of
 
@@ -38,6 +39,7 @@ class IdentityService:
         self.answers = {}
         self.fail_before = 0
         self.fail_after = 0
+        self.refuse = 0
         self.lock = threading.Lock()
 
     def verified(self, request: Request) -> bool:
@@ -71,6 +73,11 @@ class IdentityService:
         if self.fail_before:
             self.fail_before -= 1
             return Response("busy", 503)
+        if self.refuse:
+            self.refuse -= 1
+            # An idempotent service answers this key's repeats with the same refusal.
+            self.answers[key] = Response("account under legal hold", 422)
+            return self.answers[key]
         self.effects.append((order["action"], order["account"]["email"], key))
         self.answers[key] = Response(json.dumps({"status": "performed", "key": key}), 200,
                                      content_type="application/json")
@@ -187,3 +194,20 @@ def test_the_desk_refuses_to_start_with_a_url_and_no_secret(tmp_path, server):
     config = make_config(f"sqlite:///{tmp_path / 'x.sqlite'}", ACCOUNT_SERVICE_URL=server)
     with pytest.raises(RuntimeError, match="ACCOUNT_SERVICE_SECRET"):
         create_app(config)
+
+
+def test_an_agents_retry_after_a_refusal_is_a_new_request(app, identity, clock, make_account,
+                                                         make_case, lead):
+    identity.refuse = 1
+    make_account()
+    case, _ = make_case("selfie_check", issue_type="forgot_password")
+    approve(case, lead)
+    (action,) = actions_of(case.id)
+    assert action.status == "failed" and "HTTP 422" in action.last_error
+    refused_key = identity.requests[-1][1]["Idempotency-Key"]
+    assert action.idempotency_key != refused_key
+    service.retry_recovery_action(case.id, action.id, lead)
+    service.run_case_actions(case.id)
+    (action,) = actions_of(case.id)
+    assert action.status == "done"
+    assert identity.effects == [("reset_link", "anna@example.test", action.idempotency_key)]

@@ -223,6 +223,11 @@ def _fail(claim: _Claim, error: str, *, retriable: bool) -> str | None:
         else:
             action.next_attempt_at = None
             then = "waiting for an agent to retry it"
+        if not retriable:
+            # Refused: nothing was done, and a service answers a repeated key as it did the
+            # first time, so an agent's retry must be a new request. A passing failure keeps
+            # its key: the service may have acted before its answer was lost.
+            action.idempotency_key = secrets.token_hex(16)
         record_event(action.case, "recovery_action_failed", actor=Actor.SYSTEM,
                      reason=f"{_label(action)}, attempt {action.attempts}: {error}; {then}")
         return action.status
