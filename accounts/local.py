@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from extensions import db
+from notify import public_url
 from workflow.models import Account, ResetLink, token_hash, utcnow
 from workflow.service import ActionDone, ActionFailed, ActionOrder
 from workflow.states import RecoveryStep
@@ -22,7 +23,7 @@ from workflow.states import RecoveryStep
 
 def reset_url(token: str) -> str:
     """The desk's reset page for ``token``, on the address people open the desk at."""
-    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/reset/{token}"
+    return public_url(f"/reset/{token}")
 
 
 def _reset_link(account: Account, order: ActionOrder) -> ActionDone:

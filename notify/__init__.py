@@ -36,9 +36,14 @@ def people_to_act(case: RecoveryCase) -> list[Agent]:
         sa.select(Agent).where(Agent.active, Agent.role.in_(LEAD_ROLES)).order_by(Agent.id)))
 
 
+def public_url(path: str) -> str:
+    """``path`` on the address people open the desk at (links in emails)."""
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}{path}"
+
+
 def case_link(case_id: int) -> str:
     """The console page of a case, on the address agents open the desk at."""
-    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/agent/cases/{case_id}"
+    return public_url(f"/agent/cases/{case_id}")
 
 
 def _when(moment: datetime | None, zone: str) -> str:
@@ -132,7 +137,7 @@ def requester(case: RecoveryCase) -> list[Address]:
 
 def status_link(token: str) -> str:
     """The public status page of a request, on the address the desk is reached at."""
-    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/status/{token}"
+    return public_url(f"/status/{token}")
 
 
 def _received_words(case: RecoveryCase, **_facts) -> dict[str, object]:
