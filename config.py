@@ -235,6 +235,17 @@ class Config:
     # How often the sweep runs the steps that are due (retries, steps whose runner died);
     # 0: never (steps then run only right after the approval or an agent's Retry).
     RECOVERY_ACTION_SWEEP_SECONDS = 60
+    # The cooling-off period between approving a recovery and performing it, per issue type
+    # (wall-clock time: 30m, 24h, 2d, or 0). Account takeovers through support are usually
+    # noticed by the owner within a day, from the approval email to the address of record,
+    # whose "this wasn't me" link stops every step not yet performed. The types whose
+    # recovery removes a second factor or unfreezes the account wait a day; a reset link alone
+    # goes at once (it goes to the address of record, where the owner reads it).
+    RECOVERY_HOLD = {"lost_2fa": "24h", "suspicious_activity": "24h"}
+    # How long the "this wasn't me" link in the emails to the owner of record works.
+    OWNER_LINK_TTL = 30 * 24 * 60 * 60
+    # The "this wasn't me" page per client address.
+    RATELIMIT_OWNER_LINK = "30 per hour"
     # How long a reset link of the local directory works. It is single use and goes to the
     # address of record only; a day lets the owner read it the next morning, where an expired
     # link would mean a whole new request with new photos.

@@ -20,7 +20,12 @@ from .local import LocalDirectory
 
 
 def init_app(app: Flask) -> None:
-    """Register the account services; refuse to start with a URL but no signing secret."""
+    """Register the account services; refuse to start with a URL but no signing secret, or
+    with a cooling-off period (RECOVERY_HOLD) that is not one."""
+    try:
+        service.recovery_holds(app.config)
+    except service.BadHold as err:
+        raise RuntimeError(str(err)) from None
     adapters: dict[str, object] = {"local": LocalDirectory()}
     url = app.config.get("ACCOUNT_SERVICE_URL")
     if url:

@@ -134,6 +134,20 @@ def component_schemas() -> dict:
                 "actions": {"type": "array", "items": {
                     "type": "string", "enum": list(USER_ACTIONS)}},
                 "status_url": {"type": "string", "format": "uri"},
+                "recovery_steps": {
+                    "type": "array",
+                    "description": "What the approved recovery does to the account, and when "
+                                   "(steps that wait out a cooling-off period are due later).",
+                    "items": {
+                        "type": "object", "required": ["kind", "label", "status", "due_at"],
+                        "properties": {
+                            "kind": {"type": "string"}, "label": {"type": "string"},
+                            "status": {"type": "string",
+                                       "enum": [a.value for a in ActionStatus]},
+                            "due_at": stamp, "done_at": {**stamp, "type": ["string", "null"]},
+                        },
+                    },
+                },
             },
         },
         "CaseSummary": summary,

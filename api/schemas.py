@@ -232,4 +232,8 @@ def public_status(case, token: str) -> dict:
         "messages": [message_json(m, staff=False) for m in case.messages if not m.internal],
         "actions": service.user_actions(case),
         "status_url": url_for("public.status", token=token, _external=True),
+        "recovery_steps": [
+            {"kind": a.kind, "label": RECOVERY_STEP_LABELS[a.kind], "status": a.status,
+             "due_at": _time(a.due_at), "done_at": _time(a.done_at)}
+            for a in case.recovery_actions],
     }

@@ -66,13 +66,13 @@ DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.Interfac
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 
-# Tracking tokens and reset-link tokens are bearer secrets in URL paths: keep them out of
-# every log line.
-TOKEN_IN_PATH = re.compile(r"(/status/|/recovery-requests/|/reset/)[A-Za-z0-9_\-]{16,}")
+# Tracking tokens, reset-link tokens and the owner's "this wasn't me" tokens (signed: with
+# dots) are bearer secrets in URL paths: keep them out of every log line.
+TOKEN_IN_PATH = re.compile(r"(/status/|/recovery-requests/|/reset/|/not-me/)[A-Za-z0-9_\-.]{16,}")
 
 
 def redact(text: str) -> str:
-    """``text`` with tracking and reset tokens in URL paths replaced by a marker."""
+    """``text`` with the tokens in URL paths replaced by a marker."""
     return TOKEN_IN_PATH.sub(r"\1[token]", text)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from flask import Flask, current_app
 from extensions import db
 from workflow import service
 from workflow.models import Account, Agent, OutboxEmail, RecoveryCase
-from workflow.states import ISSUE_TYPES, LEAD_ROLES
+from workflow.states import ISSUE_TYPES, LEAD_ROLES, RECOVERY_STEP_LABELS, RecoveryStep
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,15 @@ def people_to_act(case: RecoveryCase) -> list[Agent]:
         return [case.assignee]
     return list(db.session.scalars(
         sa.select(Agent).where(Agent.active, Agent.role.in_(LEAD_ROLES)).order_by(Agent.id)))
+
+
+def leads_and_assignee(case: RecoveryCase) -> list[Agent]:
+    """The active security leads and admins, and the case's assignee when active."""
+    people = list(db.session.scalars(
+        sa.select(Agent).where(Agent.active, Agent.role.in_(LEAD_ROLES)).order_by(Agent.id)))
+    if case.assignee is not None and case.assignee.active and case.assignee not in people:
+        people.append(case.assignee)
+    return people
 
 
 def public_url(path: str) -> str:
@@ -96,6 +105,28 @@ def owner_of_record(case: RecoveryCase) -> list[Account]:
     return [case.account] if case.account is not None else []
 
 
+def not_me_link(case: RecoveryCase) -> str:
+    """The case's "this wasn't me" page, for its owner of record."""
+    return public_url(f"/not-me/{service.owner_link_token(case)}")
+
+
+def _not_me_lines(case: RecoveryCase) -> list[str]:
+    """The paragraph that lets the owner of record stop the request."""
+    return ["If you did not ask to recover your account, stop it here (no sign-in needed):",
+            "",
+            f"  {not_me_link(case)}",
+            "",
+            "Nothing more will be done to your account, and our security team will look into",
+            "it: someone may be trying to take it over."]
+
+
+def _filed_with(case: RecoveryCase, recipient_address: str) -> str:
+    if case.email != recipient_address:
+        return (f"The request was filed with the email address {case.email}, not this one "
+                "(the address of record of the account).")
+    return f"Filed with the email address {case.email}."
+
+
 def _reset_words(case: RecoveryCase, **_facts) -> dict[str, object]:
     return {"case_id": case.id}
 
@@ -113,8 +144,7 @@ def _reset_body(case: RecoveryCase, headline: str, *, link: str, expires_at: dat
         "",
         f"It expires on {_when(expires_at, 'UTC')}.",
         "",
-        "If you did not ask to recover your account, do not use the link and reply to this",
-        "email: someone may be trying to take it over.",
+        *_not_me_lines(case),
         "",
         "-- ",
         f"Recovery Desk, about recovery request #{case.id}.",
@@ -151,7 +181,7 @@ def _received_body(case: RecoveryCase, headline: str, *, tracking_token: str, **
         "",
         f"Request:   #{case.id}, {issue}",
         f"Filed:     {_when(case.created_at, 'UTC')}",
-        f"Filed with the email address {case.email}.",
+        _filed_with(case, requester(case)[0].email),
         "",
         "Follow your request, answer our questions and send new photos here:",
         status_link(tracking_token),
@@ -159,12 +189,60 @@ def _received_body(case: RecoveryCase, headline: str, *, tracking_token: str, **
         "Keep this link private: anyone who has it can see the request and act on it.",
         "We will never ask you for your password or your two-factor codes.",
         "",
-        "If you did not ask to recover your account, open the link and withdraw the request:",
-        "someone may be trying to take over your account.",
+        *(_not_me_lines(case) if case.account is not None else [
+            "If you did not file this request, open the link and withdraw it."]),
         "",
         "-- ",
         "Recovery Desk: sent automatically when a recovery request is filed.",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def _approved_words(case: RecoveryCase, **_facts) -> dict[str, object]:
+    return {"case_id": case.id}
+
+
+def _approved_body(case: RecoveryCase, headline: str, *, actions, **_facts) -> str:
+    issue = ISSUE_TYPES.get(case.issue_type, case.issue_type)
+    lines = [
+        headline,
+        "",
+        f"Request:   #{case.id}, {issue}",
+        f"Filed:     {_when(case.created_at, 'UTC')}",
+        _filed_with(case, case.account.email),
+        "",
+    ]
+    if actions:
+        lines.append("What happens to your account:")
+        lines += [f"  - {RECOVERY_STEP_LABELS[RecoveryStep(a.kind)]}" for a in actions]
+        due = min(a.due_at for a in actions)
+        if due - case.resolved_at > timedelta(minutes=1):
+            lines += ["", f"This happens on {_when(due, 'UTC')}, not before: the wait gives you",
+                      "time to stop it if you did not ask for it."]
+        else:
+            lines += ["", "This happens now; any link to choose a new password comes in a",
+                      "separate email."]
+    else:
+        lines.append("Our team will write to you on the request's page about the next steps.")
+    lines += ["", *_not_me_lines(case), "", "-- ",
+              "Recovery Desk: sent automatically when a recovery request is approved."]
+    return "\n".join(lines) + "\n"
+
+
+def _stopped_words(case: RecoveryCase, **_facts) -> dict[str, object]:
+    return {"case_id": case.id}
+
+
+def _stopped_body(case: RecoveryCase, headline: str, *, cancelled, reason: str,
+                  **_facts) -> str:
+    lines = [headline, "", f"Report:    {reason}",
+             f"Case:      #{case.id}, {case.issue_type.replace('_', ' ')}, now "
+             f"{case.state.replace('_', ' ')}"]
+    if cancelled:
+        lines += ["Cancelled: " + "; ".join(RECOVERY_STEP_LABELS[RecoveryStep(a.kind)]
+                                            for a in cancelled)]
+    lines += ["", f"Open the case: {case_link(case.id)}", "", "-- ",
+              "Recovery Desk: sent automatically when an owner of record reports a request."]
     return "\n".join(lines) + "\n"
 
 
@@ -201,6 +279,18 @@ NOTIFICATIONS: dict[str, Notification] = {
         subject="Your account recovery: choose a new password",
         headline="Your recovery request #{case_id} was approved.",
         words=_reset_words, body=_reset_body, recipients=owner_of_record),
+    # An approval, to the address of record, with what happens when and the link that
+    # stops it (facts: the planned actions).
+    "recovery_approved": Notification(
+        subject="Your account recovery request #{case_id} was approved",
+        headline="Your account recovery request #{case_id} was approved.",
+        words=_approved_words, body=_approved_body, recipients=owner_of_record),
+    # The owner of record says a request is not theirs: whoever acts on it now (facts: the
+    # cancelled actions, the report).
+    "owner_stopped": Notification(
+        subject="Reported as not the owner's: case #{case_id}",
+        headline="The owner of record says case #{case_id} is not theirs.",
+        words=_stopped_words, body=_stopped_body, recipients=leads_and_assignee),
 }
 
 

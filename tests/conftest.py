@@ -106,6 +106,9 @@ def make_config(database_url: str, **overrides) -> dict:
         "RECOVERY_ACTION_SWEEP_SECONDS": 0,
         # Challenge selfies are tested on their own (tests/functional/test_challenge.py).
         "CHALLENGE_ISSUE_TYPES": [],
+        # Approved recoveries run at once; the cooling-off period is tested on its own
+        # (tests/integration/test_owner_stop.py), with the shipped setting.
+        "RECOVERY_HOLD": {},
         **overrides,
     }
 

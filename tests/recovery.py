@@ -56,11 +56,17 @@ def events_of(case_id: int, prefix: str = "recovery") -> list[CaseEvent]:
         .order_by(CaseEvent.id)))
 
 
-def reset_emails(case_id: int | None = None) -> list[OutboxEmail]:
-    query = sa.select(OutboxEmail).where(OutboxEmail.kind == "reset_link")
+def outbox_of(kind: str, case_id: int | None = None) -> list[OutboxEmail]:
+    """The outbox emails of one kind (about one case), oldest first."""
+    db.session.expire_all()
+    query = sa.select(OutboxEmail).where(OutboxEmail.kind == kind)
     if case_id is not None:
         query = query.where(OutboxEmail.case_id == case_id)
     return list(db.session.scalars(query.order_by(OutboxEmail.id)))
+
+
+def reset_emails(case_id: int | None = None) -> list[OutboxEmail]:
+    return outbox_of("reset_link", case_id)
 
 
 def token_in(body: str) -> str:

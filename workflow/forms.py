@@ -251,6 +251,12 @@ class WithdrawForm(Form):
     confirm = HiddenField(default="yes")
 
 
+class OwnerStopForm(Form):
+    """The owner of record confirms that a request is not theirs."""
+
+    confirm = HiddenField(default="yes")
+
+
 def uploaded_files(form) -> dict[str, bytes | None]:
     """The bytes of each photo field of ``form``; None for a field left empty."""
     files = {}

@@ -124,6 +124,10 @@ def _approves(row: Transition) -> bool:
     return row.resolution is Resolution.APPROVED
 
 
+def _reopens(row: Transition) -> bool:
+    return "reopens" in row.tags
+
+
 RULES: tuple[Rule, ...] = (
     Rule("role", lambda row: True,
          lambda case, acting, row: bool(row.actors & acting.actors),
@@ -169,6 +173,12 @@ RULES: tuple[Rule, ...] = (
          lambda case, acting, row: rules.four_eyes_refusal(case, acting) is None,
          lambda case, acting, row: FourEyesRequired(row.trigger, case.state,
                                                     rules.four_eyes_refusal(case, acting))),
+    # Only an approved recovery is stopped and reopened: a declined, withdrawn, expired or
+    # duplicate case did nothing to the account.
+    Rule("approved", _reopens,
+         lambda case, acting, row: rules.was_approved(case),
+         lambda case, acting, row: TransitionNotAllowed(
+             row.trigger, case.state, "Only an approved recovery can be stopped.")),
     Rule("stages_cleared", _approves,
          lambda case, acting, row: rules.stage_refusal(case, case.state) is None,
          lambda case, acting, row: StageNotCleared(row.trigger, case.state,

@@ -559,6 +559,9 @@ class OutboxEmail(db.Model):
     )
 
 
+_OPEN_ACTIONS_SQL = "status IN ('pending', 'running', 'failed')"
+
+
 class RecoveryAction(db.Model):
     """One step of an approved recovery, planned with the approval and performed after it.
 
@@ -597,10 +600,10 @@ class RecoveryAction(db.Model):
         sa.UniqueConstraint("case_id", "position", name="uq_recovery_action_case_position"),
         sa.CheckConstraint(_one_of("status", [s.value for s in ActionStatus]),
                            name="recovery_action_status"),
-        # The sweep's query: actions not done yet, by when they are due.
+        # The sweep's query: actions that may still run, by when they are due.
         sa.Index("ix_recovery_action_open", "status", "next_attempt_at",
-                 postgresql_where=sa.text("status <> 'done'"),
-                 sqlite_where=sa.text("status <> 'done'")),
+                 postgresql_where=sa.text(_OPEN_ACTIONS_SQL),
+                 sqlite_where=sa.text(_OPEN_ACTIONS_SQL)),
     )
 
 

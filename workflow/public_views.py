@@ -20,6 +20,7 @@ from verification import challenge as challenges
 
 from . import service
 from .forms import (
+    OwnerStopForm,
     RecoveryForm,
     ReplyForm,
     ResetPasswordForm,
@@ -28,7 +29,7 @@ from .forms import (
     submission_from,
     uploaded_files,
 )
-from .states import ISSUE_TYPES, status_text
+from .states import ISSUE_TYPES, RECOVERY_STEP_LABELS, status_text
 
 bp = Blueprint("public", __name__)
 
@@ -134,7 +135,9 @@ def _render_status(token: str, case, status: int = 200, **forms):
         status_text=status_text(case.state, case.resolution,
                                 has_account=case.account_id is not None),
         messages=[m for m in case.messages if not m.internal],
-        actions=service.user_actions(case), issue_label=ISSUE_TYPES[case.issue_type], **forms,
+        actions=service.user_actions(case), issue_label=ISSUE_TYPES[case.issue_type],
+        hold_until=service.hold_until(case) if case.is_resolved else None,
+        step_labels=RECOVERY_STEP_LABELS, **forms,
     ), status
 
 
@@ -207,8 +210,8 @@ def reset_link_rate() -> str:
 
 def _invalid_link():
     # One answer for unknown, expired and used links: the page tells nothing more.
-    return render_template("public/reset_invalid.html",
-                           message=str(service.ResetLinkInvalid())), 404
+    return render_template("public/link_invalid.html", element_id="reset-invalid",
+                           message=str(service.ResetLinkInvalid()), offer_new_request=True), 404
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
@@ -238,3 +241,34 @@ def reset(token: str):
 def reset_done():
     """After a new password was set (a reload sets nothing twice)."""
     return render_template("public/reset_done.html")
+
+
+def owner_link_rate() -> str:
+    """RATELIMIT_OWNER_LINK: the "this wasn't me" page per client address."""
+    return current_app.config["RATELIMIT_OWNER_LINK"]
+
+
+def _invalid_owner_link():
+    return render_template("public/link_invalid.html", element_id="not-me-invalid",
+                           message=str(service.OwnerLinkInvalid())), 404
+
+
+@bp.route("/not-me/<token>", methods=["GET", "POST"])
+@limiter.limit(owner_link_rate)
+def not_me(token: str):
+    """The owner of record's "this wasn't me": the request and what it would do (GET, so a
+    mail scanner opening the link changes nothing), then the stop, confirmed (POST)."""
+    try:
+        view = service.owner_view(token)
+    except service.OwnerLinkInvalid:
+        return _invalid_owner_link()
+    form = OwnerStopForm()
+    if form.validate_on_submit():
+        try:
+            service.stop_by_owner(token)
+        except service.OwnerLinkInvalid:
+            return _invalid_owner_link()
+        # The page then shows what the report stopped (a reload reports nothing twice).
+        return redirect(url_for("public.not_me", token=token), 303)
+    status = 400 if form.is_submitted() else 200
+    return render_template("public/not_me.html", form=form, view=view), status

@@ -144,6 +144,11 @@ def has_account(case) -> bool:
     return case.account_id is not None
 
 
+def was_approved(case) -> bool:
+    """Whether the case ended approved: its recovery is what an owner's report stops."""
+    return case.resolution == Resolution.APPROVED.value
+
+
 def nothing_to_recover(case) -> str:
     """Why a case without an account of record cannot be approved, and what fits instead."""
     return (f"No account of record matches {case.email}: there is nothing to recover, so "

@@ -35,6 +35,9 @@ class Actor(StrEnum):
     ADMIN = "admin"
     USER = "user"
     SYSTEM = "system"
+    # The holder of the account of record, through a link emailed to its address (who may
+    # not be whoever filed the request): reports only, it fires no event itself.
+    OWNER = "owner"
 
 
 STAFF_ROLES = (Actor.AGENT, Actor.SECURITY_LEAD, Actor.ADMIN)
@@ -145,6 +148,12 @@ TRANSITIONS: list[Transition] = [
     Transition("expire", (State.AWAITING_USER,), State.RESOLVED,
                frozenset({Actor.SYSTEM}), "Expired without an answer",
                resolution=Resolution.EXPIRED),
+    # The owner of record says an approved recovery is not theirs (the link in the approval
+    # email, or a report staff take): the case goes back to security, its actions not yet
+    # performed are cancelled. Only an approval reopens: nothing else acts on the account.
+    Transition("stop_recovery", (State.RESOLVED,), State.ESCALATED,
+               frozenset({Actor.SYSTEM}), "Recovery stopped: the owner says it is not theirs",
+               tags=("escalates", "reopens")),
 ]
 
 # A person's decision at a stage is a check result too: (event, from state) -> the check it
@@ -341,12 +350,19 @@ RECOVERY_STEP_LABELS: dict[RecoveryStep, str] = {
 
 
 class ActionStatus(StrEnum):
-    """Where a planned recovery action is: waiting, being performed, done, or failed."""
+    """Where a planned recovery action is: waiting, being performed, done, failed, or
+    cancelled (the owner of record stopped the recovery before it ran)."""
 
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# The statuses of an action that may still run.
+OPEN_ACTION_STATUSES: tuple[str, ...] = (ActionStatus.PENDING.value, ActionStatus.RUNNING.value,
+                                         ActionStatus.FAILED.value)
 
 
 def recovery_steps(issue_type: str) -> tuple[RecoveryStep, ...]:

@@ -92,3 +92,25 @@ def test_request_is_checked_then_an_agent_resolves_it(app, page, live_server, ma
     page.goto(link)
     assert "resolved" in page.text_content("#state")
     assert "identity is confirmed" in page.text_content("#status-text")
+
+
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True,
+                                         "RECOVERY_HOLD": {"lost_2fa": "24h"}}])
+def test_the_owner_stops_a_recovery_from_the_emailed_link(app, page, live_server, make_agent,
+                                                          make_account, make_case):
+    from tests.integration.test_owner_stop import not_me_token
+    from tests.recovery import approve, outbox_of
+
+    lead, _ = make_agent("security_lead", email="lead@example.test")
+    make_account(two_factor_enabled=True)
+    case, _ = make_case("selfie_check", issue_type="lost_2fa")
+    approve(case, lead)
+    [email] = outbox_of("recovery_approved", case.id)
+
+    page.goto(f"{live_server}/not-me/{not_me_token(email.body)}")
+    assert "Second factor removed" in page.text_content("#not-me-pending")
+    page.click("#not-me-confirm")
+    page.wait_for_selector("#not-me-reported")
+    assert "Second factor removed" in page.text_content("#not-me-cancelled")
+    page.reload()
+    assert page.locator("#not-me-confirm").count() == 0

@@ -116,6 +116,8 @@ def test_tracking_tokens_are_redacted_from_logs():
     RedactTokens().filter(record)
     assert token not in record.getMessage() and "/status/[token]" in record.getMessage()
     assert token not in redact(f"/api/v1/recovery-requests/{token}")
+    signed = "WzEsMV0.axT6zw.M8toy9voTCs6qF4aHtGVN53GCx4"  # the owner's link: with dots
+    assert redact(f"POST /not-me/{signed} HTTP/1.1") == "POST /not-me/[token] HTTP/1.1"
     access = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(r)s", (), None)
     access.args = {"r": f"GET /status/{token} HTTP/1.1", "s": "200"}
     RedactTokens().filter(access)

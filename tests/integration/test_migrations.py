@@ -97,3 +97,49 @@ def test_the_sla_report_columns_are_copied_from_existing_cases(empty_database):
         assert filed_at.replace(tzinfo=filed_at.tzinfo or UTC) == filed
         db.session.remove()
         db.engine.dispose()
+
+
+def test_cancelled_actions_keep_their_reset_links_through_the_upgrade(empty_database):
+    """The status check of recovery actions takes 'cancelled'; rebuilding the table on SQLite
+    keeps the reset links' references to their actions."""
+    from datetime import UTC, date, datetime
+
+    from workflow.models import Account, RecoveryAction, RecoveryCase, ResetLink
+
+    app = create_app(make_config(empty_database))
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    with app.app_context():
+        upgrade(revision="a13f0e1a2b01")  # before cancelled actions
+        db.session.execute(sa.insert(Account.__table__).values(
+            id=1, email="anna@example.test", full_name="Anna", date_of_birth=date(1974, 8, 12),
+            two_factor_enabled=True, locked=False, frozen=False, created_at=now))
+        db.session.execute(sa.insert(RecoveryCase.__table__).values(
+            id=1, account_id=1, email="anna@example.test", full_name="Anna",
+            date_of_birth=date(1974, 8, 12), issue_type="forgot_password", priority="normal",
+            consent_at=now, tracking_token_hash="t", created_at=now, updated_at=now,
+            state="resolved", resolution="approved", resolved_at=now))
+        db.session.execute(sa.insert(RecoveryAction.__table__).values(
+            id=5, case_id=1, position=1, kind="reset_link", adapter="local",
+            idempotency_key="k", status="done", attempts=1, due_at=now, result={},
+            created_at=now, done_at=now))
+        db.session.execute(sa.insert(ResetLink.__table__).values(
+            id=3, account_id=1, action_id=5, token_hash="h", second_factor_removed=False,
+            expires_at=now, created_at=now))
+        db.session.commit()
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.execute(sa.text("UPDATE recovery_action SET status = 'cancelled'"))
+        db.session.rollback()
+        upgrade()
+        assert db.session.scalar(sa.text("SELECT action_id FROM reset_link WHERE id = 3")) == 5
+        db.session.execute(sa.text("UPDATE recovery_action SET status = 'cancelled'"))
+        db.session.commit()
+        # A step the owner stopped has no place in the old schema: refused, nothing changed.
+        with pytest.raises(SystemExit):  # Flask-Migrate logs the RuntimeError and exits 1
+            downgrade(revision="a13f0e1a2b01")
+        db.session.rollback()
+        db.session.execute(sa.text("UPDATE recovery_action SET status = 'done'"))
+        db.session.commit()
+        downgrade(revision="a13f0e1a2b01")
+        assert db.session.scalar(sa.text("SELECT action_id FROM reset_link WHERE id = 3")) == 5
+        db.session.remove()
+        db.engine.dispose()

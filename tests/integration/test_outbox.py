@@ -78,9 +78,11 @@ def smtp_server(smtp_port):
 
 @pytest.fixture(autouse=True)
 def sla_emails_only(monkeypatch):
-    """These tests read the SLA emails alone: filing a case also emails its tracking link
-    (tests/integration/test_tracking_link_email.py), which is left out here."""
+    """These tests read the SLA and reset-link emails alone: filing a case also emails its
+    tracking link (tests/integration/test_tracking_link_email.py), and approving it tells the
+    owner (tests/integration/test_owner_stop.py); those are left out here."""
     monkeypatch.delitem(notify.NOTIFICATIONS, "request_received")
+    monkeypatch.delitem(notify.NOTIFICATIONS, "recovery_approved")
 
 
 class Clock:

@@ -42,6 +42,8 @@ SYSTEM_EXPECTED = {
     **{(s, "escalate"): E for s in (S, I, F, A)},
     **{(s, "request_resubmission"): A for s in (S, I, F)},
     (A, "expire"): R,
+    # The owner of record stops an approved recovery: back to the security leads.
+    (R, "stop_recovery"): E,
 }
 REASON = "a reason"
 
@@ -55,8 +57,11 @@ RISK_ASSESSED = SimpleNamespace(check="risk.assessment", result="clear", attempt
                                 details={"level": "low"})
 
 
-def make(state: str, awaiting_from=F, escalated_from=I, assignee_id=None, assignee=None):
-    return SimpleNamespace(state=state, awaiting_from=awaiting_from,
+def make(state: str, awaiting_from=F, escalated_from=I, assignee_id=None, assignee=None,
+         resolution=None):
+    # A resolved case here was approved, unless the test says otherwise.
+    resolution = resolution or ("approved" if state == R else None)
+    return SimpleNamespace(state=state, resolution=resolution, awaiting_from=awaiting_from,
                            escalated_from=escalated_from, assignee_id=assignee_id,
                            assignee=assignee, account_id=1, evidence_attempt=1,
                            checks=[DOCUMENT_CLEAR, RISK_ASSESSED])
@@ -79,6 +84,17 @@ def test_every_state_event_pair(state, trigger, actors, expected):
     else:
         row = fire(case, trigger, actors, REASON)
         assert case.state == want == row.dest
+
+
+@pytest.mark.parametrize("resolution", ["declined", "withdrawn", "expired", "duplicate"])
+def test_only_an_approved_recovery_is_stopped(resolution):
+    case = make(R, resolution=resolution)
+    with pytest.raises(TransitionNotAllowed, match="Only an approved recovery"):
+        fire(case, "stop_recovery", {Actor.SYSTEM})
+    assert case.state == R
+    for staff in ({Actor.SECURITY_LEAD, Actor.AGENT}, {Actor.ADMIN, Actor.AGENT}):
+        with pytest.raises(TransitionNotAllowed):
+            fire(make(R), "stop_recovery", staff, REASON)
 
 
 @pytest.mark.parametrize("state,trigger", [(F, "approve"), (I, "confirm_document"),
@@ -146,8 +162,15 @@ def test_allowed_rows_match_what_fire_accepts():
                 assert accepted == (trigger in allowed), (state, trigger, actors)
 
 
-def test_resolved_is_terminal():
-    assert allowed_rows(make(R), set(Actor)) == []
+@pytest.mark.parametrize("resolution", ["approved", "declined", "withdrawn", "expired",
+                                        "duplicate"])
+def test_resolved_is_terminal_but_for_the_owners_stop(resolution):
+    # Nobody moves a resolved case, except the system when the owner of record stops an
+    # approved recovery.
+    case = make(R, resolution=resolution)
+    assert allowed_rows(case, set(Actor) - {Actor.SYSTEM}) == []
+    assert [row.trigger for row in allowed_rows(case, {Actor.SYSTEM})] == \
+        (["stop_recovery"] if resolution == "approved" else [])
 
 
 def test_unknown_trigger_is_refused():

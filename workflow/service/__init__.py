@@ -15,7 +15,10 @@ rolls back and re-raises. The rooms:
 - ``sla_upkeep``: stored SLA figures and the marks of warnings and breaches;
 - ``agents``, ``queries``, ``policies``: staff accounts, queue queries, settings;
 - ``recovery`` and ``reset_links``: the recovery actions an approval plans and their runs
-  through an account service; the local directory's one-time reset links;
+  through an account service, each waiting out its cooling-off period; the local
+  directory's one-time reset links;
+- ``owner``: the owner of record's "this wasn't me" (the emailed link, or through staff),
+  which stops a recovery;
 - ``hooks``: what the layers above register at start-up (the job queues, case event
   listeners, the account services).
 
@@ -71,10 +74,21 @@ from .job_records import (
     verification_failure,
 )
 from .moves import allowed_events, challenge_confirmed, reason_needed
+from .owner import (
+    OwnerLinkInvalid,
+    OwnerView,
+    StopOutcome,
+    owner_link_token,
+    owner_view,
+    report_not_me,
+    stop_by_owner,
+)
 from .policies import (
+    BadHold,
     challenge_required,
     document_policy,
     intake_limits,
+    recovery_holds,
     risk_policy,
     selfie_policy,
     sla_settings,
@@ -86,6 +100,7 @@ from .recovery import (
     ActionFailed,
     ActionOrder,
     cases_with_due_actions,
+    hold_until,
     retry_recovery_action,
     run_case_actions,
     run_recovery_action,
@@ -99,7 +114,7 @@ from .reset_links import (
     redeem_reset_link,
     reset_link_info,
 )
-from .risk import current_risk, reassess_risk, report_not_me
+from .risk import current_risk, reassess_risk
 from .sla_upkeep import (
     SlaBadge,
     check_sla,
@@ -121,26 +136,26 @@ from .staff_actions import (
 from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
 
 __all__ = [
-    "AccountService", "ActionDone", "ActionFailed", "ActionOrder", "ActionRefused",
-    "AgentExists", "AgentNotFound", "ApprovalOutlook", "BadCursor", "CaseClaimed",
-    "CaseNotFound", "ChallengeRefused", "ChecksNotDone", "DocumentJob", "EvidenceRejected",
-    "FourEyesRequired",
+    "AccountService", "ActionDone", "ActionFailed", "ActionOrder", "ActionRefused", "AgentExists",
+    "AgentNotFound", "ApprovalOutlook", "BadCursor", "BadHold", "CaseClaimed", "CaseNotFound",
+    "ChallengeRefused", "ChecksNotDone", "DocumentJob", "EvidenceRejected", "FourEyesRequired",
     "HookMissing", "IdempotencyConflict", "MissingEvidence", "NothingToRecover",
-    "OverrideNotConfirmed", "PASSWORD_MIN_LENGTH", "PasswordRefused", "Proposal",
-    "ReasonRequired", "ResetLinkInfo", "ResetLinkInvalid", "SelfieJob", "SlaBadge",
-    "StageNotCleared", "StaleCase", "Submission", "SubmitResult", "TransitionNotAllowed",
-    "add_staff_message", "agent_for_token", "allowed_events", "approval_outlook", "assign_case",
-    "authenticate", "case_for_token", "cases_needing_verification", "cases_with_due_actions",
-    "challenge_confirmed", "challenge_required", "check_new_password", "check_sla",
-    "claim_case", "confirm_challenge", "create_agent", "current_risk", "deactivate_agent",
-    "document_policy", "encode_cursor", "end_sessions", "fire_event", "get_case",
-    "intake_limits", "issue_challenge", "list_cases", "may_act", "open_image",
-    "propose_approval", "queue_query", "reason_needed", "reassess_risk", "recompute_sla",
-    "record_document_check", "record_selfie_check", "record_verification_failure",
-    "redeem_reset_link", "refresh_sla", "register", "report_not_me", "reset_link_info",
-    "retry_recovery_action", "retry_verification", "risk_policy", "run_case_actions",
-    "run_recovery_action", "schema_ready", "selfie_policy", "session_agent", "set_password",
-    "sla_badge", "sla_clocks", "sla_entries", "sla_settings", "start_document_check",
-    "start_selfie_check", "submit_request", "take_over_case", "user_actions", "user_reply",
-    "user_resubmit", "user_withdraw", "verification_complete", "verification_failure",
+    "OverrideNotConfirmed", "OwnerLinkInvalid", "OwnerView", "PASSWORD_MIN_LENGTH",
+    "PasswordRefused", "Proposal", "ReasonRequired", "ResetLinkInfo", "ResetLinkInvalid",
+    "SelfieJob", "SlaBadge", "StageNotCleared", "StaleCase", "StopOutcome", "Submission",
+    "SubmitResult", "TransitionNotAllowed", "add_staff_message", "agent_for_token",
+    "allowed_events", "approval_outlook", "assign_case", "authenticate", "case_for_token",
+    "cases_needing_verification", "cases_with_due_actions", "challenge_confirmed",
+    "challenge_required", "check_new_password", "check_sla", "claim_case", "confirm_challenge",
+    "create_agent", "current_risk", "deactivate_agent", "document_policy", "encode_cursor",
+    "end_sessions", "fire_event", "get_case", "hold_until", "intake_limits", "issue_challenge",
+    "list_cases", "may_act", "open_image", "owner_link_token", "owner_view", "propose_approval",
+    "queue_query", "reason_needed", "reassess_risk", "recompute_sla", "record_document_check",
+    "record_selfie_check", "record_verification_failure", "recovery_holds", "redeem_reset_link",
+    "refresh_sla", "register", "report_not_me", "reset_link_info", "retry_recovery_action",
+    "retry_verification", "risk_policy", "run_case_actions", "run_recovery_action", "schema_ready",
+    "selfie_policy", "session_agent", "set_password", "sla_badge", "sla_clocks", "sla_entries",
+    "sla_settings", "start_document_check", "start_selfie_check", "stop_by_owner", "submit_request",
+    "take_over_case", "user_actions", "user_reply", "user_resubmit", "user_withdraw",
+    "verification_complete", "verification_failure",
 ]

@@ -19,12 +19,15 @@ from .policies import workflow_policy
 from .unit import check_version, load_case, record_event, transaction
 
 
-def withdraw_stale_proposal(case: RecoveryCase) -> bool:
-    """Withdraw the case's proposal, on the record, when it no longer stands; True if it did.
+def withdraw_stale_proposal(case: RecoveryCase, why: str | None = None) -> bool:
+    """Withdraw the case's proposal, on the record, when it no longer stands (or, with
+    ``why``, for that reason); True if it did.
 
     Called in the transaction that changed the photos or the risk, and before a new proposal.
     """
-    why = rules.proposal_withdrawn_why(case)
+    if case.proposal_agent_id is None:
+        return False
+    why = why or rules.proposal_withdrawn_why(case)
     if why is None:
         return False
     record_event(case, "proposal_withdrawn", actor=Actor.SYSTEM,

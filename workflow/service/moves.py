@@ -11,6 +11,7 @@ from verification.checks import CheckResult
 from .. import machine, rules
 from ..models import Agent, Message, RecoveryCase, utcnow
 from ..states import HUMAN_REVIEWS, Actor, Resolution, State, Transition
+from . import hooks
 from .approvals import withdraw_stale_proposal
 from .policies import workflow_policy
 from .recovery import plan_recovery_actions
@@ -47,12 +48,18 @@ def apply_event(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent
     if "asks_user" in row.tags:
         case.awaiting_from = from_state
         case.resubmission_requested = "resubmission" in row.tags
+    elif "reopens" in row.tags:
+        # Reopened for a decision: there is no stage to return to.
+        case.escalated_from = None
     elif "escalates" in row.tags:
         case.escalated_from = from_state
     # The request for new photos stays open while a lead reviews a waiting case, so that the
     # case can return to waiting exactly as it was; any other way out of waiting closes it.
     if from_state == State.AWAITING_USER and "escalates" not in row.tags:
         case.resubmission_requested = False
+    if "reopens" in row.tags:
+        case.resolution = None
+        case.resolved_at = None
     if row.resolution is not None:
         case.resolution = row.resolution.value
         case.resolved_at = utcnow()
@@ -68,7 +75,11 @@ def apply_event(case: RecoveryCase, trigger: str, actors, *, actor: Actor, agent
                      agent=agent)
     record_event(case, fired.trigger, actor=actor, agent=agent, from_state=from_state,
                  to_state=row.dest.value, reason=reason)
-    withdraw_stale_proposal(case)
+    # The proposal a stopped approval followed stands no more: approving again takes a new one.
+    withdraw_stale_proposal(case, "the approval it led to was stopped by the owner of record"
+                            if "reopens" in row.tags else None)
     if row.resolution is Resolution.APPROVED:
-        plan_recovery_actions(case)
+        planned = plan_recovery_actions(case)
+        # The owner of record hears of it in this transaction, with the link that stops it.
+        hooks.announce("recovery_approved", case, actions=planned)
     return row

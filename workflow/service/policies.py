@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
 
@@ -12,6 +13,7 @@ from verification.risk import RiskPolicy
 from verification.selfie import SelfiePolicy
 
 from .. import rules, sla
+from ..states import ISSUE_TYPES
 
 
 def workflow_policy() -> rules.Policy:
@@ -98,3 +100,35 @@ def sla_settings() -> SlaSettings:
     settings.policy_for("other", "normal")
     app.extensions["sla_settings"] = settings
     return settings
+
+
+class BadHold(ValueError):
+    """RECOVERY_HOLD is not a mapping of known issue types to durations."""
+
+
+def recovery_holds(config) -> dict[str, timedelta]:
+    """RECOVERY_HOLD parsed: issue type -> the cooling-off period of its recovery (refused
+    when an issue type is unknown or a duration is not one)."""
+    holds = config.get("RECOVERY_HOLD") or {}
+    if not isinstance(holds, dict):
+        raise BadHold("RECOVERY_HOLD maps issue types to durations, like "
+                      "{'lost_2fa': '24h'}")
+    parsed = {}
+    for issue_type, value in holds.items():
+        if issue_type not in ISSUE_TYPES:
+            raise BadHold(f"RECOVERY_HOLD: unknown issue type {issue_type!r} (one of "
+                          f"{', '.join(ISSUE_TYPES)})")
+        if value in (0, "0"):
+            parsed[issue_type] = timedelta(0)
+            continue
+        try:
+            parsed[issue_type] = timedelta(seconds=sla.parse_duration(value))
+        except sla.BadCalendar:
+            raise BadHold(f"RECOVERY_HOLD[{issue_type!r}]: a duration is like 30m, 24h or "
+                          f"2d (or 0), not {value!r}") from None
+    return parsed
+
+
+def recovery_hold(issue_type: str) -> timedelta:
+    """How long an approved recovery of ``issue_type`` waits before it is performed."""
+    return recovery_holds(current_app.config).get(issue_type, timedelta(0))

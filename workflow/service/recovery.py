@@ -17,7 +17,10 @@ run of an action:
    ``RECOVERY_ACTION_RETRY_DELAYS`` when the error may pass, and otherwise (or after the last
    delay) left for an agent's Retry.
 
-The steps of a case run in order: one runs only once those before it are done.
+The steps of a case run in order: one runs only once those before it are done. Steps that
+remove a second factor or unfreeze wait out a cooling-off period after the approval
+(``RECOVERY_HOLD`` per issue type, ``due_at``), during which the owner of record can stop
+them: ``cancel_open_actions`` marks every step not performed yet ``cancelled``.
 """
 
 from __future__ import annotations
@@ -34,9 +37,17 @@ from extensions import db
 
 from .. import machine
 from ..models import Agent, RecoveryAction, RecoveryCase, utcnow
-from ..states import RECOVERY_STEP_LABELS, ActionStatus, Actor, RecoveryStep, recovery_steps
+from ..states import (
+    OPEN_ACTION_STATUSES,
+    RECOVERY_STEP_LABELS,
+    ActionStatus,
+    Actor,
+    RecoveryStep,
+    recovery_steps,
+)
 from . import hooks
 from .errors import ActionRefused
+from .policies import recovery_hold
 from .unit import after_commit, load_case, record_event, transaction
 
 # What the longest stored error keeps (the start says what went wrong).
@@ -93,22 +104,30 @@ class AccountService(Protocol):
 @dataclass(frozen=True)
 class _Claim:
     action_id: int
+    case_id: int
     attempts: int
     adapter: str
 
 
 def plan_recovery_actions(case: RecoveryCase) -> list[RecoveryAction]:
-    """Plan the approved case's steps in the current transaction; run them after its commit."""
+    """Plan the approved case's steps in the current transaction, due after the issue type's
+    cooling-off period; the due ones run after its commit.
+
+    A case approved again after its owner stopped the first recovery gets its steps planned
+    anew, after the earlier ones (which stay on its record, cancelled or done).
+    """
     steps = recovery_steps(case.issue_type)
-    if not steps or case.recovery_actions:
+    if not steps or any(a.status in OPEN_ACTION_STATUSES for a in case.recovery_actions):
         return []
     adapter = hooks.account_service_name()
     now = utcnow()
+    due = now + recovery_hold(case.issue_type)
+    first = max((a.position for a in case.recovery_actions), default=0) + 1
     planned = [RecoveryAction(position=number, kind=step.value, adapter=adapter,
                               idempotency_key=secrets.token_hex(16),
-                              status=ActionStatus.PENDING.value, attempts=0, due_at=now,
+                              status=ActionStatus.PENDING.value, attempts=0, due_at=due,
                               result={}, created_at=now)
-               for number, step in enumerate(steps, start=1)]
+               for number, step in enumerate(steps, start=first)]
     # The rows are the plan (the case page and the API list them); the record gets the
     # outcome of each step as it happens.
     case.recovery_actions.extend(planned)
@@ -152,7 +171,7 @@ def _claim(action_id: int) -> _Claim | None:
         earlier_open = db.session.scalar(sa.select(sa.func.count()).where(
             RecoveryAction.case_id == action.case_id,
             RecoveryAction.position < action.position,
-            RecoveryAction.status != ActionStatus.DONE.value))
+            RecoveryAction.status.in_(OPEN_ACTION_STATUSES)))
         if earlier_open:
             return None
         claim_until = now + timedelta(seconds=current_app.config["RECOVERY_ACTION_CLAIM_SECONDS"])
@@ -165,16 +184,27 @@ def _claim(action_id: int) -> _Claim | None:
         if taken.rowcount != 1:
             return None
         db.session.refresh(action)
-        return _Claim(action.id, action.attempts, action.adapter)
+        return _Claim(action.id, action.case_id, action.attempts, action.adapter)
 
 
-def _mine(claim: _Claim) -> RecoveryAction | None:
-    """The claimed action, locked, while this run still holds it (else None)."""
+def _mine(claim: _Claim, *, cancelled_too: bool = False) -> RecoveryAction | None:
+    """The claimed action, locked, while this run still holds it (else None).
+
+    ``cancelled_too``: also when it was cancelled while this run held it (a remote service
+    performed it meanwhile: the record must say so).
+    """
+    # The case row first (FOR KEY SHARE, what recording the outcome's event takes anyway),
+    # then the action: the order a stop takes them in (``load_case``, then
+    # ``cancel_open_actions``), so a run and a stop wait for each other, never deadlock.
+    db.session.execute(sa.select(RecoveryCase.id).where(RecoveryCase.id == claim.case_id)
+                       .with_for_update(read=True, key_share=True))
     action = db.session.scalars(
         sa.select(RecoveryAction).where(RecoveryAction.id == claim.action_id).with_for_update()
         .execution_options(populate_existing=True)).first()
-    if action is None or action.status != ActionStatus.RUNNING.value \
-            or action.attempts != claim.attempts:
+    statuses = {ActionStatus.RUNNING.value}
+    if cancelled_too:
+        statuses.add(ActionStatus.CANCELLED.value)
+    if action is None or action.status not in statuses or action.attempts != claim.attempts:
         return None
     return action
 
@@ -186,7 +216,10 @@ def _order(action: RecoveryAction) -> ActionOrder:
                        idempotency_key=action.idempotency_key, attempt=action.attempts,
                        account_id=account.id if account else None,
                        account_email=account.email if account else None,
-                       case_steps=tuple(RecoveryStep(a.kind) for a in case.recovery_actions))
+                       # The steps planned with this one (an earlier, stopped plan's are not).
+                       case_steps=tuple(RecoveryStep(a.kind) for a in case.recovery_actions
+                                        if a.created_at == action.created_at
+                                        and a.status != ActionStatus.CANCELLED.value))
 
 
 def _label(action: RecoveryAction) -> str:
@@ -195,6 +228,11 @@ def _label(action: RecoveryAction) -> str:
 
 def _finish(action: RecoveryAction, outcome: ActionDone) -> None:
     """Record a performed step on the action and on the case's record."""
+    if action.status == ActionStatus.CANCELLED.value:
+        # The stop arrived while the service was performing it: it happened all the same.
+        outcome = ActionDone(f"{outcome.summary} (performed while the recovery was being "
+                             "stopped: the stop came too late for this step)",
+                             outcome.details, outcome.notice)
     action.status = ActionStatus.DONE.value
     action.done_at = utcnow()
     action.next_attempt_at = None
@@ -257,7 +295,7 @@ def run_recovery_action(action_id: int) -> str | None:
                 return None
             outcome = adapter.perform(order)
             with transaction():
-                action = _mine(claim)
+                action = _mine(claim, cancelled_too=True)
                 if action is None:
                     return None
                 _finish(action, outcome)
@@ -278,7 +316,7 @@ def run_recovery_action(action_id: int) -> str | None:
 def run_case_actions(case_id: int) -> list[str | None]:
     """Run the case's runnable actions in order, stopping at the first one not done."""
     ids = db.session.scalars(sa.select(RecoveryAction.id).where(
-        RecoveryAction.case_id == case_id, RecoveryAction.status != ActionStatus.DONE.value)
+        RecoveryAction.case_id == case_id, RecoveryAction.status.in_(OPEN_ACTION_STATUSES))
         .order_by(RecoveryAction.position)).all()
     db.session.rollback()
     outcomes = []
@@ -316,3 +354,29 @@ def retry_recovery_action(case_id: int, action_id: int, agent: Agent) -> Recover
                      reason=_label(action))
         after_commit(lambda: _queue_quietly(case_id))
     return action
+
+
+def cancel_open_actions(case: RecoveryCase, why: str) -> list[RecoveryAction]:
+    """Cancel, in the current transaction, the case's steps not performed yet (``why`` goes on
+    the record). A step a remote service is performing right now may still happen: its
+    outcome is then recorded as it comes."""
+    open_actions = list(db.session.scalars(
+        sa.select(RecoveryAction).where(RecoveryAction.case_id == case.id,
+                                        RecoveryAction.status.in_(OPEN_ACTION_STATUSES))
+        .order_by(RecoveryAction.position).with_for_update()
+        .execution_options(populate_existing=True)))
+    for action in open_actions:
+        action.status = ActionStatus.CANCELLED.value
+        action.next_attempt_at = None
+        record_event(case, "recovery_action_cancelled", actor=Actor.SYSTEM,
+                     reason=f"{_label(action)}: {why}")
+    return open_actions
+
+
+def hold_until(case: RecoveryCase) -> datetime | None:
+    """When the case's pending steps are due, while that is still ahead (the cooling-off
+    period); None when nothing waits for it."""
+    now = utcnow()
+    waiting = [a.due_at for a in case.recovery_actions
+               if a.status == ActionStatus.PENDING.value and a.due_at > now]
+    return min(waiting) if waiting else None

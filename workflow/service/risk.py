@@ -1,4 +1,4 @@
-"""The risk of a case, assessed on stored facts, and reports that the holder did not file it."""
+"""The risk of a case, assessed on stored facts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from verification.checks import Result
 from verification.risk import Level, RiskAssessment, RiskFacts, assess
 
 from .. import rules
-from ..models import AccountChange, Agent, RecoveryCase, VerificationCheck
+from ..models import AccountChange, RecoveryCase, VerificationCheck
 from ..states import Actor, State
 from .approvals import withdraw_stale_proposal
 from .errors import ActionRefused
@@ -88,20 +88,3 @@ def current_risk(case: RecoveryCase) -> VerificationCheck | None:
     """The latest risk assessment of the case's current photos."""
     return next((c for c in reversed(case.checks)
                  if c.check == "risk.assessment" and c.attempt == case.evidence_attempt), None)
-
-
-def report_not_me(case_id: int, agent: Agent, note: str) -> RecoveryCase:
-    """Record that the account holder says this request is not theirs; escalates the case."""
-    note = (note or "").strip()
-    if not note:
-        raise ActionRefused("Say who reported it and how (for example: 'Holder replied to the "
-                            "notification email').")
-    with transaction():
-        case = load_case(case_id)
-        if case.is_resolved:
-            raise ActionRefused("This case is closed.")
-        record_event(case, "reported_not_me", actor=Actor(agent.role), agent=agent, reason=note)
-        risk = assess_risk(case)
-        if risk.level is Level.HIGH:
-            escalate_for_risk(case, risk)
-    return case
