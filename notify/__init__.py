@@ -100,6 +100,11 @@ def _sla_words(case: RecoveryCase, *, clock: str, due_at: datetime | None,
             "due": _when(due_at, "UTC")}
 
 
+def _case_words(case: RecoveryCase, **_facts) -> dict[str, object]:
+    """The words of a notification that names only its case."""
+    return {"case_id": case.id}
+
+
 def owner_of_record(case: RecoveryCase) -> list[Account]:
     """The account of record, at its address of record (never the address the form used)."""
     return [case.account] if case.account is not None else []
@@ -125,10 +130,6 @@ def _filed_with(case: RecoveryCase, recipient_address: str) -> str:
         return (f"The request was filed with the email address {case.email}, not this one "
                 "(the address of record of the account).")
     return f"Filed with the email address {case.email}."
-
-
-def _reset_words(case: RecoveryCase, **_facts) -> dict[str, object]:
-    return {"case_id": case.id}
 
 
 def _reset_body(case: RecoveryCase, headline: str, *, link: str, expires_at: datetime,
@@ -170,10 +171,6 @@ def status_link(token: str) -> str:
     return public_url(f"/status/{token}")
 
 
-def _received_words(case: RecoveryCase, **_facts) -> dict[str, object]:
-    return {"case_id": case.id}
-
-
 def _received_body(case: RecoveryCase, headline: str, *, tracking_token: str, **_facts) -> str:
     issue = ISSUE_TYPES.get(case.issue_type, case.issue_type)
     lines = [
@@ -196,10 +193,6 @@ def _received_body(case: RecoveryCase, headline: str, *, tracking_token: str, **
         "Recovery Desk: sent automatically when a recovery request is filed.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _approved_words(case: RecoveryCase, **_facts) -> dict[str, object]:
-    return {"case_id": case.id}
 
 
 def _approved_body(case: RecoveryCase, headline: str, *, actions, **_facts) -> str:
@@ -227,10 +220,6 @@ def _approved_body(case: RecoveryCase, headline: str, *, actions, **_facts) -> s
     lines += ["", *_not_me_lines(case), "", "-- ",
               "Recovery Desk: sent automatically when a recovery request is approved."]
     return "\n".join(lines) + "\n"
-
-
-def _stopped_words(case: RecoveryCase, **_facts) -> dict[str, object]:
-    return {"case_id": case.id}
 
 
 def _stopped_body(case: RecoveryCase, headline: str, *, cancelled, reason: str,
@@ -274,23 +263,23 @@ NOTIFICATIONS: dict[str, Notification] = {
     "request_received": Notification(
         subject="Your account recovery request #{case_id}",
         headline="We received your account recovery request #{case_id}.",
-        words=_received_words, body=_received_body, recipients=requester),
+        words=_case_words, body=_received_body, recipients=requester),
     "reset_link": Notification(
         subject="Your account recovery: choose a new password",
         headline="Your recovery request #{case_id} was approved.",
-        words=_reset_words, body=_reset_body, recipients=owner_of_record),
+        words=_case_words, body=_reset_body, recipients=owner_of_record),
     # An approval, to the address of record, with what happens when and the link that
     # stops it (facts: the planned actions).
     "recovery_approved": Notification(
         subject="Your account recovery request #{case_id} was approved",
         headline="Your account recovery request #{case_id} was approved.",
-        words=_approved_words, body=_approved_body, recipients=owner_of_record),
+        words=_case_words, body=_approved_body, recipients=owner_of_record),
     # The owner of record says a request is not theirs: whoever acts on it now (facts: the
     # cancelled actions, the report).
     "owner_stopped": Notification(
         subject="Reported as not the owner's: case #{case_id}",
         headline="The owner of record says case #{case_id} is not theirs.",
-        words=_stopped_words, body=_stopped_body, recipients=leads_and_assignee),
+        words=_case_words, body=_stopped_body, recipients=leads_and_assignee),
 }
 
 
