@@ -11,6 +11,7 @@ import accounts
 import commands
 import config
 import errors
+import headers
 import jobs
 import notify
 import rate_limits
@@ -82,6 +83,7 @@ def register_extensions(app: Flask) -> None:
     remove_session_quietly(app)  # after db.init_app: teardowns run in reverse order
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     csrf.init_app(app)
+    headers.init_app(app)
     rate_limits.init_app(app)
     login_manager.init_app(app)
     init_login(app)

@@ -303,6 +303,5 @@ def evidence(case_id: int, evidence_id: int):
     response = make_response(item.data)
     response.headers["Content-Type"] = item.mime_type
     response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Disposition"] = f'inline; filename="case-{case_id}-{item.kind}"'
     return response

@@ -114,3 +114,32 @@ def test_the_owner_stops_a_recovery_from_the_emailed_link(app, page, live_server
     assert "Second factor removed" in page.text_content("#not-me-cancelled")
     page.reload()
     assert page.locator("#not-me-confirm").count() == 0
+
+
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True,
+                                         "CHALLENGE_ISSUE_TYPES": ["lost_2fa"]}])
+def test_pages_run_under_their_content_security_policy(app, page, live_server, make_agent,
+                                                       make_case):
+    make_agent("security_lead", email="lead@example.test")
+    case, tracking = make_case("selfie_check", issue_type="forgot_password")
+    refused = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.on("pageerror", lambda error: refused.append(str(error)))
+    for path in ("/recover", f"/status/{tracking}", "/agent/login"):
+        page.goto(f"{live_server}{path}")
+    # The request form's own script runs: it shows the challenge code only where needed.
+    page.goto(f"{live_server}/recover")
+    page.select_option("#issue_type", "forgot_password")
+    assert page.locator("#challenge").is_hidden()
+    page.select_option("#issue_type", "lost_2fa")
+    assert page.locator("#challenge").is_visible()
+    page.goto(f"{live_server}/agent/login")
+    page.fill("#email", "lead@example.test")
+    page.fill("#password", STRONG_PASSWORD)
+    page.click("button[type=submit]")
+    for path in ("/agent/", f"/agent/cases/{case.id}", "/reports/sla"):
+        page.goto(f"{live_server}{path}")
+        # The desk's style sheet applies.
+        assert page.evaluate("document.styleSheets[0].cssRules.length") > 10, path
+    assert refused == []

@@ -14,8 +14,8 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("commands", "jobs", "api", "reports", "notify", "accounts", "errors", "rate_limits",
-            "workflow", "verification")
+PACKAGES = ("commands", "jobs", "api", "reports", "notify", "accounts", "errors", "headers",
+            "rate_limits", "workflow", "verification")
 MODULES = ("app", "config", "extensions")
 APPLICATION = (*PACKAGES, *MODULES)
 
