@@ -267,6 +267,10 @@ class Config:
     # on an unattended desk must stop working soon; 12 hours covers a long shift.
     SESSION_IDLE_SECONDS = 30 * 60
     SESSION_MAX_SECONDS = 12 * 60 * 60
+    # Secure cookies: unset means in production (served over HTTPS) and, elsewhere, whenever a
+    # request came over HTTPS (headers/). False only for a production set-up reached over
+    # plain HTTP on loopback (load tests).
+    SESSION_COOKIE_SECURE: bool | None = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

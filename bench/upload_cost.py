@@ -202,6 +202,7 @@ def part_two(workdir: Path, worst: list[str]) -> dict:
     selfie = (ROOT / "tests" / "fixtures" / "faces" / "obama_2.jpg").read_bytes()
     env = {**os.environ, "RECOVERY_SECRET_KEY": "bench-secret", "RECOVERY_DEMO": "0",
            "RECOVERY_ENV_NAME": "production", "RECOVERY_RATELIMIT_ENABLED": "false",
+           "RECOVERY_SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback
            "DATABASE_URL": f"sqlite:///{workdir / 'desk.sqlite'}"}
     env.pop("REDIS_URL", None)
     bin_dir = Path(sys.executable).parent

@@ -8,7 +8,7 @@ and everything that is not a page get a policy that allows nothing at all. Every
 (pages that carry a secret in their URL send none: the public views set ``no-referrer``),
 and is told, in production or over HTTPS, to be reached over HTTPS only from now on (HSTS).
 
-The session cookie is ``Secure`` when ``SESSION_COOKIE_SECURE`` says so (always in production)
+The session cookie is ``Secure`` when ``SESSION_COOKIE_SECURE`` says so (unset: in production)
 or when the request itself came over HTTPS.
 """
 
@@ -69,9 +69,11 @@ class SessionInterface(SecureCookieSessionInterface):
 
 def init_app(app: Flask) -> None:
     """Add the headers to every response; mark cookies Secure in production."""
-    if app.config["ENV_NAME"] == "production":
-        # A production desk is reached over HTTPS (README, Operations).
-        app.config["SESSION_COOKIE_SECURE"] = True
-        app.config["REMEMBER_COOKIE_SECURE"] = True
+    secure = app.config.get("SESSION_COOKIE_SECURE")
+    if secure is None:
+        # Unset: a production desk is reached over HTTPS (README, Operations); elsewhere the
+        # cookie follows the request.
+        secure = app.config["ENV_NAME"] == "production"
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
     app.session_interface = SessionInterface()
     app.after_request(lambda response: add_headers(app, response))

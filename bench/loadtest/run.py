@@ -49,6 +49,8 @@ PG_CLUSTER = ["main"]
 KILL_WAIT = 20
 # Settings the load test changes from the defaults, and why (reported with the results):
 OVERRIDES = {
+    # Served over plain HTTP on loopback: a production (Secure) cookie would never come back.
+    "RECOVERY_SESSION_COOKIE_SECURE": "false",
     # Every request comes from 127.0.0.1: at the documented 10 submissions per hour per
     # address, nearly every submission would be a 429.
     "RECOVERY_RATELIMIT_SUBMISSION": "100000 per hour",

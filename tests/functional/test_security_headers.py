@@ -165,3 +165,9 @@ def test_in_production_cookies_are_always_secure_and_hsts_is_sent(tmp_path):
     assert "Secure" in signed_in_cookie(app, "http://localhost")
     page = app.test_client().get("/agent/login")
     assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_a_production_desk_on_loopback_may_turn_secure_cookies_off(tmp_path):
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'prod.sqlite'}", ENV_NAME="production",
+                                 SESSION_COOKIE_SECURE=False))
+    assert not app.config["SESSION_COOKIE_SECURE"] and not app.config["REMEMBER_COOKIE_SECURE"]

@@ -74,6 +74,8 @@ def desk_environment(database_url: str, store: str, prefix: str) -> dict[str, st
     env = serving.desk_environment(
         database_url,
         RECOVERY_ENV_NAME="production",
+        # Served over plain HTTP on loopback: a Secure cookie would never come back.
+        RECOVERY_SESSION_COOKIE_SECURE="false",
         RECOVERY_VERIFICATION_EXECUTOR="off",
         # Placeholder photos: the limits are under test here, not the photo checks.
         RECOVERY_QUALITY_GATE="false",
