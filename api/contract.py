@@ -32,9 +32,11 @@ QUERY_ERRORS = ("unknown_parameter", "empty_parameter", "repeated_parameter")
 ALWAYS = {400: QUERY_ERRORS, 500: ("internal_error",), 503: ("service_unavailable",)}
 
 AGENT = {401: ("unauthorized",), 403: ("forbidden",)}
+# An agent reading a case: an escalated one is the security leads' alone.
+ON_A_CASE = {**AGENT, 403: ("forbidden", "leads_only")}
 # An agent acting on a case (the body is JSON, read up to MAX_CONTENT_LENGTH).
 CASE_ACTION = {
-    **AGENT,
+    **ON_A_CASE,
     400: ("invalid_json", "invalid_field", "unknown_field"),
     404: ("not_found",),
     409: ("stale_version", "case_claimed"),
@@ -77,7 +79,7 @@ ROUTES: dict[str, Route] = {
     "GET /cases": Route({**AGENT, 400: ("invalid_state", "invalid_issue_type", "invalid_limit",
                                         "bad_cursor")},
                         query=("state", "issue_type", "limit", "cursor")),
-    "GET /cases/{case_id}": Route({**AGENT, 404: ("not_found",)}),
+    "GET /cases/{case_id}": Route({**ON_A_CASE, 404: ("not_found",)}),
     "POST /cases/{case_id}/events": Route({
         **CASE_ACTION, 400: (*CASE_ACTION[400], "unknown_event"),
         422: ("transition_not_allowed", "reason_required", "action_refused",

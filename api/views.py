@@ -129,12 +129,12 @@ def _limit() -> int:
 @bp.get("/cases")
 @token_required(*ROLES)
 def list_cases():
-    """The queue, oldest first, with cursor pagination."""
+    """The queue, oldest first, with cursor pagination (escalated cases for leads only)."""
     state = _choice("state", [s.value for s in State])
     issue_type = _choice("issue_type", list(ISSUE_TYPES))
     items, next_cursor = service.list_cases(
         limit=_limit(), cursor=request.args.get("cursor"),
-        states=[state] if state else None, issue_type=issue_type,
+        states=[state] if state else None, issue_type=issue_type, actors=g.agent.actors,
     )
     return jsonify({"items": [case_summary(c) for c in items], "next_cursor": next_cursor})
 

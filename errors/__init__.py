@@ -40,6 +40,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
     service.BadCursor: (400, "bad_cursor", "cursor"),
     auth.TokenRefused: (401, "unauthorized", None),
     auth.RoleRefused: (403, "forbidden", None),
+    service.LeadsOnly: (403, "leads_only", None),
 }
 
 # Texts for HTTP errors raised by Flask or its extensions (abort, 413, 405 ...).

@@ -96,17 +96,20 @@ def logout():
 @staff_required()
 def queue():
     """The queue: filter by state, issue type and assignment; what is due first; paginated."""
+    # Escalated cases are the security leads' alone: no tab for them otherwise.
+    views = {name: states for name, states in QUEUE_VIEWS.items()
+             if name != State.ESCALATED.value or current_user.role in LEAD_ROLES}
     view = request.args.get("state", "active")
-    if view not in QUEUE_VIEWS:
+    if view not in views:
         view = "active"
     issue_type = request.args.get("issue_type") or None
     if issue_type not in ISSUE_TYPES:
         issue_type = None
     assigned = request.args.get("assigned", "")
     query = service.queue_query(
-        states=QUEUE_VIEWS[view], issue_type=issue_type,
+        states=views[view], issue_type=issue_type,
         assignee_id=current_user.id if assigned == "mine" else None,
-        unassigned=assigned == "unassigned", by_due=True,
+        unassigned=assigned == "unassigned", by_due=True, actors=current_user.actors,
     )
     raw_page = request.args.get("page", "1")
     number = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 1
@@ -115,7 +118,7 @@ def queue():
     now = utcnow()
     badges = {c.id: service.sla_badge(c.sla, now) for c in page.items}
     return render_template("agent/queue.html", page=page, view=view, issue_type=issue_type,
-                           assigned=assigned, views=QUEUE_VIEWS, issue_types=ISSUE_TYPES,
+                           assigned=assigned, views=views, issue_types=ISSUE_TYPES,
                            badges=badges)
 
 
@@ -171,6 +174,11 @@ def _act(case_id: int, action, done: str | None = None, **forms):
     else:
         if done:
             flash(done, "success")
+        try:
+            service.check_case_access(case_id, current_user)
+        except service.LeadsOnly as err:  # the action sent it to the security leads
+            flash(str(err), "info")
+            return redirect(url_for("agent.queue"))
         return redirect(url_for("agent.case", case_id=case_id))
     db.session.expire_all()
     return _render_case(service.get_case(case_id), status, message, **forms)

@@ -14,7 +14,7 @@ from flask_login import current_user, login_required, login_url, login_user, log
 from extensions import login_manager
 
 from .models import Agent, utcnow
-from .service import agent_for_token, session_agent
+from .service import agent_for_token, check_case_access, session_agent
 
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
@@ -107,7 +107,8 @@ def end_session() -> None:
 
 
 def staff_required(*roles: str):
-    """Console views: a signed-in agent, with one of ``roles`` when given."""
+    """Console views: a signed-in agent, with one of ``roles`` when given, who may open the
+    case the route names (service.LeadsOnly, a 403, otherwise)."""
 
     def decorate(view):
         @wraps(view)
@@ -115,6 +116,8 @@ def staff_required(*roles: str):
         def wrapper(*args, **kwargs):
             if roles and current_user.role not in roles:
                 abort(403)
+            if "case_id" in kwargs:
+                check_case_access(kwargs["case_id"], current_user)
             return view(*args, **kwargs)
 
         return wrapper
@@ -131,7 +134,8 @@ class RoleRefused(Exception):
 
 
 def token_required(*roles: str):
-    """API views: a valid ``Authorization: Bearer <token>``; 403 for roles not in ``roles``."""
+    """API views: a valid ``Authorization: Bearer <token>``; 403 for roles not in ``roles``,
+    and for a case the agent may not open (service.LeadsOnly)."""
 
     def decorate(view):
         @wraps(view)
@@ -144,6 +148,8 @@ def token_required(*roles: str):
                 raise TokenRefused("This API token is not valid.")
             if roles and agent.role not in roles:
                 raise RoleRefused("Your role does not allow this.")
+            if "case_id" in kwargs:
+                check_case_access(kwargs["case_id"], agent)
             g.agent = agent
             return view(*args, **kwargs)
 

@@ -144,6 +144,17 @@ def has_account(case) -> bool:
     return case.account_id is not None
 
 
+def leads_only(state: str) -> bool:
+    """Whether a case in ``state`` is the security leads' alone: an escalated case (high risk,
+    fraud signals, an owner's "this wasn't me") is not shown to plain agents at all."""
+    return state == State.ESCALATED.value
+
+
+def may_open(state: str, actors: Iterable[Actor]) -> bool:
+    """Whether staff acting as ``actors`` may see and act on a case in ``state``."""
+    return not leads_only(state) or bool(set(actors) & LEADS)
+
+
 def was_approved(case) -> bool:
     """Whether the case ended approved: its recovery is what an owner's report stops."""
     return case.resolution == Resolution.APPROVED.value

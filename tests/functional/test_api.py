@@ -184,8 +184,15 @@ def test_escalated_case_needs_a_lead(client, make_agent, make_case, make_account
     _lead, lead_token = make_agent("security_lead")
     url = f"/api/v1/cases/{case.id}/events"
     body = {"event": "approve", "version": case.version, "reason": "Verified by phone call."}
-    assert_error(client.post(url, json=body, headers=auth(agent_token)), 422,
-                 "transition_not_allowed", "event")
+    # An escalated case is the security leads' alone: a plain agent neither acts on it, nor
+    # reads it, nor finds it in the queue.
+    assert_error(client.post(url, json=body, headers=auth(agent_token)), 403, "leads_only")
+    assert_error(client.get(f"/api/v1/cases/{case.id}", headers=auth(agent_token)), 403,
+                 "leads_only")
+    listed = client.get("/api/v1/cases", headers=auth(agent_token)).get_json()["items"]
+    assert case.id not in [c["id"] for c in listed]
+    listed = client.get("/api/v1/cases", headers=auth(lead_token)).get_json()["items"]
+    assert case.id in [c["id"] for c in listed]
     assert client.post(url, json=body, headers=auth(lead_token)).get_json()["resolution"] == \
         "approved"
 

@@ -247,9 +247,9 @@ def test_who_may_propose_and_when(client, staff, case_at, make_account):
     make_account(email="other@example.test")
     escalated, _ = case_at("escalated", account=False, email="other@example.test")
     body = {"version": escalated.version, "reason": "Looks fine."}
-    refused(client.post(f"/api/v1/cases/{escalated.id}/proposal", headers=auth(sam),
-                        json=body), "action_refused",
-            "Your role may not propose approving a case that is escalated.", field=None)
+    # An escalated case is the security leads' alone: a plain agent cannot even open it.
+    answer = client.post(f"/api/v1/cases/{escalated.id}/proposal", headers=auth(sam), json=body)
+    assert (answer.status_code, answer.get_json()["error"]["code"]) == (403, "leads_only")
     make_account(email="p@example.test")
     plain, _ = case_at(account=False, issue_type="forgot_password", email="p@example.test")
     refused(propose(client, plain.id, sam), "action_refused",

@@ -41,6 +41,12 @@ def agent_client(client, make_agent):
 
 
 @pytest.fixture
+def leads(app, make_agent):
+    """A second browser, signed in as a security lead: escalated cases are theirs alone."""
+    return signed_in(app.test_client(), make_agent, "security_lead", "Lia")
+
+
+@pytest.fixture
 def new_case(make_case, make_account):
     """Builder: a case of its own email (no velocity risk) and account of record, with a
     challenge code if asked."""
@@ -127,17 +133,17 @@ def test_the_selfie_panel_shows_the_photo_the_distance_and_the_verdict(agent_cli
     assert 'id="challenge"' not in panel  # no code on this request
 
 
-def test_a_different_face_shows_no_match(agent_client, new_case):
+def test_a_different_face_shows_no_match(leads, new_case):
     case = record_selfie(new_case(), distance=0.71)
-    shown = text(section(page(agent_client, case), "selfie"))
+    shown = text(section(page(leads, case), "selfie"))
     assert "distance 0.710 / threshold 0.600 no match" in shown
     assert "Reference portrait" not in shown
 
 
-def test_a_known_face_links_to_the_other_cases(agent_client, new_case):
+def test_a_known_face_links_to_the_other_cases(leads, new_case):
     other = new_case("submitted")
     case = record_selfie(new_case(), known=[other.id])
-    html = page(agent_client, case)
+    html = page(leads, case)
     known = section(html, "selfie")
     assert f'href="/agent/cases/{other.id}"' in known
     assert "Seen on other accounts' cases" in text(known)
@@ -270,20 +276,22 @@ def test_an_escalated_case_is_approved_only_after_the_code_is_confirmed_console(
 
 def test_an_agent_does_not_confirm_the_code_of_an_escalated_case(agent_client, new_case):
     case = new_case("escalated", challenge=True)
-    html = page(agent_client, case)
-    assert 'id="confirm-code"' not in html
-    assert "or by a security lead while the case is escalated" in text(section(html, "selfie"))
+    # An escalated case is the security leads' alone: the page and the API refuse the agent.
+    shown = agent_client.get(f"/agent/cases/{case.id}")
+    assert shown.status_code == 403
+    assert "is with the security leads" in shown.get_data(as_text=True)
+    for path in (f"/agent/cases/{case.id}/challenge-confirmation",):
+        assert agent_client.post(path, data={"version": case.version}).status_code == 403
     refused = agent_client.post(f"/api/v1/cases/{case.id}/challenge-confirmation",
                                 json={"version": case.version}, headers=auth(agent_client.token))
-    assert refused.status_code == 422
-    assert refused.get_json()["error"]["message"] == \
-        "Your role may not confirm the code of a case that is escalated."
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "leads_only"
     assert not service.challenge_confirmed(service.get_case(case.id))
 
 
 # --- risk and "this wasn't me" ------------------------------------------------------------
 
-def test_the_risk_panel_shows_the_level_and_its_reasons(agent_client, new_case):
+def test_the_risk_panel_shows_the_level_and_its_reasons(agent_client, leads, new_case):
     unassessed = new_case("id_check")
     assert "Not assessed yet" in text(section(page(agent_client, unassessed), "risk"))
     low = record_selfie(new_case())
@@ -291,12 +299,12 @@ def test_the_risk_panel_shows_the_level_and_its_reasons(agent_client, new_case):
     assert "low risk" in shown and "Nothing raised the risk." in shown
     high = record_selfie(new_case(), distance=0.8)
     assert high.state == "escalated"
-    shown = text(section(page(agent_client, high), "risk"))
+    shown = text(section(page(leads, high), "risk"))
     assert "high risk" in shown
     assert "high The selfie does not match the document portrait." in shown
 
 
-def test_not_me_report_escalates_and_shows_why(agent_client, new_case):
+def test_not_me_report_escalates_and_shows_why(agent_client, leads, new_case):
     case = new_case("id_check")
     response = agent_client.post(f"/agent/cases/{case.id}/not-me",
                                  data={"note": "Holder replied to the notification email."})
@@ -305,7 +313,9 @@ def test_not_me_report_escalates_and_shows_why(agent_client, new_case):
     assert case.state == "escalated"
     assert [e.event for e in case.events][-3:] == ["reported_not_me", "risk_assessed",
                                                    "escalate"]
-    html = page(agent_client, case)
+    # The agent is sent back to the queue, saying where the case went.
+    assert response.headers["Location"] == "/agent/"
+    html = page(leads, case)
     risk = text(section(html, "risk"))
     assert "high risk" in risk
     assert "The account holder reported this request as not theirs (1 report)." in risk
@@ -380,7 +390,7 @@ def test_the_new_forms_are_csrf_protected(client, make_agent, new_case):
 
 # --- the API ------------------------------------------------------------------------------
 
-def test_case_detail_has_selfie_risk_challenge_and_failure(agent_client, new_case):
+def test_case_detail_has_selfie_risk_challenge_and_failure(agent_client, leads, new_case):
     token = agent_client.token
     plain = new_case("id_check")
     body = agent_client.get(f"/api/v1/cases/{plain.id}", headers=auth(token)).get_json()
@@ -390,7 +400,7 @@ def test_case_detail_has_selfie_risk_challenge_and_failure(agent_client, new_cas
     case = record_selfie(new_case(challenge=True), distance=0.412, reference=0.7,
                          code_read=False)
     service.record_verification_failure(case.id, case.evidence_attempt, "boom")
-    body = agent_client.get(f"/api/v1/cases/{case.id}", headers=auth(token)).get_json()
+    body = leads.get(f"/api/v1/cases/{case.id}", headers=auth(leads.token)).get_json()
     selfie = body["selfie"]
     assert selfie["faces"] == 1 and isinstance(selfie["faces"], int)
     assert selfie["document_distance"] == pytest.approx(0.412)
@@ -456,16 +466,19 @@ def test_api_not_me_escalates(agent_client, new_case):
     token = agent_client.token
     case = new_case("id_check")
     url = f"/api/v1/cases/{case.id}/not-me"
+    for bad, status, code in (({}, 400, "invalid_field"), ({"note": 3}, 400, "invalid_field"),
+                              ({"note": " "}, 422, "action_refused")):
+        refused = agent_client.post(url, json=bad, headers=auth(token))
+        assert refused.status_code == status and refused.get_json()["error"]["code"] == code
     response = agent_client.post(url, json={"note": "Holder called support."},
                                  headers=auth(token))
     assert response.status_code == 200, response.get_data(as_text=True)
     body = response.get_json()
     assert body["state"] == "escalated" and body["risk"]["level"] == "high"
     assert "not_me_report" in [r["code"] for r in body["risk"]["reasons"]]
-    for bad, status, code in (({}, 400, "invalid_field"), ({"note": 3}, 400, "invalid_field"),
-                              ({"note": " "}, 422, "action_refused")):
-        refused = agent_client.post(url, json=bad, headers=auth(token))
-        assert refused.status_code == status and refused.get_json()["error"]["code"] == code
+    # From now on the case is the security leads'.
+    again = agent_client.post(url, json={"note": "Called again."}, headers=auth(token))
+    assert (again.status_code, again.get_json()["error"]["code"]) == (403, "leads_only")
 
 
 def test_api_retries_the_checks(agent_client, new_case):

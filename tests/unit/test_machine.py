@@ -267,3 +267,12 @@ def test_the_claim_is_a_condition_of_the_machine_itself():
 ])
 def test_claim_allows(holder, actors, agent_id, allowed):
     assert claim_allows(make(I, assignee_id=holder), actors, agent_id) is allowed
+
+
+@pytest.mark.parametrize("state", [s.value for s in State])
+def test_escalated_cases_are_the_leads_alone(state):
+    from workflow.rules import may_open
+
+    for actors in ({Actor.SECURITY_LEAD, Actor.AGENT}, {Actor.ADMIN, Actor.AGENT}):
+        assert may_open(state, actors)
+    assert may_open(state, {Actor.AGENT}) == (state != E)

@@ -40,6 +40,14 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was already used for a different request."""
 
 
+class LeadsOnly(Exception):
+    """The case is the security leads' (escalated): plain agents neither see nor act on it."""
+
+    def __init__(self, case_id: int):
+        super().__init__(f"Case #{case_id} is with the security leads: only a security lead or "
+                         "an admin can open it.")
+
+
 class ActionRefused(Exception):
     """The request is understood but refused in the case's current situation."""
 

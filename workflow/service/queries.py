@@ -1,4 +1,4 @@
-"""Queue queries: filtered, ordered, paged lists of cases."""
+"""Queue queries: filtered, ordered, paged lists of cases, and who may open a case."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import sqlalchemy as sa
 
 from extensions import db
 
-from ..models import MAX_ID, CaseSla, RecoveryCase
+from .. import rules
+from ..models import MAX_ID, Agent, CaseSla, RecoveryCase
 from ..states import State
-from .errors import CaseNotFound
+from .errors import CaseNotFound, LeadsOnly
 
 
 class BadCursor(ValueError):
@@ -40,9 +41,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def queue_query(*, states=None, issue_type: str | None = None, assignee_id: int | None = None,
-                unassigned: bool = False, by_due: bool = False) -> sa.Select:
-    """Cases in queue order, filtered: oldest first, or (``by_due``) what is due first."""
+                unassigned: bool = False, by_due: bool = False, actors=None) -> sa.Select:
+    """Cases in queue order, filtered: oldest first, or (``by_due``) what is due first; for
+    staff acting as ``actors``, only the cases they may open (None: every case)."""
     query = sa.select(RecoveryCase)
+    if actors is not None and not rules.may_open(State.ESCALATED.value, actors):
+        query = query.where(RecoveryCase.state != State.ESCALATED.value)
     if by_due:
         # Running clocks first, earliest due time first; paused and closed cases after.
         query = query.outerjoin(CaseSla).order_by(CaseSla.next_due_at.asc().nulls_last())
@@ -78,6 +82,14 @@ def list_cases(*, limit: int, cursor: str | None = None,
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(rows[-1]) if more and rows else None)
+
+
+def check_case_access(case_id: int, agent: Agent) -> None:
+    """Raise LeadsOnly when ``agent`` may not open the case (an unknown case passes: the
+    route answers that it does not exist)."""
+    state = db.session.scalar(sa.select(RecoveryCase.state).where(RecoveryCase.id == case_id))
+    if state is not None and not rules.may_open(state, agent.actors):
+        raise LeadsOnly(case_id)
 
 
 def get_case(case_id: int) -> RecoveryCase:
