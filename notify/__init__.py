@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from extensions import db
-from workflow import service
+from workflow import rules, service
 from workflow.models import Account, Agent, OutboxEmail, RecoveryCase
 from workflow.states import ISSUE_TYPES, LEAD_ROLES, RECOVERY_STEP_LABELS, RecoveryStep
 
@@ -26,12 +26,15 @@ log = logging.getLogger(__name__)
 
 
 def people_to_act(case: RecoveryCase) -> list[Agent]:
-    """The case's assignee, or, when nobody (active) holds it, the active leads and admins.
+    """The case's assignee, or, when nobody (active) holds it, or the assignee may not open it
+    (a plain agent's case that was escalated), the active leads and admins.
 
     Leads act on a case nobody holds: they can assign it, and escalations are theirs anyway.
     """
-    if case.assignee is not None and case.assignee.active:
-        return [case.assignee]
+    assignee = case.assignee
+    if assignee is not None and assignee.active and rules.may_open(case.state,
+                                                                   assignee.actors):
+        return [assignee]
     return list(db.session.scalars(
         sa.select(Agent).where(Agent.active, Agent.role.in_(LEAD_ROLES)).order_by(Agent.id)))
 
@@ -40,8 +43,10 @@ def leads_and_assignee(case: RecoveryCase) -> list[Agent]:
     """The active security leads and admins, and the case's assignee when active."""
     people = list(db.session.scalars(
         sa.select(Agent).where(Agent.active, Agent.role.in_(LEAD_ROLES)).order_by(Agent.id)))
-    if case.assignee is not None and case.assignee.active and case.assignee not in people:
-        people.append(case.assignee)
+    assignee = case.assignee
+    if assignee is not None and assignee.active and assignee not in people \
+            and rules.may_open(case.state, assignee.actors):
+        people.append(assignee)
     return people
 
 

@@ -412,3 +412,17 @@ def test_the_owner_of_record_receives_a_working_single_use_reset_link(
     assert client.post(path, data={"password": password, "confirm": password}
                        ).status_code == 302
     assert client.get(path).status_code == 404
+
+
+def test_an_escalated_case_of_a_plain_agent_is_the_leads_to_hear_of(make_case, staff):
+    case, _ = make_case("id_check")
+    case = service.claim_case(case.id, staff["agent"], case.version)
+    assert [a.email for a in notify.people_to_act(case)] == ["agent@example.test"]
+    case = service.fire_event(case.id, "escalate", agent=staff["agent"],
+                              expected_version=case.version, reason="Looks forged.")
+    # The agent can no longer open it: the emails go to the active leads and admins.
+    leads = set(db.session.scalars(sa.select(Agent.email).where(
+        Agent.active, Agent.role.in_(["security_lead", "admin"]))))
+    assert {"admin@example.test", "lead@example.test"} <= leads
+    assert {a.email for a in notify.people_to_act(case)} == leads
+    assert {a.email for a in notify.leads_and_assignee(case)} == leads
