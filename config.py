@@ -61,6 +61,8 @@ class Config:
     # counts, accepted or refused (a refused upload costs the desk the same reading), and the
     # form and the API draw on one budget (rate_limits.submission_limit).
     RATELIMIT_SUBMISSION = "10 per hour"
+    # And per email address the request is for, whichever addresses it comes from.
+    RATELIMIT_SUBMISSION_PER_EMAIL = "5 per hour"
     RATELIMIT_LOGIN = "20 per 15 minutes"
     # Look-ups of a case by its tracking token (the status page, its actions, the API), one
     # budget per client address: a person checks now and then, an integrator polls its own
@@ -267,6 +269,20 @@ class Config:
     # on an unattended desk must stop working soon; 12 hours covers a long shift.
     SESSION_IDLE_SECONDS = 30 * 60
     SESSION_MAX_SECONDS = 12 * 60 * 60
+    # Staff sign-in: the second factor is asked for within this many seconds of the password.
+    SIGN_IN_STEP_SECONDS = 5 * 60
+    # Failed sign-ins back off, never lock out: after the free failures each one doubles the
+    # wait from the first up to the longest; failures older than the forget time count no
+    # more. Counted per account (per trusted browser, for a browser the agent signed in on
+    # before) and per address.
+    SIGN_IN_FREE_FAILURES = 5
+    SIGN_IN_FREE_FAILURES_PER_ADDRESS = 20
+    SIGN_IN_FIRST_WAIT_SECONDS = 15
+    SIGN_IN_LONGEST_WAIT_SECONDS = 15 * 60
+    SIGN_IN_FORGET_SECONDS = 24 * 60 * 60
+    SIGN_IN_DEVICE_DAYS = 180
+    # The name authenticator apps show beside the agent's address.
+    TOTP_ISSUER = "Recovery Desk"
     # Secure cookies: unset means in production (served over HTTPS) and, elsewhere, whenever a
     # request came over HTTPS (headers/). False only for a production set-up reached over
     # plain HTTP on loopback (load tests).

@@ -92,6 +92,19 @@ def deactivate_agent_command(email: str) -> None:
                f"{released} open case(s) released.")
 
 
+@click.command("reset-second-factor")
+@with_appcontext
+@click.option("--email", required=True, help="The agent's sign-in email address.")
+def reset_second_factor_command(email: str) -> None:
+    """Take an agent's second factor away (a lost phone): they set up an app at next sign-in."""
+    agent = service.agent_by_email(email)
+    if agent is None:
+        raise click.ClickException(f"There is no agent with the email {email.strip()}.")
+    service.reset_second_factor(agent.id)
+    click.echo(f"Second factor reset for {agent.email}: their sessions and recovery codes are "
+               "gone; they set up an authenticator app again at their next sign-in.")
+
+
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
@@ -489,6 +502,8 @@ def _write_credentials(credentials: list[tuple[str, str, str]]) -> None:
     lines = ["Demo sign-in (agent console, http://127.0.0.1:5000/agent/login):"]
     lines += [f"  {role:<14} {email:<28} password: {password}"
               for role, email, password in credentials]
+    lines += ["Each first sign-in sets up an authenticator app (any TOTP app) from a QR code, "
+              "and shows ten recovery codes once."]
     path = _credentials_path()
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
@@ -497,6 +512,7 @@ def _write_credentials(credentials: list[tuple[str, str, str]]) -> None:
 def init_app(app) -> None:
     """Register the commands."""
     for command in (create_agent_command, set_password_command, deactivate_agent_command,
+                    reset_second_factor_command,
                     seed_demo_command, bootstrap_command,
                     read_document_command, run_document_checks_command, verify_pair_command,
                     calibrate_faces_command, worker_command,

@@ -9,6 +9,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 import werkzeug.test
@@ -260,9 +261,71 @@ def make_case(app, make_agent):
     return build
 
 
-def sign_in(client, email: str, password: str = STRONG_PASSWORD):
-    """Sign an agent in through the login form."""
-    return client.post("/agent/login", data={"email": email, "password": password})
+def fresh_totp_code(app, email: str) -> str:
+    """A code from the agent's authenticator app, as a test's phone would show it now.
+
+    An agent not enrolled yet is enrolled first, as the enrolment page would. Tests sign the
+    same agent in faster than once a TOTP step (30 s), which the replay rule refuses: the last
+    step used is forgotten first. The replay tests themselves do not use this.
+    """
+    with app.app_context():
+        agent = service.agent_by_email(email)
+        if agent.totp_enabled_at is None:
+            secret = service.enrolment_secret(agent.id)
+            assert service.enable_second_factor(agent.id, pyotp.TOTP(secret).now())
+            agent = service.agent_by_email(email)
+        agent.totp_last_step = None
+        db.session.commit()
+        return pyotp.TOTP(agent.totp_secret).now()
+
+
+def sign_in(client, email: str, password: str = STRONG_PASSWORD, path: str = "/agent/login",
+            **form):
+    """Sign an agent in through both steps of the form: the password, then a code from their
+    app (enrolled first if need be). Returns the first answer that is not the way on to the
+    second step."""
+    with client.application.app_context():
+        known = service.agent_by_email(email) is not None
+    code = fresh_totp_code(client.application, email) if known else None
+    first = client.post(path, data={"email": email, "password": password, **form})
+    if first.status_code != 302 or not first.location.startswith("/agent/login/"):
+        return first
+    return client.post(first.location, data={"code": code, **form})
+
+
+def csrf_token_in(page: str) -> str:
+    """The CSRF token of the (first) form on a page."""
+    return page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+
+
+def csrf_sign_in(client, email: str, password: str = STRONG_PASSWORD):
+    """Sign in through both steps with CSRF on, each form's token read from its page."""
+    code = fresh_totp_code(client.application, email)
+    token = csrf_token_in(client.get("/agent/login").get_data(as_text=True))
+    first = client.post("/agent/login", data={"email": email, "password": password,
+                                              "csrf_token": token})
+    assert first.status_code == 302, first.status_code
+    token = csrf_token_in(client.get(first.location).get_data(as_text=True))
+    return client.post(first.location, data={"code": code, "csrf_token": token})
+
+
+def browser_sign_in(page, live_server: str, app, email: str) -> None:
+    """Sign in in a real browser. An agent not enrolled yet enrols on the way: the key is read
+    off the enrolment page into an authenticator, as a person types it into their app."""
+    page.goto(f"{live_server}/agent/login")
+    page.fill("#email", email)
+    page.fill("#password", STRONG_PASSWORD)
+    page.click("button[type=submit]")
+    if "/agent/login/enrol" in page.url:
+        secret = page.text_content("#totp-secret").replace(" ", "")
+        page.fill("#code", pyotp.TOTP(secret).now())
+        page.click("button[type=submit]")
+        page.wait_for_selector("#recovery-codes")
+        page.click("text=I have saved them")
+    else:
+        page.fill("#code", fresh_totp_code(app, email))
+        page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/agent/**")
 
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -2,6 +2,7 @@
 
 from urllib.parse import urlsplit
 
+import segno
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -20,16 +21,27 @@ from wtforms import SelectChoice
 from extensions import db, limiter
 from verification.checks import REASONS, stage_results
 
-from . import rules, service
-from .auth import end_session, staff_required, start_session
+from . import credentials, rules, service
+from .auth import (
+    backoff_policies,
+    begin_sign_in,
+    end_session,
+    pending_agent,
+    remember_device,
+    signin_keys,
+    staff_required,
+    start_session,
+)
 from .forms import (
     ActionForm,
     AssignForm,
     EventForm,
+    Form,
     LoginForm,
     MessageForm,
     NotMeForm,
     ProposalForm,
+    SecondFactorForm,
     TakeOverForm,
     VersionForm,
 )
@@ -64,22 +76,185 @@ def _safe_next(target: str | None) -> str:
     return url_for("agent.queue")
 
 
+def _too_soon(keys: list[str]):
+    """A refusal while the back-off of any of ``keys`` lasts, or None."""
+    wait = service.signin_wait(keys, backoff_policies())
+    if wait is None:
+        return None
+    return f"Too many failed sign-ins: please try again in {credentials.wait_words(wait)}.", wait
+
+
+def _waiting(template: str, form, field, refusal, **context):
+    message, wait = refusal
+    field.errors.append(message)
+    response = make_response(render_template(template, form=form, **context), 429)
+    response.headers["Retry-After"] = str(max(1, int(-(-wait.total_seconds() // 1))))
+    return response
+
+
+def _next_step(agent: Agent):
+    step = "agent.second_factor" if agent.totp_enabled_at else "agent.enrol"
+    return redirect(url_for(step, next=_safe_next(request.args.get("next"))))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
-    """Agent sign-in."""
+    """Agent sign-in, step one: the password. The second factor comes next."""
     if current_user.is_authenticated:
         return redirect(url_for("agent.queue"))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
+        keys = signin_keys(form.email.data)
+        refusal = _too_soon(keys)
+        if refusal is not None:
+            return _waiting("agent/login.html", form, form.password, refusal)
         agent = service.authenticate(form.email.data, form.password.data)
         if agent is not None:
-            start_session(agent)
-            return redirect(_safe_next(request.args.get("next")))
+            begin_sign_in(agent)
+            return _next_step(agent)
+        service.record_signin_failure(keys, backoff_policies())
         form.password.errors.append("Wrong email or password.")
         status = 401
     return render_template("agent/login.html", form=form), status
+
+
+def _pending_or_restart():
+    agent = pending_agent()
+    if agent is None:
+        flash("Please sign in again: the second step must follow the password within "
+              "a few minutes.", "info")
+    return agent
+
+
+def _signed_in(agent: Agent, keys: list[str], response):
+    """Step two passed: the session starts on an emptied cookie, this browser is trusted."""
+    service.clear_signin_failures(keys[:1])
+    start_session(agent)
+    return remember_device(response, agent)
+
+
+def _code_step(agent: Agent, template: str, attempt, wrong: str, **context):
+    """The form of a second sign-in step: the back-off first, then ``attempt(code, keys)``,
+    which answers on success or gives None; a wrong code counts as a failure."""
+    form = SecondFactorForm()
+    status = 200
+    if form.validate_on_submit():
+        keys = signin_keys(agent.email)
+        refusal = _too_soon(keys)
+        if refusal is not None:
+            return _waiting(template, form, form.code, refusal, **context)
+        done = attempt(form.code.data, keys)
+        if done is not None:
+            return done
+        service.record_signin_failure(keys, backoff_policies())
+        form.code.errors.append(wrong)
+        status = 401
+    return make_response(render_template(template, form=form, **context), status)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def second_factor():
+    """Agent sign-in, step two: a code from the authenticator app, or a recovery code."""
+    agent = _pending_or_restart()
+    if agent is None:
+        return redirect(url_for("agent.login"))
+    if agent.totp_enabled_at is None:
+        return _next_step(agent)
+
+    def attempt(code: str, keys: list[str]):
+        verdict = service.check_second_factor(agent.id, code)
+        if not verdict.accepted:
+            return None
+        response = _signed_in(agent, keys, redirect(_safe_next(request.args.get("next"))))
+        if verdict.recovery_code:  # after the session started: it starts empty
+            flash(f"You signed in with a recovery code; {verdict.codes_left} of them left. "
+                  "Each works once"
+                  + (": make new ones under Security." if verdict.codes_left <= 3 else "."),
+                  "info")
+        return response
+
+    return _code_step(agent, "agent/second_factor.html", attempt,
+                      "That code is wrong, expired or was used already.")
+
+
+def _no_store(response):
+    """A page with a secret on it (a TOTP secret, recovery codes): never cached."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _recovery_codes_page(codes: list[str], next_url: str):
+    return _no_store(make_response(render_template("agent/recovery_codes.html", codes=codes,
+                                                   next_url=next_url)))
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def enrol():
+    """First sign-in: set up an authenticator app from a QR code drawn here, confirm it with
+    its first code, and receive ten recovery codes, shown this once."""
+    agent = _pending_or_restart()
+    if agent is None:
+        return redirect(url_for("agent.login"))
+    secret = service.enrolment_secret(agent.id)
+    if secret is None:
+        return _next_step(agent)
+
+    def attempt(code: str, keys: list[str]):
+        codes = service.enable_second_factor(agent.id, code)
+        if codes is None:
+            return None
+        return _signed_in(agent, keys, _recovery_codes_page(
+            codes, _safe_next(request.args.get("next"))))
+
+    return _no_store(_code_step(
+        agent, "agent/enrol.html", attempt, "That code is not the one the app shows now: "
+        "check that the phone's clock is set automatically, and try again.",
+        **_enrolment(agent, secret)))
+
+
+def _enrolment(agent: Agent, secret: str) -> dict:
+    uri = credentials.provisioning_uri(secret, agent.email, current_app.config["TOTP_ISSUER"])
+    return {"qr_code": segno.make(uri, error="m").png_data_uri(scale=5, border=2),
+            "secret_groups": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))}
+
+
+@bp.route("/security", methods=["GET", "POST"])
+@staff_required()
+def security():
+    """The agent's own second factor: recovery codes left, and new ones for a current code."""
+    form = SecondFactorForm()
+    status = 200
+    if form.validate_on_submit():
+        codes = service.renew_recovery_codes(current_user.id, form.code.data)
+        if codes is not None:
+            return _recovery_codes_page(codes, url_for("agent.security"))
+        form.code.errors.append("That code is wrong, expired or was used already.")
+        status = 422
+    return render_template("agent/security.html", form=form,
+                           codes_left=service.recovery_codes_left(current_user.id)), status
+
+
+@bp.post("/staff/<int:agent_id>/second-factor/reset")
+@staff_required("admin")
+def reset_second_factor(agent_id: int):
+    """An admin takes away another agent's second factor (a lost phone): they enrol again."""
+    if not Form().validate_on_submit():
+        abort(400)
+    if agent_id == current_user.id:
+        flash("You cannot reset your own second factor: use a recovery code, or ask another "
+              "admin.", "error")
+        return redirect(url_for("agent.security"))
+    try:
+        agent = service.reset_second_factor(agent_id)
+    except service.AgentNotFound:
+        abort(404)
+    flash(f"{agent.name}'s second factor was reset: their sessions ended, and they set up "
+          "an authenticator app again at their next sign-in.", "success")
+    return redirect(url_for("agent.security"))
 
 
 @bp.post("/logout")

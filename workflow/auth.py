@@ -1,23 +1,37 @@
 """Who is asking: agent sessions for the console, bearer tokens for the API.
 
+Console sign-in takes two steps. The password step leaves only a pending sign-in in the
+session (the agent, their session generation and the time); the second factor (a TOTP code or
+a recovery code, or enrolling an app on first sign-in) then starts the session proper on an
+emptied cookie. Nothing of the console opens on a pending sign-in.
+
 A console session is Flask's signed cookie holding ``<agent id>:<session generation>`` (the
 agent's ``get_id``), the time of sign-in and the time of the last request. Every request
 loads the agent and checks all three on the server: a generation that moved on (sign-out,
 a new password, deactivation) or a timeout ends the session, however old the cookie.
 """
 
+import secrets
+from datetime import timedelta
 from functools import wraps
 
 from flask import abort, current_app, flash, g, redirect, request, session
 from flask_login import current_user, login_required, login_url, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from extensions import login_manager
 
+from .credentials import Backoff
 from .models import Agent, utcnow
 from .service import agent_for_token, check_case_access, session_agent
 
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
+PENDING = "pending_sign_in"
+# A browser an agent completed sign-in on carries a signed cookie naming them: failures there
+# count against that browser, so someone failing on purpose elsewhere cannot slow them down.
+DEVICE_COOKIE = "desk_device"
+DEVICE_SALT = "recovery-desk.device"
 
 
 def init_login(app) -> None:
@@ -91,6 +105,76 @@ def _sign_in_again():
     flash(g.pop("session_ended", None) or login_manager.login_message,
           login_manager.login_message_category)
     return redirect(login_url(login_manager.login_view, next_url=request.url))
+
+
+def begin_sign_in(agent: Agent) -> None:
+    """The password was right: remember, on an emptied session, whom the second factor is for."""
+    _clear_session()
+    session[PENDING] = {"agent": agent.get_id(), "at": _now()}
+
+
+def pending_agent() -> Agent | None:
+    """The agent whose password step this session passed, while it is fresh and still valid."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), int):
+        return None
+    if _now() - pending["at"] >= current_app.config["SIGN_IN_STEP_SECONDS"]:
+        session.pop(PENDING, None)
+        return None
+    agent_id, _, generation = str(pending.get("agent", "")).partition(":")
+    if not (agent_id.isascii() and agent_id.isdigit() and generation.isascii()
+            and generation.isdigit()):
+        return None
+    return session_agent(int(agent_id), int(generation))
+
+
+def backoff_policies() -> dict[str, Backoff]:
+    """The back-off of each kind of key: an account, a trusted browser, an address."""
+    config = current_app.config
+    account = Backoff(free=config["SIGN_IN_FREE_FAILURES"],
+                      first=timedelta(seconds=config["SIGN_IN_FIRST_WAIT_SECONDS"]),
+                      longest=timedelta(seconds=config["SIGN_IN_LONGEST_WAIT_SECONDS"]),
+                      forget=timedelta(seconds=config["SIGN_IN_FORGET_SECONDS"]))
+    address = Backoff(free=config["SIGN_IN_FREE_FAILURES_PER_ADDRESS"], first=account.first,
+                      longest=account.longest, forget=account.forget)
+    return {"account": account, "device": account, "address": address}
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=DEVICE_SALT)
+
+
+def trusted_device(email: str) -> str | None:
+    """The id of this browser if an agent with ``email`` completed sign-in on it."""
+    cookie = request.cookies.get(DEVICE_COOKIE, "")
+    if not cookie or len(cookie) > 400:
+        return None
+    try:
+        owner, device = _device_serializer().loads(
+            cookie, max_age=current_app.config["SIGN_IN_DEVICE_DAYS"] * 86400)
+    except (BadSignature, TypeError, ValueError):
+        return None
+    return device if isinstance(device, str) and owner == email.strip().lower() else None
+
+
+def signin_keys(email: str) -> list[str]:
+    """The keys a sign-in attempt for ``email`` counts under: this browser if the agent
+    trusts it, else the account; and always the client's address."""
+    device = trusted_device(email)
+    first = f"device:{device}" if device else f"account:{email.strip().lower()[:254]}"
+    return [first, f"address:{request.remote_addr or 'unknown'}"]
+
+
+def remember_device(response, agent: Agent):
+    """Mark this browser as one the agent signed in on (the cookie the back-off trusts)."""
+    config = current_app.config
+    device = trusted_device(agent.email) or secrets.token_urlsafe(16)
+    response.set_cookie(
+        DEVICE_COOKIE, _device_serializer().dumps([agent.email, device]),
+        max_age=config["SIGN_IN_DEVICE_DAYS"] * 86400, path="/agent/login",
+        secure=bool(config.get("SESSION_COOKIE_SECURE")) or request.is_secure, httponly=True,
+        samesite="Strict")
+    return response
 
 
 def start_session(agent: Agent) -> None:

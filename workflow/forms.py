@@ -56,6 +56,10 @@ def _lower(value):
     return value.strip().lower() if isinstance(value, str) else value
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 class Form(FlaskForm):
     """Base form: text with control characters (NUL and the like) is refused with a message."""
 
@@ -169,6 +173,13 @@ class LoginForm(Form):
 
     email = EmailField("Email", filters=[_lower], validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class SecondFactorForm(Form):
+    """The second sign-in step: a code from the authenticator app, or a recovery code."""
+
+    code = StringField("Code", filters=[_strip],
+                       validators=[DataRequired(message="Enter the code."), Length(max=64)])
 
 
 class EventForm(Form):

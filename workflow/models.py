@@ -141,6 +141,11 @@ class Agent(UserMixin, db.Model):
     # Every console session carries the generation it was signed in under (get_id); raising
     # it (sign-out, a new password, deactivation) ends all of them, replayed cookies included.
     session_generation: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # The second factor: a TOTP secret, pending until the first code from it is entered
+    # (totp_enabled_at), and the time step of the last code used (no code counts twice).
+    totp_secret: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    totp_enabled_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    totp_last_step: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
 
     __table_args__ = (
         sa.CheckConstraint(_one_of("role", ROLES), name="agent_role"),
@@ -158,6 +163,31 @@ class Agent(UserMixin, db.Model):
     def actors(self) -> set[Actor]:
         """The actor roles this agent acts as: admins and leads can do what agents do."""
         return {Actor(self.role), Actor.AGENT}
+
+
+class RecoveryCode(db.Model):
+    """One of an agent's single-use recovery codes for the second factor, argon2-hashed."""
+
+    __tablename__ = "recovery_code"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    agent_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("agent.id", ondelete="CASCADE"), index=True)
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(200))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+
+class SigninFailures(db.Model):
+    """Failed staff sign-ins in a row for one key (an account, a trusted browser, an address),
+    and until when the next attempt waits."""
+
+    __tablename__ = "signin_failures"
+
+    key: so.Mapped[str] = so.mapped_column(sa.String(320), primary_key=True)
+    failures: so.Mapped[int] = so.mapped_column(default=0)
+    last_failure_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    blocked_until: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
 
 
 class RecoveryCase(db.Model):

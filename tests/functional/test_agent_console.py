@@ -33,10 +33,11 @@ def test_wrong_password_is_refused(client, make_agent):
 
 def test_sign_in_does_not_follow_offsite_next(client, make_agent):
     make_agent(email="sam@example.test")
-    response = client.post("/agent/login?next=https://evil.example/",
-                           data={"email": "sam@example.test",
-                                 "password": "correct horse battery staple"})
+    response = sign_in(client, "sam@example.test", path="/agent/login?next=https://evil.example/")
     assert response.location == "/agent/"
+    response = sign_in(client.application.test_client(), "sam@example.test",
+                       path="/agent/login?next=/agent/?view=all")
+    assert response.location == "/agent/?view=all"
 
 
 def test_queue_lists_oldest_first_and_filters(agent_client, make_case):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import jobs.executors
-from tests.conftest import STRONG_PASSWORD, document_photo, selfie_photo
+from tests.conftest import browser_sign_in, document_photo, selfie_photo
 from tests.serving import served_in_thread
 from verification.specimen import SpecimenPerson
 
@@ -75,10 +75,7 @@ def test_request_is_checked_then_an_agent_resolves_it(app, page, live_server, ma
     # The document check runs on the desk's background thread; wait for it to finish.
     assert jobs.executors.wait_for_jobs(app, timeout=180)
 
-    page.goto(f"{live_server}/agent/login")
-    page.fill("#email", "sam@example.test")
-    page.fill("#password", STRONG_PASSWORD)
-    page.click("button[type=submit]")
+    browser_sign_in(page, live_server, app, "sam@example.test")
     page.click("#queue a")
     assert "selfie check" in page.text_content("#state")
     assert ANNA.document_number in page.text_content("#document-fields")
@@ -134,11 +131,9 @@ def test_pages_run_under_their_content_security_policy(app, page, live_server, m
     assert page.locator("#challenge").is_hidden()
     page.select_option("#issue_type", "lost_2fa")
     assert page.locator("#challenge").is_visible()
-    page.goto(f"{live_server}/agent/login")
-    page.fill("#email", "lead@example.test")
-    page.fill("#password", STRONG_PASSWORD)
-    page.click("button[type=submit]")
-    for path in ("/agent/", f"/agent/cases/{case.id}", "/reports/sla"):
+    # The first sign-in enrols an authenticator: the QR code page, then the recovery codes.
+    browser_sign_in(page, live_server, app, "lead@example.test")
+    for path in ("/agent/", f"/agent/cases/{case.id}", "/reports/sla", "/agent/security"):
         page.goto(f"{live_server}{path}")
         # The desk's style sheet applies.
         assert page.evaluate("document.styleSheets[0].cssRules.length") > 10, path

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from errors import RedactTokens, redact
-from tests.conftest import STRONG_PASSWORD, sign_in
+from tests.conftest import csrf_sign_in, sign_in
 from tests.functional.test_api import assert_error, auth, submit
 from tests.functional.test_public_pages import cases, form_data
 
@@ -96,8 +96,7 @@ def test_odd_queue_pages_still_render(client, token, page):
 @pytest.mark.parametrize("target", ["/\\evil.example", "//evil.example", "https://evil.example",
                                     "/\\/evil.example"])
 def test_sign_in_never_redirects_off_site(client, token, target):
-    response = client.post(f"/agent/login?next={target}",
-                           data={"email": "sam@example.test", "password": STRONG_PASSWORD})
+    response = sign_in(client, "sam@example.test", path=f"/agent/login?next={target}")
     assert response.location == "/agent/"
 
 
@@ -128,11 +127,7 @@ def test_tracking_tokens_are_redacted_from_logs():
 def test_console_and_status_posts_need_csrf(client, make_case, token):
     case, tracking = make_case("id_check")
     # Sign in through the form with its token, then post without one.
-    page = client.get("/agent/login").get_data(as_text=True)
-    csrf = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    assert client.post("/agent/login", data={"email": "sam@example.test",
-                                             "password": STRONG_PASSWORD,
-                                             "csrf_token": csrf}).status_code == 302
+    assert csrf_sign_in(client, "sam@example.test").status_code == 302
     for path, data in [(f"/agent/cases/{case.id}/events",
                         {"event": "confirm_document", "version": case.version}),
                        (f"/agent/cases/{case.id}/messages", {"body": "hello"}),

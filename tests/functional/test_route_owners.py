@@ -58,6 +58,12 @@ ROUTES: dict[tuple[str, str], Owner] = {
     ("static", "GET"): Owner("/static/desk.css", EVERYONE),
     ("agent.login", "GET"): Owner("/agent/login", EVERYONE),
     ("agent.login", "POST"): Owner("/agent/login", EVERYONE),
+    # The second sign-in step answers anyone: without a password step just passed, it sends
+    # them back to the first.
+    ("agent.second_factor", "GET"): Owner("/agent/login/code", EVERYONE),
+    ("agent.second_factor", "POST"): Owner("/agent/login/code", EVERYONE),
+    ("agent.enrol", "GET"): Owner("/agent/login/enrol", EVERYONE),
+    ("agent.enrol", "POST"): Owner("/agent/login/enrol", EVERYONE),
     ("api.create_challenge", "POST"): Owner("/api/v1/challenges", EVERYONE),
     ("api.create_recovery_request", "POST"): Owner("/api/v1/recovery-requests", EVERYONE),
     ("api.recovery_request_status", "GET"): Owner("/api/v1/recovery-requests/{token}",
@@ -66,6 +72,10 @@ ROUTES: dict[tuple[str, str], Owner] = {
     # The console and the reports: staff.
     ("agent.logout", "POST"): Owner("/agent/logout", STAFF),
     ("agent.queue", "GET"): Owner("/agent/", STAFF),
+    ("agent.security", "GET"): Owner("/agent/security", STAFF),
+    ("agent.security", "POST"): Owner("/agent/security", STAFF),
+    ("agent.reset_second_factor", "POST"): Owner("/agent/staff/999/second-factor/reset",
+                                                 frozenset({"admin"})),
     ("reports.sla", "GET"): Owner("/reports/sla", STAFF),
     ("reports.sla_csv", "GET"): Owner("/reports/sla.csv", STAFF),
     ("agent.case", "GET"): Owner("/agent/cases/{case}", STAFF, on_cases=True),

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.conftest import sign_in
+from tests.conftest import csrf_sign_in, sign_in
 from verification.checks import CheckResult, Result
 from verification.selfie import SelfieReport
 from workflow import service
@@ -369,11 +369,7 @@ def test_running_the_checks_of_a_closed_case_is_refused(agent_client, new_case):
                                          "CHALLENGE_ISSUE_TYPES": [CHALLENGE_ISSUE]}])
 def test_the_new_forms_are_csrf_protected(client, make_agent, new_case):
     make_agent("agent", email="sam@example.test")
-    login = client.get("/agent/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
-    sign_in_data = {"email": "sam@example.test", "password": "correct horse battery staple",
-                    "csrf_token": csrf}
-    assert client.post("/agent/login", data=sign_in_data).status_code == 302
+    assert csrf_sign_in(client, "sam@example.test").status_code == 302
     case = new_case(challenge=True)
     url = f"/agent/cases/{case.id}"
     html = page(client, case)

@@ -14,6 +14,7 @@ rolls back and re-raises. The rooms:
 - ``job_records``: failures, retries and cases whose checks are due;
 - ``sla_upkeep``: stored SLA figures and the marks of warnings and breaches;
 - ``agents``, ``queries``, ``policies``: staff accounts, queue queries, settings;
+- ``second_factor``: staff sign-in's TOTP second factor, recovery codes and back-off;
 - ``recovery`` and ``reset_links``: the recovery actions an approval plans and their runs
   through an account service, each waiting out its cooling-off period; the local
   directory's one-time reset links;
@@ -123,6 +124,19 @@ from .reset_links import (
     reset_link_info,
 )
 from .risk import current_risk, reassess_risk
+from .second_factor import (
+    SecondFactorCheck,
+    agent_by_email,
+    check_second_factor,
+    clear_signin_failures,
+    enable_second_factor,
+    enrolment_secret,
+    record_signin_failure,
+    recovery_codes_left,
+    renew_recovery_codes,
+    reset_second_factor,
+    signin_wait,
+)
 from .sla_upkeep import (
     SlaBadge,
     check_sla,
@@ -166,4 +180,7 @@ __all__ = [
     "sla_badge", "sla_clocks", "sla_entries", "sla_settings", "start_document_check",
     "start_selfie_check", "stop_by_owner", "submit_request", "take_over_case", "user_actions",
     "user_reply", "user_resubmit", "user_withdraw", "verification_complete", "verification_failure",
+    "SecondFactorCheck", "agent_by_email", "check_second_factor", "clear_signin_failures",
+    "enable_second_factor", "enrolment_secret", "record_signin_failure", "recovery_codes_left",
+    "renew_recovery_codes", "reset_second_factor", "signin_wait",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 
+from .. import credentials
 from ..models import MAX_ID, Agent, RecoveryCase, token_hash
 from ..states import ROLES, Actor, State
 from .errors import AgentExists, AgentNotFound
@@ -19,9 +20,9 @@ from .unit import record_event, transaction
 _hasher = PasswordHasher()
 
 
-def _check_password(password: str) -> None:
-    if len(password) < 12:
-        raise ValueError("the password must be at least 12 characters long")
+def _check_password(password: str, *personal: str) -> None:
+    """Refuse a short, common or personal password (credentials.WeakPassword, a ValueError)."""
+    credentials.check_password(password, personal=personal)
 
 
 def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent, str]:
@@ -29,7 +30,7 @@ def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent
     email = email.strip().lower()
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    _check_password(password)
+    _check_password(password, email, name)
     if "@" not in email or not name.strip():
         raise ValueError("an email address and a name are required")
     if any(ch in email + name for ch in "\r\n") or any(ch.isspace() for ch in email):
@@ -70,7 +71,7 @@ def _agent_by_email(email: str) -> Agent:
     return agent
 
 
-def _end_sessions(agent: Agent) -> None:
+def end_agent_sessions(agent: Agent) -> None:
     # Computed by the database, so two changes at once both move the generation on.
     agent.session_generation = Agent.session_generation + 1
 
@@ -80,16 +81,16 @@ def end_sessions(agent_id: int) -> None:
     with transaction():
         agent = db.session.get(Agent, agent_id, with_for_update=True)
         if agent is not None:
-            _end_sessions(agent)
+            end_agent_sessions(agent)
 
 
 def set_password(email: str, password: str) -> Agent:
     """Give an agent a new password; every console session of theirs ends."""
-    _check_password(password)
     with transaction():
         agent = _agent_by_email(email)
+        _check_password(password, agent.email, agent.name)
         agent.password_hash = _hasher.hash(password)
-        _end_sessions(agent)
+        end_agent_sessions(agent)
     return agent
 
 
@@ -102,7 +103,7 @@ def deactivate_agent(email: str) -> tuple[Agent, int]:
     with transaction():
         agent = _agent_by_email(email)
         agent.active = False
-        _end_sessions(agent)
+        end_agent_sessions(agent)
         held = db.session.scalars(
             sa.select(RecoveryCase).where(RecoveryCase.assignee_id == agent.id,
                                           RecoveryCase.state != State.RESOLVED.value)

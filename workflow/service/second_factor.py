@@ -1,0 +1,206 @@
+"""Staff sign-in beyond the password: the TOTP second factor, recovery codes, and the back-off
+that slows repeated failures down.
+
+Every code is good once, however many processes check it at once: a TOTP code moves the
+agent's last used time step forward with one conditional UPDATE, and a recovery code is spent
+the same way, so of two requests with the same code exactly one succeeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+
+from .. import credentials
+from ..credentials import Backoff
+from ..models import Agent, RecoveryCode, SigninFailures, utcnow
+from .agents import end_agent_sessions
+from .errors import AgentNotFound
+from .unit import serialise_on, transaction
+
+# Recovery codes carry about 50 bits; argon2id makes a stolen table of their hashes slow to
+# search. OWASP's minimum parameters (19 MiB, two passes) suffice for random codes, and keep ten
+# hashes at enrolment and up to ten checks per use quick.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+@dataclass(frozen=True)
+class SecondFactorCheck:
+    """The verdict on a code: accepted or not, whether it was a recovery code, how many are
+    left."""
+
+    accepted: bool
+    recovery_code: bool = False
+    codes_left: int = 0
+
+
+def _agent(agent_id: int, *, lock: bool = False) -> Agent:
+    agent = db.session.get(Agent, agent_id, with_for_update=lock, populate_existing=lock)
+    if agent is None:
+        raise AgentNotFound(f"There is no agent {agent_id}.")
+    return agent
+
+
+def enrolment_secret(agent_id: int) -> str | None:
+    """The TOTP secret an agent without a second factor is enrolling with (made on first
+    asking, kept until enrolment ends), or None when the agent has one already."""
+    with transaction():
+        agent = _agent(agent_id, lock=True)
+        if agent.totp_enabled_at is not None:
+            return None
+        if agent.totp_secret is None:
+            agent.totp_secret = credentials.new_totp_secret()
+        return agent.totp_secret
+
+
+def _store_recovery_codes(agent: Agent) -> list[str]:
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.agent_id == agent.id))
+    codes = credentials.new_recovery_codes()
+    db.session.add_all(RecoveryCode(agent_id=agent.id, code_hash=_hasher.hash(
+        credentials.normalise_recovery_code(code))) for code in codes)
+    return codes
+
+
+def enable_second_factor(agent_id: int, code: str) -> list[str] | None:
+    """Finish enrolment with the first code from the app: the second factor is on, and the
+    ten recovery codes (shown once, stored hashed) come back. None if the code is wrong."""
+    with transaction():
+        agent = _agent(agent_id, lock=True)
+        if agent.totp_enabled_at is not None or agent.totp_secret is None:
+            return None
+        step = credentials.matching_step(agent.totp_secret, code, utcnow(), after=None)
+        if step is None:
+            return None
+        agent.totp_enabled_at = utcnow()
+        agent.totp_last_step = step
+        return _store_recovery_codes(agent)
+
+
+def _spend_totp(agent: Agent, code: str) -> bool:
+    step = credentials.matching_step(agent.totp_secret, code, utcnow(),
+                                     after=agent.totp_last_step)
+    if step is None:
+        return False
+    moved = db.session.execute(
+        sa.update(Agent).where(Agent.id == agent.id, sa.or_(
+            Agent.totp_last_step.is_(None), Agent.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False))
+    return moved.rowcount == 1
+
+
+def _spend_recovery_code(agent: Agent, code: str) -> bool:
+    bare = credentials.normalise_recovery_code(code)
+    if bare is None:
+        return False
+    unused = db.session.scalars(sa.select(RecoveryCode).where(
+        RecoveryCode.agent_id == agent.id, RecoveryCode.used_at.is_(None)))
+    for stored in unused:
+        try:
+            _hasher.verify(stored.code_hash, bare)
+        except (VerificationError, InvalidHashError):
+            continue
+        spent = db.session.execute(
+            sa.update(RecoveryCode).where(RecoveryCode.id == stored.id,
+                                          RecoveryCode.used_at.is_(None))
+            .values(used_at=utcnow()).execution_options(synchronize_session=False))
+        return spent.rowcount == 1
+    return False
+
+
+def recovery_codes_left(agent_id: int) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(RecoveryCode).where(
+        RecoveryCode.agent_id == agent_id, RecoveryCode.used_at.is_(None))) or 0
+
+
+def check_second_factor(agent_id: int, code: str) -> SecondFactorCheck:
+    """Check a code from the agent's app, or one of their recovery codes; either is spent."""
+    with transaction():
+        agent = _agent(agent_id)
+        if agent.totp_enabled_at is None or agent.totp_secret is None:
+            return SecondFactorCheck(False)
+        if _spend_totp(agent, code):
+            return SecondFactorCheck(True)
+        if _spend_recovery_code(agent, code):
+            return SecondFactorCheck(True, recovery_code=True,
+                                     codes_left=recovery_codes_left(agent.id))
+    return SecondFactorCheck(False)
+
+
+def renew_recovery_codes(agent_id: int, code: str) -> list[str] | None:
+    """Ten new recovery codes in place of the old ones, for a current code from the app."""
+    with transaction():
+        agent = _agent(agent_id, lock=True)
+        if agent.totp_enabled_at is None or not _spend_totp(agent, code):
+            return None
+        return _store_recovery_codes(agent)
+
+
+def reset_second_factor(agent_id: int) -> Agent:
+    """Take an agent's second factor away (a lost phone, reported to an admin): their recovery
+    codes go, their sessions end, and their next sign-in enrols a new app."""
+    with transaction():
+        agent = _agent(agent_id, lock=True)
+        agent.totp_secret = None
+        agent.totp_enabled_at = None
+        agent.totp_last_step = None
+        db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.agent_id == agent.id))
+        end_agent_sessions(agent)
+    return agent
+
+
+# Back-off ------------------------------------------------------------------------------------
+
+def signin_wait(keys: list[str], policies: dict[str, Backoff]) -> timedelta | None:
+    """How long the next attempt under any of ``keys`` must still wait, or None."""
+    now = utcnow()
+    rows = db.session.scalars(sa.select(SigninFailures).where(SigninFailures.key.in_(keys)))
+    waits = [row.blocked_until - now for row in rows
+             if row.blocked_until > now and now - row.last_failure_at
+             < policies[row.key.partition(":")[0]].forget]
+    db.session.rollback()  # a read: no transaction left open
+    return max(waits) if waits else None
+
+
+def _count_failure(key: str, policy: Backoff, now: datetime) -> None:
+    serialise_on(f"signin-failures:{key}")
+    row = db.session.get(SigninFailures, key, with_for_update=True, populate_existing=True)
+    if row is None:
+        row = SigninFailures(key=key, failures=0, last_failure_at=now, blocked_until=now)
+        db.session.add(row)
+    elif now - row.last_failure_at >= policy.forget:
+        row.failures = 0
+    row.failures += 1
+    row.last_failure_at = now
+    row.blocked_until = now + policy.wait_after(row.failures)
+
+
+def record_signin_failure(keys: list[str], policies: dict[str, Backoff]) -> None:
+    """Count one failed attempt against every key (``kind:value``, kind naming its policy)."""
+    for attempt in range(2):
+        try:
+            with transaction():
+                now = utcnow()
+                for key in keys:
+                    _count_failure(key, policies[key.partition(":")[0]], now)
+            return
+        except IntegrityError:
+            # Another process counted this key's first failure at the same moment.
+            if attempt:
+                raise
+
+
+def clear_signin_failures(keys: list[str]) -> None:
+    """A successful sign-in: these keys start again from nothing."""
+    with transaction():
+        db.session.execute(sa.delete(SigninFailures).where(SigninFailures.key.in_(keys)))
+
+
+def agent_by_email(email: str) -> Agent | None:
+    return db.session.scalar(sa.select(Agent).where(Agent.email == email.strip().lower()))
