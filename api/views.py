@@ -4,7 +4,12 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from errors import ApiError
 from extensions import limiter
-from rate_limits import submission_limit, submission_rate, tracking_token_limit
+from rate_limits import (
+    submission_email_limit,
+    submission_limit,
+    submission_rate,
+    tracking_token_limit,
+)
 from reports import queries as reports
 from workflow import models, service
 from workflow.auth import token_required
@@ -68,6 +73,7 @@ def create_challenge():
 
 @bp.post("/recovery-requests")
 @submission_limit
+@submission_email_limit
 def create_recovery_request():
     """File a recovery request (multipart form)."""
     if request.mimetype != "multipart/form-data":

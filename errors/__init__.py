@@ -2,7 +2,9 @@
 
 import logging
 import re
+import time
 from contextlib import suppress
+from datetime import UTC, datetime
 
 import sqlalchemy.exc
 from flask import current_app, jsonify, make_response, render_template, request
@@ -10,7 +12,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
-from extensions import db
+from extensions import db, limiter
 from workflow import auth, service
 
 
@@ -119,6 +121,20 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def retry_words(now: float | None = None) -> str | None:
+    """When a refused client may try again, in words ("in 37 minutes, at 10:42 UTC"), or
+    None when no limit of this request is breached."""
+    current = limiter.current_limit
+    if current is None or not current.breached:
+        return None
+    now = time.time() if now is None else now
+    seconds = max(1, int(current.reset_at - now + 0.999))
+    at = datetime.fromtimestamp(current.reset_at, UTC).strftime("%H:%M UTC")
+    if seconds < 90:
+        return f"in {seconds} seconds"
+    return f"in {max(1, round(seconds / 60))} minutes, at {at}"
+
+
 def _http_error(err: HTTPException):
     status = err.code or 500
     code, text = HTTP_CODES.get(status, ("error", err.description or "Error."))
@@ -126,7 +142,9 @@ def _http_error(err: HTTPException):
         limit = current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
         text = f"The upload is too large. Each photo may be at most {limit} MB."
     if status == 429:
-        text = f"Too many requests ({err.description}). Please wait a little and try again."
+        when = retry_words()
+        text = (f"Too many requests ({err.description}). "
+                + (f"You may try again {when}." if when else "Please wait a little and try again."))
     if _wants_json():
         response = error_body(status, code, text)
     else:

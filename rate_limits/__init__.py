@@ -6,13 +6,14 @@ times its number. ``database://`` (registered here) keeps the counters in the de
 database, which every process of the desk already shares.
 """
 
+import hashlib
 import logging
 import sqlite3
 import time
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from limits.storage import Storage
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -40,6 +41,8 @@ SQLITE_UPSERT_RETURNING = (3, 35, 0)
 CLEANUP_SECONDS = 300.0
 
 SCOPE_SUBMISSION = "submission"
+SCOPE_SUBMISSION_EMAIL = "submission-email"
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 SCOPE_TRACKING_TOKEN = "tracking-token"
 
 
@@ -177,6 +180,22 @@ def submission_rate() -> str:
     return current_app.config["RATELIMIT_SUBMISSION"]
 
 
+def submission_email_rate() -> str:
+    """RATELIMIT_SUBMISSION_PER_EMAIL: new requests per email address, from any address."""
+    return current_app.config["RATELIMIT_SUBMISSION_PER_EMAIL"]
+
+
+def _submitted_email() -> str:
+    """The email address a new request is for (the form's and the API's field), normalised."""
+    value = request.form.get("email", "") if request.mimetype in _FORM_TYPES else ""
+    return value.strip().lower()[:254]
+
+
+def _email_key() -> str:
+    # Counters are keyed by a digest: the limits' store never holds the address itself.
+    return "email:" + hashlib.sha256(_submitted_email().encode()).hexdigest()[:32]
+
+
 def tracking_token_rate() -> str:
     """RATELIMIT_STATUS: look-ups of cases by tracking token per client address."""
     return current_app.config["RATELIMIT_STATUS"]
@@ -187,3 +206,9 @@ def tracking_token_rate() -> str:
 submission_limit = limiter.shared_limit(submission_rate, scope=SCOPE_SUBMISSION,
                                         methods=["POST"])
 tracking_token_limit = limiter.shared_limit(tracking_token_rate, scope=SCOPE_TRACKING_TOKEN)
+# And one per email address, wherever the requests come from: many addresses filing for one
+# person's account (a botnet, or someone with a proxy list) still meet a limit.
+submission_email_limit = limiter.shared_limit(
+    submission_email_rate, scope=SCOPE_SUBMISSION_EMAIL, key_func=_email_key, methods=["POST"],
+    exempt_when=lambda: not _submitted_email(),
+    error_message=lambda: f"{submission_email_rate()} for one email address")

@@ -15,7 +15,12 @@ from flask import (
 from itsdangerous.encoding import base64_decode, bytes_to_int
 
 from extensions import limiter
-from rate_limits import submission_limit, submission_rate, tracking_token_limit
+from rate_limits import (
+    submission_email_limit,
+    submission_limit,
+    submission_rate,
+    tracking_token_limit,
+)
 from verification import challenge as challenges
 
 from . import service
@@ -92,6 +97,7 @@ def _render_form(form, status: int = 200, *, fresh_challenge: bool = False):
 
 @bp.route("/recover", methods=["GET", "POST"])
 @submission_limit
+@submission_email_limit
 def recover():
     """The recovery request form; on success, a redirect to the confirmation (post/redirect/get)."""
     form = RecoveryForm()

@@ -54,6 +54,7 @@ OVERRIDES = {
     # Every request comes from 127.0.0.1: at the documented 10 submissions per hour per
     # address, nearly every submission would be a 429.
     "RECOVERY_RATELIMIT_SUBMISSION": "100000 per hour",
+    "RECOVERY_RATELIMIT_SUBMISSION_PER_EMAIL": "100000 per hour",
     "RECOVERY_RATELIMIT_STATUS": "100000 per minute",
     # The same address filing hundreds of requests is a farm to the risk assessment: every
     # case would go to the security leads. Raised so the cases take their ordinary paths.

@@ -1,9 +1,12 @@
 """Rate limits through the test client: which routes share a budget, and what a 429 says."""
 
 import io
+import re
 
 import pytest
+import sqlalchemy as sa
 
+from extensions import db
 from tests.conftest import image_bytes
 from tests.functional.test_api import assert_error, cases, submit
 from tests.functional.test_public_pages import form_data
@@ -55,3 +58,31 @@ def test_each_budget_is_counted_apart(client):
     assert client.get(f"/api/v1/recovery-requests/{token}").status_code == 200
     assert submit(client).status_code == 429
     assert client.get(f"/api/v1/recovery-requests/{token}").status_code == 429
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True,
+                                         "RATELIMIT_SUBMISSION": "100 per hour",
+                                         "RATELIMIT_SUBMISSION_PER_EMAIL": "2 per hour"}])
+def test_requests_for_one_email_are_limited_from_any_address(app):
+    def browser(n: int):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"203.0.113.{n}"
+        return client
+
+    assert browser(1).post("/recover", data=form_data()).status_code == 303
+    # The same person's address from elsewhere, in another case: still the same budget.
+    assert submit(browser(2), email="  ANNA@example.test ").status_code == 201
+    refused = browser(3).post("/recover", data=form_data())
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 429, text
+    assert "(2 per hour for one email address)" in text, text
+    minutes = int(refused.headers["Retry-After"]) // 60
+    assert re.search(r"You may try again in (\d+) minutes, at \d\d:\d\d UTC\.", text)
+    assert int(re.search(r"try again in (\d+) minutes", text).group(1)) in (minutes - 1, minutes, minutes + 1)
+    assert_error(submit(browser(4)), 429, "rate_limited")
+    assert cases() == 2
+    # Another person from the same address is not held back.
+    assert browser(3).post("/recover", data=form_data(email="bo@example.test")).status_code == 303
+    # The limits' store never holds the address itself.
+    stored = db.session.execute(sa.text("SELECT key_name FROM rate_limit_counter")).scalars()
+    assert not any("anna" in key for key in stored)

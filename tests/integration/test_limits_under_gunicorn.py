@@ -82,6 +82,8 @@ def desk_environment(database_url: str, store: str, prefix: str) -> dict[str, st
         RECOVERY_CHALLENGE_ISSUE_TYPES="[]",
         RECOVERY_RATELIMIT_LOGIN=f"{LOGIN_LIMIT} per 15 minutes",
         RECOVERY_RATELIMIT_SUBMISSION=f"{SUBMISSION_LIMIT} per hour",
+        # Every request of the burst is for one email address: that budget is not under test.
+        RECOVERY_RATELIMIT_SUBMISSION_PER_EMAIL="1000 per hour",
         RECOVERY_RATELIMIT_STATUS=f"{TRACKING_TOKEN_LIMIT} per hour",
     )
     if store == "redis":
