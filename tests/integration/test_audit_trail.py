@@ -237,6 +237,19 @@ def test_recovery_steps_are_recorded_with_their_ids(app, make_agent, make_accoun
     assert performed[0].case_id == case.id and performed[0].actor_type == "system"
 
 
+def test_messages_are_recorded_without_their_text(app, make_agent, make_case):
+    lead, _ = make_agent("security_lead")
+    case, token = make_case("submitted")
+    service.add_staff_message(case.id, lead, "Call us back on 555-0100.", internal=False)
+    service.add_staff_message(case.id, lead, "Sounded nervous on the phone.", internal=True)
+    service.user_reply(token, "My number is 555-0199.")
+    found = [(r.action, r.actor_type, r.agent_id, r.case_id, r.detail)
+             for r in records("message.")]
+    assert found == [("message.to_user", "agent", lead.id, case.id, {}),
+                     ("message.note", "agent", lead.id, case.id, {}),
+                     ("message.from_user", "user", None, case.id, {})]
+
+
 def test_staff_commands_are_recorded(app, runner):
     created = runner.invoke(args=["create-agent", "--email", "sam@example.test", "--name",
                                   "Sam", "--role", "agent"], input="a long enough password\n")

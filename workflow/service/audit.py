@@ -41,7 +41,7 @@ from flask import current_app
 
 from extensions import db
 
-from ..models import Agent, AuditRecord, CaseEvent, RecoveryCase, utcnow
+from ..models import Agent, AuditRecord, CaseEvent, Message, RecoveryCase, utcnow
 from ..states import AUDIT_ACTORS, STAFF_ROLES, Actor
 from . import hooks
 from .unit import serialise_on, transaction
@@ -112,14 +112,15 @@ def _detail(detail: Mapping | None) -> dict:
 
 def record(action: str, *, actor: Actor | str, agent: Agent | int | None = None,
            case_id: int | None = None, case: RecoveryCase | None = None,
-           address: str | None = None, detail: Mapping | None = None) -> None:
+           address: str | None = None, detail: Mapping | None = None,
+           session: so.Session | None = None) -> None:
     """Add an audit record to the current transaction; it is written when that commits.
 
     ``action`` is a dotted name (``case.approve``, ``signin.failure``); ``actor`` an
     ``Actor`` (staff roles are all ``agent``) or one of ``AUDIT_ACTORS``; ``agent`` the staff
     member acting; ``case`` (a case not flushed yet is fine) or ``case_id``; ``address``
     defaults to the client address of the request being served; ``detail`` ids, codes and
-    flags only.
+    flags only; ``session`` the session whose transaction it joins (``db.session``).
     """
     if len(action) > 60 or not _ACTION.fullmatch(action):
         raise ValueError(f"audit action {action!r}: a dotted lower-case name")
@@ -129,7 +130,10 @@ def record(action: str, *, actor: Actor | str, agent: Agent | int | None = None,
                    agent_id=agent.id if isinstance(agent, Agent) else agent,
                    case=case, case_id=case_id,
                    address=address[:64] if address else None, detail=_detail(detail))
-    session = db.session()
+    _add(session if session is not None else db.session(), entry)
+
+
+def _add(session: so.Session, entry: _Entry) -> None:
     current = session.get_transaction() or session.begin()
     pending = session.info.get(_PENDING)
     if pending is None or pending[0] is not current:
@@ -144,18 +148,27 @@ def record_now(action: str, **what) -> None:
         record(action, **what)
 
 
+def _message_action(message: Message) -> str:
+    if message.internal:
+        return "message.note"
+    return "message.from_user" if message.author_type == Actor.USER else "message.to_user"
+
+
 @sa.event.listens_for(so.Session, "before_flush")
-def _record_case_events(session: so.Session, flush_context, instances) -> None:
-    """Every case event gets its audit record, however it was written (``unit.record_event``
-    for transitions, decisions, overrides, claims, messages, recovery steps, ...)."""
-    for event in session.new:
-        if isinstance(event, CaseEvent):
-            moves = {"from": event.from_state, "to": event.to_state}
-            record(EVENT_ACTIONS.get(event.event, f"case.{event.event}"),
-                   actor=event.actor_type, agent=event.actor_agent_id,
-                   case=event.case, case_id=event.case_id,
+def _record_case_log(session: so.Session, flush_context, instances) -> None:
+    """Every case event and message gets its audit record, however it was written
+    (``unit.record_event`` for transitions, decisions, overrides, claims, recovery steps...)."""
+    for item in session.new:
+        if isinstance(item, CaseEvent):
+            moves = {"from": item.from_state, "to": item.to_state}
+            record(EVENT_ACTIONS.get(item.event, f"case.{item.event}"),
+                   actor=item.actor_type, agent=item.actor_agent_id, case=item.case,
+                   case_id=item.case_id,
                    detail={**{k: v for k, v in moves.items() if v is not None},
-                           **(event.audit_detail or {})})
+                           **(item.audit_detail or {})}, session=session)
+        elif isinstance(item, Message):
+            record(_message_action(item), actor=item.author_type, agent=item.agent_id,
+                   case=item.case, case_id=item.case_id, session=session)
 
 
 def timestamp(value: datetime) -> str:
