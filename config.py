@@ -256,6 +256,16 @@ class Config:
     # owner needs a few; a token cannot be guessed (256 random bits), this bounds the load.
     RATELIMIT_RESET_LINK = "30 per hour"
 
+    # The audit trail (workflow/service/audit.py). Every this many records the chain's head is
+    # written to the log (logger "recovery_desk.audit", INFO) as an anchor, and again on each
+    # scheduled check: anchors kept outside the database let `audit-verify --anchor` prove
+    # that the tail was not cut off or rewritten wholesale. 100 keeps a busy desk's log to a
+    # line every few minutes; 0 anchors on the scheduled check only.
+    AUDIT_ANCHOR_EVERY = 100
+    # Records read per query by audit-verify and the JSON-lines export: memory stays bounded
+    # (a record is well under a kilobyte) however long the trail.
+    AUDIT_BATCH_SIZE = 1000
+
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25
     API_MAX_PAGE_SIZE = 100

@@ -14,7 +14,15 @@ from reports import queries as reports
 from workflow import models, service
 from workflow.auth import token_required
 from workflow.forms import CONTROL_CHARACTERS, RecoveryForm, submission_from, uploaded_files
-from workflow.states import ISSUE_TYPES, LEAD_ROLES, REQUIRED_EVIDENCE, ROLES, TRIGGERS, State
+from workflow.states import (
+    ISSUE_TYPES,
+    LEAD_ROLES,
+    REQUIRED_EVIDENCE,
+    ROLES,
+    TRIGGERS,
+    Actor,
+    State,
+)
 
 from .contract import ROUTES, operation_key
 from .openapi import openapi_document
@@ -148,7 +156,10 @@ def list_cases():
 @bp.get("/cases/<id:case_id>")
 @token_required(*ROLES)
 def get_case(case_id: int):
-    """One case with its allowed events, checks, events and messages."""
+    """One case with its allowed events, checks, events and messages (on the audit trail: it
+    shows the requester's personal data)."""
+    service.audit.record_now("case.view", actor=Actor.AGENT, agent=g.agent, case_id=case_id,
+                             detail={"via": "api"})
     return jsonify(case_detail(service.get_case(case_id), g.agent))
 
 
@@ -278,4 +289,6 @@ def sla_report():
                                     models.utcnow())
     except reports.BadReportRequest as err:
         raise ApiError(400, err.code, str(err), err.field) from None
+    service.audit.record_now("export.sla_report", actor=Actor.AGENT, agent=g.agent,
+                             detail=reports.export_facts(report, "json", via="api"))
     return jsonify(reports.report_json(report))

@@ -35,7 +35,7 @@ from verification.faces import (
 from verification.images import ImageRejected, normalize_upload
 from workflow import models, service
 from workflow.models import Account, Agent, RecoveryCase
-from workflow.states import ROLES
+from workflow.states import ROLES, Actor
 
 from . import demo
 
@@ -103,6 +103,66 @@ def reset_second_factor_command(email: str) -> None:
     service.reset_second_factor(agent.id)
     click.echo(f"Second factor reset for {agent.email}: their sessions and recovery codes are "
                "gone; they set up an authenticator app again at their next sign-in.")
+
+
+@click.command("set-role")
+@with_appcontext
+@click.option("--email", required=True, help="The agent's sign-in email address.")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+def set_role_command(email: str, role: str) -> None:
+    """Give an agent another role (recorded on the audit trail); it applies at once."""
+    try:
+        agent, before = service.set_role(email, role)
+    except service.AgentNotFound as err:
+        raise click.ClickException(str(err)) from err
+    if before == role:
+        click.echo(f"{agent.email} already has the role {role}; nothing changed.")
+    else:
+        click.echo(f"{agent.email}: role {before} -> {role}.")
+
+
+def _anchor(value: str) -> tuple[int, str]:
+    record_id, _, digest = value.partition(":")
+    digest = digest.strip().lower()
+    if not (record_id.isascii() and record_id.isdigit() and int(record_id) >= 1
+            and len(digest) == 64 and all(ch in "0123456789abcdef" for ch in digest)):
+        raise click.BadParameter(f"'{value[:80]}' is not ID:HASH (a record id and its "
+                                 "64-digit hex hash, from an 'audit anchor' log line).",
+                                 param_hint="'--anchor'")
+    return int(record_id), digest
+
+
+@click.command("audit-verify")
+@with_appcontext
+@click.option("--anchor", "anchors", multiple=True, metavar="ID:HASH",
+              help="A record id and hash from an 'audit anchor' log line; repeatable.")
+def audit_verify_command(anchors: tuple[str, ...]) -> None:
+    """Walk the audit trail's hash chain; exit 1 naming the first record edited, inserted or
+    deleted (and, with --anchor, a tail cut off or rewritten)."""
+    known = dict(_anchor(value) for value in anchors)
+    result = service.audit.verify(known)
+    if result.broken is not None:
+        click.echo(f"Audit trail broken at record {result.broken.record_id} "
+                   f"({result.broken.kind}): {result.broken.message}. "
+                   f"{result.records} records before it are intact.")
+        sys.exit(1)
+    anchored = f"; {len(known)} anchor(s) match" if known else ""
+    click.echo(f"{result.records} records, chain intact, last id {result.last_id} hash "
+               f"{result.last_hash}{anchored}")
+
+
+@click.command("audit-export")
+@with_appcontext
+@click.option("--since", required=True, help="First day, YYYY-MM-DD (UTC).")
+@click.option("--until", required=True, help="Last day, YYYY-MM-DD (UTC), included.")
+def audit_export_command(since: str, until: str) -> None:
+    """Print the audit records of a period as JSON lines (the export is recorded too)."""
+    try:
+        first, last = service.audit.parse_period(since, until, ("--since", "--until"))
+    except service.audit.BadPeriod as err:
+        raise click.BadParameter(str(err), param_hint=f"'{err.field}'") from err
+    for line in service.audit.export_period(first, last, actor=Actor.SYSTEM, via="cli"):
+        click.echo(line, nl=False)
 
 
 @click.command("seed-demo")
@@ -513,6 +573,7 @@ def init_app(app) -> None:
     """Register the commands."""
     for command in (create_agent_command, set_password_command, deactivate_agent_command,
                     reset_second_factor_command,
+                    set_role_command, audit_verify_command, audit_export_command,
                     seed_demo_command, bootstrap_command,
                     read_document_command, run_document_checks_command, verify_pair_command,
                     calibrate_faces_command, worker_command,
@@ -540,6 +601,9 @@ def sla_report_command(start: str, end: str, group_by: str, fmt: str, table: str
     except reports.BadReportRequest as err:
         hint = f"'--{err.field.replace('_', '-')}'"
         raise click.BadParameter(str(err), param_hint=hint) from err
+    service.audit.record_now("export.sla_report", actor=Actor.SYSTEM,
+                             detail=reports.export_facts(report, fmt, via="cli",
+                                                         table=table if fmt == "csv" else None))
     if fmt == "json":
         click.echo(json.dumps(reports.report_json(report), indent=2))
     else:

@@ -96,13 +96,15 @@ def sweep(app: Flask, *, older_than: float | None = None) -> list[tuple[int, int
 
 
 def sla_tick(app: Flask) -> list:
-    """One tick of the schedule: record SLA warnings and breaches, then send the outbox."""
+    """One tick of the schedule: record SLA warnings and breaches, send the outbox, and log
+    the audit trail's head as an anchor."""
     with app.app_context():
         try:
             return service.check_sla()
         finally:
             # After the check's commits, and even when it failed: older emails still go out.
             outbox.send_outbox()
+            service.audit.log_anchor()
 
 
 def sla_job_id(app: Flask) -> str:

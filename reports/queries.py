@@ -602,3 +602,13 @@ def csv_filename(report: dict, table: str = "groups") -> str:
     """The download's file name."""
     suffix = "" if table == "groups" else f"_{table}"
     return f"sla-report_{report['from']}_{report['to']}_{report['group_by']}{suffix}.csv"
+
+
+def export_facts(report: dict, fmt: str, *, via: str, table: str | None = None) -> dict:
+    """What the audit record of an export of ``report`` says: the period, the grouping, the
+    format and table, and where it was asked."""
+    facts = {"from": report["from"].isoformat(), "to": report["to"].isoformat(),
+             "group_by": report["group_by"], "format": fmt, "via": via}
+    if table is not None:
+        facts["table"] = table
+    return facts

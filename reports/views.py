@@ -1,10 +1,11 @@
 """Report pages for staff: the SLA report with its charts, and the same figures as CSV."""
 
 from flask import Blueprint, Response, render_template, request, url_for
+from flask_login import current_user
 
-from workflow import models
+from workflow import models, service
 from workflow.auth import staff_required
-from workflow.states import ISSUE_TYPES
+from workflow.states import ISSUE_TYPES, Actor
 
 from . import charts, queries
 
@@ -56,6 +57,9 @@ def sla_csv():
             "table", "invalid_table",
             f"'table' must be one of: {', '.join(queries.CSV_TABLES)}.")
     report = _report()
+    service.audit.record_now("export.sla_csv", actor=Actor.AGENT, agent=current_user,
+                             detail=queries.export_facts(report, "csv", via="console",
+                                                         table=table))
     response = Response(queries.report_csv(report, table), mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{queries.csv_filename(report, table)}"')

@@ -6,6 +6,7 @@ import segno
 import sqlalchemy as sa
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -13,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -46,7 +48,7 @@ from .forms import (
     VersionForm,
 )
 from .models import Agent, Evidence, utcnow
-from .states import ACTIVE_STATES, ISSUE_TYPES, LEAD_ROLES, RECOVERY_STEP_LABELS, State
+from .states import ACTIVE_STATES, ISSUE_TYPES, LEAD_ROLES, RECOVERY_STEP_LABELS, Actor, State
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
@@ -81,6 +83,8 @@ def _too_soon(keys: list[str]):
     wait = service.signin_wait(keys, backoff_policies())
     if wait is None:
         return None
+    service.audit.record_now("signin.failure", actor="anonymous",
+                             detail={"reason": "backing_off"})
     return f"Too many failed sign-ins: please try again in {credentials.wait_words(wait)}.", wait
 
 
@@ -249,7 +253,7 @@ def reset_second_factor(agent_id: int):
               "admin.", "error")
         return redirect(url_for("agent.security"))
     try:
-        agent = service.reset_second_factor(agent_id)
+        agent = service.reset_second_factor(agent_id, by=current_user)
     except service.AgentNotFound:
         abort(404)
     flash(f"{agent.name}'s second factor was reset: their sessions ended, and they set up "
@@ -362,8 +366,42 @@ def _act(case_id: int, action, done: str | None = None, **forms):
 @bp.get("/cases/<id:case_id>")
 @staff_required()
 def case(case_id: int):
-    """Everything about one case, and exactly the actions allowed now."""
+    """Everything about one case, and exactly the actions allowed now (a view of the
+    requester's personal data, so on the audit trail)."""
+    service.audit.record_now("case.view", actor=Actor.AGENT, agent=current_user,
+                             case_id=case_id, detail={"via": "console"})
     return _render_case(service.get_case(case_id))
+
+
+@bp.get("/cases/<id:case_id>/audit")
+@staff_required(*LEAD_ROLES)
+def audit_trail(case_id: int):
+    """The audit trail of one case, for security leads and admins (reading it is recorded)."""
+    service.audit.record_now("audit.case_view", actor=Actor.AGENT, agent=current_user,
+                             case_id=case_id)
+    return render_template("agent/audit.html", case=service.get_case(case_id),
+                           records=service.audit.case_trail(case_id))
+
+
+@bp.get("/audit/export")
+@staff_required(Actor.ADMIN.value)
+def audit_export():
+    """Admins: the audit records of a period as JSON lines; without a period, the form."""
+    if "from" not in request.args and "to" not in request.args:
+        return render_template("agent/audit_export.html", error=None, values={})
+    try:
+        first, last = service.audit.parse_period(request.args.get("from"),
+                                                 request.args.get("to"))
+    except service.audit.BadPeriod as err:
+        return render_template("agent/audit_export.html", error=str(err),
+                               values=request.args), 400
+    lines = service.audit.export_period(first, last, actor=Actor.AGENT, agent=current_user,
+                                        via="console")
+    response = Response(stream_with_context(lines), mimetype="application/x-ndjson")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="audit-{first.isoformat()}-{last.isoformat()}.jsonl"')
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/cases/<id:case_id>/events")
@@ -483,8 +521,12 @@ def evidence(case_id: int, evidence_id: int):
     item = db.session.get(Evidence, evidence_id)
     if item is None or item.case_id != case_id:
         abort(404)
-    response = make_response(item.data)
-    response.headers["Content-Type"] = item.mime_type
+    data, mime_type, kind = item.data, item.mime_type, item.kind
+    service.audit.record_now("evidence.view", actor=Actor.AGENT, agent=current_user,
+                             case_id=case_id, detail={"evidence_id": evidence_id, "kind": kind,
+                                                      "attempt": item.attempt})
+    response = make_response(data)
+    response.headers["Content-Type"] = mime_type
     response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Disposition"] = f'inline; filename="case-{case_id}-{item.kind}"'
+    response.headers["Content-Disposition"] = f'inline; filename="case-{case_id}-{kind}"'
     return response

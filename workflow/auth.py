@@ -15,7 +15,7 @@ import secrets
 from datetime import timedelta
 from functools import wraps
 
-from flask import abort, current_app, flash, g, redirect, request, session
+from flask import abort, current_app, flash, g, has_request_context, redirect, request, session
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -23,7 +23,7 @@ from extensions import login_manager
 
 from .credentials import Backoff
 from .models import Agent, utcnow
-from .service import agent_for_token, check_case_access, session_agent
+from .service import agent_for_token, check_case_access, register, session_agent
 
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
@@ -40,6 +40,13 @@ def init_login(app) -> None:
     login_manager.login_message = "Please sign in to use the agent console."
     login_manager.login_message_category = "info"
     app.before_request(_forget_loaded_agent)
+    register(app, client_address=client_address)
+
+
+def client_address() -> str | None:
+    """The client address the desk sees for the request being served (as the rate limits
+    count it: behind a proxy, the proxy's), for the audit trail; None outside a request."""
+    return request.remote_addr if has_request_context() else None
 
 
 def _forget_loaded_agent() -> None:

@@ -14,7 +14,7 @@ from extensions import db
 from verification.activity import KINDS as ACTIVITY_KINDS
 from verification.checks import Result
 
-from .states import ROLES, ActionStatus, Actor, State
+from .states import AUDIT_ACTORS, ROLES, ActionStatus, Actor, State
 
 # Primary keys are 32-bit integers: larger ids from clients are refused before any query.
 MAX_ID = 2**31 - 1
@@ -338,6 +338,10 @@ class CaseEvent(db.Model):
     case: so.Mapped[RecoveryCase] = so.relationship(back_populates="events")
     actor_agent: so.Mapped[Agent | None] = so.relationship()
 
+    # Ids and codes for this event's audit record (workflow/service/audit.py), beside what
+    # the row holds; not a column.
+    audit_detail = None
+
 
 class Message(db.Model):
     """A message on a case: user-visible (from the user or an agent) or an internal note."""
@@ -523,30 +527,70 @@ class IdempotencyKey(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
-def append_only_ddl(table: str, dialect: str) -> list[str]:
-    """Statements that make the database refuse any UPDATE of ``table``."""
+def append_only_ddl(table: str, dialect: str, *, deletes_too: bool = False) -> list[str]:
+    """Statements that make the database refuse any UPDATE of ``table`` (and any DELETE,
+    with ``deletes_too``)."""
     message = f"{table.replace('_', ' ')} rows are append-only"
     if dialect == "sqlite":
-        return [f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"]
+        statements = [f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} "
+                      f"BEGIN SELECT RAISE(ABORT, '{message}'); END"]
+        if deletes_too:
+            statements.append(f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+                              f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
+        return statements
     if dialect == "postgresql":
+        operations = "UPDATE OR DELETE" if deletes_too else "UPDATE"
         return [f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger "
                 f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$",
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} "
+                f"CREATE TRIGGER {table}_append_only BEFORE {operations} ON {table} "
                 f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"]
     return []
 
 
-# The audit trail and the check tree are protected below the ORM too: the database refuses
-# to rewrite a row of either.
-for _model in (CaseEvent, VerificationCheck, DocumentReading, SelfieReading):
+class AuditRecord(db.Model):
+    """One entry of the tamper-evident audit trail (workflow/service/audit.py).
+
+    Each record carries the hash of the one before it: ``hash`` is SHA-256 over the canonical
+    serialisation of every other column and ``prev_hash``, so an edited, inserted or deleted
+    row breaks the chain where it happened (``flask audit-verify``). Ids are given in order
+    under a lock, without gaps. Nothing here names a data subject (no email, name, document
+    number or message text; ids, actions, staff ids, addresses and reason codes only), so
+    erasing a person's data never touches the trail; and no foreign keys, so the trail
+    outlives the cases and agents it speaks of.
+    """
+
+    __tablename__ = "audit_record"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True, autoincrement=False)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
+    actor_type: so.Mapped[str] = so.mapped_column(sa.String(20))
+    agent_id: so.Mapped[int | None]
+    action: so.Mapped[str] = so.mapped_column(sa.String(60))
+    case_id: so.Mapped[int | None] = so.mapped_column(index=True)
+    address: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    detail: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    prev_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+
+    __table_args__ = (
+        sa.CheckConstraint(_one_of("actor_type", AUDIT_ACTORS), name="audit_record_actor_type"),
+    )
+
+
+# The audit trails and the check tree are protected below the ORM too: the database refuses
+# to rewrite a row of any, and to delete an audit record.
+for _model in (CaseEvent, VerificationCheck, DocumentReading, SelfieReading, AuditRecord):
     for _dialect in ("sqlite", "postgresql"):
-        for _statement in append_only_ddl(_model.__tablename__, _dialect):
+        for _statement in append_only_ddl(_model.__tablename__, _dialect,
+                                          deletes_too=_model is AuditRecord):
             sa.event.listen(_model.__table__, "after_create",
                             sa.DDL(_statement).execute_if(dialect=_dialect))
 
 
-# Rows are never changed; they are deleted only together with their case (retention purge).
+# Rows are never changed; they are deleted only together with their case (retention purge),
+# audit records never.
+@sa.event.listens_for(AuditRecord, "before_update")
+@sa.event.listens_for(AuditRecord, "before_delete")
 @sa.event.listens_for(CaseEvent, "before_update")
 @sa.event.listens_for(VerificationCheck, "before_update")
 @sa.event.listens_for(DocumentReading, "before_update")

@@ -50,6 +50,10 @@ LEADS = frozenset({Actor.SECURITY_LEAD, Actor.ADMIN})
 # The same roles as the strings stored on an agent (and checked by the database).
 ROLES: tuple[str, ...] = tuple(role.value for role in STAFF_ROLES)
 LEAD_ROLES: tuple[str, ...] = tuple(role.value for role in STAFF_ROLES if role in LEADS)
+# Who an audit record names as acting: a staff member (its agent id beside it, whatever the
+# role), the desk itself (jobs, the scheduled check, commands), the requester (the holder of
+# a tracking link), the owner of record, or someone not signed in (a failed sign-in).
+AUDIT_ACTORS: tuple[str, ...] = ("agent", "system", "user", "owner", "anonymous")
 
 # The photos a request carries, by form field and evidence kind; the back of a card is optional.
 EVIDENCE_KINDS: tuple[str, ...] = ("id_document", "id_document_back", "selfie")

@@ -79,6 +79,8 @@ ROUTES: dict[tuple[str, str], Owner] = {
     ("reports.sla", "GET"): Owner("/reports/sla", STAFF),
     ("reports.sla_csv", "GET"): Owner("/reports/sla.csv", STAFF),
     ("agent.case", "GET"): Owner("/agent/cases/{case}", STAFF, on_cases=True),
+    ("agent.audit_trail", "GET"): Owner("/agent/cases/{case}/audit", LEADS, on_cases=True),
+    ("agent.audit_export", "GET"): Owner("/agent/audit/export", frozenset({"admin"})),
     ("agent.evidence", "GET"): Owner("/agent/cases/{case}/evidence/{evidence}", STAFF,
                                      on_cases=True),
     ("agent.fire", "POST"): Owner("/agent/cases/{case}/events", STAFF, on_cases=True),

@@ -323,3 +323,38 @@ def test_the_sign_in_pages_carry_the_policy_and_no_inline_code(app, make_agent):
         assert page.status_code == 200
         assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
         assert inline_parts(page.get_data(as_text=True)) == []
+
+
+def test_second_factor_changes_and_sign_ins_are_on_the_audit_trail(app, make_agent):
+    from workflow.models import AuditRecord
+
+    def trail(prefix):
+        return [(r.action, r.agent_id, r.detail) for r in db.session.scalars(
+            sa.select(AuditRecord).where(AuditRecord.action.startswith(prefix))
+            .order_by(AuditRecord.id))]
+
+    admin, _ = make_agent("admin", email="ada@example.test")
+    sam, _ = make_agent("agent", email=EMAIL)
+    done, totp = enrol_through_pages(app.test_client())
+    client = app.test_client()
+    client.post(password_step(client).location, data={"code": "000000"})
+    client.post(password_step(client).location, data={"code": recovery_codes(done)[0]})
+    admin_browser = app.test_client()
+    assert sign_in(admin_browser, "ada@example.test").status_code == 302
+    admin_browser.post(f"/agent/staff/{sam.id}/second-factor/reset")
+    assert trail("second_factor.") == [
+        ("second_factor.enrolled", sam.id, {}),
+        ("second_factor.enrolled", admin.id, {}),
+        ("second_factor.reset", admin.id, {"target_agent_id": sam.id, "was_enrolled": True}),
+    ]
+    sams = [(action, detail) for action, agent, detail in trail("signin.")
+            if agent == sam.id or (detail or {}).get("target_agent_id") == sam.id]
+    assert sams == [
+        ("signin.password_accepted", {}),
+        ("signin.success", {"method": "enrolment"}),
+        ("signin.password_accepted", {}),
+        ("signin.failure", {"reason": "wrong_code", "target_agent_id": sam.id}),
+        ("signin.password_accepted", {}),
+        ("signin.success", {"method": "recovery_code", "codes_left": 9}),
+    ]
+    assert service.audit.verify({}).broken is None

@@ -71,6 +71,8 @@ def desk(client, make_agent, make_account, make_case):
         ("queue", "/agent/", 200),
         ("case page", f"/agent/cases/{case.id}", 200),
         ("evidence image", f"/agent/cases/{case.id}/evidence/{evidence}", 200),
+        ("case audit trail", f"/agent/cases/{case.id}/audit", 200),
+        ("audit export, not an admin", "/agent/audit/export", 403),
         ("SLA report", "/reports/sla", 200),
         ("SLA report CSV", "/reports/sla.csv", 200),
     ]

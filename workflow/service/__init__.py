@@ -21,11 +21,14 @@ rolls back and re-raises. The rooms:
 - ``owner``: the owner of record's "this wasn't me" (the emailed link, or through staff),
   which stops a recovery;
 - ``hooks``: what the layers above register at start-up (the job queues, case event
-  listeners, the account services).
+  listeners, the account services, the client address of a request);
+- ``audit``: the tamper-evident audit trail (records chained by their hashes, written with
+  the transaction that did what they say; verifying and exporting it).
 
 The names below are the service's public interface.
 """
 
+from . import audit
 from .agents import (
     agent_for_token,
     authenticate,
@@ -34,6 +37,7 @@ from .agents import (
     end_sessions,
     session_agent,
     set_password,
+    set_role,
 )
 from .approvals import ApprovalOutlook, Proposal, approval_outlook, propose_approval
 from .errors import (
@@ -177,6 +181,7 @@ __all__ = [
     "redeem_reset_link", "refresh_sla", "register", "report_not_me", "reset_link_info",
     "retry_recovery_action", "retry_verification", "risk_policy", "run_case_actions",
     "run_recovery_action", "schema_ready", "selfie_policy", "session_agent", "set_password",
+    "set_role", "audit",
     "sla_badge", "sla_clocks", "sla_entries", "sla_settings", "start_document_check",
     "start_selfie_check", "stop_by_owner", "submit_request", "take_over_case", "user_actions",
     "user_reply", "user_resubmit", "user_withdraw", "verification_complete", "verification_failure",

@@ -14,6 +14,7 @@ from extensions import db
 from .. import credentials
 from ..models import MAX_ID, Agent, RecoveryCase, token_hash
 from ..states import ROLES, Actor, State
+from . import audit
 from .errors import AgentExists, AgentNotFound
 from .unit import record_event, transaction
 
@@ -42,24 +43,38 @@ def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent
             agent = Agent(email=email, name=name.strip(), role=role,
                           password_hash=_hasher.hash(password), api_token_hash=token_hash(token))
             db.session.add(agent)
+            db.session.flush()
+            audit.record("agent.created", actor=Actor.SYSTEM,
+                         detail={"target_agent_id": agent.id, "role": role})
     except IntegrityError as err:
         raise AgentExists(f"An agent with the email {email} already exists.") from err
     return agent, token
 
 
+def sign_in_failed(agent: Agent | None, reason: str) -> None:
+    # The address and the agent the attempt named; never what was typed.
+    audit.record_now("signin.failure", actor="anonymous", detail={
+        "reason": reason, "target_agent_id": agent.id if agent is not None else None})
+
+
 def authenticate(email: str, password: str) -> Agent | None:
-    """The active agent with these credentials, or None."""
+    """The active agent with these credentials, or None; the attempt is on the audit trail
+    (``signin.password_accepted``: the second factor comes next; or ``signin.failure`` with a
+    reason code)."""
     agent = db.session.scalar(sa.select(Agent).where(Agent.email == email.strip().lower()))
     if agent is None or not agent.active:
         _hasher.hash(password)  # spend the same time as a real check: no user enumeration
+        sign_in_failed(agent, "unknown_agent" if agent is None else "inactive_agent")
         return None
     try:
         _hasher.verify(agent.password_hash, password)
     except (VerificationError, InvalidHashError):
+        sign_in_failed(agent, "wrong_password")
         return None
-    if _hasher.check_needs_rehash(agent.password_hash):
-        with transaction():
+    with transaction():
+        if _hasher.check_needs_rehash(agent.password_hash):
             agent.password_hash = _hasher.hash(password)
+        audit.record("signin.password_accepted", actor=Actor.AGENT, agent=agent)
     return agent
 
 
@@ -82,6 +97,7 @@ def end_sessions(agent_id: int) -> None:
         agent = db.session.get(Agent, agent_id, with_for_update=True)
         if agent is not None:
             end_agent_sessions(agent)
+            audit.record("session.signed_out", actor=Actor.AGENT, agent=agent)
 
 
 def set_password(email: str, password: str) -> Agent:
@@ -91,7 +107,26 @@ def set_password(email: str, password: str) -> Agent:
         _check_password(password, agent.email, agent.name)
         agent.password_hash = _hasher.hash(password)
         end_agent_sessions(agent)
+        audit.record("agent.password_set", actor=Actor.SYSTEM,
+                     detail={"target_agent_id": agent.id})
     return agent
+
+
+def set_role(email: str, role: str) -> tuple[Agent, str]:
+    """Give an agent another role; returns the agent and the role it had.
+
+    Sessions go on (each request reads the role afresh), so a new role applies at once.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    with transaction():
+        agent = _agent_by_email(email)
+        before = agent.role
+        if before != role:
+            agent.role = role
+            audit.record("agent.role_changed", actor=Actor.SYSTEM,
+                         detail={"target_agent_id": agent.id, "from": before, "to": role})
+    return agent, before
 
 
 def deactivate_agent(email: str) -> tuple[Agent, int]:
@@ -114,6 +149,8 @@ def deactivate_agent(email: str) -> tuple[Agent, int]:
             record_event(case, "released", actor=Actor.SYSTEM,
                          reason=f"{agent.name} was deactivated")
             released += 1
+        audit.record("agent.deactivated", actor=Actor.SYSTEM,
+                     detail={"target_agent_id": agent.id, "released_cases": released})
     return agent, released
 
 

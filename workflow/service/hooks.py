@@ -35,6 +35,9 @@ class Hooks:
     # actions are planned for.
     account_services: dict[str, object] = field(default_factory=dict)
     default_account_service: str | None = None
+    # The client address of the request being served (None outside a request), for the
+    # audit trail: the web layer knows it, the service never sees the request.
+    client_address: Callable[[], str | None] | None = None
 
 
 def hooks_of(app: Flask) -> Hooks:
@@ -46,10 +49,13 @@ def register(app: Flask, *, queue_document_check: Callable[[int, int], object] |
              on_case_event: Callable[..., None] | None = None,
              queue_recovery_actions: Callable[[int], object] | None = None,
              account_services: dict[str, object] | None = None,
-             default_account_service: str | None = None) -> None:
+             default_account_service: str | None = None,
+             client_address: Callable[[], str | None] | None = None) -> None:
     """Register what the layers above provide: the job queues, a case event listener, the
-    account-service adapters."""
+    account-service adapters, the client address of the current request."""
     hooks = hooks_of(app)
+    if client_address is not None:
+        hooks.client_address = client_address
     if queue_document_check is not None:
         hooks.queue_document_check = queue_document_check
     if queue_recovery_actions is not None:
@@ -98,3 +104,10 @@ def account_service_name() -> str:
 def account_service(name: str):
     """The account-service adapter called ``name``; None when this process has none by it."""
     return hooks_of(current_app).account_services.get(name)
+
+
+def client_address() -> str | None:
+    """The address of the client whose request is being served; None outside a request (jobs,
+    commands) or when no web layer registered the hook."""
+    find = hooks_of(current_app).client_address
+    return find() if find is not None else None

@@ -226,6 +226,12 @@ def _label(action: RecoveryAction) -> str:
     return f"{RECOVERY_STEP_LABELS[RecoveryStep(action.kind)]} ({action.adapter})"
 
 
+def _facts(action: RecoveryAction) -> dict:
+    """What the audit record of a step's outcome says about it (ids and codes only)."""
+    return {"action_id": action.id, "step": action.kind, "adapter": action.adapter,
+            "attempt": action.attempts}
+
+
 def _finish(action: RecoveryAction, outcome: ActionDone) -> None:
     """Record a performed step on the action and on the case's record."""
     if action.status == ActionStatus.CANCELLED.value:
@@ -239,7 +245,7 @@ def _finish(action: RecoveryAction, outcome: ActionDone) -> None:
     action.last_error = None
     action.result = {"summary": outcome.summary, **outcome.details}
     record_event(action.case, "recovery_action_done", actor=Actor.SYSTEM,
-                 reason=f"{_label(action)}: {outcome.summary}")
+                 reason=f"{_label(action)}: {outcome.summary}", audit_detail=_facts(action))
     if outcome.notice is not None:
         kind, facts = outcome.notice
         hooks.announce(kind, action.case, **facts)
@@ -267,7 +273,8 @@ def _fail(claim: _Claim, error: str, *, retriable: bool) -> str | None:
             # its key: the service may have acted before its answer was lost.
             action.idempotency_key = secrets.token_hex(16)
         record_event(action.case, "recovery_action_failed", actor=Actor.SYSTEM,
-                     reason=f"{_label(action)}, attempt {action.attempts}: {error}; {then}")
+                     reason=f"{_label(action)}, attempt {action.attempts}: {error}; {then}",
+                     audit_detail={**_facts(action), "retriable": retriable})
         return action.status
 
 
@@ -351,7 +358,7 @@ def retry_recovery_action(case_id: int, action_id: int, agent: Agent) -> Recover
         action.status = ActionStatus.PENDING.value
         action.next_attempt_at = None
         record_event(case, "recovery_action_retried", actor=Actor(agent.role), agent=agent,
-                     reason=_label(action))
+                     reason=_label(action), audit_detail=_facts(action))
         after_commit(lambda: _queue_quietly(case_id))
     return action
 
@@ -369,7 +376,7 @@ def cancel_open_actions(case: RecoveryCase, why: str) -> list[RecoveryAction]:
         action.status = ActionStatus.CANCELLED.value
         action.next_attempt_at = None
         record_event(case, "recovery_action_cancelled", actor=Actor.SYSTEM,
-                     reason=f"{_label(action)}: {why}")
+                     reason=f"{_label(action)}: {why}", audit_detail=_facts(action))
     return open_actions
 
 

@@ -21,7 +21,9 @@ from extensions import db
 from .. import credentials
 from ..credentials import Backoff
 from ..models import Agent, RecoveryCode, SigninFailures, utcnow
-from .agents import end_agent_sessions
+from ..states import Actor
+from . import audit
+from .agents import end_agent_sessions, sign_in_failed
 from .errors import AgentNotFound
 from .unit import serialise_on, transaction
 
@@ -77,9 +79,13 @@ def enable_second_factor(agent_id: int, code: str) -> list[str] | None:
             return None
         step = credentials.matching_step(agent.totp_secret, code, utcnow(), after=None)
         if step is None:
+            sign_in_failed(agent, "wrong_code")
             return None
         agent.totp_enabled_at = utcnow()
         agent.totp_last_step = step
+        audit.record("second_factor.enrolled", actor=Actor.AGENT, agent=agent)
+        audit.record("signin.success", actor=Actor.AGENT, agent=agent,
+                      detail={"method": "enrolment"})
         return _store_recovery_codes(agent)
 
 
@@ -123,14 +129,21 @@ def check_second_factor(agent_id: int, code: str) -> SecondFactorCheck:
     """Check a code from the agent's app, or one of their recovery codes; either is spent."""
     with transaction():
         agent = _agent(agent_id)
+        verdict = SecondFactorCheck(False)
         if agent.totp_enabled_at is None or agent.totp_secret is None:
-            return SecondFactorCheck(False)
-        if _spend_totp(agent, code):
-            return SecondFactorCheck(True)
-        if _spend_recovery_code(agent, code):
-            return SecondFactorCheck(True, recovery_code=True,
-                                     codes_left=recovery_codes_left(agent.id))
-    return SecondFactorCheck(False)
+            pass
+        elif _spend_totp(agent, code):
+            verdict = SecondFactorCheck(True)
+        elif _spend_recovery_code(agent, code):
+            verdict = SecondFactorCheck(True, recovery_code=True,
+                                        codes_left=recovery_codes_left(agent.id))
+        if verdict.accepted:
+            audit.record("signin.success", actor=Actor.AGENT, agent=agent, detail={
+                "method": "recovery_code" if verdict.recovery_code else "totp",
+                "codes_left": verdict.codes_left if verdict.recovery_code else None})
+    if not verdict.accepted:
+        sign_in_failed(agent, "wrong_code")
+    return verdict
 
 
 def renew_recovery_codes(agent_id: int, code: str) -> list[str] | None:
@@ -139,14 +152,19 @@ def renew_recovery_codes(agent_id: int, code: str) -> list[str] | None:
         agent = _agent(agent_id, lock=True)
         if agent.totp_enabled_at is None or not _spend_totp(agent, code):
             return None
+        audit.record("second_factor.recovery_codes_renewed", actor=Actor.AGENT, agent=agent)
         return _store_recovery_codes(agent)
 
 
-def reset_second_factor(agent_id: int) -> Agent:
-    """Take an agent's second factor away (a lost phone, reported to an admin): their recovery
-    codes go, their sessions end, and their next sign-in enrols a new app."""
+def reset_second_factor(agent_id: int, *, by: Agent | None = None) -> Agent:
+    """Take an agent's second factor away (a lost phone, reported to an admin; ``by`` is the
+    admin, None on the command line): their recovery codes go, their sessions end, and their
+    next sign-in enrols a new app."""
     with transaction():
         agent = _agent(agent_id, lock=True)
+        audit.record("second_factor.reset", actor=Actor.AGENT if by else Actor.SYSTEM, agent=by,
+                     detail={"target_agent_id": agent.id,
+                             "was_enrolled": agent.totp_enabled_at is not None})
         agent.totp_secret = None
         agent.totp_enabled_at = None
         agent.totp_last_step = None

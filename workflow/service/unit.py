@@ -67,10 +67,16 @@ def case_id_for_token(token: str) -> int:
 
 def record_event(case: RecoveryCase, event: str, *, actor: Actor, agent: Agent | None = None,
                  from_state: str | None = None, to_state: str | None = None,
-                 reason: str | None = None) -> CaseEvent:
+                 reason: str | None = None, audit_detail: dict | None = None) -> CaseEvent:
+    """Append an event to the case's log; its audit record follows it (service/audit.py).
+
+    ``audit_detail``: ids and codes for the audit record (the reason, free text, stays on
+    the case: it may speak of the person).
+    """
     entry = CaseEvent(event=event, actor_type=actor.value,
                       actor_agent_id=agent.id if agent else None, from_state=from_state,
                       to_state=to_state, reason=reason or None, created_at=utcnow())
+    entry.audit_detail = audit_detail
     case.events.append(entry)
     return entry
 
