@@ -202,7 +202,7 @@ def test_a_purge_leaves_the_sla_report_identical(app, client, runner, clock, des
     assert events_after[:len(events_before)] == events_before
     assert [(e[1], e[2]) for e in events_after[len(events_before):]] == [
         (purged[0], "evidence_purged"), (purged[1], "evidence_purged")]
-    assert table_rows(f"SELECT state, resolution FROM recovery_case WHERE id IN (:a, :b) "
+    assert table_rows("SELECT state, resolution FROM recovery_case WHERE id IN (:a, :b) "
                       "ORDER BY id", **ids) == [("resolved", "declined"),
                                                 ("resolved", "withdrawn")]
     # Not yet due, open, or waiting for its recovery: untouched.

@@ -180,7 +180,7 @@ def export_subject(email: str) -> SubjectExport:
     """Everything the desk holds about the person filing with ``email`` (reads only)."""
     email = _normalise(email)
     files: list[tuple[str, bytes]] = []
-    with transaction():
+    try:
         cases = [_case_export(db.session.get(RecoveryCase, case_id), files)
                  for case_id in _subject_case_ids(email)]
         emails = [{"subject": m.subject, "text": m.body, "case_id": m.case_id,
@@ -189,7 +189,8 @@ def export_subject(email: str) -> SubjectExport:
                       sa.func.lower(OutboxEmail.to_address) == email).order_by(OutboxEmail.id))]
         document = {"subject": email, "exported_at": _iso(utcnow()), "cases": cases,
                     "emails": emails, "account_of_record": _account_export(email)}
-        db.session.rollback()  # read only: nothing to commit
+    finally:
+        db.session.rollback()  # read only: nothing is kept open
     return SubjectExport(email=email, document=document, files=files)
 
 
