@@ -6,11 +6,15 @@ report's), given readings and check results that hold personal data, and purged 
 and after and compared byte for byte; the database is read with plain SQL afterwards.
 """
 
+import io
+import os
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 import jobs.recovery
 import jobs.schedule
@@ -19,7 +23,7 @@ from config import Config
 from extensions import db
 from reports import queries
 from tests.clock import set_service_clock
-from tests.conftest import make_config, sign_in
+from tests.conftest import PG_URL, make_config, sign_in
 from tests.recovery import approve
 from workflow import models, service
 from workflow.models import DocumentReading, SelfieReading, VerificationCheck
@@ -334,3 +338,29 @@ def test_the_migration_guards_check_rows_alike(tmp_path):
             db.session.rollback()
             db.session.remove()
             db.engine.dispose()
+
+
+def noise(fmt: str = "PNG") -> bytes:
+    """A photo no other case holds (random pixels)."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (320, 240), os.urandom(320 * 240 * 3)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.skipif(PG_URL is not None, reason="the SQLite file itself is read")
+def test_the_purged_bytes_are_not_left_in_the_sqlite_file(app, clock, make_case):
+    case, _ = make_case("resolved", files={"id_document": noise(), "selfie": noise("JPEG")})
+    stored = [row[0] for row in table_rows("SELECT data FROM evidence WHERE case_id = :c",
+                                           c=case.id)]
+    # Pieces of each photo: a blob spans pages, so it is not one run in the file, and a piece
+    # may straddle two pages.
+    pieces = [data[start:start + 32] for data in stored
+              for start in range(0, len(data) - 32, 512)]
+    path = Path(sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database)
+    content = path.read_bytes()
+    assert len(stored) == 2 and sum(piece in content for piece in pieces) > 0.8 * len(pieces)
+    clock.now = T0 + timedelta(days=60)
+    assert service.purge_expired().purged == [case.id]
+    db.session.remove()
+    content = path.read_bytes()
+    assert not any(piece in content for piece in pieces)
