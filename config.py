@@ -265,6 +265,20 @@ class Config:
     # Records read per query by audit-verify and the JSON-lines export: memory stays bounded
     # (a record is well under a kilobyte) however long the trail.
     AUDIT_BATCH_SIZE = 1000
+    # Retention (workflow/service/retention.py): the photos of a closed case, the face
+    # encodings and document readings made from them, and the personal details of its check
+    # results are deleted this long after the case was resolved; its state, timeline, check
+    # results and SLA figures stay. 30 days outlast the owner's "this wasn't me" link
+    # (OWNER_LINK_TTL) and a dispute of the decision, after which the photos serve no
+    # purpose (GDPR storage limitation; a face is biometric data). A case declined as fraud
+    # keeps them a year: the same face or document coming back for another account is found
+    # only while they are held, and they back a report to the exchange's fraud team.
+    # Durations like 30d, 12h (wall-clock time); the desk refuses to start with another key
+    # or a duration that is not one.
+    RETENTION = {"default": "30d", "declined_fraud": "365d"}
+    # Cases purged per transaction: each batch locks few rows for a short time, so the purge
+    # runs while the desk works.
+    RETENTION_BATCH_SIZE = 50
 
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25

@@ -25,10 +25,15 @@ limiter = Limiter(key_func=get_remote_address)
 
 @event.listens_for(Engine, "connect")
 def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record) -> None:
-    """SQLite ignores foreign keys unless asked: no evidence may outlive or precede its case."""
+    """SQLite ignores foreign keys unless asked: no evidence may outlive or precede its case.
+
+    And it keeps deleted rows' bytes in the file's free pages unless asked to overwrite them
+    (secure_delete): a purged or erased photo must not stay readable in the file.
+    """
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
 

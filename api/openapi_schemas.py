@@ -5,6 +5,8 @@ from verification.checks import Result
 from verification.risk import Level
 from workflow.sla import STAGES
 from workflow.states import (
+    CONSENT_TEXTS,
+    CONSENT_VERSION,
     EVIDENCE_KINDS,
     ISSUE_TYPES,
     REQUIRED_EVIDENCE,
@@ -88,7 +90,10 @@ def component_schemas() -> dict:
                                   "description": "From 1900 to today."},
                 "issue_type": {"type": "string", "enum": list(ISSUE_TYPES)},
                 "description": {**TEXT, "maxLength": 4000},
-                "consent": {"type": "string", "enum": ["true"]},
+                "consent": {"type": "string", "enum": ["true"], "description": (
+                    "The person agrees to the consent text of version "
+                    f"{CONSENT_VERSION}: \"{CONSENT_TEXTS[CONSENT_VERSION]}\" The case "
+                    "stores that version, the SHA-256 of the text and the time.")},
                 **photos,
                 "challenge_token": {
                     **TEXT, "maxLength": 1000,
@@ -304,6 +309,16 @@ def component_schemas() -> dict:
                         "properties": {"event": {"type": "string"}, "label": {"type": "string"},
                                        "needs_reason": {"type": "boolean"}}}},
                     "resubmissions": {"type": "integer"},
+                    "consent": {"type": "object", "properties": {
+                        "at": {"type": "string", "format": "date-time"},
+                        "version": {"type": ["string", "null"]},
+                        "sha256": {"type": ["string", "null"]}}},
+                    "evidence_purged_at": {"type": ["string", "null"], "format": "date-time",
+                                           "description": "When the retention purge deleted "
+                                                          "the photos and readings."},
+                    "erased_at": {"type": ["string", "null"], "format": "date-time",
+                                  "description": "When the requester's personal data was "
+                                                 "erased at their request."},
                     "evidence": {"type": "array", "items": {"type": "object"}},
                     "checks": {"type": "array",
                                "items": {"$ref": "#/components/schemas/Check"}},

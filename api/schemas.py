@@ -203,6 +203,12 @@ def case_detail(case, agent) -> dict:
             for row in service.allowed_events(case, agent.actors, agent.id)
         ],
         "resubmissions": case.resubmissions,
+        "consent": {"at": _time(case.consent_at), "version": case.consent_version,
+                    "sha256": case.consent_sha256},
+        # The retention purge deleted the photos and readings (evidence is then empty), and
+        # an erasure the requester's personal data.
+        "evidence_purged_at": _time(case.purged_at),
+        "erased_at": _time(case.erased_at),
         "evidence": [evidence_json(e) for e in case.evidence],
         "checks": [check_json(c) for c in case.checks],
         "document": reading_json(case.current_reading()),

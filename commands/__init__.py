@@ -37,7 +37,7 @@ from workflow import models, service
 from workflow.models import Account, Agent, RecoveryCase
 from workflow.states import ROLES, Actor
 
-from . import demo
+from . import demo, privacy
 
 
 def _read_password() -> str:
@@ -578,7 +578,7 @@ def init_app(app) -> None:
                     read_document_command, run_document_checks_command, verify_pair_command,
                     calibrate_faces_command, worker_command,
                     sla_recompute_command, sla_report_command, send_mail_command,
-                    reassess_risk_command):
+                    reassess_risk_command, *privacy.COMMANDS):
         app.cli.add_command(command)
 
 

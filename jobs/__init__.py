@@ -65,7 +65,8 @@ def init_app(app: Flask) -> None:
                             ("Selfie check", service.selfie_policy),
                             ("Risk", service.risk_policy),
                             ("SLA", service.sla_settings),
-                            ("SLA report", report_settings)):
+                            ("SLA report", report_settings),
+                            ("Retention", service.retention_settings)):
             try:
                 build()
             except (TypeError, ValueError) as err:

@@ -1,4 +1,5 @@
-"""The schedule: the sweep of lost jobs, and the SLA check with the outbox.
+"""The schedule: the sweep of lost jobs, and the SLA check with the retention purge and the
+outbox.
 
 On threads of a serving process, or through RQ's scheduler when workers run the jobs.
 """
@@ -96,11 +97,17 @@ def sweep(app: Flask, *, older_than: float | None = None) -> list[tuple[int, int
 
 
 def sla_tick(app: Flask) -> list:
-    """One tick of the schedule: record SLA warnings and breaches, send the outbox, and log
-    the audit trail's head as an anchor."""
+    """One tick of the schedule: record SLA warnings and breaches, purge the evidence whose
+    retention period has passed, send the outbox, and log the audit trail's head as an
+    anchor."""
     with app.app_context():
         try:
-            return service.check_sla()
+            marks = service.check_sla()
+            purge = service.purge_expired()
+            if purge.purged:
+                app.logger.info("retention: evidence of %s case(s) purged: %s",
+                                len(purge.purged), purge.purged)
+            return marks
         finally:
             # After the check's commits, and even when it failed: older emails still go out.
             outbox.send_outbox()

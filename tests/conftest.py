@@ -268,15 +268,18 @@ def fresh_totp_code(app, email: str) -> str:
     same agent in faster than once a TOTP step (30 s), which the replay rule refuses: the last
     step used is forgotten first. The replay tests themselves do not use this.
     """
+    from workflow.service import second_factor
+
+    now = second_factor.utcnow()  # the service's clock, which a test may have moved
     with app.app_context():
         agent = service.agent_by_email(email)
         if agent.totp_enabled_at is None:
             secret = service.enrolment_secret(agent.id)
-            assert service.enable_second_factor(agent.id, pyotp.TOTP(secret).now())
+            assert service.enable_second_factor(agent.id, pyotp.TOTP(secret).at(now))
             agent = service.agent_by_email(email)
         agent.totp_last_step = None
         db.session.commit()
-        return pyotp.TOTP(agent.totp_secret).now()
+        return pyotp.TOTP(agent.totp_secret).at(now)
 
 
 def sign_in(client, email: str, password: str = STRONG_PASSWORD, path: str = "/agent/login",

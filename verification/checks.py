@@ -220,6 +220,29 @@ class CheckResult:
         return self.check.split(".", 1)[0]
 
 
+# Keys of a check's details that hold what a person is, typed or showed: names, dates of
+# birth, document numbers, MRZ lines and other text read off a photo, answers about account
+# activity. They go with the evidence when it is purged or erased; the rest of a result
+# (check, result, reason code, score, threshold, engine, links to other cases) stays.
+PERSONAL_DETAILS = frozenset({
+    "document", "account",  # document.data.name / .date_of_birth: the MRZ and the record
+    "typed_name", "typed_date_of_birth",  # document.data.typed: what the person typed
+    "document_number", "issuing_country",  # document.compromised.document_number
+    "lines",  # document.mrz.read: the MRZ text itself
+    "corrections", "warnings",  # document.mrz.check_digits: repairs quote the characters
+    "texts", "error",  # selfie.challenge.code: text read off the selfie
+    "answered", "on_record",  # account.activity.*: deposits and purchases
+    "software",  # document.integrity.software: the device's editing software
+})
+
+
+def impersonal(details: Mapping[str, object]) -> dict:
+    """``details`` without the keys that hold personal data, marked as purged."""
+    kept = {key: value for key, value in details.items() if key not in PERSONAL_DETAILS}
+    kept["purged"] = True
+    return kept
+
+
 def worst(results: Iterable[str]) -> Result | None:
     """The most severe of ``results``; None when there are none."""
     found = [Result(r) for r in results]

@@ -47,7 +47,7 @@ from .forms import (
     TakeOverForm,
     VersionForm,
 )
-from .models import Agent, Evidence, utcnow
+from .models import Agent, Evidence, RecoveryCase, utcnow
 from .states import ACTIVE_STATES, ISSUE_TYPES, LEAD_ROLES, RECOVERY_STEP_LABELS, Actor, State
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -333,6 +333,7 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         take_over_form=TakeOverForm(version=case.version),
         sla=service.sla_clocks(case, now), now=now, step_labels=RECOVERY_STEP_LABELS,
         sla_policy=service.sla_settings().policy_for(case.issue_type, case.priority),
+        consent_text=service.consent_text(case),
     ), status
 
 
@@ -520,6 +521,11 @@ def evidence(case_id: int, evidence_id: int):
     """A photo of a case, only for signed-in staff, never cached by shared caches."""
     item = db.session.get(Evidence, evidence_id)
     if item is None or item.case_id != case_id:
+        case = db.session.get(RecoveryCase, case_id)
+        if case is not None and case.purged_at is not None:
+            # Gone for good, and said so: not a photo that never was.
+            abort(410, f"The photos of case #{case_id} were purged on "
+                       f"{case.purged_at:%d %b %Y} under the retention policy.")
         abort(404)
     data, mime_type, kind = item.data, item.mime_type, item.kind
     service.audit.record_now("evidence.view", actor=Actor.AGENT, agent=current_user,

@@ -32,7 +32,7 @@ from wtforms.validators import (
 from verification.activity import ActivityAnswers
 
 from . import service
-from .states import EVIDENCE_KINDS, ISSUE_TYPES
+from .states import CONSENT_TEXTS, CONSENT_VERSION, EVIDENCE_KINDS, ISSUE_TYPES
 
 # Deliberately loose: the address only has to be deliverable-looking; whether it belongs to
 # an account is never revealed to the submitter.
@@ -145,7 +145,7 @@ class RecoveryForm(Form):
     selfie = FileField("A selfie", description=PHOTO_HELP,
                        validators=[FileRequired("Please attach a selfie.")])
     consent = BooleanField(
-        "I agree that my ID and selfie are processed to verify my identity for this request.",
+        CONSENT_TEXTS[CONSENT_VERSION],
         validators=[DataRequired("We cannot check your identity without your consent.")])
     # The signed token of the challenge code shown on the form (see service.issue_challenge).
     challenge_token = HiddenField(validators=[Optional(), Length(max=1000)])

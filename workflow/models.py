@@ -206,6 +206,11 @@ class RecoveryCase(db.Model):
     priority: so.Mapped[str] = so.mapped_column(sa.String(10), default="normal")
     description: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     consent_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    # The consent agreed to at filing: its version (states.CONSENT_TEXTS) and the SHA-256 of
+    # the exact text shown. Cases filed before versions were kept hold version "1", the
+    # only text there was.
+    consent_version: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    consent_sha256: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     client_ip: so.Mapped[str | None] = so.mapped_column(sa.String(64))
 
     state: so.Mapped[str] = so.mapped_column(sa.String(20), default=State.SUBMITTED, index=True)
@@ -238,6 +243,11 @@ class RecoveryCase(db.Model):
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow,
                                                        onupdate=utcnow)
     resolved_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
+    # When the retention purge deleted the case's photos, face encodings and document
+    # readings (service/retention.py); its state, timeline, check results and SLA stay.
+    purged_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When the requester's personal data was erased at their request (erase-subject).
+    erased_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     version: so.Mapped[int] = so.mapped_column(default=1)
 
     account: so.Mapped[Account | None] = so.relationship(back_populates="cases")
@@ -527,22 +537,25 @@ class IdempotencyKey(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
-def append_only_ddl(table: str, dialect: str, *, deletes_too: bool = False) -> list[str]:
-    """Statements that make the database refuse any UPDATE of ``table`` (and any DELETE,
-    with ``deletes_too``)."""
+def append_only_ddl(table: str, dialect: str, columns: tuple[str, ...] | None = None, *,
+                    deletes_too: bool = False) -> list[str]:
+    """Statements that make the database refuse any UPDATE of ``table`` (with ``columns``:
+    any UPDATE that sets one of them), and any DELETE with ``deletes_too``."""
     message = f"{table.replace('_', ' ')} rows are append-only"
+    quoted = ", ".join('"' + column + '"' for column in columns or ())
+    of = f"OF {quoted} " if columns else ""
     if dialect == "sqlite":
-        statements = [f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} "
+        statements = [f"CREATE TRIGGER {table}_append_only BEFORE UPDATE {of}ON {table} "
                       f"BEGIN SELECT RAISE(ABORT, '{message}'); END"]
         if deletes_too:
             statements.append(f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
                               f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
         return statements
     if dialect == "postgresql":
-        operations = "UPDATE OR DELETE" if deletes_too else "UPDATE"
+        operations = f"UPDATE {of}OR DELETE " if deletes_too else f"UPDATE {of}"
         return [f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger "
                 f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$",
-                f"CREATE TRIGGER {table}_append_only BEFORE {operations} ON {table} "
+                f"CREATE TRIGGER {table}_append_only BEFORE {operations}ON {table} "
                 f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"]
     return []
 
@@ -577,18 +590,26 @@ class AuditRecord(db.Model):
     )
 
 
+# A check result's columns the database never lets change. Its details are the exception:
+# the retention purge and an erasure replace them with their impersonal part
+# (verification.checks.impersonal), which is the only rewrite a check row ever sees.
+CHECK_FIXED_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in VerificationCheck.__table__.columns if c.name != "details")
+
 # The audit trails and the check tree are protected below the ORM too: the database refuses
-# to rewrite a row of any, and to delete an audit record.
-for _model in (CaseEvent, VerificationCheck, DocumentReading, SelfieReading, AuditRecord):
+# to rewrite a row of any (of a check row, anything but its details), and to delete an audit
+# record.
+for _model, _columns in ((CaseEvent, None), (VerificationCheck, CHECK_FIXED_COLUMNS),
+                         (DocumentReading, None), (SelfieReading, None), (AuditRecord, None)):
     for _dialect in ("sqlite", "postgresql"):
-        for _statement in append_only_ddl(_model.__tablename__, _dialect,
+        for _statement in append_only_ddl(_model.__tablename__, _dialect, _columns,
                                           deletes_too=_model is AuditRecord):
             sa.event.listen(_model.__table__, "after_create",
                             sa.DDL(_statement).execute_if(dialect=_dialect))
 
 
-# Rows are never changed; they are deleted only together with their case (retention purge),
-# audit records never.
+# Rows are never changed through the ORM; readings are deleted with their case's evidence
+# (retention purge, erasure), the rest only together with their case; audit records never.
 @sa.event.listens_for(AuditRecord, "before_update")
 @sa.event.listens_for(AuditRecord, "before_delete")
 @sa.event.listens_for(CaseEvent, "before_update")

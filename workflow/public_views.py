@@ -92,6 +92,7 @@ def _render_form(form, status: int = 200, *, fresh_challenge: bool = False):
         "public/recover.html", form=form, challenge=challenge, challenge_types=types,
         challenge_labels=[ISSUE_TYPES[t] for t in types if t in ISSUE_TYPES],
         minutes_left=minutes_left,
+        retention_days=round(service.retention_settings()["default"] / timedelta(days=1)),
     ), status
 
 

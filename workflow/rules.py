@@ -457,3 +457,27 @@ def proposal_refusal(case, actors: Iterable[Actor]) -> str | None:
     if proposal_stands(case):
         return f"{_proposer_name(case)} has already proposed approving this case."
     return None
+
+
+# --- retention ---------------------------------------------------------------------------
+
+# The owner of record's report that a request is not theirs (service.owner records it).
+NOT_ME_EVENT = "reported_not_me"
+
+
+def declined_as_fraud(case) -> bool:
+    """Whether a case was declined on a suspicion of fraud, so its evidence is kept longer.
+
+    Declined by a security lead's review (from escalated: high risk, fraud signals, "this
+    wasn't me"), declined at a high risk, or declined after the owner of record said the
+    request was not theirs. Any other decline (the person could not show who they are) is
+    an ordinary one.
+    """
+    if case.resolution != Resolution.DECLINED.value:
+        return False
+    events = getattr(case, "events", ())
+    if any(e.event == "decline" and e.from_state == State.ESCALATED.value for e in events):
+        return True
+    if any(e.event == NOT_ME_EVENT for e in events):
+        return True
+    return risk_level(case) == FOUR_EYES_RISK

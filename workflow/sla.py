@@ -163,8 +163,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(value) -> float:
-    """Seconds from 45m, 4h, 2d (business time) or a number of seconds."""
+def parse_duration(value, limit: float = MAX_TARGET_SECONDS) -> float:
+    """Seconds from 45m, 4h, 2d (business time) or a number of seconds, at most ``limit``."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         seconds = float(value)
     else:
@@ -172,8 +172,10 @@ def parse_duration(value) -> float:
         if not match or float(match.group(1)) <= 0:
             raise BadCalendar(f"durations are like 30m, 4h or 2d, not {value!r}")
         seconds = float(match.group(1)) * _UNIT[match.group(2)]
-    if seconds > MAX_TARGET_SECONDS:
-        raise BadCalendar(f"a target of {value!r} is longer than a year of business time")
+    if seconds > limit:
+        if limit == MAX_TARGET_SECONDS:
+            raise BadCalendar(f"a target of {value!r} is longer than a year of business time")
+        raise BadCalendar(f"{value!r} is longer than {limit / 86400:g} days")
     return seconds
 
 

@@ -1,5 +1,6 @@
 """Case states, resolutions and the transition table: the lifecycle's single source of truth."""
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -59,6 +60,21 @@ AUDIT_ACTORS: tuple[str, ...] = ("agent", "system", "user", "owner", "anonymous"
 EVIDENCE_KINDS: tuple[str, ...] = ("id_document", "id_document_back", "selfie")
 REQUIRED_EVIDENCE: tuple[str, ...] = ("id_document", "selfie")
 DOCUMENT_SIDES: tuple[str, ...] = ("id_document", "id_document_back")
+
+# The consent a request is filed under, by version: the form shows the current text beside
+# its box, and the API's `consent=true` agrees to the same text (the API's terms). A case
+# stores the version and the SHA-256 of the exact text agreed to. A new wording is a new
+# entry under a new version; earlier entries stay, so every case's consent can be shown.
+CONSENT_TEXTS: dict[str, str] = {
+    "1": "I agree that my ID and selfie are processed to verify my identity for this request.",
+}
+CONSENT_VERSION = "1"
+
+
+def consent_digest(text: str) -> str:
+    """The SHA-256 (hex) of a consent text exactly as shown."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 # What the holder of a tracking link may do on an open case, in the order the page offers it.
 USER_ACTIONS: tuple[str, ...] = ("reply", "resubmit", "withdraw")

@@ -20,6 +20,8 @@ rolls back and re-raises. The rooms:
   directory's one-time reset links;
 - ``owner``: the owner of record's "this wasn't me" (the emailed link, or through staff),
   which stops a recovery;
+- ``retention`` and ``subjects``: purging closed cases' evidence when their retention period
+  has passed; a person's data exported or erased at their request;
 - ``hooks``: what the layers above register at start-up (the job queues, case event
   listeners, the account services, the client address of a request);
 - ``audit``: the tamper-evident audit trail (records chained by their hashes, written with
@@ -70,7 +72,7 @@ from .findings import (
 )
 from .gate import open_image
 from .hooks import HookMissing, register
-from .intake import Submission, SubmitResult, issue_challenge, submit_request
+from .intake import Submission, SubmitResult, consent_text, issue_challenge, submit_request
 from .job_records import (
     cases_needing_verification,
     record_verification_failure,
@@ -127,6 +129,13 @@ from .reset_links import (
     redeem_reset_link,
     reset_link_info,
 )
+from .retention import (
+    BadRetention,
+    PurgeReport,
+    purge_expired,
+    retention_periods,
+    retention_settings,
+)
 from .risk import current_risk, reassess_risk
 from .second_factor import (
     SecondFactorCheck,
@@ -159,33 +168,43 @@ from .staff_actions import (
     may_act,
     take_over_case,
 )
+from .subjects import (
+    ErasureReport,
+    SubjectBusy,
+    SubjectExport,
+    erase_subject,
+    erased_email,
+    export_subject,
+)
 from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
 
 __all__ = [
     "AccountService", "ActionDone", "ActionFailed", "ActionOrder", "ActionRefused", "AgentExists",
-    "AgentNotFound", "ApprovalOutlook", "BadCursor", "BadHold", "CaseClaimed", "CaseNotFound",
-    "ChallengeRefused", "ChecksNotDone", "DocumentJob", "EvidenceRejected", "FourEyesRequired",
-    "HookMissing", "IdempotencyConflict", "LeadsOnly", "MissingEvidence", "NothingToRecover",
-    "OverrideNotConfirmed", "OwnerLinkInvalid", "OwnerView", "PASSWORD_MIN_LENGTH",
-    "PasswordRefused", "Proposal", "ReasonRequired", "ResetLinkInfo", "ResetLinkInvalid",
-    "SelfieJob", "SlaBadge", "StageNotCleared", "StaleCase", "StopOutcome", "Submission",
-    "SubmitResult", "TransitionNotAllowed", "add_staff_message", "agent_for_token",
-    "allowed_events", "approval_outlook", "assign_case", "authenticate", "case_for_token",
+    "AgentNotFound", "ApprovalOutlook", "BadCursor", "BadHold", "BadRetention", "CaseClaimed",
+    "CaseNotFound", "ChallengeRefused", "ChecksNotDone", "DocumentJob", "ErasureReport",
+    "EvidenceRejected", "FourEyesRequired", "HookMissing", "IdempotencyConflict", "LeadsOnly",
+    "MissingEvidence", "NothingToRecover", "OverrideNotConfirmed", "OwnerLinkInvalid", "OwnerView",
+    "PASSWORD_MIN_LENGTH", "PasswordRefused", "Proposal", "PurgeReport", "ReasonRequired",
+    "ResetLinkInfo", "ResetLinkInvalid", "SelfieJob", "SlaBadge", "StageNotCleared", "StaleCase",
+    "StopOutcome", "SubjectBusy", "SubjectExport", "Submission", "SubmitResult",
+    "TransitionNotAllowed", "add_staff_message", "agent_for_token", "allowed_events",
+    "approval_outlook", "assign_case", "authenticate", "case_for_token",
     "cases_needing_verification", "cases_with_due_actions", "challenge_confirmed",
     "challenge_required", "check_case_access", "check_new_password", "check_sla", "claim_case",
-    "confirm_challenge", "create_agent", "current_risk", "deactivate_agent", "document_policy",
-    "encode_cursor", "end_sessions", "fire_event", "get_case", "hold_until", "intake_limits",
+    "agent_by_email", "audit", "check_second_factor", "clear_signin_failures", "confirm_challenge",
+    "consent_text", "create_agent", "current_risk", "deactivate_agent", "document_policy",
+    "enable_second_factor", "encode_cursor", "end_sessions", "enrolment_secret", "erase_subject",
+    "erased_email", "export_subject", "fire_event", "get_case", "hold_until", "intake_limits",
     "issue_challenge", "list_cases", "may_act", "open_image", "owner_link_token", "owner_view",
-    "propose_approval", "queue_query", "reason_needed", "reassess_risk", "recompute_sla",
-    "record_document_check", "record_selfie_check", "record_verification_failure", "recovery_holds",
-    "redeem_reset_link", "refresh_sla", "register", "report_not_me", "reset_link_info",
-    "retry_recovery_action", "retry_verification", "risk_policy", "run_case_actions",
-    "run_recovery_action", "schema_ready", "selfie_policy", "session_agent", "set_password",
-    "set_role", "audit",
-    "sla_badge", "sla_clocks", "sla_entries", "sla_settings", "start_document_check",
-    "start_selfie_check", "stop_by_owner", "submit_request", "take_over_case", "user_actions",
-    "user_reply", "user_resubmit", "user_withdraw", "verification_complete", "verification_failure",
-    "SecondFactorCheck", "agent_by_email", "check_second_factor", "clear_signin_failures",
-    "enable_second_factor", "enrolment_secret", "record_signin_failure", "recovery_codes_left",
-    "renew_recovery_codes", "reset_second_factor", "signin_wait",
+    "propose_approval", "purge_expired", "queue_query", "reason_needed", "reassess_risk",
+    "recompute_sla", "record_document_check", "record_selfie_check", "record_signin_failure",
+    "record_verification_failure", "recovery_codes_left", "recovery_holds", "redeem_reset_link",
+    "refresh_sla", "register", "renew_recovery_codes", "report_not_me", "reset_link_info",
+    "reset_second_factor", "retention_periods", "retention_settings", "retry_recovery_action",
+    "retry_verification", "risk_policy", "run_case_actions", "run_recovery_action", "schema_ready",
+    "SecondFactorCheck", "selfie_policy", "session_agent", "set_password", "set_role",
+    "signin_wait", "sla_badge", "sla_clocks", "sla_entries", "sla_settings",
+    "start_document_check", "start_selfie_check", "stop_by_owner", "submit_request",
+    "take_over_case", "user_actions", "user_reply", "user_resubmit", "user_withdraw",
+    "verification_complete", "verification_failure",
 ]

@@ -24,7 +24,16 @@ from verification.activity import ActivityAnswers
 from verification.images import ImageRejected, NormalizedImage, normalize_upload
 
 from ..models import Account, Evidence, IdempotencyKey, RecoveryCase, token_hash, utcnow
-from ..states import EVIDENCE_KINDS, ISSUE_TYPES, REQUIRED_EVIDENCE, Actor, State
+from ..states import (
+    CONSENT_TEXTS,
+    CONSENT_VERSION,
+    EVIDENCE_KINDS,
+    ISSUE_TYPES,
+    REQUIRED_EVIDENCE,
+    Actor,
+    State,
+    consent_digest,
+)
 from .activity import record_activity_answers
 from .errors import ChallengeRefused, EvidenceRejected, IdempotencyConflict, MissingEvidence
 from .gate import quality_gate
@@ -144,7 +153,10 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
                                                                           "normal"),
                 account=account, email=email, full_name=sub.full_name.strip(),
                 date_of_birth=sub.date_of_birth, issue_type=sub.issue_type,
-                description=sub.description.strip(), consent_at=utcnow(), client_ip=sub.client_ip,
+                description=sub.description.strip(), consent_at=utcnow(),
+                consent_version=CONSENT_VERSION,
+                consent_sha256=consent_digest(CONSENT_TEXTS[CONSENT_VERSION]),
+                client_ip=sub.client_ip,
                 state=State.SUBMITTED.value, tracking_token_hash=token_hash(token),
                 evidence_attempt=1,
                 challenge_code=challenge.code if challenge else None,
@@ -176,6 +188,14 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
     if enqueue:
         queue_document_check(case.id, case.evidence_attempt)
     return SubmitResult(case=case, tracking_token=token)
+
+
+def consent_text(case: RecoveryCase) -> str | None:
+    """The consent text the case was filed under, when its stored digest matches it."""
+    text = CONSENT_TEXTS.get(case.consent_version or "")
+    if text is None or consent_digest(text) != case.consent_sha256:
+        return None
+    return text
 
 
 def issue_challenge() -> challenges.IssuedChallenge:

@@ -77,6 +77,9 @@ def retry_verification(case_id: int, agent: Agent) -> RecoveryCase:
         case = load_case(case_id)
         if case.is_resolved:
             raise ActionRefused("This case is closed.")
+        if case.purged_at is not None:
+            raise ActionRefused("The photos of this case were purged: there is nothing left "
+                                "to check.")
         machine.check_claim(case, agent.actors, agent.id)
         if verification_complete(case):
             raise ActionRefused("The automated checks of these photos have already run.")
@@ -103,6 +106,8 @@ def cases_needing_verification(older_than: timedelta | None = None, *,
         Evidence.attempt == RecoveryCase.evidence_attempt).scalar_subquery()
     query = (sa.select(RecoveryCase)
              .where(RecoveryCase.state != State.RESOLVED.value,
+                    # A purged case reopened by the owner's stop has no photos left to read.
+                    RecoveryCase.purged_at.is_(None),
                     sa.or_(~sa.exists(document), ~sa.exists(selfie)))
              .order_by(RecoveryCase.created_at, RecoveryCase.id))
     if older_than is not None:

@@ -48,7 +48,7 @@ from .unit import load_case, record_event, transaction
 SALT = "recovery-desk.owner-stop"
 # Longer tokens than this were never issued.
 TOKEN_MAX_CHARS = 200
-NOT_ME = "reported_not_me"
+NOT_ME = rules.NOT_ME_EVENT
 
 
 class OwnerLinkInvalid(Exception):
