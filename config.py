@@ -267,6 +267,12 @@ class Config:
     # on an unattended desk must stop working soon; 12 hours covers a long shift.
     SESSION_IDLE_SECONDS = 30 * 60
     SESSION_MAX_SECONDS = 12 * 60 * 60
+    # Staff API tokens expire: a token leaked in a script or a log stops working on its own.
+    # 90 days is a quarter's rotation, short enough to bound a leak and long enough that an
+    # integration's owner is not renewing it every week; nobody may choose more than the
+    # maximum (a year), so every token meets a rotation at least yearly.
+    API_TOKEN_TTL_DAYS = 90
+    API_TOKEN_MAX_TTL_DAYS = 365
     # Secure cookies: unset means in production (served over HTTPS) and, elsewhere, whenever a
     # request came over HTTPS (headers/). False only for a production set-up reached over
     # plain HTTP on loopback (load tests).

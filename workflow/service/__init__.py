@@ -14,6 +14,7 @@ rolls back and re-raises. The rooms:
 - ``job_records``: failures, retries and cases whose checks are due;
 - ``sla_upkeep``: stored SLA figures and the marks of warnings and breaches;
 - ``agents``, ``queries``, ``policies``: staff accounts, queue queries, settings;
+- ``tokens``: staff API tokens (issued with an expiry, shown once, revoked);
 - ``recovery`` and ``reset_links``: the recovery actions an approval plans and their runs
   through an account service, each waiting out its cooling-off period; the local
   directory's one-time reset links;
@@ -26,11 +27,12 @@ The names below are the service's public interface.
 """
 
 from .agents import (
-    agent_for_token,
     authenticate,
     create_agent,
+    create_token_for,
     deactivate_agent,
     end_sessions,
+    revoke_tokens_of,
     session_agent,
     set_password,
 )
@@ -141,9 +143,31 @@ from .staff_actions import (
     may_act,
     take_over_case,
 )
+from .tokens import (
+    NAME_MAX_LENGTH,
+    ApiTokenRefused,
+    NewToken,
+    StaffMember,
+    TokenExpired,
+    TokenLifetimes,
+    TokenNotFound,
+    TokenRevoked,
+    TokenSettingsInvalid,
+    agent_for_token,
+    create_token,
+    reveal_token,
+    revoke_token,
+    staff_overview,
+    token_lifetimes,
+    tokens_of,
+)
 from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
 
 __all__ = [
+    "NAME_MAX_LENGTH", "ApiTokenRefused", "NewToken", "StaffMember", "TokenExpired",
+    "TokenLifetimes", "TokenNotFound", "TokenRevoked", "TokenSettingsInvalid", "create_token",
+    "create_token_for", "reveal_token", "revoke_token", "revoke_tokens_of", "staff_overview",
+    "token_lifetimes", "tokens_of",
     "AccountService", "ActionDone", "ActionFailed", "ActionOrder", "ActionRefused", "AgentExists",
     "AgentNotFound", "ApprovalOutlook", "BadCursor", "BadHold", "CaseClaimed", "CaseNotFound",
     "ChallengeRefused", "ChecksNotDone", "DocumentJob", "EvidenceRejected", "FourEyesRequired",
