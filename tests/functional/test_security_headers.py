@@ -73,6 +73,8 @@ def desk(client, make_agent, make_account, make_case):
         ("evidence image", f"/agent/cases/{case.id}/evidence/{evidence}", 200),
         ("SLA report", "/reports/sla", 200),
         ("SLA report CSV", "/reports/sla.csv", 200),
+        ("API tokens", "/agent/tokens", 200),
+        ("staff (admins only)", "/agent/staff", 403),
     ]
     return {"public": public, "staff": staff, "token": token}
 
