@@ -307,6 +307,12 @@ class Config:
     SIGN_IN_DEVICE_DAYS = 180
     # The name authenticator apps show beside the agent's address.
     TOTP_ISSUER = "Recovery Desk"
+    # Staff API tokens expire: a token leaked in a script or a log stops working on its own.
+    # 90 days is a quarter's rotation, short enough to bound a leak and long enough that an
+    # integration's owner is not renewing it every week; nobody may choose more than the
+    # maximum (a year), so every token meets a rotation at least yearly.
+    API_TOKEN_TTL_DAYS = 90
+    API_TOKEN_MAX_TTL_DAYS = 365
     # Secure cookies: unset means in production (served over HTTPS) and, elsewhere, whenever a
     # request came over HTTPS (headers/). False only for a production set-up reached over
     # plain HTTP on loopback (load tests).

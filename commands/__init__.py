@@ -88,7 +88,7 @@ def deactivate_agent_command(email: str) -> None:
         agent, released = service.deactivate_agent(email)
     except service.AgentNotFound as err:
         raise click.ClickException(str(err)) from err
-    click.echo(f"Deactivated {agent.email}: console sessions ended, API token refused, "
+    click.echo(f"Deactivated {agent.email}: console sessions ended, API tokens revoked, "
                f"{released} open case(s) released.")
 
 
@@ -163,6 +163,37 @@ def audit_export_command(since: str, until: str) -> None:
         raise click.BadParameter(str(err), param_hint=f"'{err.field}'") from err
     for line in service.audit.export_period(first, last, actor=Actor.SYSTEM, via="cli"):
         click.echo(line, nl=False)
+
+
+@click.command("create-token")
+@with_appcontext
+@click.argument("email")
+@click.option("--name", required=True, help="What the token is for.")
+@click.option("--days", type=int, default=None,
+              help="Days until it expires (default API_TOKEN_TTL_DAYS, at most "
+                   "API_TOKEN_MAX_TTL_DAYS).")
+def create_token_command(email: str, name: str, days: int | None) -> None:
+    """Issue an API token for a staff member; prints it alone on the last line (only now)."""
+    lifetimes = service.token_lifetimes(current_app.config)
+    try:
+        new = service.create_token_for(email, name, days or lifetimes.default_days, lifetimes)
+    except (ValueError, service.AgentNotFound) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"API token “{new.token.name}” for {email.strip().lower()}, expires "
+               f"{new.token.expires_at:%Y-%m-%d %H:%M} UTC:")
+    click.echo(new.secret)
+
+
+@click.command("revoke-tokens")
+@with_appcontext
+@click.argument("email")
+def revoke_tokens_command(email: str) -> None:
+    """Revoke every API token of a staff member at once (an incident); the next request fails."""
+    try:
+        agent, revoked = service.revoke_tokens_of(email, reason="revoked from the command line")
+    except service.AgentNotFound as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"Revoked {revoked} API token(s) of {agent.email}.")
 
 
 @click.command("seed-demo")
@@ -574,7 +605,8 @@ def init_app(app) -> None:
     for command in (create_agent_command, set_password_command, deactivate_agent_command,
                     reset_second_factor_command,
                     set_role_command, audit_verify_command, audit_export_command,
-                    seed_demo_command, bootstrap_command,
+                    create_token_command, revoke_tokens_command, seed_demo_command,
+                    bootstrap_command,
                     read_document_command, run_document_checks_command, verify_pair_command,
                     calibrate_faces_command, worker_command,
                     sla_recompute_command, sla_report_command, send_mail_command,

@@ -41,6 +41,10 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
     service.IdempotencyConflict: (409, "idempotency_conflict", None),
     service.BadCursor: (400, "bad_cursor", "cursor"),
     auth.TokenRefused: (401, "unauthorized", None),
+    # A known token that expired or was revoked: the same 401 as any refused token, with a
+    # sentence saying which, so that its holder knows to get a new one.
+    service.ApiTokenRefused: (401, "unauthorized", None),
+    service.TokenNotFound: (404, "not_found", None),
     auth.RoleRefused: (403, "forbidden", None),
     service.LeadsOnly: (403, "leads_only", None),
 }
@@ -113,7 +117,10 @@ def domain_error_response(err: Exception):
         return error_body(err.status, err.code, str(err), "challenge_token")
     for kind, (status, code, field) in DOMAIN_ERRORS.items():
         if isinstance(err, kind):
-            return error_body(status, code, str(err), field)
+            response = error_body(status, code, str(err), field)
+            if isinstance(err, service.ApiTokenRefused):  # RFC 6750, section 3.1
+                response.headers["WWW-Authenticate"] += ', error="invalid_token"'
+            return response
     raise err
 
 

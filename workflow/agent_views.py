@@ -14,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -45,6 +46,7 @@ from .forms import (
     ProposalForm,
     SecondFactorForm,
     TakeOverForm,
+    TokenForm,
     VersionForm,
 )
 from .models import Agent, Evidence, RecoveryCase, utcnow
@@ -55,6 +57,20 @@ bp = Blueprint("agent", __name__, url_prefix="/agent")
 # Far beyond any real queue; keeps OFFSET within what the database accepts.
 MAX_PAGE = 100_000
 QUEUE_VIEWS = {"active": ACTIVE_STATES, "all": None, **{s.value: (s,) for s in State}}
+
+
+# The session's note of a token just created: its id and the pad that unmasks it, once.
+NEW_TOKEN = "new_api_token"
+ADMIN = Actor.ADMIN.value
+
+
+@bp.record_once
+def _check_token_settings(state) -> None:
+    """Refuse to start with API token lifetimes that are not day counts."""
+    try:
+        service.token_lifetimes(state.app.config)
+    except service.TokenSettingsInvalid as err:
+        raise RuntimeError(str(err)) from None
 
 
 @bp.errorhandler(service.CaseClaimed)
@@ -242,7 +258,7 @@ def security():
                            codes_left=service.recovery_codes_left(current_user.id)), status
 
 
-@bp.post("/staff/<int:agent_id>/second-factor/reset")
+@bp.post("/staff/<id:agent_id>/second-factor/reset")
 @staff_required("admin")
 def reset_second_factor(agent_id: int):
     """An admin takes away another agent's second factor (a lost phone): they enrol again."""
@@ -251,14 +267,14 @@ def reset_second_factor(agent_id: int):
     if agent_id == current_user.id:
         flash("You cannot reset your own second factor: use a recovery code, or ask another "
               "admin.", "error")
-        return redirect(url_for("agent.security"))
+        return redirect(url_for("agent.staff_member", agent_id=agent_id))
     try:
         agent = service.reset_second_factor(agent_id, by=current_user)
     except service.AgentNotFound:
         abort(404)
     flash(f"{agent.name}'s second factor was reset: their sessions ended, and they set up "
           "an authenticator app again at their next sign-in.", "success")
-    return redirect(url_for("agent.security"))
+    return redirect(url_for("agent.staff_member", agent_id=agent_id))
 
 
 @bp.post("/logout")
@@ -536,3 +552,107 @@ def evidence(case_id: int, evidence_id: int):
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Disposition"] = f'inline; filename="case-{case_id}-{kind}"'
     return response
+
+
+def _token_lifetimes() -> service.TokenLifetimes:
+    return service.token_lifetimes(current_app.config)
+
+
+def _new_token_to_show() -> str | None:
+    """The token this browser just created, unmasked once; None after that or otherwise."""
+    note = session.pop(NEW_TOKEN, None)
+    if not isinstance(note, dict) or not isinstance(note.get("id"), int):
+        return None
+    try:
+        key = bytes.fromhex(note.get("key", ""))
+    except (TypeError, ValueError):
+        return None
+    return service.reveal_token(current_user.id, note["id"], key)
+
+
+def _render_tokens(form: TokenForm, status: int = 200, new_token: str | None = None):
+    response = make_response(render_template(
+        "agent/tokens.html", form=form, tokens=service.tokens_of(current_user.id),
+        action_form=ActionForm(), new_token=new_token, now=utcnow(),
+        max_days=_token_lifetimes().max_days), status)
+    # The page may hold a new token: no cache (nor the back button) keeps a copy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/tokens")
+@staff_required()
+def tokens():
+    """Your API tokens, a form to create one; a token just created is shown here, once."""
+    return _render_tokens(TokenForm(days=_token_lifetimes().default_days),
+                          new_token=_new_token_to_show())
+
+
+@bp.post("/tokens")
+@staff_required()
+def create_token():
+    """Create an API token, then show it once on the tokens page (post/redirect/get)."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _render_tokens(form, 400)
+    try:
+        new = service.create_token(current_user.id, form.name.data, form.days.data,
+                                   _token_lifetimes())
+    except ValueError as err:
+        form.name.errors = [str(err)]
+        return _render_tokens(form, 400)
+    session[NEW_TOKEN] = {"id": new.token.id, "key": new.reveal_key.hex()}
+    flash(f"Token “{new.token.name}” created. Copy it now: it is shown only this once.",
+          "success")
+    return redirect(url_for("agent.tokens"), 303)
+
+
+@bp.post("/tokens/<id:token_id>/revoke")
+@staff_required()
+def revoke_token(token_id: int):
+    """Revoke one API token: your own, or anyone's for an admin. It stops at once."""
+    if not ActionForm().validate_on_submit():
+        flash("Reload the page and try again; nothing was revoked.", "error")
+        return redirect(url_for("agent.tokens"))
+    token = service.revoke_token(token_id, current_user)
+    flash(f"Token “{token.name}” is revoked: it no longer works.", "success")
+    if token.agent_id == current_user.id:
+        return redirect(url_for("agent.tokens"))
+    return redirect(url_for("agent.staff_member", agent_id=token.agent_id))
+
+
+def _staff_member(agent_id: int) -> Agent:
+    member = db.session.get(Agent, agent_id)
+    if member is None:
+        abort(404)
+    return member
+
+
+@bp.get("/staff")
+@staff_required(ADMIN)
+def staff():
+    """Admins: every staff account with its working API tokens."""
+    return render_template("agent/staff.html", staff=service.staff_overview())
+
+
+@bp.get("/staff/<id:agent_id>")
+@staff_required(ADMIN)
+def staff_member(agent_id: int):
+    """Admins: one staff account and its API tokens, each revocable."""
+    member = _staff_member(agent_id)
+    return render_template("agent/staff_member.html", member=member,
+                           tokens=service.tokens_of(agent_id), action_form=ActionForm(),
+                           now=utcnow())
+
+
+@bp.post("/staff/<id:agent_id>/revoke-tokens")
+@staff_required(ADMIN)
+def revoke_staff_tokens(agent_id: int):
+    """Admins: revoke every API token of a staff member at once (an incident)."""
+    member = _staff_member(agent_id)
+    if not ActionForm().validate_on_submit():
+        flash("Reload the page and try again; nothing was revoked.", "error")
+        return redirect(url_for("agent.staff_member", agent_id=agent_id))
+    _, revoked = service.revoke_tokens_of(member.email, by=current_user)
+    flash(f"{revoked} API token(s) of {member.name} revoked.", "success")
+    return redirect(url_for("agent.staff_member", agent_id=agent_id))

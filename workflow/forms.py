@@ -4,6 +4,7 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import FileStorage
@@ -221,6 +222,24 @@ class NotMeForm(Form):
 
 class ActionForm(Form):
     """A one-click action without fields (the CSRF token only)."""
+
+
+def _token_lifetime(form, field) -> None:
+    most = service.token_lifetimes(current_app.config).max_days
+    if field.data is None or not 1 <= field.data <= most:
+        raise ValidationError(f"Choose between 1 and {most} days.")
+
+
+class TokenForm(Form):
+    """A new API token: what it is for, and when it expires."""
+
+    name = StringField("Name", description="What the token is for, e.g. the integration that "
+                       "uses it.", validators=[
+                           DataRequired("Give the token a name."),
+                           Length(max=service.NAME_MAX_LENGTH),
+                           Regexp(r"^[^\r\n]*$", message="Keep the name on one line.")])
+    days = IntegerField("Expires in (days)", validators=[
+        InputRequired("Say in how many days the token expires."), _token_lifetime])
 
 
 class AssignForm(Form):

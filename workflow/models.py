@@ -135,7 +135,6 @@ class Agent(UserMixin, db.Model):
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
     role: so.Mapped[str] = so.mapped_column(sa.String(20))
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(200))
-    api_token_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
     active: so.Mapped[bool] = so.mapped_column(default=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     # Every console session carries the generation it was signed in under (get_id); raising
@@ -188,6 +187,44 @@ class SigninFailures(db.Model):
     failures: so.Mapped[int] = so.mapped_column(default=0)
     last_failure_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     blocked_until: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+
+
+class ApiToken(db.Model):
+    """A staff member's API bearer token: only its SHA-256 hash is kept, with its lifetime.
+
+    Tokens are 256 random bits, so a fast hash is right (there is nothing to guess from it).
+    A token works until ``expires_at`` unless it was revoked, and only for an active agent.
+    """
+
+    __tablename__ = "api_token"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(80))
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    # The token's first characters, shown in lists to tell tokens apart (far too few to use
+    # it); None for a token carried over from before tokens had names.
+    prefix: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # Who revoked it; None with a reason when it was not someone in the console (the
+    # command line, a deactivation).
+    revoked_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("agent.id"))
+    revoke_reason: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    # A new token masked with a one-time pad that only the creating browser's session holds,
+    # until the page after its creation shows it once and clears this.
+    reveal: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary)
+
+    agent: so.Mapped[Agent] = so.relationship(foreign_keys=[agent_id])
+    revoked_by: so.Mapped[Agent | None] = so.relationship(foreign_keys=[revoked_by_id])
+
+    def status(self, now: datetime) -> str:
+        """``revoked``, ``expired`` or ``active`` at ``now``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= now else "active"
 
 
 class RecoveryCase(db.Model):

@@ -49,7 +49,7 @@ def downgrade():
     with op.batch_alter_table('recovery_code', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_recovery_code_agent_id'))
     op.drop_table('recovery_code')
-    with op.batch_alter_table('agent', schema=None) as batch_op:
-        batch_op.drop_column('totp_last_step')
-        batch_op.drop_column('totp_enabled_at')
-        batch_op.drop_column('totp_secret')
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch rebuild of the agent table would
+    # drop it while cases and events still point at its rows.
+    for column in ('totp_last_step', 'totp_enabled_at', 'totp_secret'):
+        op.drop_column('agent', column)

@@ -21,6 +21,7 @@ from workflow import service
 PRINCIPALS = ("anonymous", "tracking", "agent", "security_lead", "admin")
 STAFF = frozenset({"agent", "security_lead", "admin"})
 LEADS = frozenset({"security_lead", "admin"})
+ADMIN = frozenset({"admin"})
 EVERYONE = frozenset(PRINCIPALS)
 
 
@@ -95,6 +96,13 @@ ROUTES: dict[tuple[str, str], Owner] = {
                                                 STAFF, on_cases=True),
     ("agent.retry_recovery_action", "POST"): Owner(
         "/agent/cases/{case}/recovery-actions/{action}/retry", STAFF, on_cases=True),
+    # API tokens: each staff member's own; the staff list and anyone's tokens for admins.
+    ("agent.tokens", "GET"): Owner("/agent/tokens", STAFF),
+    ("agent.create_token", "POST"): Owner("/agent/tokens", STAFF),
+    ("agent.revoke_token", "POST"): Owner("/agent/tokens/{api_token}/revoke", STAFF),
+    ("agent.staff", "GET"): Owner("/agent/staff", ADMIN),
+    ("agent.staff_member", "GET"): Owner("/agent/staff/{staff}", ADMIN),
+    ("agent.revoke_staff_tokens", "POST"): Owner("/agent/staff/{staff}/revoke-tokens", ADMIN),
     # The API for staff.
     ("api.list_cases", "GET"): Owner("/api/v1/cases", STAFF),
     ("api.sla_report", "GET"): Owner("/api/v1/reports/sla", STAFF),
@@ -122,8 +130,9 @@ def test_every_route_is_in_the_table(app):
 @pytest.fixture
 def desk(app, client, make_agent, make_account, make_case):
     """Staff of each role, a filed case and its links, an escalated case, an approved one."""
-    tokens = {role: make_agent(role, email=f"{role}@example.test")[1]
-              for role in ("agent", "security_lead", "admin")}
+    staff = {role: make_agent(role, email=f"{role}@example.test")
+             for role in ("agent", "security_lead", "admin")}
+    tokens = {role: token for role, (_, token) in staff.items()}
     make_account()
     open_case, tracking = make_case("selfie_check", issue_type="forgot_password")
     not_me = not_me_token(outbox_of("request_received", open_case.id)[0].body)
@@ -137,6 +146,10 @@ def desk(app, client, make_agent, make_account, make_case):
     reset = token_in(outbox_of("reset_link", approved.id)[0].body)
     return {
         "tokens": tokens, "tracking": tracking, "not_me": not_me, "reset": reset,
+        # A plain agent, and that agent's API token (revoking it answers its owner and
+        # admins; anyone else is told there is no such token).
+        "staff": staff["agent"][0].id,
+        "api_token": service.tokens_of(staff["agent"][0].id)[0].id,
         "cases": {
             OPEN: {"case": open_case.id,
                    "evidence": service.get_case(open_case.id).evidence[0].id,
@@ -157,6 +170,7 @@ def ask(app, desk, owner: Owner, method: str, principal: str, which: str):
         headers["Authorization"] = f"Bearer {desk['tokens'][principal]}"
     token = desk["tracking"] if principal == "tracking" else "x" * 43
     path = owner.path.format(token=token, reset=desk["reset"], not_me=desk["not_me"],
+                             staff=desk["staff"], api_token=desk["api_token"],
                              **desk["cases"][which])
     if method == "GET":
         answer = client.get(path, headers=headers)

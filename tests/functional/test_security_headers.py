@@ -75,6 +75,8 @@ def desk(client, make_agent, make_account, make_case):
         ("audit export, not an admin", "/agent/audit/export", 403),
         ("SLA report", "/reports/sla", 200),
         ("SLA report CSV", "/reports/sla.csv", 200),
+        ("API tokens", "/agent/tokens", 200),
+        ("staff (admins only)", "/agent/staff", 403),
     ]
     return {"public": public, "staff": staff, "token": token}
 

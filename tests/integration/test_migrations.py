@@ -143,3 +143,70 @@ def test_cancelled_actions_keep_their_reset_links_through_the_upgrade(empty_data
         assert db.session.scalar(sa.text("SELECT action_id FROM reset_link WHERE id = 3")) == 5
         db.session.remove()
         db.engine.dispose()
+
+
+def test_an_agents_token_moves_to_the_token_table_and_back(empty_database):
+    """Upgrading carries each agent's token over, expiring API_TOKEN_TTL_DAYS later, with the
+    agent's cases still pointing at it; downgrading gives the agent its token back."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from workflow import service
+    from workflow.models import RecoveryCase, token_hash
+
+    app = create_app(make_config(empty_database, API_TOKEN_TTL_DAYS=30))
+    filed = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    with app.app_context():
+        upgrade(revision="b7d41c0e9a10")  # agents hold one token each
+        old_agent = sa.table("agent", *(sa.column(name) for name in (
+            "id", "email", "name", "role", "password_hash", "api_token_hash", "active",
+            "created_at", "session_generation")))
+        db.session.execute(sa.insert(old_agent), [
+            {"id": 7, "email": "sam@example.test", "name": "Sam", "role": "agent",
+             "password_hash": "x", "api_token_hash": token_hash("sams-token"), "active": True,
+             "created_at": filed, "session_generation": 3},
+            {"id": 8, "email": "kim@example.test", "name": "Kim", "role": "admin",
+             "password_hash": "x", "api_token_hash": None, "active": True,
+             "created_at": filed, "session_generation": 0}])
+        db.session.execute(sa.insert(RecoveryCase.__table__).values(
+            id=1, email="anna@example.test", full_name="Anna", date_of_birth=date(1974, 8, 12),
+            issue_type="lost_2fa", priority="high", consent_at=filed, tracking_token_hash="t",
+            created_at=filed, updated_at=filed, assignee_id=7))
+        db.session.commit()
+        before = datetime.now(UTC)
+        upgrade()
+        after = datetime.now(UTC)
+
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("agent")}
+        assert "api_token_hash" not in columns
+        rows = db.session.execute(sa.text(
+            "SELECT agent_id, name, token_hash, prefix FROM api_token")).all()
+        assert [tuple(r) for r in rows] == [
+            (7, "Token from before expiry dates", token_hash("sams-token"), None)]
+        agent = service.agent_for_token("sams-token")
+        assert (agent.id, agent.email, agent.session_generation) == (7, "sam@example.test", 3)
+        token = service.tokens_of(7)[0]
+        assert before + timedelta(days=30) <= token.expires_at <= after + timedelta(days=30)
+        assert db.session.scalar(sa.text("SELECT assignee_id FROM recovery_case")) == 7
+        if db.engine.dialect.name == "sqlite":
+            assert db.session.execute(sa.text("PRAGMA foreign_key_check")).all() == []
+        # The rebuilt table keeps its constraints: one email, known roles.
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.execute(sa.text(
+                "INSERT INTO agent (email, name, role, password_hash, active, created_at, "
+                "session_generation) VALUES ('sam@example.test', 'S', 'agent', 'x', true, "
+                "'2026-01-01', 0)"))
+        db.session.rollback()
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.execute(sa.text("UPDATE agent SET role = 'king' WHERE id = 7"))
+        db.session.rollback()
+        db.session.remove()
+
+        downgrade(revision="b7d41c0e9a10")
+        held = dict(db.session.execute(sa.text("SELECT id, api_token_hash FROM agent")).all())
+        assert held == {7: token_hash("sams-token"), 8: None}
+        with pytest.raises(sa.exc.IntegrityError):  # still one agent per token
+            db.session.execute(sa.text("UPDATE agent SET api_token_hash = :h WHERE id = 8"),
+                               {"h": token_hash("sams-token")})
+        db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()

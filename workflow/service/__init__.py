@@ -15,6 +15,7 @@ rolls back and re-raises. The rooms:
 - ``sla_upkeep``: stored SLA figures and the marks of warnings and breaches;
 - ``agents``, ``queries``, ``policies``: staff accounts, queue queries, settings;
 - ``second_factor``: staff sign-in's TOTP second factor, recovery codes and back-off;
+- ``tokens``: staff API tokens (issued with an expiry, shown once, revoked);
 - ``recovery`` and ``reset_links``: the recovery actions an approval plans and their runs
   through an account service, each waiting out its cooling-off period; the local
   directory's one-time reset links;
@@ -32,11 +33,12 @@ The names below are the service's public interface.
 
 from . import audit
 from .agents import (
-    agent_for_token,
     authenticate,
     create_agent,
+    create_token_for,
     deactivate_agent,
     end_sessions,
+    revoke_tokens_of,
     session_agent,
     set_password,
     set_role,
@@ -176,9 +178,31 @@ from .subjects import (
     erased_email,
     export_subject,
 )
+from .tokens import (
+    NAME_MAX_LENGTH,
+    ApiTokenRefused,
+    NewToken,
+    StaffMember,
+    TokenExpired,
+    TokenLifetimes,
+    TokenNotFound,
+    TokenRevoked,
+    TokenSettingsInvalid,
+    agent_for_token,
+    create_token,
+    reveal_token,
+    revoke_token,
+    staff_overview,
+    token_lifetimes,
+    tokens_of,
+)
 from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
 
 __all__ = [
+    "NAME_MAX_LENGTH", "ApiTokenRefused", "NewToken", "StaffMember", "TokenExpired",
+    "TokenLifetimes", "TokenNotFound", "TokenRevoked", "TokenSettingsInvalid", "create_token",
+    "create_token_for", "reveal_token", "revoke_token", "revoke_tokens_of", "staff_overview",
+    "token_lifetimes", "tokens_of",
     "AccountService", "ActionDone", "ActionFailed", "ActionOrder", "ActionRefused", "AgentExists",
     "AgentNotFound", "ApprovalOutlook", "BadCursor", "BadHold", "BadRetention", "CaseClaimed",
     "CaseNotFound", "ChallengeRefused", "ChecksNotDone", "DocumentJob", "ErasureReport",

@@ -1,21 +1,28 @@
-"""Staff accounts: creation, passwords, sessions and API tokens."""
+"""Staff accounts: creation, passwords, sessions, deactivation; their API tokens by email."""
 
 from __future__ import annotations
-
-import secrets
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 
 from .. import credentials
-from ..models import MAX_ID, Agent, RecoveryCase, token_hash
+from ..models import MAX_ID, Agent, RecoveryCase
 from ..states import ROLES, Actor, State
 from . import audit
 from .errors import AgentExists, AgentNotFound
+from .tokens import (
+    FIRST_TOKEN_NAME,
+    NewToken,
+    TokenLifetimes,
+    check_token_request,
+    issue_token,
+    revoke_all,
+)
 from .unit import record_event, transaction
 
 _hasher = PasswordHasher()
@@ -26,8 +33,10 @@ def _check_password(password: str, *personal: str) -> None:
     credentials.check_password(password, personal=personal)
 
 
-def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent, str]:
-    """Create a staff member; returns the agent and its API token (shown once, stored hashed)."""
+def create_agent(email: str, name: str, role: str, password: str,
+                 token_days: int | None = None) -> tuple[Agent, str]:
+    """Create a staff member; returns the agent and a first API token (shown once, stored
+    hashed), valid for ``token_days`` (API_TOKEN_TTL_DAYS when None)."""
     email = email.strip().lower()
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -37,18 +46,19 @@ def create_agent(email: str, name: str, role: str, password: str) -> tuple[Agent
     if any(ch in email + name for ch in "\r\n") or any(ch.isspace() for ch in email):
         raise ValueError("the email address and the name must be on one line, the address "
                          "without spaces")
-    token = secrets.token_urlsafe(32)
+    days = token_days or current_app.config["API_TOKEN_TTL_DAYS"]
     try:
         with transaction():
             agent = Agent(email=email, name=name.strip(), role=role,
-                          password_hash=_hasher.hash(password), api_token_hash=token_hash(token))
+                          password_hash=_hasher.hash(password))
             db.session.add(agent)
             db.session.flush()
             audit.record("agent.created", actor=Actor.SYSTEM,
                          detail={"target_agent_id": agent.id, "role": role})
+            first = issue_token(agent, FIRST_TOKEN_NAME, days)
     except IntegrityError as err:
         raise AgentExists(f"An agent with the email {email} already exists.") from err
-    return agent, token
+    return agent, first.secret
 
 
 def sign_in_failed(agent: Agent | None, reason: str) -> None:
@@ -130,7 +140,7 @@ def set_role(email: str, role: str) -> tuple[Agent, str]:
 
 
 def deactivate_agent(email: str) -> tuple[Agent, int]:
-    """Deactivate an agent: sessions and API token stop working, their open cases are released.
+    """Deactivate an agent: sessions end, API tokens are revoked, open cases are released.
 
     Returns the agent and how many cases were released (so that nobody is left waiting on a
     claim that no one can act on).
@@ -139,6 +149,7 @@ def deactivate_agent(email: str) -> tuple[Agent, int]:
         agent = _agent_by_email(email)
         agent.active = False
         end_agent_sessions(agent)
+        revoke_all(agent, reason="the staff member was deactivated")
         held = db.session.scalars(
             sa.select(RecoveryCase).where(RecoveryCase.assignee_id == agent.id,
                                           RecoveryCase.state != State.RESOLVED.value)
@@ -162,7 +173,22 @@ def session_agent(agent_id: int, generation: int) -> Agent | None:
     return agent
 
 
-def agent_for_token(token: str) -> Agent | None:
-    """The active agent an API bearer token belongs to."""
-    agent = db.session.scalar(sa.select(Agent).where(Agent.api_token_hash == token_hash(token)))
-    return agent if agent is not None and agent.active else None
+def create_token_for(email: str, name: str, days: int, lifetimes: TokenLifetimes) -> NewToken:
+    """A new API token for the active agent with this email (the command line prints it)."""
+    name = check_token_request(name, days, lifetimes)
+    with transaction():
+        agent = _agent_by_email(email)
+        if not agent.active:
+            raise AgentNotFound(f"{agent.email} is deactivated: no token is issued.")
+        new = issue_token(agent, name, days)
+    return new
+
+
+def revoke_tokens_of(email: str, *, by: Agent | None = None,
+                     reason: str | None = None) -> tuple[Agent, int]:
+    """Revoke every API token of the agent with this email (an incident): by an admin in the
+    console, or with a ``reason`` (the command line). Returns the agent and how many."""
+    with transaction():
+        agent = _agent_by_email(email)
+        revoked = revoke_all(agent, by=by, reason=reason)
+    return agent, revoked
