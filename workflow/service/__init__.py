@@ -20,7 +20,9 @@ rolls back and re-raises. The rooms:
 - ``owner``: the owner of record's "this wasn't me" (the emailed link, or through staff),
   which stops a recovery;
 - ``hooks``: what the layers above register at start-up (the job queues, case event
-  listeners, the account services).
+  listeners, the account services);
+- ``keys``: the encryption keys checked against the data at start-up, and rotate-key's
+  batches.
 
 The names below are the service's public interface.
 """
@@ -74,6 +76,8 @@ from .job_records import (
     verification_complete,
     verification_failure,
 )
+from .keys import KeysRefused, RotationBatch, rotate_batch, sealed_column_names, values_to_rotate
+from .keys import init_app as init_encryption
 from .moves import allowed_events, challenge_confirmed, reason_needed
 from .owner import (
     OwnerLinkInvalid,
@@ -166,4 +170,7 @@ __all__ = [
     "sla_badge", "sla_clocks", "sla_entries", "sla_settings", "start_document_check",
     "start_selfie_check", "stop_by_owner", "submit_request", "take_over_case", "user_actions",
     "user_reply", "user_resubmit", "user_withdraw", "verification_complete", "verification_failure",
+    # Encryption at rest (keys.py).
+    "KeysRefused", "RotationBatch", "init_encryption", "rotate_batch", "sealed_column_names",
+    "values_to_rotate",
 ]
