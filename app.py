@@ -15,10 +15,14 @@ import headers
 import jobs
 import notify
 import rate_limits
+import sealing
 from api import bp as api_bp
 from extensions import csrf, db, login_manager, migrate, remove_session_quietly
 from reports import bp as reports_bp
-from workflow import models  # noqa: F401  (tables must be known to Alembic and create_all)
+from workflow import (
+    models,  # noqa: F401  (tables must be known to Alembic and create_all)
+    service,
+)
 from workflow.agent_views import bp as agent_bp
 from workflow.auth import init_login
 from workflow.models import MAX_ID
@@ -54,6 +58,8 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app)
+    if not app.config.get("ENCRYPTION_KEYS"):
+        app.config["ENCRYPTION_KEYS"] = _instance_encryption_keys(app)
 
 
 def _demo_chosen(app: Flask) -> bool:
@@ -77,6 +83,30 @@ def _instance_secret(app: Flask) -> str:
     return path.read_text().strip()
 
 
+# The key id of the development key kept in the instance folder.
+INSTANCE_KEY_ID = "instance"
+
+
+def _instance_encryption_keys(app: Flask) -> dict[str, str]:
+    """An encryption key kept in the instance folder, created on first start; never in
+    production, whose key must live apart from the database it protects."""
+    if app.config["ENV_NAME"] == "production":
+        raise RuntimeError(
+            "ENCRYPTION_KEYS is not set. Set RECOVERY_ENCRYPTION_KEYS (a JSON object of key id "
+            "to base64 key) or put ENCRYPTION_KEYS in instance/config.py; the README shows "
+            "how to make a key."
+        )
+    path = Path(app.instance_path) / "encryption_key"
+    try:
+        # Created exclusively: processes starting together all read the first one's key.
+        with open(path, "x") as file:
+            path.chmod(0o600)
+            file.write(sealing.new_key())
+    except FileExistsError:
+        pass
+    return {INSTANCE_KEY_ID: path.read_text().strip()}
+
+
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to this app."""
     db.init_app(app)
@@ -90,6 +120,7 @@ def register_extensions(app: Flask) -> None:
     notify.init_app(app)
     accounts.init_app(app)
     jobs.init_app(app)
+    service.init_encryption(app)
 
 
 class IdConverter(IntegerConverter):

@@ -279,6 +279,17 @@ class Config:
     # Cases purged per transaction: each batch locks few rows for a short time, so the purge
     # runs while the desk works.
     RETENTION_BATCH_SIZE = 50
+    # Encryption at rest of evidence photos and face encodings (AES-256-GCM, sealing/): key id
+    # -> 32 random bytes in base64, e.g. RECOVERY_ENCRYPTION_KEYS='{"2026-12": "..."}'. New
+    # values are sealed with ENCRYPTION_KEY_ID (unset: the only key); older keys stay listed
+    # until `flask rotate-key` has moved everything to the current one. Unset outside
+    # production: a key generated into instance/encryption_key on first start; production
+    # refuses to start without keys.
+    ENCRYPTION_KEYS: dict[str, str] = {}
+    ENCRYPTION_KEY_ID: str | None = None
+    # Values re-encrypted per transaction by `flask rotate-key` (each a short transaction, so
+    # the desk keeps working; a batch of photos is a few megabytes each).
+    ROTATE_KEY_BATCH_SIZE = 50
 
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25

@@ -38,6 +38,7 @@ from workflow.models import Account, Agent, RecoveryCase
 from workflow.states import ROLES, Actor
 
 from . import demo, privacy
+from .keys import rotate_key_command
 
 
 def _read_password() -> str:
@@ -610,7 +611,7 @@ def init_app(app) -> None:
                     read_document_command, run_document_checks_command, verify_pair_command,
                     calibrate_faces_command, worker_command,
                     sla_recompute_command, sla_report_command, send_mail_command,
-                    reassess_risk_command, *privacy.COMMANDS):
+                    reassess_risk_command, rotate_key_command, *privacy.COMMANDS):
         app.cli.add_command(command)
 
 

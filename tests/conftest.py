@@ -1,6 +1,8 @@
 """Shared fixtures: an app on SQLite (default) or on the PostgreSQL named by DATABASE_URL."""
 
+import base64
 import functools
+import hashlib
 import io
 import itertools
 import os
@@ -30,6 +32,10 @@ PG_URL = normalise_database_url(os.environ.get("DATABASE_URL", "")) or None
 werkzeug.test.stream_encode_multipart = functools.partial(
     werkzeug.test.stream_encode_multipart, use_tempfile=False)
 STRONG_PASSWORD = "correct horse battery staple"
+# One encryption key for every test app: apps built one after the other on one database (and
+# the PostgreSQL schema shared by the run) read what the others sealed. Fixed rather than
+# random, since this module is loaded twice (as pytest's conftest and as tests.conftest).
+TEST_KEYS = {"test": base64.b64encode(hashlib.sha256(b"recovery-desk tests").digest()).decode()}
 
 
 def pytest_report_header(config):
@@ -53,7 +59,8 @@ def _postgres_schema():
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
+                      "ENCRYPTION_KEYS": TEST_KEYS})
     try:
         with app.app_context():
             db.create_all()
@@ -92,6 +99,7 @@ def make_config(database_url: str, **overrides) -> dict:
         "TESTING": True,
         "SECRET_KEY": secrets.token_hex(16),
         "SQLALCHEMY_DATABASE_URI": database_url,
+        "ENCRYPTION_KEYS": TEST_KEYS,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "DEMO": False,

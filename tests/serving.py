@@ -6,6 +6,7 @@ shared by several workers), which an in-process test client cannot show.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import requests
 from werkzeug.serving import make_server
+
+from tests.conftest import TEST_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -52,6 +55,8 @@ def desk_environment(database_url: str, **settings: str) -> dict[str, str]:
     env.update({
         "DATABASE_URL": database_url,
         "RECOVERY_SECRET_KEY": "serving-test-" + os.urandom(8).hex(),
+        # The key the test's own app encrypts with: both read the same photos.
+        "RECOVERY_ENCRYPTION_KEYS": json.dumps(TEST_KEYS),
         "RECOVERY_DEMO": "0",
         "RECOVERY_SLA_CHECK_SECONDS": "0",
         "RECOVERY_VERIFICATION_SWEEP_SECONDS": "0",

@@ -8,9 +8,11 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask import Flask, current_app
 from flask_login import UserMixin
 
 from extensions import db
+from sealing import Keyring
 from verification.activity import KINDS as ACTIVITY_KINDS
 from verification.checks import Result
 
@@ -59,6 +61,96 @@ class UTCDateTime(sa.TypeDecorator):
         return value
 
 
+KEYRING_EXTENSION = "recovery_keyring"
+
+
+def use_keyring(app: Flask, keyring: Keyring) -> None:
+    """Seal and open this app's encrypted columns with ``keyring`` (registered at start-up)."""
+    app.extensions[KEYRING_EXTENSION] = keyring
+
+
+def keyring() -> Keyring:
+    """The keyring of the current app."""
+    found = current_app.extensions.get(KEYRING_EXTENSION)
+    if found is None:
+        raise RuntimeError("no encryption keys are registered: build the app with create_app()")
+    return found
+
+
+def seal_context(table: str, column: str, binding) -> bytes:
+    """What a sealed value is bound to: its table, column and row key (see sealing)."""
+    return f"{table}.{column}#{'/'.join(str(part) for part in binding)}".encode()
+
+
+class SealedColumn:
+    """The plaintext of a column kept encrypted (evidence photos, face encodings).
+
+    The model maps the stored bytes to ``sealed_<column>`` and the id of the key that sealed
+    them to ``<column>_key_id`` (NULL: stored in the clear, written before encryption);
+    ``<column>`` itself reads and writes plaintext through this descriptor.
+
+    A value is bound to its row by ``binds_to``, columns that never change once the row is
+    written: the natural key of a row written once (a photo's case, attempt and kind), else
+    its id. A new row's plaintext waits on the object until its INSERT, where those are
+    known: sealed in the INSERT itself (``_seal_before_insert``), or right after it for a row
+    bound to the id that the INSERT gives it (``_seal_after_insert``).
+    """
+
+    def __init__(self, column: str, binds_to: tuple[str, ...] = ("id",)):
+        self.column = column
+        self.binds_to = binds_to
+        self.stored = f"sealed_{column}"
+        self.key_id = f"{column}_key_id"
+        self.pending = f"_plaintext_{column}"
+
+    def __set_name__(self, owner, name):
+        SEALED_COLUMNS.append((owner, self))
+
+    def binding(self, row) -> tuple:
+        """The values ``row`` (an object or a result row) binds its value to."""
+        return tuple(getattr(row, name) for name in self.binds_to)
+
+    def __get__(self, row, owner=None):
+        if row is None:
+            return self
+        if self.pending in row.__dict__:
+            return row.__dict__[self.pending]
+        return self.open(row.__table__.name, self.binding(row), getattr(row, self.stored),
+                         getattr(row, self.key_id))
+
+    def __set__(self, row, value: bytes | None) -> None:
+        if sa.inspect(row).has_identity:
+            self._store(row, *self.seal(row.__table__.name, self.binding(row), value))
+            return
+        row.__dict__[self.pending] = value
+        # NOT NULL columns take an empty placeholder until the value is sealed.
+        self._store(row, None if value is None else b"", None)
+
+    def _store(self, row, stored: bytes | None, key_id: str | None) -> None:
+        setattr(row, self.stored, stored)
+        setattr(row, self.key_id, key_id)
+
+    def seal(self, table: str, binding: tuple, value: bytes | None) -> tuple[bytes | None,
+                                                                           str | None]:
+        """The stored bytes and key id of ``value`` in the row bound by ``binding``."""
+        if value is None:
+            return None, None
+        sealed = keyring().seal(value, seal_context(table, self.column, binding))
+        return sealed.data, sealed.key_id
+
+    def open(self, table: str, binding: tuple, stored: bytes | None,
+             key_id: str | None) -> bytes | None:
+        """The plaintext of stored bytes read from the row bound by ``binding``; None for
+        None; bytes written before encryption (no key id) as they are."""
+        if stored is None or key_id is None:
+            return stored
+        return keyring().open(stored, key_id, seal_context(table, self.column, binding))
+
+
+# Every encrypted column as (model, descriptor): what rotate-key and the start-up check visit.
+SEALED_COLUMNS: list[tuple[type, SealedColumn]] = []
+
+
 def token_hash(token: str) -> str:
     """The stored form of a bearer or tracking token (tokens themselves are never stored)."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -78,7 +170,12 @@ class Account(db.Model):
     # The local directory's password (argon2 hash); None: never set through the desk.
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     password_changed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
-    reference_portrait: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
+    # The account's KYC portrait, encrypted (SealedColumn); read it as reference_portrait.
+    sealed_reference_portrait: so.Mapped[bytes | None] = so.mapped_column(
+        "reference_portrait", sa.LargeBinary, deferred=True)
+    reference_portrait_key_id: so.Mapped[str | None] = so.mapped_column(sa.String(32),
+                                                                         index=True)
+    reference_portrait = SealedColumn("reference_portrait")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     cases: so.WriteOnlyMapped[RecoveryCase] = so.relationship(back_populates="account")
@@ -359,7 +456,10 @@ class Evidence(db.Model):
     original_sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
     original_bytes: so.Mapped[int]
     exif_software: so.Mapped[str | None] = so.mapped_column(sa.String(200))
-    data: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary, deferred=True)
+    # The image, encrypted (SealedColumn); read and write it as data.
+    sealed_data: so.Mapped[bytes] = so.mapped_column("data", sa.LargeBinary, deferred=True)
+    data_key_id: so.Mapped[str | None] = so.mapped_column(sa.String(32), index=True)
+    data = SealedColumn("data", binds_to=("case_id", "attempt", "kind"))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     case: so.Mapped[RecoveryCase] = so.relationship(back_populates="evidence")
@@ -460,8 +560,13 @@ class DocumentReading(db.Model):
     valid_check_digits: so.Mapped[bool | None]
     mrz: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
     portrait_faces: so.Mapped[int] = so.mapped_column(default=0)
-    # The document portrait's 128 float64 face_recognition numbers, for the selfie stage.
-    portrait_encoding: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
+    # The document portrait's 128 float64 face_recognition numbers, for the selfie stage;
+    # encrypted (SealedColumn), read and written as portrait_encoding.
+    sealed_portrait_encoding: so.Mapped[bytes | None] = so.mapped_column(
+        "portrait_encoding", sa.LargeBinary, deferred=True)
+    portrait_encoding_key_id: so.Mapped[str | None] = so.mapped_column(sa.String(32),
+                                                                        index=True)
+    portrait_encoding = SealedColumn("portrait_encoding", binds_to=("case_id", "attempt"))
     outcome: so.Mapped[str] = so.mapped_column(sa.String(10))
     timings_ms: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
@@ -488,8 +593,12 @@ class SelfieReading(db.Model):
     attempt: so.Mapped[int]
     faces: so.Mapped[int] = so.mapped_column(default=0)
     face_box: so.Mapped[list | None] = so.mapped_column(sa.JSON)
-    # The selfie face's 128 float64 face_recognition numbers (little-endian).
-    encoding: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
+    # The selfie face's 128 float64 face_recognition numbers (little-endian); encrypted
+    # (SealedColumn), read and written as encoding.
+    sealed_encoding: so.Mapped[bytes | None] = so.mapped_column("encoding", sa.LargeBinary,
+                                                                deferred=True)
+    encoding_key_id: so.Mapped[str | None] = so.mapped_column(sa.String(32), index=True)
+    encoding = SealedColumn("encoding", binds_to=("case_id", "attempt"))
     document_distance: so.Mapped[float | None]
     reference_distance: so.Mapped[float | None]
     threshold: so.Mapped[float | None]
@@ -627,6 +736,21 @@ class AuditRecord(db.Model):
     )
 
 
+def rewritable_columns(model: type) -> set[str]:
+    """The columns of an append-only table that may be rewritten: its encrypted values and
+    their key ids (rotate-key re-encrypts them; the value itself stays the same)."""
+    return {name for owner, column in SEALED_COLUMNS if owner is model
+            for name in (column.column, column.key_id)}
+
+
+def protected_columns(model: type) -> list[str] | None:
+    """The columns the append-only trigger of ``model`` guards; None: the whole row."""
+    rewritable = rewritable_columns(model)
+    if not rewritable:
+        return None
+    return [c.name for c in model.__table__.columns if c.name not in rewritable]
+
+
 # A check result's columns the database never lets change. Its details are the exception:
 # the retention purge and an erasure replace them with their impersonal part
 # (verification.checks.impersonal), which is the only rewrite a check row ever sees.
@@ -634,10 +758,11 @@ CHECK_FIXED_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in VerificationCheck.__table__.columns if c.name != "details")
 
 # The audit trails and the check tree are protected below the ORM too: the database refuses
-# to rewrite a row of any (of a check row, anything but its details), and to delete an audit
-# record.
+# to rewrite a row of any (of a check row, anything but its details; of a reading, anything
+# but its encrypted value and key id), and to delete an audit record.
 for _model, _columns in ((CaseEvent, None), (VerificationCheck, CHECK_FIXED_COLUMNS),
-                         (DocumentReading, None), (SelfieReading, None), (AuditRecord, None)):
+                         (DocumentReading, protected_columns(DocumentReading)),
+                         (SelfieReading, protected_columns(SelfieReading)), (AuditRecord, None)):
     for _dialect in ("sqlite", "postgresql"):
         for _statement in append_only_ddl(_model.__tablename__, _dialect, _columns,
                                           deletes_too=_model is AuditRecord):
@@ -760,3 +885,52 @@ class ResetLink(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     account: so.Mapped[Account] = so.relationship()
+
+
+class EncryptionKey(db.Model):
+    """A key id the desk has sealed values with, and a value only that key opens.
+
+    Checked at start-up (service.check_keys): a key configured under an id that the data was
+    written with another key is refused there, not on the first photo an agent opens.
+    """
+
+    __tablename__ = "encryption_key"
+
+    key_id: so.Mapped[str] = so.mapped_column(sa.String(32), primary_key=True)
+    check_value: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+def _pending(row) -> list[SealedColumn]:
+    """The encrypted columns of ``row`` holding plaintext not sealed yet."""
+    return [column for model, column in SEALED_COLUMNS
+            if isinstance(row, model) and column.pending in row.__dict__]
+
+
+def _seal_before_insert(mapper, connection, row) -> None:
+    """Seal a new row's plaintext in its INSERT when what it binds to is known by then (the
+    flush has filled in the foreign keys)."""
+    table = mapper.local_table.name
+    for column in _pending(row):
+        binding = column.binding(row)
+        if None not in binding:
+            column._store(row, *column.seal(table, binding, row.__dict__.pop(column.pending)))
+
+
+def _seal_after_insert(mapper, connection, row) -> None:
+    """Seal the plaintext of a new row bound to the id its INSERT gave it."""
+    table = mapper.local_table
+    for column in _pending(row):
+        stored, key_id = column.seal(table.name, column.binding(row),
+                                     row.__dict__.pop(column.pending))
+        if stored is None:
+            continue
+        connection.execute(table.update().where(table.c.id == row.id)
+                           .values({column.column: stored, column.key_id: key_id}))
+        so.attributes.set_committed_value(row, column.stored, stored)
+        so.attributes.set_committed_value(row, column.key_id, key_id)
+
+
+for _model in dict.fromkeys(model for model, _ in SEALED_COLUMNS):
+    sa.event.listen(_model, "before_insert", _seal_before_insert)
+    sa.event.listen(_model, "after_insert", _seal_after_insert)

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import csv
 import json
 import os
@@ -231,8 +232,11 @@ def run(args: argparse.Namespace) -> dict:
         f"{max(p.selfie_bytes for p in pairs) / 1e6:.1f} MB")
 
     queue = f"loadtest-{secrets.token_hex(4)}"
+    # Production: the photos are encrypted with a key of the run's own.
+    keys = {"loadtest": base64.b64encode(secrets.token_bytes(32)).decode()}
     env = {**os.environ, "DATABASE_URL": args.db_url, "REDIS_URL": args.redis_url,
            "RECOVERY_ENV_NAME": "production", "RECOVERY_SECRET_KEY": secrets.token_hex(32),
+           "RECOVERY_ENCRYPTION_KEYS": json.dumps(keys),
            "RECOVERY_VERIFICATION_QUEUE": queue, **OVERRIDES}
     conn = redis.Redis.from_url(args.redis_url)
     processes: dict[str, subprocess.Popen] = {}
@@ -310,7 +314,7 @@ def run(args: argparse.Namespace) -> dict:
         drain = verify.wait_for_drain(args.db_url, [a["case_id"] for a in accepted],
                                       args.drain_timeout, log)
         drain["seconds_after_load"] = round(time.time() - ended, 1)
-        findings = verify.check(args.db_url, accepted, photo_dir)
+        findings = verify.check(args.db_url, accepted, photo_dir, keys)
         outcomes = json.loads((out / "outcomes.json").read_text())
         shutil.copy(out / "accepted.jsonl", Path(args.json).with_suffix(".accepted.jsonl"))
         result = {

@@ -12,11 +12,13 @@ in the job runner (``jobs/``) and the rows of ``workflow/models.py``:
 - no ``verification_failed`` event (a job that gave up).
 
 Its evidence: an ``id_document`` and a ``selfie`` row for attempt 1 whose ``original_bytes`` and
-``original_sha256`` are those of the file sent, and whose stored copy hashes to its ``sha256``.
+``original_sha256`` are those of the file sent, and whose stored copy, decrypted with the
+desk's keys, hashes to its ``sha256``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -25,6 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+
+from sealing import Keyring
+from workflow.models import seal_context
 
 from .photos import load
 
@@ -76,18 +81,27 @@ def wait_for_drain(db_url: str, case_ids: list[int], timeout: float,
             time.sleep(2)
 
 
-def check(db_url: str, accepted: list[dict], photo_dir: Path) -> dict:
+def _photo(keyring: Keyring, case_id: int, kind: str, data: bytes, key_id: str | None) -> bytes:
+    """A stored photo of attempt 1 as the desk reads it (decrypted; as is when in the clear)."""
+    if key_id is None:
+        return bytes(data)
+    return keyring.open(data, key_id, seal_context("evidence", "data", (case_id, 1, kind)))
+
+
+def check(db_url: str, accepted: list[dict], photo_dir: Path, keys: dict[str, str]) -> dict:
     """Compare the database with what the clients were told; the findings."""
     pairs = load(photo_dir)
+    keyring = Keyring(keys)
     ids = [a["case_id"] for a in accepted]
     with psycopg.connect(_libpq(db_url)) as conn:
         cases = {row[0]: row[1:] for row in conn.execute(
             "SELECT id, state, evidence_attempt, resolution FROM recovery_case")}
         evidence: dict[int, dict] = {}
-        for case_id, kind, size, original, stored, computed in conn.execute("""
-                SELECT case_id, kind, original_bytes, original_sha256, sha256,
-                       encode(sha256(data), 'hex')
+        for case_id, kind, size, original, stored, data, key_id in conn.execute("""
+                SELECT case_id, kind, original_bytes, original_sha256, sha256, data,
+                       data_key_id
                 FROM evidence WHERE attempt = 1 AND case_id = ANY(%s)""", (ids,)):
+            computed = hashlib.sha256(_photo(keyring, case_id, kind, data, key_id)).hexdigest()
             evidence.setdefault(case_id, {})[kind] = (size, original, stored, computed)
         readings = Counter(row[0] for row in conn.execute(
             "SELECT case_id FROM document_reading WHERE attempt = 1"))

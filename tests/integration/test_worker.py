@@ -5,6 +5,7 @@ test, with a queue of its own so parallel runs never share jobs.
 """
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -57,6 +58,7 @@ def worker(app, tmp_path, *args) -> subprocess.Popen:
     env = {**os.environ,
            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": REDIS_URL,
            "RECOVERY_SECRET_KEY": app.config["SECRET_KEY"], "RECOVERY_DEMO": "0",
+           "RECOVERY_ENCRYPTION_KEYS": json.dumps(app.config["ENCRYPTION_KEYS"]),
            "RECOVERY_VERIFICATION_QUEUE": QUEUE, "RECOVERY_VERIFICATION_STUCK_AFTER": "0",
            "RECOVERY_VERIFICATION_SWEEP_SECONDS": "0", "RECOVERY_SLA_CHECK_SECONDS": "0",
            "RECOVERY_VERIFICATION_RETRY_DELAYS": "[1, 1]"}

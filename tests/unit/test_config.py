@@ -1,10 +1,12 @@
 """Configuration from the environment: production refuses to start without a secret."""
 
+import json
+
 import pytest
 
 from app import create_app
 from config import normalise_database_url
-from tests.conftest import make_config
+from tests.conftest import TEST_KEYS, make_config
 
 
 def test_production_needs_a_secret_key(monkeypatch):
@@ -14,9 +16,11 @@ def test_production_needs_a_secret_key(monkeypatch):
         create_app()
 
 
-def test_production_has_no_demo_data_unless_asked(monkeypatch):
+def test_production_has_no_demo_data_unless_asked(monkeypatch, tmp_path):
     monkeypatch.setenv("RECOVERY_ENV_NAME", "production")
     monkeypatch.setenv("RECOVERY_SECRET_KEY", "s3cret")
+    monkeypatch.setenv("RECOVERY_ENCRYPTION_KEYS", json.dumps(TEST_KEYS))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'desk.sqlite'}")
     monkeypatch.delenv("RECOVERY_DEMO", raising=False)
     assert create_app().config["DEMO"] is False
     monkeypatch.setenv("RECOVERY_DEMO", "1")

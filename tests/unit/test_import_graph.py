@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("commands", "jobs", "api", "reports", "notify", "accounts", "errors", "headers",
-            "rate_limits", "workflow", "verification")
+            "rate_limits", "workflow", "verification", "sealing")
 MODULES = ("app", "config", "extensions")
 APPLICATION = (*PACKAGES, *MODULES)
 

@@ -27,6 +27,9 @@ rolls back and re-raises. The rooms:
   listeners, the account services, the client address of a request);
 - ``audit``: the tamper-evident audit trail (records chained by their hashes, written with
   the transaction that did what they say; verifying and exporting it).
+  listeners, the account services);
+- ``keys``: the encryption keys checked against the data at start-up, and rotate-key's
+  batches.
 
 The names below are the service's public interface.
 """
@@ -83,6 +86,8 @@ from .job_records import (
     verification_complete,
     verification_failure,
 )
+from .keys import KeysRefused, RotationBatch, rotate_batch, sealed_column_names, values_to_rotate
+from .keys import init_app as init_encryption
 from .moves import allowed_events, challenge_confirmed, reason_needed
 from .owner import (
     OwnerLinkInvalid,
@@ -231,4 +236,7 @@ __all__ = [
     "start_document_check", "start_selfie_check", "stop_by_owner", "submit_request",
     "take_over_case", "user_actions", "user_reply", "user_resubmit", "user_withdraw",
     "verification_complete", "verification_failure",
+    # Encryption at rest (keys.py).
+    "KeysRefused", "RotationBatch", "init_encryption", "rotate_batch", "sealed_column_names",
+    "values_to_rotate",
 ]

@@ -220,11 +220,16 @@ def _known_faces(case: RecoveryCase) -> list[KnownFace]:
     found = []
     for model, column in ((SelfieReading, SelfieReading.encoding),
                           (DocumentReading, DocumentReading.portrait_encoding)):
+        stored, key_id = getattr(model, column.stored), getattr(model, column.key_id)
         rows = db.session.execute(
-            sa.select(model.case_id, column).join(RecoveryCase)
+            sa.select(model.case_id, model.attempt, stored.label("value"),
+                      key_id.label("key_id")).join(RecoveryCase)
             .where(model.case_id != case.id, RecoveryCase.email != case.email,
-                   column.is_not(None)))
-        found.extend(KnownFace(case_id, stored_encoding(data)) for case_id, data in rows)
+                   stored.is_not(None)))
+        found.extend(
+            KnownFace(row.case_id, stored_encoding(column.open(
+                model.__tablename__, column.binding(row), row.value, row.key_id)))
+            for row in rows)
     return found
 
 

@@ -94,7 +94,7 @@ def _case_export(case: RecoveryCase, files: list[tuple[str, bytes]]) -> dict:
     evidence = []
     for item in db.session.scalars(sa.select(Evidence).where(Evidence.case_id == case.id)
                                    .order_by(Evidence.id)
-                                   .options(sa.orm.undefer(Evidence.data))):
+                                   .options(sa.orm.undefer(Evidence.sealed_data))):
         name = (f"case-{case.id}/attempt-{item.attempt}-{item.kind}."
                 f"{EXTENSIONS.get(item.mime_type, 'bin')}")
         files.append((name, item.data))
@@ -170,7 +170,7 @@ def _account_export(email: str) -> dict | None:
             "two_factor_enabled": account.two_factor_enabled, "locked": account.locked,
             "frozen": account.frozen, "created_at": _iso(account.created_at),
             "reference_portrait_held": db.session.scalar(
-                sa.select(Account.reference_portrait.is_not(None))
+                sa.select(Account.sealed_reference_portrait.is_not(None))
                 .where(Account.id == account.id)),
             "activity": [{"kind": a.kind, "amount": str(a.amount), "asset": a.asset,
                           "at": _iso(a.occurred_at)} for a in activity],
