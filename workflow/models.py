@@ -239,13 +239,27 @@ class Agent(UserMixin, db.Model):
     session_generation: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     # The second factor: a TOTP secret, pending until the first code from it is entered
     # (totp_enabled_at), and the time step of the last code used (no code counts twice).
-    totp_secret: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    # (The secret is encrypted like the evidence: SealedColumn, read through totp_secret.)
+    sealed_totp_secret: so.Mapped[bytes | None] = so.mapped_column(
+        "totp_secret", sa.LargeBinary, deferred=True)
+    totp_secret_key_id: so.Mapped[str | None] = so.mapped_column(sa.String(32), index=True)
+    totp_seed = SealedColumn("totp_secret")
     totp_enabled_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     totp_last_step: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
 
     __table_args__ = (
         sa.CheckConstraint(_one_of("role", ROLES), name="agent_role"),
     )
+
+    @property
+    def totp_secret(self) -> str | None:
+        """The agent's TOTP secret (base32), decrypted; None without one."""
+        seed = self.totp_seed
+        return None if seed is None else seed.decode("ascii")
+
+    @totp_secret.setter
+    def totp_secret(self, value: str | None) -> None:
+        self.totp_seed = None if value is None else value.encode("ascii")
 
     def get_id(self) -> str:
         """The identity a console session stores: the agent and its session generation."""

@@ -19,7 +19,11 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('agent', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
+        # Encrypted like the evidence (AES-GCM, SealedColumn), with the id of its key.
+        batch_op.add_column(sa.Column('totp_secret', sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column('totp_secret_key_id', sa.String(length=32), nullable=True))
+        batch_op.create_index(batch_op.f('ix_agent_totp_secret_key_id'), ['totp_secret_key_id'],
+                              unique=False)
         batch_op.add_column(sa.Column('totp_enabled_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
     op.create_table(
@@ -51,5 +55,6 @@ def downgrade():
     op.drop_table('recovery_code')
     # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch rebuild of the agent table would
     # drop it while cases and events still point at its rows.
-    for column in ('totp_last_step', 'totp_enabled_at', 'totp_secret'):
+    op.drop_index(op.f('ix_agent_totp_secret_key_id'), table_name='agent')
+    for column in ('totp_last_step', 'totp_enabled_at', 'totp_secret_key_id', 'totp_secret'):
         op.drop_column('agent', column)

@@ -91,6 +91,10 @@ def test_enrolment_draws_the_qr_code_itself_and_gives_ten_recovery_codes(app, ma
     assert len(stored) == 10 and all(h.startswith("$argon2") for h in stored)
     assert not any(code.replace("-", "") in h for code in codes for h in stored)
     assert db.session.get(Agent, agent.id).totp_secret == totp.secret
+    # Stored encrypted, like the evidence: the secret is not in the row.
+    stored, key_id = db.session.execute(sa.text(
+        "SELECT totp_secret, totp_secret_key_id FROM agent WHERE id = :id"), {"id": agent.id}).one()
+    assert key_id and totp.secret.encode() not in bytes(stored)
 
 
 def test_a_wrong_first_code_does_not_enrol(app, make_agent):
