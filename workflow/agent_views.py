@@ -95,8 +95,9 @@ def _safe_next(target: str | None) -> str:
 
 
 def _too_soon(keys: list[str]):
-    """A refusal while the back-off of any of ``keys`` lasts, or None."""
-    wait = service.signin_wait(keys, backoff_policies())
+    """Count this attempt against ``keys`` (taken back if it turns out right), or, while the
+    back-off of any of them lasts, the refusal to give instead of trying it."""
+    wait = service.start_signin_attempt(keys, backoff_policies())
     if wait is None:
         return None
     service.audit.record_now("signin.failure", actor="anonymous",
@@ -132,9 +133,11 @@ def login():
             return _waiting("agent/login.html", form, form.password, refusal)
         agent = service.authenticate(form.email.data, form.password.data)
         if agent is not None:
+            service.signin_attempt_passed(keys)
+            if agent.totp_enabled_at is None:
+                service.restart_enrolment(agent.id)
             begin_sign_in(agent)
             return _next_step(agent)
-        service.record_signin_failure(keys, backoff_policies())
         form.password.errors.append("Wrong email or password.")
         status = 401
     return render_template("agent/login.html", form=form), status
@@ -150,7 +153,7 @@ def _pending_or_restart():
 
 def _signed_in(agent: Agent, keys: list[str], response):
     """Step two passed: the session starts on an emptied cookie, this browser is trusted."""
-    service.clear_signin_failures(keys[:1])
+    service.signin_attempt_passed(keys, signed_in=True)
     start_session(agent)
     return remember_device(response, agent)
 
@@ -168,8 +171,7 @@ def _code_step(agent: Agent, template: str, attempt, wrong: str, **context):
         done = attempt(form.code.data, keys)
         if done is not None:
             return done
-        service.record_signin_failure(keys, backoff_policies())
-        form.code.errors.append(wrong)
+        form.code.errors.append(wrong)  # counted already
         status = 401
     return make_response(render_template(template, form=form, **context), status)
 
@@ -243,19 +245,26 @@ def _enrolment(agent: Agent, secret: str) -> dict:
 
 
 @bp.route("/security", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 @staff_required()
 def security():
-    """The agent's own second factor: recovery codes left, and new ones for a current code."""
+    """The agent's own second factor: recovery codes left, and new ones for a current code
+    (guessed codes back off as at sign-in)."""
     form = SecondFactorForm()
     status = 200
+    context = {"codes_left": service.recovery_codes_left(current_user.id)}
     if form.validate_on_submit():
+        keys = signin_keys(current_user.email)
+        refusal = _too_soon(keys)
+        if refusal is not None:
+            return _waiting("agent/security.html", form, form.code, refusal, **context)
         codes = service.renew_recovery_codes(current_user.id, form.code.data)
         if codes is not None:
+            service.signin_attempt_passed(keys)
             return _recovery_codes_page(codes, url_for("agent.security"))
         form.code.errors.append("That code is wrong, expired or was used already.")
         status = 422
-    return render_template("agent/security.html", form=form,
-                           codes_left=service.recovery_codes_left(current_user.id)), status
+    return render_template("agent/security.html", form=form, **context), status
 
 
 @bp.post("/staff/<id:agent_id>/second-factor/reset")

@@ -165,11 +165,14 @@ def trusted_device(email: str) -> str | None:
 
 
 def signin_keys(email: str) -> list[str]:
-    """The keys a sign-in attempt for ``email`` counts under: this browser if the agent
-    trusts it, else the account; and always the client's address."""
+    """The keys a sign-in attempt for ``email`` counts under: a browser the agent signed in on
+    before counts alone (failures elsewhere, on the account or from a shared address, never
+    slow it down); any other counts under the account and the client's address."""
     device = trusted_device(email)
-    first = f"device:{device}" if device else f"account:{email.strip().lower()[:254]}"
-    return [first, f"address:{request.remote_addr or 'unknown'}"]
+    if device:
+        return [f"device:{device}"]
+    return [f"account:{email.strip().lower()[:254]}",
+            f"address:{request.remote_addr or 'unknown'}"]
 
 
 def remember_device(response, agent: Agent):

@@ -362,3 +362,62 @@ def test_second_factor_changes_and_sign_ins_are_on_the_audit_trail(app, make_age
         ("signin.success", {"method": "recovery_code", "codes_left": 9}),
     ]
     assert service.audit.verify({}).broken is None
+
+
+def test_guesses_sent_at_once_meet_the_back_off_all_the_same(app, make_agent):
+    """Each attempt is counted before it is tried: of ten wrong codes sent together on one
+    half-way sign-in, the free five are tried and the rest wait."""
+    make_agent("agent", email=EMAIL)
+    fresh_totp_code(app, EMAIL)
+    client = app.test_client()
+    step = password_step(client).location
+    cookie = client.get_cookie("session").value
+    start, answers = threading.Barrier(10), []
+
+    def guess():
+        browser = app.test_client()
+        browser.set_cookie("session", cookie)
+        with app.app_context():
+            start.wait()
+            answers.append(browser.post(step, data={"code": "000000"}).status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    free = app.config["SIGN_IN_FREE_FAILURES"]
+    assert sorted(answers) == [401] * free + [429] * (10 - free)
+
+
+def test_a_shared_address_under_attack_does_not_keep_out_a_trusted_browser(app, make_agent):
+    make_agent("security_lead", email=EMAIL)
+    own = app.test_client()
+    assert sign_in(own, EMAIL).status_code == 302
+    own.post("/agent/logout")
+    for n in range(app.config["SIGN_IN_FREE_FAILURES_PER_ADDRESS"] + 3):
+        password_step(app.test_client(), email=f"guess{n}@example.test")
+    assert password_step(app.test_client()).status_code == 429  # a new browser waits
+    assert sign_in(own, EMAIL).status_code == 302  # the lead's own does not
+
+
+def test_each_password_step_shows_a_new_enrolment_key(app, make_agent):
+    make_agent("agent", email=EMAIL)
+    first = app.test_client()
+    seen = qr_text(first.get(password_step(first).location).get_data(as_text=True))
+    second = app.test_client()
+    step = password_step(second).location
+    now = qr_text(second.get(step).get_data(as_text=True))
+    assert pyotp.parse_uri(now).secret != pyotp.parse_uri(seen).secret
+    # The key the first sign-in was shown (and someone could have copied) enrols nothing.
+    assert second.post(step, data={"code": pyotp.parse_uri(seen).now()}).status_code == 401
+    assert second.post(step, data={"code": pyotp.parse_uri(now).now()}).status_code == 200
+
+
+def test_guessing_codes_on_the_security_page_backs_off(app, make_agent):
+    make_agent("agent", email=EMAIL)
+    client = app.test_client()
+    assert sign_in(client, EMAIL).status_code == 302
+    answers = [client.post("/agent/security", data={"code": "000000"}).status_code
+               for _ in range(app.config["SIGN_IN_FREE_FAILURES"] + 1)]
+    assert answers == [422] * app.config["SIGN_IN_FREE_FAILURES"] + [429]

@@ -175,20 +175,24 @@ def reset_second_factor(agent_id: int, *, by: Agent | None = None) -> Agent:
 
 # Back-off ------------------------------------------------------------------------------------
 
-def signin_wait(keys: list[str], policies: dict[str, Backoff]) -> timedelta | None:
-    """How long the next attempt under any of ``keys`` must still wait, or None."""
-    now = utcnow()
-    rows = db.session.scalars(sa.select(SigninFailures).where(SigninFailures.key.in_(keys)))
-    waits = [row.blocked_until - now for row in rows
-             if row.blocked_until > now and now - row.last_failure_at
-             < policies[row.key.partition(":")[0]].forget]
-    db.session.rollback()  # a read: no transaction left open
-    return max(waits) if waits else None
+def _policy(key: str, policies: dict[str, Backoff]) -> Backoff:
+    return policies[key.partition(":")[0]]
 
 
-def _count_failure(key: str, policy: Backoff, now: datetime) -> None:
+def _write_lock() -> None:
+    """SQLite takes its write lock at a transaction's first write, not its first read: a write
+    that changes nothing takes it before the counts are read (PostgreSQL locks per key)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(sa.text("DELETE FROM signin_failures WHERE 0"))
+
+
+def _locked_row(key: str) -> SigninFailures | None:
     serialise_on(f"signin-failures:{key}")
-    row = db.session.get(SigninFailures, key, with_for_update=True, populate_existing=True)
+    return db.session.get(SigninFailures, key, with_for_update=True, populate_existing=True)
+
+
+def _count_failure(key: str, row: SigninFailures | None, policy: Backoff,
+                   now: datetime) -> None:
     if row is None:
         row = SigninFailures(key=key, failures=0, last_failure_at=now, blocked_until=now)
         db.session.add(row)
@@ -199,25 +203,61 @@ def _count_failure(key: str, policy: Backoff, now: datetime) -> None:
     row.blocked_until = now + policy.wait_after(row.failures)
 
 
-def record_signin_failure(keys: list[str], policies: dict[str, Backoff]) -> None:
-    """Count one failed attempt against every key (``kind:value``, kind naming its policy)."""
-    for attempt in range(2):
+def start_signin_attempt(keys: list[str], policies: dict[str, Backoff]) -> timedelta | None:
+    """Let one attempt (a password or a code) through, or say how long it must wait.
+
+    The attempt is counted as a failure before it is tried, under a lock per key: of attempts
+    sent at the same moment, those past the back-off's free ones are refused, however many
+    processes take them. A success takes its count back (``signin_attempt_passed``). Keys are
+    ``kind:value``, the kind naming the policy.
+    """
+    for retry in range(2):
         try:
             with transaction():
+                _write_lock()
+                # One order everywhere (no deadlock); the time is read once every lock is held,
+                # so no count made while this attempt waited looks like one from the future.
+                rows = {key: _locked_row(key) for key in sorted(keys)}
                 now = utcnow()
-                for key in keys:
-                    _count_failure(key, policies[key.partition(":")[0]], now)
-            return
+                waits = [row.blocked_until - now for key, row in rows.items()
+                         if row is not None and row.blocked_until > now
+                         and now - row.last_failure_at < _policy(key, policies).forget]
+                if waits:
+                    return max(waits)
+                for key, row in rows.items():
+                    _count_failure(key, row, _policy(key, policies), now)
+            return None
         except IntegrityError:
             # Another process counted this key's first failure at the same moment.
-            if attempt:
+            if retry:
                 raise
+    return None
 
 
-def clear_signin_failures(keys: list[str]) -> None:
-    """A successful sign-in: these keys start again from nothing."""
+def signin_attempt_passed(keys: list[str], *, signed_in: bool = False) -> None:
+    """The attempt ``start_signin_attempt`` counted was right: its count is taken back; once
+    ``signed_in``, the account's (or the browser's) count starts again from nothing."""
     with transaction():
-        db.session.execute(sa.delete(SigninFailures).where(SigninFailures.key.in_(keys)))
+        _write_lock()
+        for key in sorted(keys):
+            row = _locked_row(key)
+            if row is None:
+                continue
+            if signed_in and key == keys[0]:
+                db.session.delete(row)
+                continue
+            # As before the attempt, which found the key free to try.
+            row.failures = max(0, row.failures - 1)
+            row.blocked_until = min(row.blocked_until, utcnow())
+
+
+def restart_enrolment(agent_id: int) -> None:
+    """A new sign-in of an agent without a second factor: the secret an earlier sign-in was
+    shown goes, so only the one who finishes enrolling holds the one that counts."""
+    with transaction():
+        agent = _agent(agent_id, lock=True)
+        if agent.totp_enabled_at is None:
+            agent.totp_secret = None
 
 
 def agent_by_email(email: str) -> Agent | None:
