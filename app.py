@@ -12,6 +12,7 @@ import commands
 import config
 import errors
 import headers
+import i18n
 import jobs
 import notify
 import rate_limits
@@ -114,6 +115,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     csrf.init_app(app)
     headers.init_app(app)
+    i18n.init_app(app)
     rate_limits.init_app(app)
     login_manager.init_app(app)
     init_login(app)

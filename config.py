@@ -333,6 +333,12 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the session
 
+    # Languages of the public pages and the emails to requesters: the default first, then each
+    # one with a complete catalogue under translations/ (i18n/).
+    LANGUAGES = ("en",)
+    BABEL_DEFAULT_LOCALE = "en"
+    TRANSLATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations")
+
 
 def from_environment() -> dict:
     """Settings read from unprefixed variables that hosting platforms set."""
