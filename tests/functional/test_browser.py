@@ -2,7 +2,6 @@
 
 import os
 import re
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -10,44 +9,12 @@ import pytest
 
 import jobs.executors
 from tests.conftest import browser_sign_in, document_photo, selfie_photo
-from tests.serving import served_in_thread
+from tests.functional.browser import BROWSER
 from verification.specimen import SpecimenPerson
 
 ANNA = SpecimenPerson(expiry_date=date(date.today().year + 4, 4, 15))
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason="Debian's chromium is not installed (make browser)"),
-]
-
-
-@pytest.fixture
-def live_server(app):
-    """The app served on a free localhost port in a background thread."""
-    with served_in_thread(app) as url:
-        yield url
-
-
-@pytest.fixture
-def page(live_server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
-        page = context.new_page()
-        # Generous: on a loaded 2-core CI machine a navigation can take many seconds.
-        page.set_default_timeout(60_000)
-        yield page
-        context.close()
-        browser.close()
+pytestmark = BROWSER
 
 
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True, "QUALITY_GATE": True,
