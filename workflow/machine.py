@@ -124,6 +124,10 @@ def _approves(row: Transition) -> bool:
     return row.resolution is Resolution.APPROVED
 
 
+def _closes_duplicate(row: Transition) -> bool:
+    return row.resolution is Resolution.DUPLICATE
+
+
 def _reopens(row: Transition) -> bool:
     return "reopens" in row.tags
 
@@ -179,6 +183,12 @@ RULES: tuple[Rule, ...] = (
          lambda case, acting, row: rules.was_approved(case),
          lambda case, acting, row: TransitionNotAllowed(
              row.trigger, case.state, "Only an approved recovery can be stopped.")),
+    # A duplicate names a request of the same person that is not a duplicate itself.
+    Rule("duplicate_of", _closes_duplicate,
+         lambda case, acting, row: rules.duplicate_refusal(case) is None,
+         lambda case, acting, row: TransitionNotAllowed(row.trigger, case.state,
+                                                        rules.duplicate_refusal(case)),
+         listed=False),
     Rule("stages_cleared", _approves,
          lambda case, acting, row: rules.stage_refusal(case, case.state) is None,
          lambda case, acting, row: StageNotCleared(row.trigger, case.state,

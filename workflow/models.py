@@ -151,6 +151,11 @@ class SealedColumn:
 SEALED_COLUMNS: list[tuple[type, SealedColumn]] = []
 
 
+def name_key(name: str | None) -> str | None:
+    """A name as the console's search compares it: case-folded, spaces collapsed."""
+    return " ".join(name.casefold().split())[:200] if name is not None else None
+
+
 def token_hash(token: str) -> str:
     """The stored form of a bearer or tracking token (tokens themselves are never stored)."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -348,6 +353,9 @@ class RecoveryCase(db.Model):
     # What the user typed; compared with the account of record, never trusted.
     email: so.Mapped[str] = so.mapped_column(sa.String(254), index=True)
     full_name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    # The name as the console's search compares it (name_key()), kept with full_name: a
+    # prefix of it is found through an index, whatever the case or spacing typed.
+    name_key: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     date_of_birth: so.Mapped[date]
     issue_type: so.Mapped[str] = so.mapped_column(sa.String(32), index=True)
     # Chooses the SLA policy with the issue type (config PRIORITY_BY_ISSUE_TYPE at intake).
@@ -397,6 +405,10 @@ class RecoveryCase(db.Model):
     # When the requester's personal data was erased at their request (erase-subject).
     erased_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     version: so.Mapped[int] = so.mapped_column(default=1)
+    # The request this one repeats, when it was closed as a duplicate of it (no foreign key:
+    # SQLite cannot add one to an existing table without rebuilding it, and an erased or
+    # purged case keeps its row, so the id stays meaningful).
+    duplicate_of_id: so.Mapped[int | None]
 
     account: so.Mapped[Account | None] = so.relationship(back_populates="cases")
     assignee: so.Mapped[Agent | None] = so.relationship(foreign_keys=[assignee_id])
@@ -425,14 +437,25 @@ class RecoveryCase(db.Model):
         back_populates="case", order_by="RecoveryAction.position", cascade="all, delete-orphan"
     )
 
+    duplicate_of: so.Mapped[RecoveryCase | None] = so.relationship(
+        primaryjoin="foreign(RecoveryCase.duplicate_of_id) == remote(RecoveryCase.id)")
+
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         sa.Index("ix_recovery_case_queue", "state", "created_at", "id"),
+        # A prefix of the name (LIKE 'ann%') walks this index whatever the collation.
+        sa.Index("ix_recovery_case_name_key", "name_key",
+                 postgresql_ops={"name_key": "varchar_pattern_ops"}),
         sa.UniqueConstraint("challenge_nonce", name="uq_recovery_case_challenge_nonce"),
         sa.CheckConstraint(
             f"({_RESOLVED_SQL}) = (resolution IS NOT NULL)", name="resolved_has_resolution"
         ),
     )
+
+    @so.validates("full_name")
+    def _keep_name_key(self, _key, value: str) -> str:
+        self.name_key = name_key(value)
+        return value
 
     @property
     def is_resolved(self) -> bool:
@@ -590,6 +613,8 @@ class DocumentReading(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("case_id", "attempt"),
         sa.Index("ix_document_reading_document", "issuing_country", "document_number"),
+        # The console's search by document number, whatever the issuing country.
+        sa.Index("ix_document_reading_number", "document_number"),
     )
 
 
@@ -684,6 +709,24 @@ class CaseSla(db.Model):
         sa.Index("ix_case_sla_open_due", "next_due_at",
                  postgresql_where=sa.text(_OPEN_SQL), sqlite_where=sa.text(_OPEN_SQL)),
     )
+
+
+class SavedView(db.Model):
+    """A queue search an agent saved under a name: the filters as the queue's query string;
+    ``shared`` shows it to the whole team (only its owner deletes it)."""
+
+    __tablename__ = "saved_view"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    agent_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(60))
+    query: so.Mapped[str] = so.mapped_column(sa.String(600))
+    shared: so.Mapped[bool] = so.mapped_column(default=False)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    agent: so.Mapped[Agent] = so.relationship()
+
+    __table_args__ = (sa.UniqueConstraint("agent_id", "name", name="uq_saved_view_agent_name"),)
 
 
 class IdempotencyKey(db.Model):

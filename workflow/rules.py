@@ -160,6 +160,30 @@ def was_approved(case) -> bool:
     return case.resolution == Resolution.APPROVED.value
 
 
+def duplicate_refusal(case) -> str | None:
+    """Why ``case`` may not be closed as a duplicate of the case it names
+    (``case.duplicate_of``); None when it may, or when it names none (closed from its own
+    page, the reason says what it repeats).
+
+    The other case must be another request of the same person (the same email address, or
+    the same account of record), and not itself closed as a duplicate: duplicates point at
+    the request that is worked, never along a chain.
+    """
+    original = getattr(case, "duplicate_of", None)
+    if original is None:
+        return None
+    if original.id == case.id:
+        return "A case cannot be a duplicate of itself."
+    same_account = case.account_id is not None and case.account_id == original.account_id
+    if not same_account and (case.email or "").lower() != (original.email or "").lower():
+        return (f"Case #{original.id} is another person's request (a different email "
+                "address and account), so this case does not repeat it.")
+    if original.resolution == Resolution.DUPLICATE.value:
+        return (f"Case #{original.id} is itself closed as a duplicate: name the case it "
+                "repeats instead.")
+    return None
+
+
 def nothing_to_recover(case) -> str:
     """Why a case without an account of record cannot be approved, and what fits instead."""
     return (f"No account of record matches {case.email}: there is nothing to recover, so "

@@ -25,6 +25,7 @@ rolls back and re-raises. The rooms:
   has passed; a person's data exported or erased at their request;
 - ``hooks``: what the layers above register at start-up (the job queues, case event
   listeners, the account services, the client address of a request);
+- ``console``: the console queue's search, saved views and bulk actions;
 - ``audit``: the tamper-evident audit trail (records chained by their hashes, written with
   the transaction that did what they say; verifying and exporting it).
   listeners, the account services);
@@ -34,7 +35,7 @@ rolls back and re-raises. The rooms:
 The names below are the service's public interface.
 """
 
-from . import audit
+from . import audit, console
 from .agents import (
     authenticate,
     create_agent,
@@ -220,7 +221,7 @@ __all__ = [
     "approval_outlook", "assign_case", "authenticate", "case_for_token",
     "cases_needing_verification", "cases_with_due_actions", "challenge_confirmed",
     "challenge_required", "check_case_access", "check_new_password", "check_sla", "claim_case",
-    "agent_by_email", "audit", "check_second_factor", "confirm_challenge",
+    "agent_by_email", "audit", "console", "check_second_factor", "confirm_challenge",
     "consent_text", "create_agent", "current_risk", "deactivate_agent", "document_policy",
     "enable_second_factor", "encode_cursor", "end_sessions", "enrolment_secret", "erase_subject",
     "erased_email", "export_subject", "fire_event", "get_case", "hold_until", "intake_limits",
