@@ -1,6 +1,6 @@
 """The agent console: sign-in, the queue, the case page and its one-click actions."""
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import segno
 import sqlalchemy as sa
@@ -38,12 +38,14 @@ from .auth import (
 from .forms import (
     ActionForm,
     AssignForm,
+    BulkForm,
     EventForm,
     Form,
     LoginForm,
     MessageForm,
     NotMeForm,
     ProposalForm,
+    SaveViewForm,
     SecondFactorForm,
     TakeOverForm,
     TokenForm,
@@ -296,34 +298,153 @@ def logout():
     return redirect(url_for("agent.login"))
 
 
-@bp.get("/")
-@staff_required()
-def queue():
-    """The queue: filter by state, issue type and assignment; what is due first; paginated."""
+# The queue's filters as its query string; a saved view stores these (and nothing else).
+QUEUE_ARGS = ("q", "state", "issue_type", "risk", "assigned", "sla")
+
+
+def parse_qs_args(text: str) -> dict[str, str]:
+    """A query string as a dict (the last value of each key)."""
+    try:
+        return dict(parse_qsl(text[:2000], max_num_fields=20))
+    except ValueError:  # more fields than any queue has: nothing of it is kept
+        return {}
+
+
+def _queue_args(args) -> dict[str, str]:
+    """The queue's filters from a query string, text only and cut to a sane length."""
+    return {key: args.get(key, "")[:service.console.MAX_QUERY] for key in QUEUE_ARGS
+            if args.get(key)}
+
+
+def countdown(due, now) -> str:
+    """ "due in 1 h 20 min" or "overdue by 35 min": the SLA countdown of the queue."""
+    seconds = int((due - now).total_seconds())
+    minutes = abs(seconds) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if not days and (minutes or not hours):
+        parts.append(f"{minutes} min")
+    return ("due in " if seconds >= 0 else "overdue by ") + " ".join(parts)
+
+
+def _render_queue(status: int = 200, *, error: str | None = None, outcomes=(),
+                  save_form=None, bulk_form=None):
+    """The queue: search, filters, saved views; what is due first; paginated."""
     # Escalated cases are the security leads' alone: no tab for them otherwise.
     views = {name: states for name, states in QUEUE_VIEWS.items()
              if name != State.ESCALATED.value or current_user.role in LEAD_ROLES}
-    view = request.args.get("state", "active")
+    args = _queue_args(request.args)
+    view = args.get("state", "active")
     if view not in views:
         view = "active"
-    issue_type = request.args.get("issue_type") or None
-    if issue_type not in ISSUE_TYPES:
-        issue_type = None
-    assigned = request.args.get("assigned", "")
-    query = service.queue_query(
-        states=views[view], issue_type=issue_type,
-        assignee_id=current_user.id if assigned == "mine" else None,
-        unassigned=assigned == "unassigned", by_due=True, actors=current_user.actors,
-    )
+    issue_type = args.get("issue_type") if args.get("issue_type") in ISSUE_TYPES else None
+    search = service.console.QueueSearch(
+        q=args.get("q", ""), states=views[view], issue_type=issue_type,
+        risk=args.get("risk"), assigned=args.get("assigned", ""), sla=args.get("sla"))
+    now = utcnow()
+    query = service.console.search_query(search, current_user, now)
     raw_page = request.args.get("page", "1")
     number = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 1
     page = db.paginate(query, page=min(max(number, 1), MAX_PAGE), error_out=False,
                        per_page=current_app.config["QUEUE_PAGE_SIZE"])
-    now = utcnow()
     badges = {c.id: service.sla_badge(c.sla, now) for c in page.items}
-    return render_template("agent/queue.html", page=page, view=view, issue_type=issue_type,
-                           assigned=assigned, views=views, issue_types=ISSUE_TYPES,
-                           badges=badges)
+    agents = db.session.scalars(sa.select(Agent).where(Agent.active).order_by(Agent.name)).all()
+    return render_template(
+        "agent/queue.html", page=page, view=view, issue_type=issue_type, search=search,
+        searched=service.console.read_query(search.q), args=args, here=urlencode(args),
+        views=views,
+        issue_types=ISSUE_TYPES, badges=badges, now=now, countdown=countdown,
+        risks=service.console.risk_levels([c.id for c in page.items]),
+        risk_levels=service.console.RISK_LEVELS, sla_badges=service.console.SLA_BADGES,
+        agents=agents, saved=service.console.views_for(current_user),
+        save_form=save_form or SaveViewForm(query=urlencode(args)),
+        bulk_form=bulk_form or BulkForm(), action_form=ActionForm(), error=error,
+        outcomes=outcomes, is_lead=current_user.role in LEAD_ROLES,
+    ), status
+
+
+@bp.get("/")
+@staff_required()
+def queue():
+    """The queue: search and filter (state, issue type, risk, assignee, SLA badge); what is
+    due first; paginated."""
+    return _render_queue()
+
+
+def _back_to_queue(query: str):
+    """Back to the queue with the filters the form was sent from."""
+    return redirect(url_for("agent.queue") + (f"?{query}" if query else ""))
+
+
+@bp.post("/views")
+@staff_required()
+def save_view():
+    """Save the current search and filters as a named view (the same name replaces it)."""
+    form = SaveViewForm()
+    query = urlencode(_queue_args(parse_qs_args(form.query.data or "")))
+    if not form.validate_on_submit():
+        return _render_queue(400, error=" ".join(sum(form.errors.values(), []))
+                             or "Reload the queue and try again.", save_form=form)
+    try:
+        saved = service.console.save_view(current_user, form.name.data, query,
+                                          shared=form.shared.data)
+    except service.console.BadView as err:
+        return _render_queue(422, error=str(err), save_form=form)
+    flash(f"View “{saved.name}” saved.", "success")
+    return _back_to_queue(query)
+
+
+@bp.post("/views/<id:view_id>/delete")
+@staff_required()
+def delete_view(view_id: int):
+    """Delete one of your own saved views."""
+    if not ActionForm().validate_on_submit():
+        return _render_queue(400, error="Reload the queue and try again.")
+    try:
+        name = service.console.delete_view(current_user, view_id)
+    except service.console.BadView as err:
+        return _render_queue(404, error=str(err))
+    flash(f"View “{name}” deleted.", "success")
+    return redirect(url_for("agent.queue"))
+
+
+def _selected_cases(values: list[str]) -> dict[int, int | None] | None:
+    """The ticked rows, each "case id:version seen"; None when one is not of that form."""
+    selected: dict[int, int | None] = {}
+    for value in values:
+        case_id, _, version = value.partition(":")
+        if not (case_id.isascii() and case_id.isdigit() and version.isascii()
+                and version.isdigit() and len(case_id) <= 10 and len(version) <= 10):
+            return None
+        selected[int(case_id)] = int(version)
+    return selected
+
+
+@bp.post("/bulk")
+@staff_required()
+def bulk():
+    """Assign, or close as duplicates, the cases ticked on the queue: each case on its own,
+    and what happened to each said in plain words."""
+    form = BulkForm()
+    selected = _selected_cases(request.form.getlist("case"))
+    if not form.validate_on_submit() or selected is None:
+        return _render_queue(400, error="The selection was incomplete; reload the queue and "
+                             "try again.", bulk_form=form)
+    try:
+        if form.action.data == "assign":
+            outcomes = service.console.bulk_assign(current_user, selected,
+                                                   (form.assignee.data or "").strip())
+        else:
+            outcomes = service.console.bulk_close_duplicates(current_user, selected,
+                                                             form.original.data or "",
+                                                             form.note.data or "")
+    except service.ActionRefused as err:
+        return _render_queue(422, error=str(err), bulk_form=form)
+    failed = [o for o in outcomes if not o.done]
+    return _render_queue(200 if not failed else 422, outcomes=outcomes)
 
 
 def _render_case(case, status: int = 200, error: str | None = None, **forms):

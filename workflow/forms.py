@@ -319,3 +319,25 @@ class ResetPasswordForm(Form):
     confirm = PasswordField("The same password again", validators=[
         DataRequired("Type the password a second time."),
         EqualTo("password", "The two passwords are not the same.")])
+
+
+class SaveViewForm(Form):
+    """Save the queue's current search and filters under a name (console)."""
+
+    name = StringField("Name of the view", validators=[
+        DataRequired("Give the view a name."),
+        Length(max=service.console.VIEW_NAME_MAX,
+               message=f"A view's name can be at most {service.console.VIEW_NAME_MAX} "
+                       "characters long.")])
+    query = HiddenField()
+    shared = BooleanField("Share with the team")
+
+
+class BulkForm(Form):
+    """An action for the cases selected on the queue (console)."""
+
+    action = SelectField(choices=[SelectChoice(value="assign", label="Assign"),
+                                  SelectChoice(value="duplicate", label="Close as duplicate")])
+    assignee = StringField("Assign to", validators=[Optional(), Length(max=12)])
+    original = StringField("Duplicate of case #", validators=[Optional(), Length(max=12)])
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=500)])

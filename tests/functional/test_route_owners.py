@@ -73,6 +73,9 @@ ROUTES: dict[tuple[str, str], Owner] = {
     # The console and the reports: staff.
     ("agent.logout", "POST"): Owner("/agent/logout", STAFF),
     ("agent.queue", "GET"): Owner("/agent/", STAFF),
+    ("agent.save_view", "POST"): Owner("/agent/views", STAFF),
+    ("agent.delete_view", "POST"): Owner("/agent/views/999/delete", STAFF),
+    ("agent.bulk", "POST"): Owner("/agent/bulk", STAFF),
     ("agent.security", "GET"): Owner("/agent/security", STAFF),
     ("agent.security", "POST"): Owner("/agent/security", STAFF),
     ("agent.reset_second_factor", "POST"): Owner("/agent/staff/999/second-factor/reset",
