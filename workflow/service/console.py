@@ -62,6 +62,9 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,200}")
 _DOCUMENT = re.compile(r"(?=[A-Z0-9]*\d)[A-Z0-9]{5,40}")
 _TRACKING_PATH = re.compile(r"/status/([A-Za-z0-9_-]{20,200})")
+# Control characters (NUL and the like) are never part of what is searched for, and
+# PostgreSQL refuses NUL in text: they are dropped.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class BadView(ValueError):
@@ -91,7 +94,7 @@ class SearchKind:
 
 def read_query(text: str) -> SearchKind:
     """The kind of search ``text`` is, and the value to look up."""
-    text = (text or "").strip()[:MAX_QUERY]
+    text = _CONTROL.sub(" ", text or "").strip()[:MAX_QUERY]
     if not text:
         return SearchKind("")
     number = _CASE_NUMBER.fullmatch(text)
