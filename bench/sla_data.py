@@ -48,7 +48,8 @@ import sqlalchemy as sa
 
 from verification.checks import REASONS
 from workflow import sla
-from workflow.service import SLA_CASE_COLUMNS
+from workflow.models import name_key
+from workflow.service.sla_upkeep import SLA_CASE_COLUMNS
 from workflow.states import State
 
 # Databases the generator must never drop.
@@ -545,6 +546,7 @@ def _simulate(case_id: int, created: datetime, rng: random.Random) -> tuple:
     case = {
         "id": case_id, "account_id": None,
         "email": f"{first.lower()}.{person}@example.test", "full_name": f"{first} {last}",
+        "name_key": name_key(f"{first} {last}"),
         "date_of_birth": datetime(1940 + person % 65, 1 + person % 12, 1 + person % 28).date(),
         "issue_type": issue_type, "priority": priority,
         "description": DESCRIPTIONS[issue_type], "consent_at": created,
@@ -579,7 +581,8 @@ def _load_chunk(task: tuple[int, np.ndarray, int]) -> tuple[int, int, int, dict]
         case, case_events, case_messages, figures = _simulate(case_id, created, rng)
         key = case["resolution"] or case["state"]
         states[key] = states.get(key, 0) + 1
-        cases.append(tuple(case[c] for c in cols["recovery_case"]))
+        # Columns the simulation does not set (proposals, purges, duplicates) stay NULL.
+        cases.append(tuple(case.get(c) for c in cols["recovery_case"]))
         events += [(case_id, *e) for e in case_events]
         messages += [(case_id, *m) for m in case_messages]
         slas.append(tuple(figures[c] for c in cols["case_sla"]))
