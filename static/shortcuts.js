@@ -15,7 +15,10 @@
   function typing(target) {
     if (!target || !target.tagName) { return false; }
     var tag = target.tagName.toLowerCase();
-    return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+    if (tag === "input") {  /* a ticked box or a button takes no text: keys stay shortcuts */
+      return ["checkbox", "radio", "button", "submit", "reset"].indexOf(target.type) < 0;
+    }
+    return tag === "textarea" || tag === "select" || target.isContentEditable;
   }
 
   function visible(element) {
