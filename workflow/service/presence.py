@@ -21,6 +21,7 @@ from extensions import db
 
 from ..models import Agent, CaseEvent, CaseViewer, RecoveryCase, utcnow
 from ..states import State
+from .errors import CaseNotFound
 from .unit import transaction
 
 # Who a change by someone other than staff is said to come from.
@@ -65,7 +66,7 @@ def _settings() -> tuple[timedelta, timedelta]:
 
 def seen(case_id: int, agent: Agent) -> None:
     """Note that ``agent`` has the case open now (a new visit when the last was too long ago),
-    and forget viewers silent for PRESENCE_FORGET_SECONDS."""
+    and forget viewers silent for PRESENCE_FORGET_SECONDS; CaseNotFound for no such case."""
     window, forget = _settings()
     now = utcnow()
     table = CaseViewer.__table__
@@ -77,6 +78,8 @@ def seen(case_id: int, agent: Agent) -> None:
               "opened_at": sa.case((table.c.last_seen < now - window, insert.excluded.opened_at),
                                    else_=table.c.opened_at)})
     with transaction():
+        if db.session.scalar(sa.select(RecoveryCase.id).where(RecoveryCase.id == case_id)) is None:
+            raise CaseNotFound(f"There is no case {case_id}.")
         db.session.execute(upsert)
         db.session.execute(sa.delete(CaseViewer).where(CaseViewer.last_seen < now - forget))
 
