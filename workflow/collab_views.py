@@ -8,18 +8,20 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     make_response,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user
 from wtforms import BooleanField, StringField, TextAreaField
 
 from . import service
-from .auth import staff_required
+from .auth import SEEN_AT, staff_required
 from .forms import Form, MessageForm
 from .models import MAX_ID, utcnow
 from .states import Actor
@@ -183,11 +185,22 @@ def reply_macros() -> list:
     return macros.active_macros() if current_user.is_authenticated else []
 
 
+@bp.before_request
+def _keep_idle_time() -> None:
+    """Note when the agent last did something, before their session is loaded: a page left
+    open polls on its own, and that must not keep an idle session alive."""
+    if request.endpoint == "collab.presence":
+        g.presence_seen_at = session.get(SEEN_AT)
+
+
 @bp.get("/cases/<id:case_id>/presence")
 @staff_required()
 def presence(case_id: int):
     """The case page's heartbeat: note this agent as there; answer who else is, the case's
-    version and its last change. Never cached."""
+    version and its last change. Never cached; the session's idle clock is left as it was
+    (SESSION_IDLE_SECONDS still ends a session only this page's polls keep asking)."""
+    if g.get("presence_seen_at") is not None:
+        session[SEEN_AT] = g.presence_seen_at
     found = service.presence.heartbeat(case_id, current_user)
     now = utcnow()
     change = found.change

@@ -141,3 +141,21 @@ def test_heartbeats_at_once_from_several_processes_never_fail(app, make_agent, m
         thread.join(timeout=120)
     assert errors == []
     assert sorted(r.agent_id for r in viewer_rows()) == sorted(a.id for a in agents)
+
+
+def test_polling_does_not_keep_an_idle_session_alive(app, two_agents, make_case):
+    from workflow import auth
+
+    sam = two_agents["Sam"]
+    case, _ = make_case("submitted")
+    idle = app.config["SESSION_IDLE_SECONDS"]
+    quiet_since = int(utcnow().timestamp()) - idle + 60  # a minute of the idle time left
+    with sam.session_transaction() as session:
+        session[auth.SEEN_AT] = quiet_since
+    presence(sam, case.id)
+    with sam.session_transaction() as session:
+        assert session[auth.SEEN_AT] == quiet_since
+    # Anything the agent does counts as activity, as before.
+    assert sam.get(f"/agent/cases/{case.id}").status_code == 200
+    with sam.session_transaction() as session:
+        assert session[auth.SEEN_AT] > quiet_since
