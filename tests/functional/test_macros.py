@@ -101,7 +101,8 @@ def test_a_wrong_macro_is_refused_with_why_and_nothing_is_saved(staff, name, bod
     _, clients = staff
     answer = create(clients["admin"], name=name, body=body)
     assert answer.status_code in (400, 422)
-    assert why in answer.get_data(as_text=True)
+    html = answer.get_data(as_text=True)
+    assert why in html and 'aria-invalid="true"' in html
     assert all_macros() == [] and records("macro.created") == []
 
 
