@@ -115,7 +115,7 @@ def update_macro(macro_id: int):
 
 
 def _macro_id(raw: str | None) -> int | None:
-    if raw and raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
+    if raw and len(raw) <= 10 and raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
         return int(raw)
     return None
 

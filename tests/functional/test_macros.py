@@ -185,8 +185,9 @@ def test_the_case_page_offers_active_macros_above_the_reply_box(staff, make_case
                                        headers={"Accept": accept})
         assert refused.status_code == 404
         assert "not offered any more" in refused.get_data(as_text=True)
-    bad = clients["agent"].get(f"/agent/cases/{case.id}/reply?macro=abc")
-    assert bad.status_code == 400 and "Choose a canned reply" in bad.get_data(as_text=True)
+    for bad_id in ("abc", "0", "-1", "2147483648", "9" * 5000, "１"):
+        bad = clients["agent"].get(f"/agent/cases/{case.id}/reply?macro={bad_id}")
+        assert bad.status_code == 400 and "Choose a canned reply" in bad.get_data(as_text=True)
 
 
 def test_no_picker_without_macros_and_an_erased_name_is_not_used(staff, make_case):
