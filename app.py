@@ -26,6 +26,7 @@ from workflow import (
 )
 from workflow.agent_views import bp as agent_bp
 from workflow.auth import init_login
+from workflow.collab_views import bp as collab_bp
 from workflow.models import MAX_ID
 from workflow.public_views import bp as public_bp
 
@@ -133,10 +134,12 @@ class IdConverter(IntegerConverter):
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the public pages, the agent console, the reports and the API."""
+    """Mount the public pages, the agent console (and its canned replies and presence), the
+    reports and the API."""
     app.url_map.converters["id"] = IdConverter
     app.register_blueprint(public_bp)
     app.register_blueprint(agent_bp)
+    app.register_blueprint(collab_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)

@@ -291,6 +291,17 @@ class Config:
     # the desk keeps working; a batch of photos is a few megabytes each).
     ROTATE_KEY_BATCH_SIZE = 50
 
+    # Who else has a case open (service/presence.py). The case page asks every 10 s while
+    # its tab is visible: a colleague's arrival or change shows within seconds, before a
+    # stale action would fail, at one small query per open tab every 10 s.
+    PRESENCE_POLL_SECONDS = 10
+    # A viewer counts as present this long after their page last asked: three polls, so one
+    # late or lost poll on a busy network does not make them vanish and reappear.
+    PRESENCE_WINDOW_SECONDS = 30
+    # Rows of viewers silent this long are deleted whenever presence is written: long past
+    # any window, so a row is never deleted while its page may still count it.
+    PRESENCE_FORGET_SECONDS = 3600
+
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25
     API_MAX_PAGE_SIZE = 100

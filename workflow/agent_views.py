@@ -517,6 +517,7 @@ def case(case_id: int):
     requester's personal data, so on the audit trail)."""
     service.audit.record_now("case.view", actor=Actor.AGENT, agent=current_user,
                              case_id=case_id, detail={"via": "console"})
+    service.presence.seen(case_id, current_user)  # others' pages say this agent is here
     return _render_case(service.get_case(case_id))
 
 

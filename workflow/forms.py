@@ -253,8 +253,9 @@ class AssignForm(Form):
 class MessageForm(Form):
     """A message to the user or an internal note."""
 
+    # The case page's reply box: canned replies (static/macros.js) are inserted into it.
     body = TextAreaField("Message", validators=[DataRequired("The message is empty."),
-                                                Length(max=4000)])
+                                                Length(max=4000)], id="reply-body")
     internal = BooleanField("Internal note (not shown to the user)")
 
 

@@ -958,6 +958,40 @@ class EncryptionKey(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
+class Macro(db.Model):
+    """A canned reply staff insert into a message: a name, a body with placeholders from a
+    fixed list (service/macros.py), and whether it is offered; managed by admins."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(80), unique=True)
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"))
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agent.id"))
+
+    created_by: so.Mapped[Agent] = so.relationship(foreign_keys=[created_by_id])
+    updated_by: so.Mapped[Agent] = so.relationship(foreign_keys=[updated_by_id])
+
+
+class CaseViewer(db.Model):
+    """A staff member who has a case's page open: when this visit began and the last sign of
+    it (the page's heartbeat). Kept in the database so every process of the desk sees it."""
+
+    __tablename__ = "case_viewer"
+
+    case_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("recovery_case.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
+    opened_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    # Old rows are deleted by this column (service/presence.py).
+    last_seen: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
+
+    agent: so.Mapped[Agent] = so.relationship()
+
+
 def _pending(row) -> list[SealedColumn]:
     """The encrypted columns of ``row`` holding plaintext not sealed yet."""
     return [column for model, column in SEALED_COLUMNS

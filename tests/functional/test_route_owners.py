@@ -106,6 +106,13 @@ ROUTES: dict[tuple[str, str], Owner] = {
     ("agent.staff", "GET"): Owner("/agent/staff", ADMIN),
     ("agent.staff_member", "GET"): Owner("/agent/staff/{staff}", ADMIN),
     ("agent.revoke_staff_tokens", "POST"): Owner("/agent/staff/{staff}/revoke-tokens", ADMIN),
+    # Canned replies: admins keep them (999: no such macro, a 404 for admins), staff use them.
+    ("collab.macro_list", "GET"): Owner("/agent/macros", ADMIN),
+    ("collab.create_macro", "POST"): Owner("/agent/macros", ADMIN),
+    ("collab.macro_page", "GET"): Owner("/agent/macros/999", ADMIN),
+    ("collab.update_macro", "POST"): Owner("/agent/macros/999", ADMIN),
+    ("collab.reply", "GET"): Owner("/agent/cases/{case}/reply", STAFF, on_cases=True),
+    ("collab.presence", "GET"): Owner("/agent/cases/{case}/presence", STAFF, on_cases=True),
     # The API for staff.
     ("api.list_cases", "GET"): Owner("/api/v1/cases", STAFF),
     ("api.sla_report", "GET"): Owner("/api/v1/reports/sla", STAFF),

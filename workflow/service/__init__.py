@@ -29,13 +29,15 @@ rolls back and re-raises. The rooms:
 - ``audit``: the tamper-evident audit trail (records chained by their hashes, written with
   the transaction that did what they say; verifying and exporting it).
   listeners, the account services);
+- ``macros``: canned replies with a fixed list of placeholders, kept by admins;
+- ``presence``: who else has a case open and its last change (the console's notice);
 - ``keys``: the encryption keys checked against the data at start-up, and rotate-key's
   batches.
 
 The names below are the service's public interface.
 """
 
-from . import audit, console
+from . import audit, console, macros, presence
 from .agents import (
     authenticate,
     create_agent,
@@ -221,7 +223,8 @@ __all__ = [
     "approval_outlook", "assign_case", "authenticate", "case_for_token",
     "cases_needing_verification", "cases_with_due_actions", "challenge_confirmed",
     "challenge_required", "check_case_access", "check_new_password", "check_sla", "claim_case",
-    "agent_by_email", "audit", "console", "check_second_factor", "confirm_challenge",
+    "agent_by_email", "audit", "console", "macros", "presence", "check_second_factor",
+    "confirm_challenge",
     "consent_text", "create_agent", "current_risk", "deactivate_agent", "document_policy",
     "enable_second_factor", "encode_cursor", "end_sessions", "enrolment_secret", "erase_subject",
     "erased_email", "export_subject", "fire_event", "get_case", "hold_until", "intake_limits",
