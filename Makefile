@@ -8,7 +8,7 @@ UV     := $(if $(UV_BIN),$(UV_BIN),$(PYTHON) -m uv)
 STAMP  := $(VENV)/.synced
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres lock lint browser bench loadtest clean
+.PHONY: install run test test-sqlite test-postgres lock lint browser bench loadtest clean translations
 
 install: $(STAMP)
 
@@ -27,6 +27,19 @@ lock:
 run: install
 	$(BIN)/flask --app app bootstrap
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
+
+# The message catalogues: extract every marked text (babel.cfg) into translations/messages.pot,
+# merge it into each language's .po, and compile the .mo files the desk reads. The .mo files
+# are committed (a fresh clone runs and tests without this step); test_translations.py fails
+# when one no longer matches its .po. Then translate the new entries in the .po and run it again.
+BABEL_KEYWORDS := -k _l -k lazy_gettext
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --add-location=file --sort-by-file \
+		--ignore-dirs '.* ._ tests bench migrations instance' --project "Recovery Desk" \
+		-o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching \
+		--ignore-obsolete
+	$(BIN)/pybabel compile -d translations --statistics
 
 # Debian's Chromium for the browser tests (Playwright's own browser download is not used).
 browser:

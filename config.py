@@ -346,7 +346,7 @@ class Config:
 
     # Languages of the public pages and the emails to requesters: the default first, then each
     # one with a complete catalogue under translations/ (i18n/).
-    LANGUAGES = ("en",)
+    LANGUAGES = ("en", "es")
     BABEL_DEFAULT_LOCALE = "en"
     TRANSLATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations")
 

@@ -230,8 +230,8 @@ def _path_item(key: str, operation: dict, query: dict[str, dict]) -> tuple[str, 
     return path, method.lower(), described
 
 
-def openapi_document(max_page_size: int = 100) -> dict:
-    """The document served at /api/v1/openapi.json."""
+def openapi_document(max_page_size: int = 100, languages: tuple[str, ...] = ("en",)) -> dict:
+    """The document served at /api/v1/openapi.json (``languages``: the desk's LANGUAGES)."""
     query = _query_parameters(max_page_size)
     paths: dict[str, dict] = {}
     for key, operation in _operations().items():
@@ -245,6 +245,6 @@ def openapi_document(max_page_size: int = 100) -> dict:
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
             "responses": {"MethodNotAllowed": error_response(405, ("method_not_allowed",))},
-            "schemas": {**component_schemas(), "SlaReport": sla_report_schema()},
+            "schemas": {**component_schemas(tuple(languages)), "SlaReport": sla_report_schema()},
         },
     }

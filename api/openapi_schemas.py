@@ -41,8 +41,8 @@ def _nullable(ref: str) -> dict:
     return {"oneOf": [{"type": "null"}, {"$ref": f"#/components/schemas/{ref}"}]}
 
 
-def component_schemas() -> dict:
-    """The schemas under components/schemas."""
+def component_schemas(languages: tuple[str, ...] = ("en",)) -> dict:
+    """The schemas under components/schemas (``languages``: the desk's LANGUAGES)."""
     state = {"type": "string", "enum": [s.value for s in State]}
     resolution = {"type": ["string", "null"], "enum": [r.value for r in Resolution] + [None]}
     stamp = {"type": "string", "format": "date-time"}
@@ -108,6 +108,11 @@ def component_schemas() -> dict:
                     **OPTIONAL_DATE, "description": "Optional: the day of the last deposit "
                                                     "(compared within a day or two); not in "
                                                     "the future, not before 2009-01-03."},
+                "language": {
+                    "type": "string", "enum": list(languages),
+                    "description": "Optional: the language of the emails to the requester "
+                                   "and of their status page links; the desk's default "
+                                   "when left out."},
                 "last_asset_bought": {
                     **TEXT, "maxLength": 40,
                     "description": "Optional: the last asset bought, as a symbol or a name "

@@ -95,8 +95,9 @@ def create_recovery_request():
     _unknown_fields([*request.form, *request.files], [field.name for field in form])
     if not form.validate():
         raise _form_error(form)
-    result = service.submit_request(submission_from(form, request.remote_addr),
-                                    uploaded_files(form), idempotency_key=key)
+    result = service.submit_request(
+        submission_from(form, request.remote_addr, current_app.config["BABEL_DEFAULT_LOCALE"]),
+        uploaded_files(form), idempotency_key=key)
     body = {
         "case_id": result.case.id,
         "tracking_token": result.tracking_token,
@@ -275,7 +276,8 @@ def retry_verification(case_id: int):
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document(current_app.config["API_MAX_PAGE_SIZE"]))
+    return jsonify(openapi_document(current_app.config["API_MAX_PAGE_SIZE"],
+                                    tuple(current_app.config["LANGUAGES"])))
 
 
 @bp.get("/reports/sla")

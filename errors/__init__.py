@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy.exc
 from flask import current_app, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
@@ -49,20 +51,21 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, str | None]] = {
     service.LeadsOnly: (403, "leads_only", None),
 }
 
-# Texts for HTTP errors raised by Flask or its extensions (abort, 413, 405 ...).
+# Texts for HTTP errors raised by Flask or its extensions (abort, 413, 405 ...), in the
+# language of the request (lazy: looked up when the answer is written).
 HTTP_CODES = {
-    400: ("bad_request", "The request could not be understood."),
-    401: ("unauthorized", "Sign in or send a valid API token."),
-    403: ("forbidden", "Your role does not allow this."),
-    404: ("not_found", "There is nothing here."),
-    405: ("method_not_allowed", "This address does not accept that method."),
-    413: ("too_large", "The upload is too large. Each photo may be at most 15 MB."),
-    415: ("unsupported_media_type", "This kind of file is not supported."),
-    422: ("unprocessable", "The request was understood but refused."),
-    429: ("rate_limited", "Too many requests. Please wait a little and try again."),
-    500: ("internal_error", "Something went wrong on our side. Please try again later."),
-    503: ("service_unavailable", "The desk cannot reach its database right now. Nothing was "
-                                 "changed: please try again in a moment."),
+    400: ("bad_request", _l("The request could not be understood.")),
+    401: ("unauthorized", _l("Sign in or send a valid API token.")),
+    403: ("forbidden", _l("Your role does not allow this.")),
+    404: ("not_found", _l("There is nothing here.")),
+    405: ("method_not_allowed", _l("This address does not accept that method.")),
+    413: ("too_large", _l("The upload is too large. Each photo may be at most 15 MB.")),
+    415: ("unsupported_media_type", _l("This kind of file is not supported.")),
+    422: ("unprocessable", _l("The request was understood but refused.")),
+    429: ("rate_limited", _l("Too many requests. Please wait a little and try again.")),
+    500: ("internal_error", _l("Something went wrong on our side. Please try again later.")),
+    503: ("service_unavailable", _l("The desk cannot reach its database right now. Nothing "
+                                    "was changed: please try again in a moment.")),
 }
 
 # The database refusing or dropping connections (a restart, a failover, a full pool, SQLite
@@ -138,20 +141,22 @@ def retry_words(now: float | None = None) -> str | None:
     seconds = max(1, int(current.reset_at - now + 0.999))
     at = datetime.fromtimestamp(current.reset_at, UTC).strftime("%H:%M UTC")
     if seconds < 90:
-        return f"in {seconds} seconds"
-    return f"in {max(1, round(seconds / 60))} minutes, at {at}"
+        return _("in %(seconds)s seconds", seconds=seconds)
+    return _("in %(minutes)s minutes, at %(time)s", minutes=max(1, round(seconds / 60)), time=at)
 
 
 def _http_error(err: HTTPException):
     status = err.code or 500
     code, text = HTTP_CODES.get(status, ("error", err.description or "Error."))
+    text = str(text)
     if status == 413:
         limit = current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
-        text = f"The upload is too large. Each photo may be at most {limit} MB."
+        text = _("The upload is too large. Each photo may be at most %(limit)s MB.", limit=limit)
     if status == 429:
         when = retry_words()
-        text = (f"Too many requests ({err.description}). "
-                + (f"You may try again {when}." if when else "Please wait a little and try again."))
+        text = (_("Too many requests (%(limit)s).", limit=err.description) + " "
+                + (_("You may try again %(when)s.", when=when) if when
+                   else _("Please wait a little and try again.")))
     if _wants_json():
         response = error_body(status, code, text)
     else:
@@ -171,13 +176,13 @@ def _keep_headers(err: HTTPException, response) -> None:
     carried = Headers(err.get_headers())
     if err.response is not None:
         carried.extend(err.response.headers)
-    for name in {key for key, _ in carried if key.lower() not in _BODY_HEADERS}:
+    for name in {key for key, _value in carried if key.lower() not in _BODY_HEADERS}:
         response.headers.setlist(name, carried.getlist(name))
 
 
 def _csrf_error(err: CSRFError):
     db.session.rollback()
-    message = "Your form expired. Go back, reload the page and try again."
+    message = _("Your form expired. Go back, reload the page and try again.")
     if _wants_json():
         return error_body(400, "csrf_failed", message)
     return render_template("errors/error.html", status=400, message=message), 400
@@ -189,6 +194,7 @@ def _unexpected(err: Exception):
     # A failed transaction must not leak into the next request on this session.
     db.session.rollback()
     code, text = HTTP_CODES[500]
+    text = str(text)
     if _wants_json():
         return error_body(500, code, text)
     return render_template("errors/error.html", status=500, message=text), 500
@@ -200,6 +206,7 @@ def _database_unavailable(err: Exception):
     with suppress(DATABASE_UNAVAILABLE):  # the connection is gone; the pool replaces it
         db.session.rollback()
     code, text = HTTP_CODES[503]
+    text = str(text)
     if _wants_json():
         response = error_body(503, code, text)
     else:
@@ -213,7 +220,9 @@ def _domain_error(err: Exception):
     if _wants_json():
         return domain_error_response(err)
     response = domain_error_response(err)
-    message = response.get_json()["error"]["message"]
+    # Refusals that reach public pages are marked for the catalogues in i18n/texts.py; any
+    # other message stays as the service wrote it.
+    message = _(response.get_json()["error"]["message"])
     return render_template("errors/error.html", status=response.status_code,
                            message=message), response.status_code
 

@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Flask, current_app
+from flask_babel import force_locale, format_date, format_time
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from extensions import db
 from workflow import rules, service
@@ -70,6 +73,22 @@ def _when(moment: datetime | None, zone: str) -> str:
     return text
 
 
+def _when_for_people(moment: datetime) -> str:
+    """A date and time in an email to a requester: in the email's language, in UTC."""
+    return f"{format_date(moment, 'long')}, {format_time(moment, 'short')} UTC"
+
+
+def _issue(case: RecoveryCase) -> str:
+    """The case's issue type as the requester chose it, in the email's language."""
+    label = ISSUE_TYPES.get(case.issue_type, case.issue_type)
+    return _(label)  # the labels are marked for the catalogues in i18n/texts.py
+
+
+def _step(kind: str) -> str:
+    """A recovery step's label in the email's language (marked in i18n/texts.py)."""
+    return _(RECOVERY_STEP_LABELS[RecoveryStep(kind)])
+
+
 def _duration(seconds: float) -> str:
     minutes = round(seconds / 60)
     if minutes % 60:
@@ -122,38 +141,38 @@ def not_me_link(case: RecoveryCase) -> str:
 
 def _not_me_lines(case: RecoveryCase) -> list[str]:
     """The paragraph that lets the owner of record stop the request."""
-    return ["If you did not ask to recover your account, stop it here (no sign-in needed):",
+    return [_("If you did not ask to recover your account, stop it here (no sign-in needed):"),
             "",
             f"  {not_me_link(case)}",
             "",
-            "Nothing more will be done to your account, and our security team will look into",
-            "it: someone may be trying to take it over."]
+            _("Nothing more will be done to your account, and our security team will look "
+              "into it: someone may be trying to take it over.")]
 
 
 def _filed_with(case: RecoveryCase, recipient_address: str) -> str:
     if case.email != recipient_address:
-        return (f"The request was filed with the email address {case.email}, not this one "
-                "(the address of record of the account).")
-    return f"Filed with the email address {case.email}."
+        return _("The request was filed with the email address %(address)s, not this one "
+                 "(the address of record of the account).", address=case.email)
+    return _("Filed with the email address %(address)s.", address=case.email)
 
 
 def _reset_body(case: RecoveryCase, headline: str, *, link: str, expires_at: datetime,
                 second_factor_removed: bool, **_facts) -> str:
     lines = [headline, ""]
     if second_factor_removed:
-        lines += ["The second factor (two-factor device) of your account was removed: at your",
-                  "next sign-in you will set up a new one.", ""]
+        lines += [_("The second factor (two-factor device) of your account was removed: at "
+                    "your next sign-in you will set up a new one."), ""]
     lines += [
-        "Choose a new password here (the link works once):",
+        _("Choose a new password here (the link works once):"),
         "",
         f"  {link}",
         "",
-        f"It expires on {_when(expires_at, 'UTC')}.",
+        _("It expires on %(when)s.", when=_when_for_people(expires_at)),
         "",
         *_not_me_lines(case),
         "",
         "-- ",
-        f"Recovery Desk, about recovery request #{case.id}.",
+        _("Recovery Desk, about recovery request #%(number)s.", number=case.id),
     ]
     return "\n".join(lines) + "\n"
 
@@ -177,53 +196,52 @@ def status_link(token: str) -> str:
 
 
 def _received_body(case: RecoveryCase, headline: str, *, tracking_token: str, **_facts) -> str:
-    issue = ISSUE_TYPES.get(case.issue_type, case.issue_type)
     lines = [
         headline,
         "",
-        f"Request:   #{case.id}, {issue}",
-        f"Filed:     {_when(case.created_at, 'UTC')}",
+        _("Request:   #%(number)s, %(issue)s", number=case.id, issue=_issue(case)),
+        _("Filed:     %(when)s", when=_when_for_people(case.created_at)),
         _filed_with(case, requester(case)[0].email),
         "",
-        "Follow your request, answer our questions and send new photos here:",
+        _("Follow your request, answer our questions and send new photos here:"),
         status_link(tracking_token),
         "",
-        "Keep this link private: anyone who has it can see the request and act on it.",
-        "We will never ask you for your password or your two-factor codes.",
+        _("Keep this link private: anyone who has it can see the request and act on it."),
+        _("We will never ask you for your password or your two-factor codes."),
         "",
         *(_not_me_lines(case) if case.account is not None else [
-            "If you did not file this request, open the link and withdraw it."]),
+            _("If you did not file this request, open the link and withdraw it.")]),
         "",
         "-- ",
-        "Recovery Desk: sent automatically when a recovery request is filed.",
+        _("Recovery Desk: sent automatically when a recovery request is filed."),
     ]
     return "\n".join(lines) + "\n"
 
 
 def _approved_body(case: RecoveryCase, headline: str, *, actions, **_facts) -> str:
-    issue = ISSUE_TYPES.get(case.issue_type, case.issue_type)
     lines = [
         headline,
         "",
-        f"Request:   #{case.id}, {issue}",
-        f"Filed:     {_when(case.created_at, 'UTC')}",
+        _("Request:   #%(number)s, %(issue)s", number=case.id, issue=_issue(case)),
+        _("Filed:     %(when)s", when=_when_for_people(case.created_at)),
         _filed_with(case, case.account.email),
         "",
     ]
     if actions:
-        lines.append("What happens to your account:")
-        lines += [f"  - {RECOVERY_STEP_LABELS[RecoveryStep(a.kind)]}" for a in actions]
+        lines.append(_("What happens to your account:"))
+        lines += [f"  - {_step(a.kind)}" for a in actions]
         due = min(a.due_at for a in actions)
         if due - case.resolved_at > timedelta(minutes=1):
-            lines += ["", f"This happens on {_when(due, 'UTC')}, not before: the wait gives you",
-                      "time to stop it if you did not ask for it."]
+            lines += ["", _("This happens on %(when)s, not before: the wait gives you time to "
+                            "stop it if you did not ask for it.", when=_when_for_people(due))]
         else:
-            lines += ["", "This happens now; any link to choose a new password comes in a",
-                      "separate email."]
+            lines += ["", _("This happens now; any link to choose a new password comes in a "
+                            "separate email.")]
     else:
-        lines.append("Our team will write to you on the request's page about the next steps.")
+        lines.append(_("Our team will write to you on the request's page about the next "
+                       "steps."))
     lines += ["", *_not_me_lines(case), "", "-- ",
-              "Recovery Desk: sent automatically when a recovery request is approved."]
+              _("Recovery Desk: sent automatically when a recovery request is approved.")]
     return "\n".join(lines) + "\n"
 
 
@@ -251,6 +269,9 @@ class Notification:
     # Who receives it: anything with an ``email`` (staff, the account of record, an Address).
     recipients: Callable[[RecoveryCase], list[Agent] | list[Account] | list[Address]] = \
         people_to_act
+    # Written in the language the case was filed in (emails to requesters and owners of
+    # record); staff emails stay in the desk's default language, as the console does.
+    in_case_language: bool = False
 
 
 # Notification kind -> what it says and to whom. Adding one is one entry.
@@ -266,19 +287,24 @@ NOTIFICATIONS: dict[str, Notification] = {
     # The tracking link of a new request (facts: tracking_token), to the account's address
     # of record, or to the address given when it matches no account.
     "request_received": Notification(
-        subject="Your account recovery request #{case_id}",
-        headline="We received your account recovery request #{case_id}.",
-        words=_case_words, body=_received_body, recipients=requester),
+        subject=_l("Your account recovery request #{case_id}"),
+        headline=_l("We received your account recovery request #{case_id}."),
+        words=_case_words, body=_received_body, recipients=requester, in_case_language=True),
+    # To the owner of record, in the language of the request too: the desk knows no other
+    # language for an account, the requester is the owner in the usual case, and the
+    # language of a request that was not theirs does not hide the link that stops it.
     "reset_link": Notification(
-        subject="Your account recovery: choose a new password",
-        headline="Your recovery request #{case_id} was approved.",
-        words=_case_words, body=_reset_body, recipients=owner_of_record),
+        subject=_l("Your account recovery: choose a new password"),
+        headline=_l("Your recovery request #{case_id} was approved."),
+        words=_case_words, body=_reset_body, recipients=owner_of_record,
+        in_case_language=True),
     # An approval, to the address of record, with what happens when and the link that
     # stops it (facts: the planned actions).
     "recovery_approved": Notification(
-        subject="Your account recovery request #{case_id} was approved",
-        headline="Your account recovery request #{case_id} was approved.",
-        words=_case_words, body=_approved_body, recipients=owner_of_record),
+        subject=_l("Your account recovery request #{case_id} was approved"),
+        headline=_l("Your account recovery request #{case_id} was approved."),
+        words=_case_words, body=_approved_body, recipients=owner_of_record,
+        in_case_language=True),
     # The owner of record says a request is not theirs: whoever acts on it now (facts: the
     # cancelled actions, the report).
     "owner_stopped": Notification(
@@ -288,6 +314,13 @@ NOTIFICATIONS: dict[str, Notification] = {
 }
 
 
+def email_language(case: RecoveryCase) -> str:
+    """The language of the emails about ``case``: the one it was filed in, while offered."""
+    config = current_app.config
+    return case.language if case.language in config["LANGUAGES"] else config[
+        "BABEL_DEFAULT_LOCALE"]
+
+
 def write_emails(kind: str, case: RecoveryCase, **facts) -> list[OutboxEmail]:
     """Add the emails of a notification about ``case`` to the session's outbox (no commit)."""
     spec = NOTIFICATIONS[kind]
@@ -295,11 +328,14 @@ def write_emails(kind: str, case: RecoveryCase, **facts) -> list[OutboxEmail]:
     if not people:
         log.warning("%s for case %s: nobody to email", kind, case.id)
         return []
-    words = spec.words(case, **facts)
-    headline = spec.headline.format(**words)
-    body = spec.body(case, headline, **facts)
+    with force_locale(email_language(case) if spec.in_case_language
+                      else current_app.config["BABEL_DEFAULT_LOCALE"]):
+        words = spec.words(case, **facts)
+        headline = str(spec.headline).format(**words)
+        body = spec.body(case, headline, **facts)
+        subject = str(spec.subject).format(**words)[:200]
     emails = [OutboxEmail(kind=kind, to_address=person.email, case_id=case.id,
-                          subject=spec.subject.format(**words)[:200], body=body)
+                          subject=subject, body=body)
               for person in people]
     db.session.add_all(emails)
     return emails

@@ -5,6 +5,8 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import FileStorage
@@ -40,7 +42,7 @@ from .states import CONSENT_TEXTS, CONSENT_VERSION, EVIDENCE_KINDS, ISSUE_TYPES
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # C0 controls other than tab, newline and carriage return (PostgreSQL refuses NUL in text).
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-PHOTO_HELP = "JPEG, PNG or WebP, up to 15 MB."
+PHOTO_HELP = _l("JPEG, PNG or WebP, up to 15 MB.")
 
 
 class IsoDateField(DateField):
@@ -50,7 +52,7 @@ class IsoDateField(DateField):
         try:
             super().process_formdata(valuelist)
         except ValueError as err:
-            raise ValueError("Please enter the date as YYYY-MM-DD.") from err
+            raise ValueError(_("Please enter the date as YYYY-MM-DD.")) from err
 
 
 def _lower(value):
@@ -72,11 +74,11 @@ class Form(FlaskForm):
             field.data = None
         valid = super().validate(extra_validators)
         for field in files_as_text:
-            field.errors = ["Send this as text, not as a file."]
+            field.errors = [_("Send this as text, not as a file.")]
             valid = False
         for field in self:
             if isinstance(field.data, str) and CONTROL_CHARACTERS.search(field.data):
-                field.errors = [*field.errors, "This contains characters that are not allowed."]
+                field.errors = [*field.errors, _("This contains characters that are not allowed.")]
                 valid = False
         return valid
 
@@ -85,9 +87,9 @@ def _plausible_birth_date(form, field) -> None:
     if field.data is None:
         return
     if field.data > date.today():
-        raise ValidationError("The date of birth cannot be in the future.")
+        raise ValidationError(_("The date of birth cannot be in the future."))
     if field.data.year < 1900:
-        raise ValidationError("Please check the year of your date of birth.")
+        raise ValidationError(_("Please check the year of your date of birth."))
 
 
 # An amount as people type it: digits, an optional decimal point (or comma) and decimals.
@@ -108,11 +110,11 @@ class AmountField(StringField):
         if not text:
             return
         if not AMOUNT_PATTERN.match(text):
-            raise ValueError("Please enter an amount such as 250 or 0.015.")
+            raise ValueError(_("Please enter an amount such as 250 or 0.015."))
         try:
             self.amount = Decimal(text.replace(",", "."))
         except InvalidOperation as err:  # the pattern leaves nothing Decimal refuses
-            raise ValueError("Please enter an amount such as 250 or 0.015.") from err
+            raise ValueError(_("Please enter an amount such as 250 or 0.015.")) from err
 
 
 def _plausible_activity_date(form, field) -> None:
@@ -120,44 +122,55 @@ def _plausible_activity_date(form, field) -> None:
         return
     # A day ahead: the person's calendar may already be on tomorrow.
     if field.data > date.today() + timedelta(days=1):
-        raise ValidationError("The date of the deposit cannot be in the future.")
+        raise ValidationError(_("The date of the deposit cannot be in the future."))
     if field.data < EARLIEST_ACTIVITY:
-        raise ValidationError("Please check the year of the deposit.")
+        raise ValidationError(_("Please check the year of the deposit."))
+
+
+def _supported_language(form, field) -> None:
+    languages = current_app.config["LANGUAGES"]
+    if field.data not in languages:
+        raise ValidationError(_("Choose one of these languages: %(languages)s.",
+                                languages=", ".join(languages)))
 
 
 class RecoveryForm(Form):
     """The recovery request (page and API)."""
 
-    email = EmailField("Email address of the account", filters=[_lower], validators=[
-        DataRequired("Please enter the email address of your account."),
-        Length(max=254), Regexp(EMAIL_PATTERN, message="Please enter a valid email address.")])
-    full_name = StringField("Full name as on your ID", validators=[
-        DataRequired("Please enter your full name."), Length(max=200)])
-    date_of_birth = IsoDateField("Date of birth", format="%Y-%m-%d", validators=[
-        InputRequired("Please enter your date of birth as YYYY-MM-DD."), _plausible_birth_date])
-    issue_type = SelectField("What happened?", choices=[
-        SelectChoice(value=key, label=label) for key, label in ISSUE_TYPES.items()], validators=[
-        DataRequired("Please choose what happened.")])
-    description = TextAreaField("Anything else we should know?", validators=[
+    email = EmailField(_l("Email address of the account"), filters=[_lower], validators=[
+        DataRequired(_l("Please enter the email address of your account.")),
+        Length(max=254), Regexp(EMAIL_PATTERN, message=_l("Please enter a valid email address."))])
+    full_name = StringField(_l("Full name as on your ID"), validators=[
+        DataRequired(_l("Please enter your full name.")), Length(max=200)])
+    date_of_birth = IsoDateField(_l("Date of birth"), format="%Y-%m-%d", validators=[
+        InputRequired(_l("Please enter your date of birth as YYYY-MM-DD.")), _plausible_birth_date])
+    # The labels are translated when shown (their msgids are marked in i18n/texts.py).
+    issue_type = SelectField(_l("What happened?"), choices=[
+        SelectChoice(value=key, label=_l(label)) for key, label in ISSUE_TYPES.items()],
+        validators=[DataRequired(_l("Please choose what happened."))])
+    description = TextAreaField(_l("Anything else we should know?"), validators=[
         Optional(), Length(max=4000)])
-    id_document = FileField("Photo of your ID (front)", description=PHOTO_HELP,
-                            validators=[FileRequired("Please attach a photo of your ID.")])
-    id_document_back = FileField("Photo of your ID (back, if it has one)", description=PHOTO_HELP)
-    selfie = FileField("A selfie", description=PHOTO_HELP,
-                       validators=[FileRequired("Please attach a selfie.")])
+    id_document = FileField(_l("Photo of your ID (front)"), description=PHOTO_HELP,
+                            validators=[FileRequired(_l("Please attach a photo of your ID."))])
+    id_document_back = FileField(_l("Photo of your ID (back, if it has one)"),
+                                 description=PHOTO_HELP)
+    selfie = FileField(_l("A selfie"), description=PHOTO_HELP,
+                       validators=[FileRequired(_l("Please attach a selfie."))])
     consent = BooleanField(
         CONSENT_TEXTS[CONSENT_VERSION],
-        validators=[DataRequired("We cannot check your identity without your consent.")])
+        validators=[DataRequired(_l("We cannot check your identity without your consent."))])
     # The signed token of the challenge code shown on the form (see service.issue_challenge).
     challenge_token = HiddenField(validators=[Optional(), Length(max=1000)])
     # Optional questions about recent activity only the account's owner knows.
     last_deposit_amount = AmountField(
-        "Your last deposit: amount", description="Roughly is fine, e.g. 250 or 0.015.",
+        _l("Your last deposit: amount"), description=_l("Roughly is fine, e.g. 250 or 0.015."),
         validators=[Optional(), Length(max=40)])
-    last_deposit_date = IsoDateField("Your last deposit: date", format="%Y-%m-%d", validators=[
+    last_deposit_date = IsoDateField(_l("Your last deposit: date"), format="%Y-%m-%d", validators=[
         Optional(), _plausible_activity_date])
+    # The API's optional language of the requester's emails (the page uses its own language).
+    language = StringField(validators=[Optional(), _supported_language])
     last_asset_bought = StringField(
-        "The last asset you bought", description="For example BTC, ETH or Bitcoin.",
+        _l("The last asset you bought"), description=_l("For example BTC, ETH or Bitcoin."),
         validators=[Optional(), Length(max=40)])
 
     def activity_answers(self) -> ActivityAnswers | None:
@@ -262,18 +275,18 @@ class MessageForm(Form):
 class ReplyForm(Form):
     """The user's reply on the status page."""
 
-    body = TextAreaField("Your message", validators=[DataRequired("Your message is empty."),
-                                                     Length(max=4000)])
+    body = TextAreaField(_l("Your message"), validators=[
+        DataRequired(_l("Your message is empty.")), Length(max=4000)])
 
 
 class ResubmitForm(Form):
     """New photos from the user."""
 
-    id_document = FileField("New photo of your ID (front)", description=PHOTO_HELP,
-                            validators=[FileRequired("Please attach a photo of your ID.")])
-    id_document_back = FileField("Back of your ID (if it has one)", description=PHOTO_HELP)
-    selfie = FileField("New selfie", description=PHOTO_HELP,
-                       validators=[FileRequired("Please attach a selfie.")])
+    id_document = FileField(_l("New photo of your ID (front)"), description=PHOTO_HELP,
+                            validators=[FileRequired(_l("Please attach a photo of your ID."))])
+    id_document_back = FileField(_l("Back of your ID (if it has one)"), description=PHOTO_HELP)
+    selfie = FileField(_l("New selfie"), description=PHOTO_HELP,
+                       validators=[FileRequired(_l("Please attach a selfie."))])
 
 
 class WithdrawForm(Form):
@@ -298,28 +311,29 @@ def uploaded_files(form) -> dict[str, bytes | None]:
     return files
 
 
-def submission_from(form: RecoveryForm, client_ip: str | None) -> service.Submission:
-    """The service's view of a validated RecoveryForm."""
+def submission_from(form: RecoveryForm, client_ip: str | None,
+                    language: str) -> service.Submission:
+    """The service's view of a validated RecoveryForm; ``language`` unless the form names one."""
     return service.Submission(
         email=form.email.data, full_name=form.full_name.data,
         date_of_birth=form.date_of_birth.data, issue_type=form.issue_type.data,
         description=form.description.data or "", consent=bool(form.consent.data),
         client_ip=client_ip, challenge_token=form.challenge_token.data or None,
-        activity=form.activity_answers(),
+        activity=form.activity_answers(), language=form.language.data or language,
     )
 
 
 class ResetPasswordForm(Form):
     """A new password, typed twice, on the page a reset link opens."""
 
-    password = PasswordField("New password", validators=[
-        DataRequired("Choose a new password."),
+    password = PasswordField(_l("New password"), validators=[
+        DataRequired(_l("Choose a new password.")),
         Length(min=service.PASSWORD_MIN_LENGTH, max=1024,
-               message=f"Choose a password of at least {service.PASSWORD_MIN_LENGTH} "
-                       "characters.")])
-    confirm = PasswordField("The same password again", validators=[
-        DataRequired("Type the password a second time."),
-        EqualTo("password", "The two passwords are not the same.")])
+               message=_l("Choose a password of at least %(count)s characters.",
+                          count=service.PASSWORD_MIN_LENGTH))])
+    confirm = PasswordField(_l("The same password again"), validators=[
+        DataRequired(_l("Type the password a second time.")),
+        EqualTo("password", _l("The two passwords are not the same."))])
 
 
 class SaveViewForm(Form):

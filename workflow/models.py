@@ -368,6 +368,8 @@ class RecoveryCase(db.Model):
     consent_version: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     consent_sha256: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     client_ip: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    # The language the request was filed in (one of LANGUAGES): its emails are written in it.
+    language: so.Mapped[str] = so.mapped_column(sa.String(8), server_default="en")
 
     state: so.Mapped[str] = so.mapped_column(sa.String(20), default=State.SUBMITTED, index=True)
     resolution: so.Mapped[str | None] = so.mapped_column(sa.String(20))

@@ -12,9 +12,12 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from itsdangerous.encoding import base64_decode, bytes_to_int
 
 from extensions import limiter
+from i18n import texts
 from rate_limits import (
     submission_email_limit,
     submission_limit,
@@ -90,7 +93,7 @@ def _render_form(form, status: int = 200, *, fresh_challenge: bool = False):
                                   // 60))
     return render_template(
         "public/recover.html", form=form, challenge=challenge, challenge_types=types,
-        challenge_labels=[ISSUE_TYPES[t] for t in types if t in ISSUE_TYPES],
+        challenge_labels=[texts.issue_label(t) for t in types if t in ISSUE_TYPES],
         minutes_left=minutes_left,
         retention_days=round(service.retention_settings()["default"] / timedelta(days=1)),
     ), status
@@ -107,16 +110,17 @@ def recover():
     if not form.validate():
         return _render_form(form, 400)
     try:
-        result = service.submit_request(submission_from(form, request.remote_addr),
-                                        uploaded_files(form))
+        result = service.submit_request(
+            submission_from(form, request.remote_addr, str(get_locale())), uploaded_files(form))
     except service.EvidenceRejected as err:
-        getattr(form, err.field).errors.append(err.error.message)
+        getattr(form, err.field).errors.append(texts.evidence_refusal(err))
         return _render_form(form, err.error.status)
     except service.MissingEvidence as err:
-        getattr(form, err.field).errors.append(str(err))
+        getattr(form, err.field).errors.append(texts.missing_evidence(err))
         return _render_form(form, 400)
     except service.ChallengeRefused as err:
-        form.selfie.errors.append(str(err))
+        form.selfie.errors.append(texts.challenge_refusal(
+            err, current_app.config["CHALLENGE_TTL_SECONDS"] // 60))
         return _render_form(form, err.status, fresh_challenge=True)
     session[FILED] = {"case_id": result.case.id, "token": result.tracking_token}
     return redirect(url_for("public.submitted"), 303)
@@ -142,7 +146,7 @@ def _render_status(token: str, case, status: int = 200, **forms):
         status_text=status_text(case.state, case.resolution,
                                 has_account=case.account_id is not None),
         messages=[m for m in case.messages if not m.internal],
-        actions=service.user_actions(case), issue_label=ISSUE_TYPES[case.issue_type],
+        actions=service.user_actions(case), issue_label=texts.issue_label(case.issue_type),
         hold_until=service.hold_until(case) if case.is_resolved else None,
         step_labels=RECOVERY_STEP_LABELS, **forms,
     ), status
@@ -165,9 +169,9 @@ def reply(token: str):
     try:
         service.user_reply(token, form.body.data)
     except service.ActionRefused as err:
-        flash(str(err), "error")
+        flash(texts.translated(str(err)), "error")
     else:
-        flash("Thank you, your message was sent.", "success")
+        flash(_("Thank you, your message was sent."), "success")
     return redirect(url_for("public.status", token=token))
 
 
@@ -183,15 +187,15 @@ def resubmit(token: str):
     try:
         service.user_resubmit(token, uploaded_files(form))
     except service.EvidenceRejected as err:
-        getattr(form, err.field).errors.append(err.error.message)
+        getattr(form, err.field).errors.append(texts.evidence_refusal(err))
         return _render_status(token, case, err.error.status, resubmit_form=form)
     except service.MissingEvidence as err:
-        getattr(form, err.field).errors.append(str(err))
+        getattr(form, err.field).errors.append(texts.missing_evidence(err))
         return _render_status(token, case, 400, resubmit_form=form)
     except (service.ActionRefused, service.TransitionNotAllowed) as err:
-        flash(str(err), "error")
+        flash(texts.translated(str(err)), "error")
     else:
-        flash("Thank you, we received your new photos and will check them.", "success")
+        flash(_("Thank you, we received your new photos and will check them."), "success")
     return redirect(url_for("public.status", token=token))
 
 
@@ -204,9 +208,9 @@ def withdraw(token: str):
         try:
             service.user_withdraw(token)
         except service.TransitionNotAllowed:
-            flash("This request is already closed.", "error")
+            flash(_("This request is already closed."), "error")
         else:
-            flash("Your request was withdrawn.", "success")
+            flash(_("Your request was withdrawn."), "success")
     return redirect(url_for("public.status", token=token))
 
 
@@ -218,7 +222,8 @@ def reset_link_rate() -> str:
 def _invalid_link():
     # One answer for unknown, expired and used links: the page tells nothing more.
     return render_template("public/link_invalid.html", element_id="reset-invalid",
-                           message=str(service.ResetLinkInvalid()), offer_new_request=True), 404
+                           message=texts.translated(str(service.ResetLinkInvalid())),
+                           offer_new_request=True), 404
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
@@ -235,8 +240,9 @@ def reset(token: str):
             service.redeem_reset_link(token, form.password.data)
         except service.ResetLinkInvalid:
             return _invalid_link()
-        except service.PasswordRefused as err:
-            form.password.errors.append(str(err))
+        except service.PasswordRefused:
+            form.password.errors.append(_("Choose a password of at least %(count)s characters.",
+                                          count=service.PASSWORD_MIN_LENGTH))
         else:
             return redirect(url_for("public.reset_done"))
     status = 400 if form.is_submitted() else 200
@@ -257,7 +263,7 @@ def owner_link_rate() -> str:
 
 def _invalid_owner_link():
     return render_template("public/link_invalid.html", element_id="not-me-invalid",
-                           message=str(service.OwnerLinkInvalid())), 404
+                           message=texts.translated(str(service.OwnerLinkInvalid()))), 404
 
 
 @bp.route("/not-me/<token>", methods=["GET", "POST"])

@@ -8,11 +8,12 @@ emails to the address of record stops it. The link is read from the emails the d
 
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from babel.dates import format_date, format_time
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 import jobs.recovery
@@ -140,7 +141,9 @@ class TestApprovalEmail:
         assert email.to_address == "anna@example.test"
         assert email.subject == f"Your account recovery request #{case.id} was approved"
         due = case.resolved_at + HOLD
-        assert f"This happens on {due:%Y-%m-%d %H:%M} UTC, not before" in email.body
+        when = (f"{format_date(due, 'long', locale='en')}, "
+                f"{format_time(due, 'short', tzinfo=UTC, locale='en')} UTC")
+        assert f"This happens on {when}, not before" in email.body
         assert "  - Second factor removed\n" in email.body
         assert f"{BASE_URL}/not-me/" in email.body
         # The filing email has one too (signed when it was written), for the same request.

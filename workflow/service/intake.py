@@ -82,6 +82,8 @@ class Submission:
     challenge_token: str | None = None
     # Optional answers about recent account activity only the owner knows.
     activity: ActivityAnswers | None = None
+    # The language of the form (or the API's ``language``): the requester's emails use it.
+    language: str = "en"
 
     def fingerprint(self, images: dict[str, NormalizedImage]) -> str:
         """A digest of the request's content, to recognise a retry of the same request."""
@@ -156,7 +158,7 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
                 description=sub.description.strip(), consent_at=utcnow(),
                 consent_version=CONSENT_VERSION,
                 consent_sha256=consent_digest(CONSENT_TEXTS[CONSENT_VERSION]),
-                client_ip=sub.client_ip,
+                client_ip=sub.client_ip, language=sub.language,
                 state=State.SUBMITTED.value, tracking_token_hash=token_hash(token),
                 evidence_attempt=1,
                 challenge_code=challenge.code if challenge else None,
