@@ -8,7 +8,8 @@ UV     := $(if $(UV_BIN),$(UV_BIN),$(PYTHON) -m uv)
 STAMP  := $(VENV)/.synced
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres lock lint browser bench loadtest clean translations
+.PHONY: install run test test-sqlite test-postgres lock lint browser screenshots bench loadtest clean \
+	translations
 
 install: $(STAMP)
 
@@ -41,11 +42,31 @@ translations: install
 		--ignore-obsolete
 	$(BIN)/pybabel compile -d translations --statistics
 
-# Debian's Chromium for the browser tests (Playwright's own browser download is not used).
-browser:
+# Debian's Chromium for the browser tests (Playwright's own browser download is not used), and
+# axe-core for the accessibility tests: the exact version and sha512 of
+# tests/browser-deps/package-lock.json, installed by `npm ci` (which refuses a tarball whose
+# hash differs) into the git-ignored $(BROWSER_DEPS). Without npm those tests are skipped.
+BROWSER_DEPS := .browser
+AXE := $(BROWSER_DEPS)/node_modules/axe-core/axe.min.js
+browser: $(AXE)
 	@command -v chromium >/dev/null 2>&1 || { \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "chromium could not be installed: browser tests will be skipped"; }
+
+$(AXE): tests/browser-deps/package.json tests/browser-deps/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p $(BROWSER_DEPS) && cp tests/browser-deps/package.json \
+			tests/browser-deps/package-lock.json $(BROWSER_DEPS)/ && \
+		npm ci --prefix $(BROWSER_DEPS) --ignore-scripts --no-audit --no-fund --loglevel=error \
+		&& touch $(AXE) \
+		|| echo "axe-core could not be installed: accessibility tests will be skipped"; \
+	else echo "npm is not installed: accessibility tests will be skipped (apt-get install npm)"; fi
+
+# The browser tests on SQLite, each saving its screenshots (browser.snap) into docs/screenshots:
+# the pictures the README shows.
+screenshots: install browser
+	SCREENSHOT_DIR=docs/screenshots DATABASE_URL= $(BIN)/python -m pytest -q -p no:randomly \
+		-m browser tests/functional
 
 test: install browser test-sqlite test-postgres
 
@@ -105,4 +126,4 @@ lint: install
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(BROWSER_DEPS)

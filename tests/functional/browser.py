@@ -5,10 +5,17 @@ test; ``page`` is a phone-sized page in it and ``desktop_page`` a desktop one;
 ``new_page(width, height)`` opens further pages, each in a context of its own (another person:
 its own cookies). Pages wait up to a minute: on a loaded 2-core machine a navigation can take
 many seconds. A test file that uses them sets ``pytestmark = BROWSER``.
+
+``axe_check(page)`` runs axe-core (``make browser`` installs it) on the page as it stands and
+fails on every serious or critical WCAG 2.1 A/AA violation; ``assert_fits(page)`` fails when
+the page scrolls sideways; ``snap(page, name)`` saves a screenshot into $SCREENSHOT_DIR when
+that is set (``make screenshots``), and does nothing otherwise.
 """
 
 import os
 import shutil
+from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +24,11 @@ from tests.serving import served_in_thread
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+# axe-core as `make browser` installs it (the version and hash of tests/browser-deps/).
+AXE_JS = Path(__file__).resolve().parents[2] / ".browser/node_modules/axe-core/axe.min.js"
+# The rules of WCAG 2.1 levels A and AA (2.0's are tagged apart from those 2.1 added).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_FAILING_IMPACTS = ("serious", "critical")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
 
@@ -78,3 +90,63 @@ def page(new_page):
 def desktop_page(new_page):
     """A desktop-sized page (1440 x 900)."""
     return new_page(DESKTOP)
+
+
+@cache
+def _axe_source() -> str:
+    if not AXE_JS.exists():
+        pytest.skip("axe-core is not installed (make browser; it needs npm)")
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's serious and critical WCAG 2.1 A/AA violations on the page as it stands."""
+    # Injected through the DevTools protocol (page.evaluate) rather than a <script> tag or a
+    # context with bypass_csp: the pages keep their strict CSP (script-src 'self'), so the
+    # page is checked exactly as a visitor's browser renders it, and a test still fails on
+    # anything the CSP would block. The CSP governs the page's own scripts, not the
+    # debugger's evaluation, and axe-core itself needs no eval.
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(_axe_source())
+    results = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
+        " resultTypes: ['violations']})", AXE_TAGS)
+    return [v for v in results["violations"] if v["impact"] in AXE_FAILING_IMPACTS]
+
+
+def format_violations(violations: list[dict]) -> str:
+    """One paragraph per rule: id, impact, help text, then each failing element's selector."""
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']}"
+                     f" <{violation['helpUrl']}>")
+        for node in violation["nodes"]:
+            target = " ".join(" > ".join(t) if isinstance(t, list) else t
+                              for t in node["target"])
+            lines.append(f"    {target}: {node.get('failureSummary', '').splitlines()[-1].strip()}")
+    return "\n".join(lines)
+
+
+def axe_check(page) -> None:
+    """Fail with a readable list of every serious or critical WCAG 2.1 A/AA violation."""
+    violations = axe_violations(page)
+    assert not violations, (f"{len(violations)} accessibility rule(s) broken on {page.url}:\n"
+                            + format_violations(violations))
+
+
+def assert_fits(page) -> None:
+    """The page does not scroll sideways at its viewport's width."""
+    widths = page.evaluate("() => [document.documentElement.scrollWidth,"
+                           " document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"{page.url} is {widths[0]} px wide in a {widths[1]} px window"
+
+
+def snap(page, name: str) -> Path | None:
+    """Save what the window shows as $SCREENSHOT_DIR/<name>.png; without the variable, nothing."""
+    directory = os.environ.get("SCREENSHOT_DIR")
+    if not directory:
+        return None
+    path = Path(directory) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=False)
+    return path

@@ -1,15 +1,13 @@
 """A real browser: a user files a request, the desk checks the document, an agent resolves it."""
 
-import os
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 import jobs.executors
 from tests.conftest import browser_sign_in, document_photo, selfie_photo
-from tests.functional.browser import BROWSER
+from tests.functional.browser import BROWSER, snap
 from verification.specimen import SpecimenPerson
 
 ANNA = SpecimenPerson(expiry_date=date(date.today().year + 4, 4, 15))
@@ -50,8 +48,7 @@ def test_request_is_checked_then_an_agent_resolves_it(app, page, live_server, ma
     page.click("button[data-event=approve]")
     page.wait_for_selector(".flash.success")
     assert "resolved: approved" in page.text_content("#state")
-    shot = Path(os.environ.get("BROWSER_SCREENSHOTS", tmp_path)) / "case-resolved.png"
-    page.screenshot(path=str(shot), full_page=True)
+    snap(page, "phone-case-resolved")
 
     page.goto(link)
     assert "resolved" in page.text_content("#state")
