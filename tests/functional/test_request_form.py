@@ -5,13 +5,14 @@ import io
 import re
 from datetime import timedelta
 from functools import cache
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from PIL import Image
 
 from extensions import db
-from tests.conftest import FACES, document_photo, image_bytes
+from tests.conftest import FACES, document_photo, image_bytes, selfie_photo
 from tests.functional.test_public_pages import cases, form_data
 from verification.checks import REASONS
 from workflow import service
@@ -239,3 +240,44 @@ def test_the_file_name_shown_back_is_tamed(client):
     check(client, TOKEN, image_bytes(), name="../../<script>x.jpg")
     row = db.session.scalar(sa.select(KeptUpload))
     assert row.filename == "_script_x.jpg"
+
+
+# --- a selfie that is the ID's own portrait ----------------------------------------------
+# Measured on the fixtures (tests/fixtures/faces, each portrait on a passport and an ID card):
+# the portrait photograph sent as the selfie measures 0.046-0.164 from the document's
+# portrait, the document photo itself 0.0; other photos of the same person stay above the
+# gate's 0.30 (SelfiePolicy.same_photo_distance), as in the 55 pairs behind that value.
+
+@pytest.mark.parametrize("selfie", ["portrait", "document"])
+def test_the_id_sent_as_the_selfie_is_refused_at_upload(app, client, selfie):
+    app.config["QUALITY_GATE"] = True
+    document = document_photo(kind="id_card", portrait="obama_2.jpg")
+    sent = selfie_photo("obama_2.jpg") if selfie == "portrait" else document
+    answer = post(client, id_document=(io.BytesIO(document), "id.jpg"),
+                  selfie=(io.BytesIO(sent), "me.jpg"))
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert REASONS["selfie_is_document"].user_text in html
+    assert cases() == 0
+    assert "Photo kept: id.jpg" in html  # the ID photo passed and is not asked for again
+
+
+def test_the_pre_send_check_refuses_the_portrait_as_selfie_and_takes_a_real_one(app, client):
+    app.config["QUALITY_GATE"] = True
+    check(client, TOKEN, document_photo(kind="id_card", portrait="obama_2.jpg"))
+    refused = check(client, TOKEN, selfie_photo("obama_2.jpg"), kind="selfie")
+    assert refused.status_code == 422 and refused.get_json()["reason"] == "selfie_is_document"
+    taken = check(client, TOKEN, selfie_photo("obama_1.jpg"), kind="selfie")
+    assert taken.status_code == 200 and taken.get_json()["ok"] is True
+
+
+PUBLIC_TEMPLATES = ["recover.html", "not_me.html", "reset.html", "submitted.html",
+                    "link_invalid.html", "reset_done.html"]
+
+
+@pytest.mark.parametrize("name", PUBLIC_TEMPLATES)
+def test_public_pages_write_dates_one_way(app, name):
+    """Dates on the public pages (this part's) are YYYY-MM-DD: no day-month-name formats."""
+    source = (Path(app.root_path) / "templates" / "public" / name).read_text()
+    for pattern in re.findall(r"strftime\('([^']*)'\)", source):
+        assert "%b" not in pattern and "%d %" not in pattern and "%m/%d" not in pattern, pattern
