@@ -280,4 +280,5 @@ def test_public_pages_write_dates_one_way(app, name):
     """Dates on the public pages (this part's) are YYYY-MM-DD: no day-month-name formats."""
     source = (Path(app.root_path) / "templates" / "public" / name).read_text()
     for pattern in re.findall(r"strftime\('([^']*)'\)", source):
-        assert "%b" not in pattern and "%d %" not in pattern and "%m/%d" not in pattern, pattern
+        assert "%b" not in pattern and "%B" not in pattern, pattern
+        assert "%d" not in pattern or "%Y-%m-%d" in pattern, pattern
