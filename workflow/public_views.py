@@ -101,9 +101,7 @@ def _holder(form) -> str:
     browser session's id."""
     if not re.fullmatch(UPLOAD_TOKEN_PATTERN, form.upload_token.data or ""):
         form.upload_token.data = secrets.token_urlsafe(32)
-    if not isinstance(session.get(UPLOAD_SESSION), str):
-        session[UPLOAD_SESSION] = secrets.token_urlsafe(32)
-    return service.holder_of(form.upload_token.data, session[UPLOAD_SESSION])
+    return service.holder_of(form.upload_token.data, _session_key())
 
 
 def _sent_photos(form) -> dict[str, tuple[str | None, bytes]]:
@@ -227,6 +225,7 @@ def check_photo():
 
 
 def _session_key() -> str:
+    """This browser session's random id (made on first use)."""
     if not isinstance(session.get(UPLOAD_SESSION), str):
         session[UPLOAD_SESSION] = secrets.token_urlsafe(32)
     return session[UPLOAD_SESSION]
