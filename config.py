@@ -63,6 +63,10 @@ class Config:
     RATELIMIT_SUBMISSION = "10 per hour"
     # And per email address the request is for, whichever addresses it comes from.
     RATELIMIT_SUBMISSION_PER_EMAIL = "5 per hour"
+    # Pre-send checks of a photo on the request form (POST /recover/check-photo): each runs
+    # the intake gate, as costly as a submission's, but a person may retake a photo a few
+    # times per request, so the budget is a few submissions' worth.
+    RATELIMIT_PHOTO_CHECK = "30 per hour"
     RATELIMIT_LOGIN = "20 per 15 minutes"
     # Look-ups of a case by its tracking token (the status page, its actions, the API), one
     # budget per client address: a person checks now and then, an integrator polls its own
@@ -98,6 +102,10 @@ class Config:
     # Refuse an unreadable ID photo at upload time (422 with what to fix), before any case
     # exists, so the person retakes it at once instead of waiting for an agent.
     QUALITY_GATE = True
+    # A photo of the request form that passed the gate is kept (encrypted) this long, so the
+    # form never asks for it again after a validation error: an hour covers filling in the
+    # form slowly, and the photo is not kept longer than that without a request behind it.
+    KEPT_UPLOAD_SECONDS = 3600
     # Overrides of verification.quality.QualityThresholds, by field name; the defaults and
     # the measurements behind them are documented there and in docs/benchmarks.md.
     QUALITY_THRESHOLDS: dict = {}

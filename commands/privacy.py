@@ -23,6 +23,9 @@ def purge_command() -> None:
                    f"{_ids(report.purged)}.")
     else:
         click.echo("No case is due for a purge.")
+    kept = service.purge_kept_uploads()
+    if kept:
+        click.echo(f"{kept} photo(s) kept for unfinished request forms purged.")
     if report.waiting:
         click.echo(f"{len(report.waiting)} case(s) past their retention period wait for "
                    f"recovery steps still to run: {_ids(report.waiting)}.")

@@ -98,8 +98,8 @@ def sweep(app: Flask, *, older_than: float | None = None) -> list[tuple[int, int
 
 def sla_tick(app: Flask) -> list:
     """One tick of the schedule: record SLA warnings and breaches, purge the evidence whose
-    retention period has passed, send the outbox, and log the audit trail's head as an
-    anchor."""
+    retention period has passed and the form's kept photos whose time is up, send the
+    outbox, and log the audit trail's head as an anchor."""
     with app.app_context():
         try:
             marks = service.check_sla()
@@ -107,6 +107,7 @@ def sla_tick(app: Flask) -> list:
             if purge.purged:
                 app.logger.info("retention: evidence of %s case(s) purged: %s",
                                 len(purge.purged), purge.purged)
+            service.purge_kept_uploads()
             return marks
         finally:
             # After the check's commits, and even when it failed: older emails still go out.

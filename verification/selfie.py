@@ -11,6 +11,7 @@ numbers); smaller is more alike.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -310,10 +311,13 @@ def gate_selfie(image: Image.Image, *, challenge: bool = False,
     Fast (one detection on a reduced copy, no encodings): a refusal here is something the
     person can fix by taking the selfie again. With ``challenge`` a second face is allowed
     when it is the held ID's portrait, as ``check_selfie`` decides: card-sized, or else the
-    document's portrait (``document`` gives its encoding, asked for only then). Comparing
-    the person with the document is left to ``check_selfie``.
+    document's portrait (``document`` gives its encoding). With ``document``, a selfie whose
+    face is the document's own portrait (the ID sent as the selfie) is refused here too;
+    whether the person matches the document is left to ``check_selfie``.
     """
     policy = policy or SelfiePolicy()
+    if document is not None:
+        document = functools.cache(document)  # asked for at most once however often used
     contrast = selfie_contrast(image)
     if contrast < policy.min_contrast:
         return _gate(Result.REJECTED, "selfie_blank", score=round(contrast, 2),
@@ -332,6 +336,15 @@ def gate_selfie(image: Image.Image, *, challenge: bool = False,
     if found[0].size < policy.min_face_px:
         return _gate(Result.REJECTED, "selfie_face_too_small", score=float(found[0].size),
                      threshold=float(policy.min_face_px))
+    portrait = document() if document is not None else None
+    if portrait is not None:
+        # The person's face (the largest) is the document's own portrait: the ID, or its
+        # photo, was sent as the selfie. The same threshold as check_selfie's: the same
+        # photograph measures far below any other photo of the same person.
+        distance = face_distance(encode_face(image, found[0]), portrait)
+        if distance < policy.same_photo_distance:
+            return _gate(Result.REJECTED, "selfie_is_document", score=round(distance, 4),
+                         threshold=policy.same_photo_distance)
     return _gate(Result.CLEAR, None, score=float(len(found)), threshold=float(limit),
                  box=list(found[0].box))
 

@@ -31,6 +31,7 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
+from wtforms.widgets import TextInput
 
 from verification.activity import ActivityAnswers
 
@@ -45,14 +46,39 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PHOTO_HELP = _l("JPEG, PNG or WebP, up to 15 MB.")
 
 
+# The one way a date is typed on the public pages: the hint, the error and the input agree.
+DATE_FORMAT_HINT = _l("Year, month, day: YYYY-MM-DD, for example 1990-04-21.")
+DATE_FORMAT_ERROR = _l("Please enter the date as YYYY-MM-DD, for example 1990-04-21.")
+
+
 class IsoDateField(DateField):
-    """A YYYY-MM-DD date whose parse error tells the person the expected format."""
+    """A YYYY-MM-DD date whose parse error tells the person the expected format.
+
+    Shown as a text input with the format as its hint (a browser's date picker shows the
+    date in the format of its locale, which then disagrees with the hint and the error).
+    """
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, format="%Y-%m-%d", **kwargs):
+        kwargs.setdefault("description", DATE_FORMAT_HINT)
+        render_kw = {"inputmode": "numeric", "placeholder": "YYYY-MM-DD", "maxlength": 10,
+                     **(kwargs.pop("render_kw", None) or {})}
+        super().__init__(label, validators, format, render_kw=render_kw, **kwargs)
+
+    def _value(self):
+        # Typed text comes back as typed when it did not parse.
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return self.data.isoformat() if self.data else ""
 
     def process_formdata(self, valuelist):
+        if valuelist:
+            valuelist = [value.strip() for value in valuelist]
         try:
             super().process_formdata(valuelist)
         except ValueError as err:
-            raise ValueError(_("Please enter the date as YYYY-MM-DD.")) from err
+            raise ValueError(DATE_FORMAT_ERROR) from err
 
 
 def _lower(value):
@@ -134,16 +160,35 @@ def _supported_language(form, field) -> None:
                                 languages=", ".join(languages)))
 
 
+class PhotoRequired(FileRequired):
+    """A photo must be sent, unless one passed the intake earlier and is kept for the form
+    (the view sets ``form.kept``, the kinds kept)."""
+
+    def __call__(self, form, field):
+        if field.name in getattr(form, "kept", ()):
+            field.errors[:] = []
+            return
+        super().__call__(form, field)
+
+
+# A form token: 32 random bytes, URL-safe base64 (secrets.token_urlsafe(32)).
+UPLOAD_TOKEN_PATTERN = r"^[A-Za-z0-9_\-]{43}$"
+
+
 class RecoveryForm(Form):
-    """The recovery request (page and API)."""
+    """The recovery request (page and API).
+
+    Fields of further sections are added by mixins (a class mixing in more fields); the
+    template lays out each section apart, so a new section is one mixin and one partial.
+    """
 
     email = EmailField(_l("Email address of the account"), filters=[_lower], validators=[
         DataRequired(_l("Please enter the email address of your account.")),
         Length(max=254), Regexp(EMAIL_PATTERN, message=_l("Please enter a valid email address."))])
     full_name = StringField(_l("Full name as on your ID"), validators=[
         DataRequired(_l("Please enter your full name.")), Length(max=200)])
-    date_of_birth = IsoDateField(_l("Date of birth"), format="%Y-%m-%d", validators=[
-        InputRequired(_l("Please enter your date of birth as YYYY-MM-DD.")), _plausible_birth_date])
+    date_of_birth = IsoDateField(_l("Date of birth"), validators=[
+        InputRequired(DATE_FORMAT_ERROR), _plausible_birth_date])
     # The labels are translated when shown (their msgids are marked in i18n/texts.py).
     issue_type = SelectField(_l("What happened?"), choices=[
         SelectChoice(value=key, label=_l(label)) for key, label in ISSUE_TYPES.items()],
@@ -151,21 +196,24 @@ class RecoveryForm(Form):
     description = TextAreaField(_l("Anything else we should know?"), validators=[
         Optional(), Length(max=4000)])
     id_document = FileField(_l("Photo of your ID (front)"), description=PHOTO_HELP,
-                            validators=[FileRequired(_l("Please attach a photo of your ID."))])
+                            validators=[PhotoRequired(_l("Please attach a photo of your ID."))])
     id_document_back = FileField(_l("Photo of your ID (back, if it has one)"),
                                  description=PHOTO_HELP)
     selfie = FileField(_l("A selfie"), description=PHOTO_HELP,
-                       validators=[FileRequired(_l("Please attach a selfie."))])
+                       validators=[PhotoRequired(_l("Please attach a selfie."))])
     consent = BooleanField(
         CONSENT_TEXTS[CONSENT_VERSION],
         validators=[DataRequired(_l("We cannot check your identity without your consent."))])
     # The signed token of the challenge code shown on the form (see service.issue_challenge).
     challenge_token = HiddenField(validators=[Optional(), Length(max=1000)])
+    # The form's random token: the photos that passed the intake are kept against it (and
+    # the browser session) when the form comes back, see service.kept_uploads.
+    upload_token = HiddenField(validators=[Optional(), Regexp(UPLOAD_TOKEN_PATTERN)])
     # Optional questions about recent activity only the account's owner knows.
     last_deposit_amount = AmountField(
         _l("Your last deposit: amount"), description=_l("Roughly is fine, e.g. 250 or 0.015."),
         validators=[Optional(), Length(max=40)])
-    last_deposit_date = IsoDateField(_l("Your last deposit: date"), format="%Y-%m-%d", validators=[
+    last_deposit_date = IsoDateField(_l("Your last deposit: date"), validators=[
         Optional(), _plausible_activity_date])
     # The API's optional language of the requester's emails (the page uses its own language).
     language = StringField(validators=[Optional(), _supported_language])
@@ -287,6 +335,16 @@ class ResubmitForm(Form):
     id_document_back = FileField(_l("Back of your ID (if it has one)"), description=PHOTO_HELP)
     selfie = FileField(_l("New selfie"), description=PHOTO_HELP,
                        validators=[FileRequired(_l("Please attach a selfie."))])
+
+
+class PhotoCheckForm(Form):
+    """One photo of the request form, sent for the pre-send check."""
+
+    kind = SelectField(choices=list(EVIDENCE_KINDS), validators=[DataRequired()])
+    photo = FileField(validators=[FileRequired()])
+    upload_token = HiddenField(validators=[DataRequired(), Regexp(UPLOAD_TOKEN_PATTERN)])
+    # The issue type chosen so far: a challenge selfie may show the held ID too.
+    issue_type = HiddenField(validators=[Optional(), Length(max=40)])
 
 
 class WithdrawForm(Form):

@@ -506,6 +506,30 @@ class Evidence(db.Model):
     __table_args__ = (sa.UniqueConstraint("case_id", "attempt", "kind"),)
 
 
+class KeptUpload(db.Model):
+    """A photo of the request form that passed the intake gate, kept for a short while.
+
+    The form comes back after a validation error (or the pre-send check of a photo) without
+    asking for the photo again: it is kept against the form's random token and the browser
+    session that sent it (``holder``, a digest of both), never against a person, and purged
+    once ``expires_at`` has passed (or the request is filed).
+    """
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    holder: so.Mapped[str] = so.mapped_column(sa.String(64))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(32))
+    filename: so.Mapped[str] = so.mapped_column(sa.String(200))
+    mime_type: so.Mapped[str] = so.mapped_column(sa.String(32))
+    # The normalised image, encrypted like the evidence (SealedColumn); read it as data.
+    sealed_data: so.Mapped[bytes] = so.mapped_column("data", sa.LargeBinary, deferred=True)
+    data_key_id: so.Mapped[str | None] = so.mapped_column(sa.String(32), index=True)
+    data = SealedColumn("data", binds_to=("holder", "kind"))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (sa.UniqueConstraint("holder", "kind"),)
+
+
 class CaseEvent(db.Model):
     """An append-only audit record of something that happened to a case."""
 

@@ -1,11 +1,14 @@
 """Pages for the person recovering their account: the request form and the status page."""
 
+import re
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from flask import (
     Blueprint,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -14,6 +17,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from itsdangerous.encoding import base64_decode, bytes_to_int
 
 from extensions import limiter
@@ -28,7 +32,9 @@ from verification import challenge as challenges
 
 from . import service
 from .forms import (
+    UPLOAD_TOKEN_PATTERN,
     OwnerStopForm,
+    PhotoCheckForm,
     RecoveryForm,
     ReplyForm,
     ResetPasswordForm,
@@ -37,7 +43,7 @@ from .forms import (
     submission_from,
     uploaded_files,
 )
-from .states import ISSUE_TYPES, RECOVERY_STEP_LABELS, status_text
+from .states import EVIDENCE_KINDS, ISSUE_TYPES, RECOVERY_STEP_LABELS, status_text
 
 bp = Blueprint("public", __name__)
 
@@ -79,51 +85,174 @@ def _kept_challenge(token: str | None) -> challenges.IssuedChallenge | None:
     return challenges.IssuedChallenge(found.code, token, issued + timedelta(seconds=ttl))
 
 
-def _render_form(form, status: int = 200, *, fresh_challenge: bool = False):
-    """The form, with the challenge code it carries (or a new one) when any type needs one."""
+# The session key of this browser's random id: photos kept for a form are bound to it, so a
+# form token replayed from another browser finds nothing (service.kept_uploads).
+UPLOAD_SESSION = "upload_session"
+
+# What the pre-send check answers when a photo passed, per field (plain words).
+PHOTO_PASSED = {
+    "id_document": _l("Your ID photo looks clear enough to read. It is kept with this form."),
+    "id_document_back": _l("The back of your ID looks clear enough to read. It is kept with "
+                           "this form."),
+    "selfie": _l("Your selfie looks fine. It is kept with this form."),
+}
+
+
+def _holder(form) -> str:
+    """The holder of this form's kept photos: its token (made now if it has none) and this
+    browser session's id."""
+    if not re.fullmatch(UPLOAD_TOKEN_PATTERN, form.upload_token.data or ""):
+        form.upload_token.data = secrets.token_urlsafe(32)
+    return service.holder_of(form.upload_token.data, _session_key())
+
+
+def _sent_photos(form) -> dict[str, tuple[str | None, bytes]]:
+    """The photos sent with this post, by field: (file name, bytes)."""
+    sent = {}
+    for kind in EVIDENCE_KINDS:
+        storage = getattr(form, kind).data
+        if storage and getattr(storage, "filename", None):
+            sent[kind] = (storage.filename, storage.read())
+    return sent
+
+
+def _keep_sent(form, holder: str, sent: dict, skip: str | None = None) -> None:
+    """Keep the photos of a form that comes back, each through the intake; a photo refused
+    gets its reason beside its field."""
+    photos = {kind: value for kind, value in sent.items() if kind != skip}
+    refused = service.keep_photos(holder, photos, challenge=_challenge_type(form))
+    for kind, err in refused.items():
+        getattr(form, kind).errors = [*getattr(form, kind).errors, texts.evidence_refusal(err)]
+
+
+def _challenge_type(form) -> bool:
+    return form.issue_type.data in current_app.config["CHALLENGE_ISSUE_TYPES"]
+
+
+def _render_form(form, status: int = 200, *, fresh_challenge: bool = False,
+                 holder: str | None = None):
+    """The form, with the challenge code it carries (or a new one) when any type needs one,
+    and the photos kept for it."""
+    holder = holder or _holder(form)
     types = current_app.config["CHALLENGE_ISSUE_TYPES"]
     challenge = None
     if types:
         challenge = (None if fresh_challenge else _kept_challenge(form.challenge_token.data)) \
             or service.issue_challenge()
         form.challenge_token.data = challenge.token
-    minutes_left = None
-    if challenge is not None:
-        minutes_left = max(1, int((challenge.expires_at - datetime.now(UTC)).total_seconds()
-                                  // 60))
     return render_template(
         "public/recover.html", form=form, challenge=challenge, challenge_types=types,
         challenge_labels=[texts.issue_label(t) for t in types if t in ISSUE_TYPES],
-        minutes_left=minutes_left,
+        minutes_left=_minutes_left(challenge), kept=service.kept_photos(holder),
         retention_days=round(service.retention_settings()["default"] / timedelta(days=1)),
     ), status
+
+
+def _minutes_left(challenge) -> int | None:
+    if challenge is None:
+        return None
+    return max(1, int((challenge.expires_at - datetime.now(UTC)).total_seconds() // 60))
 
 
 @bp.route("/recover", methods=["GET", "POST"])
 @submission_limit
 @submission_email_limit
 def recover():
-    """The recovery request form; on success, a redirect to the confirmation (post/redirect/get)."""
+    """The recovery request form; on success, a redirect to the confirmation (post/redirect/get).
+
+    A form that comes back (an error, or a new challenge code asked for without JavaScript)
+    keeps what was typed and the photos that passed the intake.
+    """
     form = RecoveryForm()
     if not form.is_submitted():
+        if request.args.get("issue_type") in ISSUE_TYPES:
+            form.issue_type.data = request.args["issue_type"]
         return _render_form(form)
+    holder = _holder(form)
+    sent = _sent_photos(form)
+    if "new_code" in request.form:
+        # Nothing is validated: the person asked for a new code, not to send (CSRF was
+        # checked for every post by CSRFProtect).
+        _keep_sent(form, holder, sent)
+        return _render_form(form, fresh_challenge=True, holder=holder)
+    form.kept = set(service.kept_photos(holder))
     if not form.validate():
-        return _render_form(form, 400)
+        _keep_sent(form, holder, sent)
+        return _render_form(form, 400, holder=holder)
+    files = {**service.kept_files(holder), **{kind: data for kind, (_, data) in sent.items()}}
     try:
         result = service.submit_request(
-            submission_from(form, request.remote_addr, str(get_locale())), uploaded_files(form))
+            submission_from(form, request.remote_addr, str(get_locale())), files)
     except service.EvidenceRejected as err:
         getattr(form, err.field).errors.append(texts.evidence_refusal(err))
-        return _render_form(form, err.error.status)
+        _keep_sent(form, holder, sent, skip=err.field)
+        return _render_form(form, err.error.status, holder=holder)
     except service.MissingEvidence as err:
         getattr(form, err.field).errors.append(texts.missing_evidence(err))
-        return _render_form(form, 400)
+        _keep_sent(form, holder, sent)
+        return _render_form(form, 400, holder=holder)
     except service.ChallengeRefused as err:
         form.selfie.errors.append(texts.challenge_refusal(
             err, current_app.config["CHALLENGE_TTL_SECONDS"] // 60))
-        return _render_form(form, err.status, fresh_challenge=True)
+        _keep_sent(form, holder, sent)
+        return _render_form(form, err.status, fresh_challenge=True, holder=holder)
+    service.forget_kept(holder)
     session[FILED] = {"case_id": result.case.id, "token": result.tracking_token}
     return redirect(url_for("public.submitted"), 303)
+
+
+def photo_check_rate() -> str:
+    """RATELIMIT_PHOTO_CHECK: pre-send checks of a photo per client address."""
+    return current_app.config["RATELIMIT_PHOTO_CHECK"]
+
+
+@bp.post("/recover/check-photo")
+@limiter.limit(photo_check_rate)
+def check_photo():
+    """The pre-send check of one photo of the form: the intake gate of a submission, answered
+    in plain words as JSON; a photo that passes is kept for the form."""
+    form = PhotoCheckForm()
+    if not form.validate():
+        return jsonify(ok=False, message=_("Please choose a photo and try again.")), 400
+    kind = form.kind.data
+    holder = service.holder_of(form.upload_token.data, _session_key())
+    storage = form.photo.data
+    try:
+        kept = service.check_and_keep(holder, kind, storage.read(), storage.filename,
+                                      challenge=form.issue_type.data in
+                                      current_app.config["CHALLENGE_ISSUE_TYPES"])
+    except service.EvidenceRejected as err:
+        return jsonify(ok=False, field=kind, reason=err.error.code,
+                       message=texts.evidence_refusal(err)), err.error.status
+    return jsonify(ok=True, field=kind, filename=kept.filename,
+                   message=str(PHOTO_PASSED[kind]))
+
+
+def _session_key() -> str:
+    """This browser session's random id (made on first use)."""
+    if not isinstance(session.get(UPLOAD_SESSION), str):
+        session[UPLOAD_SESSION] = secrets.token_urlsafe(32)
+    return session[UPLOAD_SESSION]
+
+
+@bp.post("/recover/new-code")
+@limiter.limit(submission_rate)
+def new_code():
+    """A fresh challenge code for the form, as JSON (the form's "new code" button; CSRF is
+    checked by CSRFProtect as for every post)."""
+    challenge = service.issue_challenge()
+    minutes = _minutes_left(challenge)
+    return jsonify(ok=True, code=challenge.code, token=challenge.token,
+                   expires_at=challenge.expires_at.isoformat(),
+                   label=_("Verification code %(digits)s", digits=" ".join(challenge.code)),
+                   expiry=_expiry_text(challenge.expires_at, minutes))
+
+
+def _expiry_text(expires_at: datetime, minutes: int) -> str:
+    """When a challenge code runs out, in the words (and the date format) of the form."""
+    return _("The code is valid for %(minutes)s more minutes (until %(time)s UTC on %(day)s).",
+             minutes=minutes, time=expires_at.strftime("%H:%M"),
+             day=expires_at.strftime("%Y-%m-%d"))
 
 
 @bp.get("/recover/submitted")

@@ -44,6 +44,8 @@ ROUTES: dict[tuple[str, str], Owner] = {
     ("public.recover", "GET"): Owner("/recover", EVERYONE),
     ("public.recover", "POST"): Owner("/recover", EVERYONE),
     ("public.submitted", "GET"): Owner("/recover/submitted", EVERYONE),
+    ("public.check_photo", "POST"): Owner("/recover/check-photo", EVERYONE),
+    ("public.new_code", "POST"): Owner("/recover/new-code", EVERYONE),
     ("public.status", "GET"): Owner("/status/{token}", frozenset({"tracking"}), tracking=True),
     ("public.reply", "POST"): Owner("/status/{token}/reply", frozenset({"tracking"}),
                                     tracking=True),

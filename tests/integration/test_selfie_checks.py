@@ -80,6 +80,20 @@ def test_someone_else_s_face_is_high_risk_and_goes_to_security(app, make_account
     assert "does not match the document portrait" in escalation.reason
 
 
+@pytest.mark.parametrize("selfie", ["document", "obama_1.jpg"])
+def test_the_id_sent_as_selfie_is_refused_at_the_door(app, make_account, selfie):
+    make_account()
+    document = document_photo(ANNA, portrait="obama_1.jpg")
+    sent = {"selfie_bytes": document} if selfie == "document" else {"selfie": selfie}
+    with pytest.raises(service.EvidenceRejected) as caught:
+        submit(**sent)
+    assert (caught.value.field, caught.value.error.code) == ("selfie", "selfie_is_document")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CaseEvent)) == 0
+
+
+# Without the upload gate the job still finds the ID sent as the selfie.
+@pytest.mark.parametrize("app_config", [{"QUALITY_GATE": False,
+                                         "VERIFICATION_EXECUTOR": "inline"}])
 def test_the_id_sent_as_selfie_is_caught_and_the_user_asked_for_a_selfie(app, make_account):
     make_account()
     document = document_photo(ANNA, portrait="obama_1.jpg")
@@ -90,6 +104,8 @@ def test_the_id_sent_as_selfie_is_caught_and_the_user_asked_for_a_selfie(app, ma
     assert service.current_risk(case).details["level"] == "medium"
 
 
+@pytest.mark.parametrize("app_config", [{"QUALITY_GATE": False,
+                                         "VERIFICATION_EXECUTOR": "inline"}])
 def test_the_photo_printed_on_the_id_is_caught_as_the_selfie(app, make_account):
     make_account()
     case = submit(selfie="obama_1.jpg")

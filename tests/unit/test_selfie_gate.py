@@ -70,7 +70,8 @@ def test_a_challenge_selfie_may_show_the_held_id():
 
 
 def test_a_large_second_face_passes_a_challenge_only_when_it_is_the_document_portrait():
-    """The document's portrait is asked for only when the second face is not card-sized."""
+    """The document's portrait is asked for once at most, and the face of the person (the
+    largest) must not be that portrait."""
     image = photo("multi_face_obama_biden.jpg")
     faces = find_faces(image)
     asked = []
@@ -88,8 +89,11 @@ def test_a_large_second_face_passes_a_challenge_only_when_it_is_the_document_por
     assert len(asked) == 2
     card_sized = SelfiePolicy(held_document_max_face_ratio=1.0)
     assert gate_selfie(image, challenge=True, policy=card_sized,
-                       document=portrait_of(faces[0])).result is Result.CLEAR
-    assert len(asked) == 2
+                       document=portrait_of(faces[1])).result is Result.CLEAR
+    assert len(asked) == 3
+    # The person's own face is the document's portrait: the ID was sent as the selfie.
+    assert gate_selfie(image, challenge=True, policy=card_sized,
+                       document=portrait_of(faces[0])).reason_code == "selfie_is_document"
 
 
 def test_face_size_is_judged_against_the_policy():

@@ -31,6 +31,8 @@ rolls back and re-raises. The rooms:
   listeners, the account services);
 - ``macros``: canned replies with a fixed list of placeholders, kept by admins;
 - ``presence``: who else has a case open and its last change (the console's notice);
+- ``kept_uploads``: the request form's photos kept across a validation error (and its
+  pre-send photo check);
 - ``keys``: the encryption keys checked against the data at start-up, and rotate-key's
   batches.
 
@@ -88,6 +90,16 @@ from .job_records import (
     schema_ready,
     verification_complete,
     verification_failure,
+)
+from .kept_uploads import (
+    KeptPhoto,
+    check_and_keep,
+    forget_kept,
+    holder_of,
+    keep_photos,
+    kept_files,
+    kept_photos,
+    purge_kept_uploads,
 )
 from .keys import KeysRefused, RotationBatch, rotate_batch, sealed_column_names, values_to_rotate
 from .keys import init_app as init_encryption
@@ -244,4 +256,7 @@ __all__ = [
     # Encryption at rest (keys.py).
     "KeysRefused", "RotationBatch", "init_encryption", "rotate_batch", "sealed_column_names",
     "values_to_rotate",
+    # The request form's kept photos and pre-send check (kept_uploads.py).
+    "KeptPhoto", "check_and_keep", "forget_kept", "holder_of", "keep_photos", "kept_files",
+    "kept_photos", "purge_kept_uploads",
 ]

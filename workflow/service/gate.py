@@ -26,16 +26,19 @@ def open_image(data: bytes) -> Image.Image:
         return img.convert("RGB")
 
 
-def quality_gate(images: dict[str, NormalizedImage], *, challenge: bool = False) -> None:
+def quality_gate(images: dict[str, NormalizedImage], *, challenge: bool = False,
+                 judge: tuple[str, ...] | None = None) -> None:
     """Refuse an ID photo or selfie that cannot be checked, with what to fix, before any case.
 
     ``challenge``: the selfie is a challenge selfie, which may show the held ID as well.
+    ``judge``: only these photos are judged (the others are context, e.g. the ID photo a
+    selfie is compared with); all when None.
     """
     if not current_app.config["QUALITY_GATE"]:
         return
     thresholds = document_policy().quality
     for kind in DOCUMENT_SIDES:
-        if kind not in images:
+        if kind not in images or (judge is not None and kind not in judge):
             continue
         photo = open_image(images[kind].data)
         failures = list(assess_document_photo(photo, thresholds).failures)
@@ -47,7 +50,7 @@ def quality_gate(images: dict[str, NormalizedImage], *, challenge: bool = False)
         photo = None  # freed before the next photo is decoded
         if failures:
             _refuse(kind, failures)
-    if "selfie" in images:
+    if "selfie" in images and (judge is None or "selfie" in judge):
         def document() -> np.ndarray | None:
             return find_portrait(open_image(images["id_document"].data)).encoding
 
