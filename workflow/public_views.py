@@ -12,6 +12,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from itsdangerous.encoding import base64_decode, bytes_to_int
 
 from extensions import limiter
@@ -144,8 +145,16 @@ def _render_status(token: str, case, status: int = 200, **forms):
         messages=[m for m in case.messages if not m.internal],
         actions=service.user_actions(case), issue_label=ISSUE_TYPES[case.issue_type],
         hold_until=service.hold_until(case) if case.is_resolved else None,
-        step_labels=RECOVERY_STEP_LABELS, **forms,
+        step_labels=RECOVERY_STEP_LABELS, **_progress_context(case), **forms,
     ), status
+
+
+def _progress_context(case) -> dict:
+    """What the status page's steps need: the step, and how long such requests take."""
+    progress = service.case_progress(case)
+    return {"progress": progress, "steps": service.STEPS,
+            "expected": None if progress.step == "done" else service.expected_time(case),
+            "refresh_seconds": current_app.config["STATUS_REFRESH_SECONDS"]}
 
 
 @bp.get("/status/<token>")
@@ -195,18 +204,27 @@ def resubmit(token: str):
     return redirect(url_for("public.status", token=token))
 
 
-@bp.post("/status/<token>/withdraw")
+@bp.route("/status/<token>/withdraw", methods=["GET", "POST"])
 @tracking_token_limit
 def withdraw(token: str):
-    """The user withdraws the request."""
+    """Withdrawing the request: a confirmation first (GET), then the confirmed POST."""
+    case = service.case_for_token(token)
     form = WithdrawForm()
-    if form.validate_on_submit():
-        try:
-            service.user_withdraw(token)
-        except service.TransitionNotAllowed:
-            flash("This request is already closed.", "error")
-        else:
-            flash("Your request was withdrawn.", "success")
+    # Only the confirmation page's button says "yes" (the form's default would say it for
+    # any POST).
+    confirmed = request.form.get("confirm") == "yes"
+    if request.method == "GET" or not (form.validate_on_submit() and confirmed):
+        if case.is_resolved:
+            return redirect(url_for("public.status", token=token))
+        status = 400 if request.method == "POST" else 200
+        return render_template("public/withdraw_confirm.html", token=token, case=case,
+                               form=form), status
+    try:
+        service.user_withdraw(token)
+    except service.TransitionNotAllowed:
+        flash(_("This request is already closed."), "error")
+    else:
+        flash(_("Your request was withdrawn."), "success")
     return redirect(url_for("public.status", token=token))
 
 
@@ -279,3 +297,16 @@ def not_me(token: str):
         return redirect(url_for("public.not_me", token=token), 303)
     status = 400 if form.is_submitted() else 200
     return render_template("public/not_me.html", form=form, view=view), status
+
+
+@bp.get("/status/<token>/progress")
+@tracking_token_limit
+def status_progress(token: str):
+    """Where the request stands, for the status page's script while the checks run."""
+    case = service.case_for_token(token)
+    context = _progress_context(case)
+    progress = context["progress"]
+    return {"step": progress.step, "checks_running": progress.checks_running,
+            "waiting_for_you": progress.waiting_for_you,
+            "actions": service.user_actions(case),
+            "html": render_template("public/_progress.html", case=case, **context)}

@@ -108,6 +108,7 @@ from .policies import (
     selfie_policy,
     sla_settings,
 )
+from .progress import STEPS, Expectation, Progress, case_progress, expected_time
 from .queries import (
     BadCursor,
     check_case_access,
@@ -240,4 +241,6 @@ __all__ = [
     # Encryption at rest (keys.py).
     "KeysRefused", "RotationBatch", "init_encryption", "rotate_batch", "sealed_column_names",
     "values_to_rotate",
+    # What the person who filed a request sees of its progress (progress.py).
+    "STEPS", "Expectation", "Progress", "case_progress", "expected_time",
 ]
