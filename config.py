@@ -82,6 +82,17 @@ class Config:
     # While the automatic checks run, the status page asks again this often (seconds): the
     # checks take seconds to a minute, and each ask counts against RATELIMIT_STATUS.
     STATUS_REFRESH_SECONDS = 5
+    # "Email me my tracking link": per client address, and per email address asked about
+    # (from any client address). A person asks once or twice; more is someone probing
+    # addresses or trying to flood an inbox, and each ask replaces the links it sends.
+    RATELIMIT_TRACKING_LINK = "5 per hour"
+    RATELIMIT_TRACKING_LINK_PER_EMAIL = "3 per day"
+    # Queued asks handled per scheduled tick (SLA_CHECK_SECONDS); the rest wait for the next.
+    TRACKING_LINK_BATCH_SIZE = 100
+    # Answers to the self-help guides per client address: a person answers a guide or two;
+    # more is someone skewing the deflection figures (each browser counts once per guide and
+    # day anyway).
+    RATELIMIT_SELF_HELP = "30 per hour"
     # Where the counts live, so that every process of the desk counts together: unset means
     # REDIS_URL when set, else "database://", the desk's own database (rate_limits.py).
     # "memory://" counts per process and is refused in production.

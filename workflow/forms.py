@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import FileStorage
@@ -319,3 +320,15 @@ class ResetPasswordForm(Form):
     confirm = PasswordField("The same password again", validators=[
         DataRequired("Type the password a second time."),
         EqualTo("password", "The two passwords are not the same.")])
+
+
+class TrackingLinkForm(Form):
+    """"Email me my tracking link": the email address the request was filed with."""
+
+    email = EmailField(_l("Email address"), filters=[_lower], validators=[
+        DataRequired(_l("Please enter the email address you filed your request with.")),
+        Length(max=254), Regexp(EMAIL_PATTERN, message=_l("Please enter a valid email address."))])
+
+
+class SelfHelpForm(Form):
+    """A self-help guide's answer: the button pressed names the outcome (CSRF only here)."""

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -12,6 +13,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from itsdangerous.encoding import base64_decode, bytes_to_int
 
@@ -20,6 +22,8 @@ from rate_limits import (
     submission_email_limit,
     submission_limit,
     submission_rate,
+    tracking_link_email_limit,
+    tracking_link_limit,
     tracking_token_limit,
 )
 from verification import challenge as challenges
@@ -31,10 +35,13 @@ from .forms import (
     ReplyForm,
     ResetPasswordForm,
     ResubmitForm,
+    SelfHelpForm,
+    TrackingLinkForm,
     WithdrawForm,
     submission_from,
     uploaded_files,
 )
+from .guides import GUIDES
 from .states import ISSUE_TYPES, RECOVERY_STEP_LABELS, status_text
 
 bp = Blueprint("public", __name__)
@@ -54,8 +61,8 @@ def _private(response):
 
 @bp.get("/")
 def index():
-    """The desk's front door is the request form."""
-    return redirect(url_for("public.recover"))
+    """The desk's front door: what happened? Then that issue's self-help guide."""
+    return render_template("public/help.html", guides=GUIDES)
 
 
 def _kept_challenge(token: str | None) -> challenges.IssuedChallenge | None:
@@ -310,3 +317,74 @@ def status_progress(token: str):
             "waiting_for_you": progress.waiting_for_you,
             "actions": service.user_actions(case),
             "html": render_template("public/_progress.html", case=case, **context)}
+
+
+@bp.route("/tracking-link", methods=["GET", "POST"])
+@tracking_link_limit
+@tracking_link_email_limit
+def tracking_link():
+    """"Email me my tracking link": the same answer whether or not a request matches."""
+    form = TrackingLinkForm()
+    if form.validate_on_submit():
+        service.request_tracking_links(form.email.data, str(get_locale() or "en"))
+        return redirect(url_for("public.tracking_link_sent"), 303)
+    return render_template("public/tracking_link.html", form=form), (
+        400 if form.is_submitted() else 200)
+
+
+@bp.get("/tracking-link/sent")
+def tracking_link_sent():
+    """The one answer to every ask, known address or not."""
+    return render_template("public/tracking_link_sent.html")
+
+
+def self_help_rate() -> str:
+    """RATELIMIT_SELF_HELP: answers to the self-help guides per client address."""
+    return current_app.config["RATELIMIT_SELF_HELP"]
+
+
+# The signed session remembers the guides this browser answered today (issue types and the
+# day, nothing else), so each counts once per browser and day.
+HELP_ANSWERED = "help_answered"
+
+
+def _first_answer_today(issue_type: str) -> bool:
+    """Whether this browser has not answered this guide today yet (and now has)."""
+    today = datetime.now(UTC).date().isoformat()
+    answered = session.get(HELP_ANSWERED)
+    if not isinstance(answered, dict) or answered.get("day") != today:
+        answered = {"day": today, "types": []}
+    if issue_type in answered["types"]:
+        return False
+    answered["types"] = [*answered["types"], issue_type]
+    session[HELP_ANSWERED] = answered
+    return True
+
+
+@bp.route("/help/<issue_type>", methods=["GET", "POST"])
+@limiter.limit(self_help_rate, methods=["POST"])
+def help_guide(issue_type: str):
+    """One issue type's fixes, with "This solved it" and "I still need help"."""
+    guide = GUIDES.get(issue_type)
+    if guide is None:
+        abort(404)
+    form = SelfHelpForm()
+    if form.is_submitted():
+        outcome = request.form.get("outcome")
+        if not form.validate() or outcome not in service.OUTCOMES:
+            flash(_("Please choose one of the two buttons."), "error")
+            return render_template("public/help_guide.html", guide=guide,
+                                   issue_type=issue_type, form=form), 400
+        if _first_answer_today(issue_type):
+            service.record_self_help(issue_type, outcome)
+        if outcome == "solved":
+            return redirect(url_for("public.help_solved"), 303)
+        return redirect(url_for("public.recover", issue_type=issue_type), 303)
+    return render_template("public/help_guide.html", guide=guide, issue_type=issue_type,
+                           form=form)
+
+
+@bp.get("/help/solved")
+def help_solved():
+    """After "This solved it"."""
+    return render_template("public/help_solved.html")

@@ -158,6 +158,7 @@ from .second_factor import (
     signin_attempt_passed,
     start_signin_attempt,
 )
+from .self_help import OUTCOMES, UnknownAnswer, record_self_help
 from .sla_upkeep import (
     SlaBadge,
     check_sla,
@@ -202,6 +203,7 @@ from .tokens import (
     token_lifetimes,
     tokens_of,
 )
+from .tracking_links import request_tracking_links, send_tracking_links
 from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
 
 __all__ = [
@@ -243,4 +245,8 @@ __all__ = [
     "values_to_rotate",
     # What the person who filed a request sees of its progress (progress.py).
     "STEPS", "Expectation", "Progress", "case_progress", "expected_time",
+    # Tracking links emailed again on request (tracking_links.py).
+    "request_tracking_links", "send_tracking_links",
+    # The self-help guides' answers (self_help.py).
+    "OUTCOMES", "UnknownAnswer", "record_self_help",
 ]
