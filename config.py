@@ -72,6 +72,31 @@ class Config:
     # budget per client address: a person checks now and then, an integrator polls its own
     # requests; guessing a token (256 random bits) is hopeless anyway: this bounds the load.
     RATELIMIT_STATUS = "120 per minute"
+    # The status page's "usually within X hours": the median resolution time of the requests
+    # of the same type decided in the last STATUS_TYPICAL_DAYS (a month follows changes in
+    # staffing without one bad day swinging it), at most STATUS_TYPICAL_MAX_CASES of the
+    # latest (a bounded, cheap query), and only from STATUS_TYPICAL_MIN_CASES on: fewer say
+    # little, and the page quotes the SLA policy's resolution target instead. The figure is
+    # kept STATUS_TYPICAL_CACHE_SECONDS per process, so a page that refreshes itself costs
+    # no query.
+    STATUS_TYPICAL_DAYS = 30
+    STATUS_TYPICAL_MAX_CASES = 500
+    STATUS_TYPICAL_MIN_CASES = 10
+    STATUS_TYPICAL_CACHE_SECONDS = 300
+    # While the automatic checks run, the status page asks again this often (seconds): the
+    # checks take seconds to a minute, and each ask counts against RATELIMIT_STATUS.
+    STATUS_REFRESH_SECONDS = 5
+    # "Email me my tracking link": per client address, and per email address asked about
+    # (from any client address). A person asks once or twice; more is someone probing
+    # addresses or trying to flood an inbox, and each ask replaces the links it sends.
+    RATELIMIT_TRACKING_LINK = "5 per hour"
+    RATELIMIT_TRACKING_LINK_PER_EMAIL = "3 per day"
+    # Queued asks handled per scheduled tick (SLA_CHECK_SECONDS); the rest wait for the next.
+    TRACKING_LINK_BATCH_SIZE = 100
+    # Answers to the self-help guides per client address: a person answers a guide or two;
+    # more is someone skewing the deflection figures (each browser counts once per guide and
+    # day anyway).
+    RATELIMIT_SELF_HELP = "30 per hour"
     # Where the counts live, so that every process of the desk counts together: unset means
     # REDIS_URL when set, else "database://", the desk's own database (rate_limits.py).
     # "memory://" counts per process and is refused in production.

@@ -397,7 +397,7 @@ def sla_report_schema() -> dict:
     return {
         "type": "object",
         "required": ["from", "to", "group_by", "generated_at", "groups", "totals",
-                     "backlog_age", "throughput"],
+                     "backlog_age", "throughput", "deflection"],
         "properties": {
             "from": day, "to": day, "group_by": {"type": "string", "enum": list(GROUP_BY)},
             "generated_at": {"type": "string", "format": "date-time"},
@@ -416,5 +416,14 @@ def sla_report_schema() -> dict:
             "throughput": {"type": "array", "items": {
                 "type": "object", "required": ["day", "created", "resolved"],
                 "properties": {"day": day, "created": count, "resolved": count}}},
+            "deflection": {"type": "array", "description": (
+                "Per issue type, the answers to its self-help guide on the report's days: "
+                "solved, still needing help, and solved / (solved + need_help), null without "
+                "answers."), "items": {
+                "type": "object",
+                "required": ["issue_type", "label", "solved", "need_help", "deflection_rate"],
+                "properties": {"issue_type": {"type": "string"}, "label": {"type": "string"},
+                               "solved": count, "need_help": count,
+                               "deflection_rate": {"type": ["number", "null"]}}}},
         },
     }

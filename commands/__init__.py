@@ -625,7 +625,8 @@ def init_app(app) -> None:
               show_default=True)
 @click.option("--table", type=click.Choice(list(CSV_TABLES)),
               default="groups", show_default=True,
-              help="With --format csv: the groups and totals, the backlog or the throughput.")
+              help="With --format csv: the groups and totals, the backlog, the throughput or "
+                   "the self-help deflection per issue type.")
 def sla_report_command(start: str, end: str, group_by: str, fmt: str, table: str) -> None:
     """Print the SLA report of the cases filed from --from to --to; exit 2 on bad input."""
     # Looked up per call, like the report page does, so a test's clock reaches the report.

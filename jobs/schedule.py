@@ -99,7 +99,7 @@ def sweep(app: Flask, *, older_than: float | None = None) -> list[tuple[int, int
 def sla_tick(app: Flask) -> list:
     """One tick of the schedule: record SLA warnings and breaches, purge the evidence whose
     retention period has passed and the form's kept photos whose time is up, send the
-    outbox, and log the audit trail's head as an anchor."""
+    tracking links asked for, send the outbox, and log the audit trail's head as an anchor."""
     with app.app_context():
         try:
             marks = service.check_sla()
@@ -110,6 +110,11 @@ def sla_tick(app: Flask) -> list:
             service.purge_kept_uploads()
             return marks
         finally:
+            # Tracking links asked for since the last tick, whatever became of the check.
+            try:
+                service.send_tracking_links()
+            except Exception:
+                app.logger.exception("tracking links: the queued asks wait for the next tick")
             # After the check's commits, and even when it failed: older emails still go out.
             outbox.send_outbox()
             service.audit.log_anchor()

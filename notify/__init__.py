@@ -258,6 +258,29 @@ def _stopped_body(case: RecoveryCase, headline: str, *, cancelled, reason: str,
     return "\n".join(lines) + "\n"
 
 
+def _reissued_body(case: RecoveryCase, headline: str, *, tracking_token: str,
+                   **_facts) -> str:
+    """A new tracking link, asked for on the desk's page (in the asker's language)."""
+    issue = ISSUE_TYPES.get(case.issue_type, case.issue_type)
+    lines = [
+        headline,
+        "",
+        _("Request:   #%(id)s, %(issue)s", id=case.id, issue=issue),
+        _("Filed:     %(when)s", when=_when(case.created_at, "UTC")),
+        "",
+        _("Follow your request, answer our questions and send new photos here:"),
+        status_link(tracking_token),
+        "",
+        _("This is a new link: the one you had before no longer works."),
+        _("Keep this link private: anyone who has it can see the request and act on it."),
+        _("If you did not ask for this email, you can ignore it; your request goes on."),
+        "",
+        "-- ",
+        _("Recovery Desk: sent because someone asked for the tracking link of this request."),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class Notification:
     """One kind of notification: subject and first line (str.format on its words), body."""
@@ -290,6 +313,12 @@ NOTIFICATIONS: dict[str, Notification] = {
         subject=_l("Your account recovery request #{case_id}"),
         headline=_l("We received your account recovery request #{case_id}."),
         words=_case_words, body=_received_body, recipients=requester, in_case_language=True),
+    # A new tracking link asked for with "email me my tracking link" (facts: tracking_token,
+    # locale), to the same address as the first one.
+    "tracking_link_reissued": Notification(
+        subject=_l("Your new tracking link for request #{case_id}"),
+        headline=_l("Here is the new link to your account recovery request #{case_id}."),
+        words=_case_words, body=_reissued_body, recipients=requester),
     # To the owner of record, in the language of the request too: the desk knows no other
     # language for an account, the requester is the owner in the usual case, and the
     # language of a request that was not theirs does not hide the link that stops it.
@@ -324,6 +353,14 @@ def email_language(case: RecoveryCase) -> str:
 def write_emails(kind: str, case: RecoveryCase, **facts) -> list[OutboxEmail]:
     """Add the emails of a notification about ``case`` to the session's outbox (no commit)."""
     spec = NOTIFICATIONS[kind]
+    if facts.get("locale"):
+        # Written in the language of the page it was asked on.
+        with force_locale(facts["locale"]):
+            return _write(kind, spec, case, **facts)
+    return _write(kind, spec, case, **facts)
+
+
+def _write(kind: str, spec: Notification, case: RecoveryCase, **facts) -> list[OutboxEmail]:
     people = spec.recipients(case)
     if not people:
         log.warning("%s for case %s: nobody to email", kind, case.id)

@@ -44,6 +44,8 @@ SCOPE_SUBMISSION = "submission"
 SCOPE_SUBMISSION_EMAIL = "submission-email"
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 SCOPE_TRACKING_TOKEN = "tracking-token"
+SCOPE_TRACKING_LINK = "tracking-link"
+SCOPE_TRACKING_LINK_EMAIL = "tracking-link-email"
 
 
 class DatabaseStorage(Storage):
@@ -212,3 +214,22 @@ submission_email_limit = limiter.shared_limit(
     submission_email_rate, scope=SCOPE_SUBMISSION_EMAIL, key_func=_email_key, methods=["POST"],
     exempt_when=lambda: not _submitted_email(),
     error_message=lambda: f"{submission_email_rate()} for one email address")
+
+
+def tracking_link_rate() -> str:
+    """RATELIMIT_TRACKING_LINK: asks to email the tracking links, per client address."""
+    return current_app.config["RATELIMIT_TRACKING_LINK"]
+
+
+def tracking_link_email_rate() -> str:
+    """RATELIMIT_TRACKING_LINK_PER_EMAIL: asks about one email address, from any address."""
+    return current_app.config["RATELIMIT_TRACKING_LINK_PER_EMAIL"]
+
+
+# "Email me my tracking link": per client address, and per email address asked about (keyed
+# by its digest), whether or not any request matches it.
+tracking_link_limit = limiter.shared_limit(tracking_link_rate, scope=SCOPE_TRACKING_LINK,
+                                           methods=["POST"])
+tracking_link_email_limit = limiter.shared_limit(
+    tracking_link_email_rate, scope=SCOPE_TRACKING_LINK_EMAIL, key_func=_email_key,
+    methods=["POST"], exempt_when=lambda: not _submitted_email())

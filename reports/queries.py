@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from extensions import db
-from workflow.models import Agent, CaseSla, RecoveryCase
+from workflow.models import Agent, CaseSla, RecoveryCase, SelfHelpAnswer
 from workflow.sla import CLOCKS, PAUSED, STAGES
 from workflow.states import ISSUE_TYPES, State
 
@@ -523,7 +523,25 @@ def sla_report(start: date, end: date, group_by: str, now: datetime) -> dict:
     report["backlog_age"] = [{"bucket": label, "cases": totals[f"bucket_{n}"]}
                              for n, (label, _) in enumerate(BACKLOG_BUCKETS)]
     report["throughput"] = _throughput(start, end, dialect)
+    report["deflection"] = deflection(start, end)
     return report
+
+
+def deflection(start: date, end: date) -> list[dict]:
+    """Per issue type, the self-help guide's answers on the UTC days [start, end]: solved,
+    still needing help, and the deflection rate solved / (solved + need_help)."""
+    rows = db.session.execute(
+        sa.select(SelfHelpAnswer.issue_type, SelfHelpAnswer.outcome,
+                  sa.func.sum(SelfHelpAnswer.count))
+        .where(SelfHelpAnswer.day >= start, SelfHelpAnswer.day <= end)
+        .group_by(SelfHelpAnswer.issue_type, SelfHelpAnswer.outcome)).all()
+    found = {(issue, outcome): int(total) for issue, outcome, total in rows}
+    table = []
+    for issue, label in ISSUE_TYPES.items():
+        solved, need = found.get((issue, "solved"), 0), found.get((issue, "need_help"), 0)
+        table.append({"issue_type": issue, "label": label, "solved": solved,
+                      "need_help": need, "deflection_rate": _share(solved, solved + need)})
+    return table
 
 
 def report_for(start: str | None, end: str | None, group_by: str | None,
@@ -584,6 +602,8 @@ CSV_TABLES = {
     "groups": _group_table,
     "backlog_age": lambda report: (("bucket", "cases"), report["backlog_age"]),
     "throughput": lambda report: (("day", "created", "resolved"), report["throughput"]),
+    "deflection": lambda report: (("issue_type", "solved", "need_help", "deflection_rate"),
+                                  report["deflection"]),
 }
 
 

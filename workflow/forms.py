@@ -414,3 +414,15 @@ class BulkForm(Form):
     assignee = StringField("Assign to", validators=[Optional(), Length(max=12)])
     original = StringField("Duplicate of case #", validators=[Optional(), Length(max=12)])
     note = StringField("Note (optional)", validators=[Optional(), Length(max=500)])
+
+
+class TrackingLinkForm(Form):
+    """"Email me my tracking link": the email address the request was filed with."""
+
+    email = EmailField(_l("Email address"), filters=[_lower], validators=[
+        DataRequired(_l("Please enter the email address you filed your request with.")),
+        Length(max=254), Regexp(EMAIL_PATTERN, message=_l("Please enter a valid email address."))])
+
+
+class SelfHelpForm(Form):
+    """A self-help guide's answer: the button pressed names the outcome (CSRF only here)."""

@@ -1051,3 +1051,36 @@ def _seal_after_insert(mapper, connection, row) -> None:
 for _model in dict.fromkeys(model for model, _ in SEALED_COLUMNS):
     sa.event.listen(_model, "before_insert", _seal_before_insert)
     sa.event.listen(_model, "after_insert", _seal_after_insert)
+
+
+class TrackingLinkRequest(db.Model):
+    """Someone asked for the tracking links of an email address ("email me my link").
+
+    Queued so that the answer costs the same whether or not any request matches; the
+    scheduled tick sends the links and deletes the row (service/tracking_links.py), so the
+    address is kept only until then.
+    """
+
+    __tablename__ = "tracking_link_request"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254))
+    # The language of the page the request came from: the email is written in it.
+    locale: so.Mapped[str] = so.mapped_column(sa.String(16))
+    requested_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class SelfHelpAnswer(db.Model):
+    """How many people a troubleshooting guide helped, or not, per issue type and UTC day.
+
+    Anonymous counts only (nothing about the person or the browser): the reports' deflection
+    rate is solved / (solved + still need help).
+    """
+
+    __tablename__ = "self_help_answer"
+
+    day: so.Mapped[date] = so.mapped_column(sa.Date, primary_key=True)
+    issue_type: so.Mapped[str] = so.mapped_column(sa.String(40), primary_key=True)
+    # "solved" or "need_help" (service/self_help.py OUTCOMES).
+    outcome: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
+    count: so.Mapped[int] = so.mapped_column(default=0)

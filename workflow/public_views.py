@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     jsonify,
@@ -26,6 +27,8 @@ from rate_limits import (
     submission_email_limit,
     submission_limit,
     submission_rate,
+    tracking_link_email_limit,
+    tracking_link_limit,
     tracking_token_limit,
 )
 from verification import challenge as challenges
@@ -39,10 +42,13 @@ from .forms import (
     ReplyForm,
     ResetPasswordForm,
     ResubmitForm,
+    SelfHelpForm,
+    TrackingLinkForm,
     WithdrawForm,
     submission_from,
     uploaded_files,
 )
+from .guides import GUIDES
 from .states import EVIDENCE_KINDS, ISSUE_TYPES, RECOVERY_STEP_LABELS, status_text
 
 bp = Blueprint("public", __name__)
@@ -62,8 +68,8 @@ def _private(response):
 
 @bp.get("/")
 def index():
-    """The desk's front door is the request form."""
-    return redirect(url_for("public.recover"))
+    """The desk's front door: what happened? Then that issue's self-help guide."""
+    return render_template("public/help.html", guides=GUIDES)
 
 
 def _kept_challenge(token: str | None) -> challenges.IssuedChallenge | None:
@@ -277,8 +283,16 @@ def _render_status(token: str, case, status: int = 200, **forms):
         messages=[m for m in case.messages if not m.internal],
         actions=service.user_actions(case), issue_label=texts.issue_label(case.issue_type),
         hold_until=service.hold_until(case) if case.is_resolved else None,
-        step_labels=RECOVERY_STEP_LABELS, **forms,
+        step_labels=RECOVERY_STEP_LABELS, **_progress_context(case), **forms,
     ), status
+
+
+def _progress_context(case) -> dict:
+    """What the status page's steps need: the step, and how long such requests take."""
+    progress = service.case_progress(case)
+    return {"progress": progress, "steps": service.STEPS,
+            "expected": None if progress.step == "done" else service.expected_time(case),
+            "refresh_seconds": current_app.config["STATUS_REFRESH_SECONDS"]}
 
 
 @bp.get("/status/<token>")
@@ -328,18 +342,27 @@ def resubmit(token: str):
     return redirect(url_for("public.status", token=token))
 
 
-@bp.post("/status/<token>/withdraw")
+@bp.route("/status/<token>/withdraw", methods=["GET", "POST"])
 @tracking_token_limit
 def withdraw(token: str):
-    """The user withdraws the request."""
+    """Withdrawing the request: a confirmation first (GET), then the confirmed POST."""
+    case = service.case_for_token(token)
     form = WithdrawForm()
-    if form.validate_on_submit():
-        try:
-            service.user_withdraw(token)
-        except service.TransitionNotAllowed:
-            flash(_("This request is already closed."), "error")
-        else:
-            flash(_("Your request was withdrawn."), "success")
+    # Only the confirmation page's button says "yes" (the form's default would say it for
+    # any POST).
+    confirmed = request.form.get("confirm") == "yes"
+    if request.method == "GET" or not (form.validate_on_submit() and confirmed):
+        if case.is_resolved:
+            return redirect(url_for("public.status", token=token))
+        status = 400 if request.method == "POST" else 200
+        return render_template("public/withdraw_confirm.html", token=token, case=case,
+                               form=form), status
+    try:
+        service.user_withdraw(token)
+    except service.TransitionNotAllowed:
+        flash(_("This request is already closed."), "error")
+    else:
+        flash(_("Your request was withdrawn."), "success")
     return redirect(url_for("public.status", token=token))
 
 
@@ -414,3 +437,87 @@ def not_me(token: str):
         return redirect(url_for("public.not_me", token=token), 303)
     status = 400 if form.is_submitted() else 200
     return render_template("public/not_me.html", form=form, view=view), status
+
+
+@bp.get("/status/<token>/progress")
+@tracking_token_limit
+def status_progress(token: str):
+    """Where the request stands, for the status page's script while the checks run."""
+    case = service.case_for_token(token)
+    context = _progress_context(case)
+    progress = context["progress"]
+    return {"step": progress.step, "checks_running": progress.checks_running,
+            "waiting_for_you": progress.waiting_for_you,
+            "actions": service.user_actions(case),
+            "html": render_template("public/_progress.html", case=case, **context)}
+
+
+@bp.route("/tracking-link", methods=["GET", "POST"])
+@tracking_link_limit
+@tracking_link_email_limit
+def tracking_link():
+    """"Email me my tracking link": the same answer whether or not a request matches."""
+    form = TrackingLinkForm()
+    if form.validate_on_submit():
+        service.request_tracking_links(form.email.data, str(get_locale() or "en"))
+        return redirect(url_for("public.tracking_link_sent"), 303)
+    return render_template("public/tracking_link.html", form=form), (
+        400 if form.is_submitted() else 200)
+
+
+@bp.get("/tracking-link/sent")
+def tracking_link_sent():
+    """The one answer to every ask, known address or not."""
+    return render_template("public/tracking_link_sent.html")
+
+
+def self_help_rate() -> str:
+    """RATELIMIT_SELF_HELP: answers to the self-help guides per client address."""
+    return current_app.config["RATELIMIT_SELF_HELP"]
+
+
+# The signed session remembers the guides this browser answered today (issue types and the
+# day, nothing else), so each counts once per browser and day.
+HELP_ANSWERED = "help_answered"
+
+
+def _first_answer_today(issue_type: str) -> bool:
+    """Whether this browser has not answered this guide today yet (and now has)."""
+    today = datetime.now(UTC).date().isoformat()
+    answered = session.get(HELP_ANSWERED)
+    if not isinstance(answered, dict) or answered.get("day") != today:
+        answered = {"day": today, "types": []}
+    if issue_type in answered["types"]:
+        return False
+    answered["types"] = [*answered["types"], issue_type]
+    session[HELP_ANSWERED] = answered
+    return True
+
+
+@bp.route("/help/<issue_type>", methods=["GET", "POST"])
+@limiter.limit(self_help_rate, methods=["POST"])
+def help_guide(issue_type: str):
+    """One issue type's fixes, with "This solved it" and "I still need help"."""
+    guide = GUIDES.get(issue_type)
+    if guide is None:
+        abort(404)
+    form = SelfHelpForm()
+    if form.is_submitted():
+        outcome = request.form.get("outcome")
+        if not form.validate() or outcome not in service.OUTCOMES:
+            flash(_("Please choose one of the two buttons."), "error")
+            return render_template("public/help_guide.html", guide=guide,
+                                   issue_type=issue_type, form=form), 400
+        if _first_answer_today(issue_type):
+            service.record_self_help(issue_type, outcome)
+        if outcome == "solved":
+            return redirect(url_for("public.help_solved"), 303)
+        return redirect(url_for("public.recover", issue_type=issue_type), 303)
+    return render_template("public/help_guide.html", guide=guide, issue_type=issue_type,
+                           form=form)
+
+
+@bp.get("/help/solved")
+def help_solved():
+    """After "This solved it"."""
+    return render_template("public/help_solved.html")

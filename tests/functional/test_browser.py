@@ -51,7 +51,7 @@ def test_request_is_checked_then_an_agent_resolves_it(app, page, live_server, ma
     snap(page, "phone-case-resolved")
 
     page.goto(link)
-    assert "resolved" in page.text_content("#state")
+    assert page.text_content("#steps [aria-current=step]").strip().startswith("Done")
     assert "identity is confirmed" in page.text_content("#status-text")
 
 

@@ -170,7 +170,7 @@ def test_api_report(client, staff, histories):
     assert response.status_code == 200
     body = response.get_json()
     assert set(body) == {"from", "to", "group_by", "generated_at", "groups", "totals",
-                         "unattributed_breaches", "backlog_age", "throughput"}
+                         "unattributed_breaches", "backlog_age", "throughput", "deflection"}
     assert (body["from"], body["to"], body["group_by"]) == ("2024-03-01", "2024-03-10", "stage")
     assert body["generated_at"] == "2024-03-10T12:00:00+00:00"
     assert body["throughput"][0] == {"day": "2024-03-01", "created": 1, "resolved": 2}

@@ -123,6 +123,7 @@ from .policies import (
     selfie_policy,
     sla_settings,
 )
+from .progress import STEPS, Expectation, Progress, case_progress, expected_time
 from .queries import (
     BadCursor,
     check_case_access,
@@ -172,6 +173,7 @@ from .second_factor import (
     signin_attempt_passed,
     start_signin_attempt,
 )
+from .self_help import OUTCOMES, UnknownAnswer, record_self_help
 from .sla_upkeep import (
     SlaBadge,
     check_sla,
@@ -216,6 +218,7 @@ from .tokens import (
     token_lifetimes,
     tokens_of,
 )
+from .tracking_links import request_tracking_links, send_tracking_links
 from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
 
 __all__ = [
@@ -259,4 +262,10 @@ __all__ = [
     # The request form's kept photos and pre-send check (kept_uploads.py).
     "KeptPhoto", "check_and_keep", "forget_kept", "holder_of", "keep_photos", "kept_files",
     "kept_photos", "purge_kept_uploads",
+    # What the person who filed a request sees of its progress (progress.py).
+    "STEPS", "Expectation", "Progress", "case_progress", "expected_time",
+    # Tracking links emailed again on request (tracking_links.py).
+    "request_tracking_links", "send_tracking_links",
+    # The self-help guides' answers (self_help.py).
+    "OUTCOMES", "UnknownAnswer", "record_self_help",
 ]
