@@ -47,7 +47,8 @@ def test_request_is_checked_then_an_agent_resolves_it(app, page, live_server, ma
     assert "selfie check" in page.text_content("#state")
     assert ANNA.document_number in page.text_content("#document-fields")
     assert "ERIKSSON, ANNA MARIA" in page.text_content("#doc-name")
-    page.click("button[data-event=approve]")
+    page.check("input[data-event=approve]")
+    page.click("#action-submit")
     page.wait_for_selector(".flash.success")
     assert "resolved: approved" in page.text_content("#state")
     shot = Path(os.environ.get("BROWSER_SCREENSHOTS", tmp_path)) / "case-resolved.png"
