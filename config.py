@@ -337,6 +337,10 @@ class Config:
 
     # Agent queue page size.
     QUEUE_PAGE_SIZE = 25
+    # The case page: the agent's own open cases listed beside it (the counts cover them all),
+    # and the requester's earlier cases; a glance, not a second queue.
+    CASE_PAGE_WORKLOAD_SHOWN = 5
+    CASE_PAGE_EARLIER_CASES = 10
     API_MAX_PAGE_SIZE = 100
 
     # Load demo accounts, agents and cases the first time `make run` starts.

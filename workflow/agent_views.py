@@ -24,7 +24,7 @@ from wtforms import SelectChoice
 from extensions import db, limiter
 from verification.checks import REASONS, stage_results
 
-from . import credentials, rules, service
+from . import case_view, credentials, rules, service
 from .auth import (
     backoff_policies,
     begin_sign_in,
@@ -453,11 +453,14 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
     assign_form.assignee_id.choices = [SelectChoice(value="", label="Nobody")] + [
         SelectChoice(value=a.id, label=a.name) for a in agents]
     account = case.account
-    actions = service.allowed_events(case, current_user.actors, current_user.id)
+    # One row per action: a trigger may have several rows, of which one applies now.
+    actions = list({row.trigger: row for row in
+                    service.allowed_events(case, current_user.actors, current_user.id)}.values())
     is_lead = current_user.role in LEAD_ROLES
     photos = {e.kind: e for e in case.current_evidence()}
     now = utcnow()
     outlook = service.approval_outlook(case, current_user)
+    limits = current_app.config
     return render_template(
         "agent/case.html", case=case, account=account, error=error, actions=actions,
         needs_reason={row.trigger: service.reason_needed(case, row) for row in actions},
@@ -469,8 +472,15 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
         nothing_to_recover=None if outlook.has_account else rules.nothing_to_recover(case),
         action_form=ActionForm(), assign_form=assign_form, issue_types=ISSUE_TYPES,
         stages=stage_results(case.checks, case.evidence_attempt), reasons=REASONS,
+        check_tree=case_view.check_tree(case.checks, case.evidence_attempt),
+        timeline=case_view.timeline(case), ago=case_view.ago,
+        workload=service.agent_workload(current_user, now,
+                                        shown=limits["CASE_PAGE_WORKLOAD_SHOWN"]),
+        earlier_cases=service.earlier_cases(case, current_user.actors,
+                                            limit=limits["CASE_PAGE_EARLIER_CASES"]),
         reading=case.current_reading(), selfie=case.current_selfie_reading(),
         selfie_photo=photos.get("selfie"), document_photo=photos.get("id_document"),
+        document_back=photos.get("id_document_back"),
         risk=service.current_risk(case), failure=service.verification_failure(case),
         challenge_confirmed=service.challenge_confirmed(case),
         may_confirm_code=rules.may_confirm_challenge(case, current_user.actors),
@@ -483,14 +493,15 @@ def _render_case(case, status: int = 200, error: str | None = None, **forms):
     ), status
 
 
-def _act(case_id: int, action, done: str | None = None, **forms):
-    """Run the service call ``action``; back to the case (flashing ``done``) when it worked.
+def _act(case_id: int, action, done=None, **forms):
+    """Run the service call ``action``; back to the case (flashing ``done``, a text or a
+    function of what ``action`` returned) when it worked.
 
     When the case changed meanwhile (409) or the action is refused now (422), the case page
     comes again, fresh from the database, with why (and the ``forms`` as they were sent).
     """
     try:
-        action()
+        result = action()
     except service.StaleCase as err:
         status, message = 409, str(err)
     except service.ReasonRequired:
@@ -499,7 +510,7 @@ def _act(case_id: int, action, done: str | None = None, **forms):
         status, message = 422, str(err)
     else:
         if done:
-            flash(done, "success")
+            flash(done(result) if callable(done) else done, "success")
         try:
             service.check_case_access(case_id, current_user)
         except service.LeadsOnly as err:  # the action sent it to the security leads
@@ -560,9 +571,12 @@ def fire(case_id: int):
     if not form.validate_on_submit():
         return _render_case(service.get_case(case_id), 400, "The action was incomplete; "
                             "reload the case and try again.")
+    trigger = form.event.data
     return _act(case_id, lambda: service.fire_event(
-        case_id, form.event.data, agent=current_user, expected_version=form.version.data,
-        reason=form.reason.data, override=form.override.data), "Done.")
+        case_id, trigger, agent=current_user, expected_version=form.version.data,
+        reason=form.reason.data, override=form.override.data),
+        lambda case: case_view.event_done(case, trigger, service.hold_until(case)),
+        event_form=form)
 
 
 @bp.post("/cases/<id:case_id>/proposal")
@@ -588,10 +602,13 @@ def assign(case_id: int):
         return _render_case(service.get_case(case_id), 400, "Reload the case and try again.")
     action = request.form.get("action", "assign")
     if action == "claim":
-        return _act(case_id, lambda: service.claim_case(case_id, current_user, form.version.data))
+        return _act(case_id, lambda: service.claim_case(case_id, current_user, form.version.data),
+                    lambda case: f"You hold case #{case.id} now.")
     assignee = None if action == "release" else form.assignee_id.data
     return _act(case_id, lambda: service.assign_case(case_id, current_user, assignee,
-                                                     form.version.data))
+                                                     form.version.data),
+                lambda case: f"Assigned to {case.assignee.name}." if case.assignee
+                else f"Case #{case.id} released: nobody holds it now.")
 
 
 @bp.post("/cases/<id:case_id>/take-over")
@@ -615,7 +632,8 @@ def message(case_id: int):
         return _render_case(service.get_case(case_id), 400, None, message_form=form)
     return _act(case_id, lambda: service.add_staff_message(
         case_id, current_user, form.body.data, internal=form.internal.data),
-        "Note added." if form.internal.data else "Message sent to the user.", message_form=form)
+        "Internal note added." if form.internal.data else "Reply sent to the requester.",
+        message_form=form)
 
 
 @bp.post("/cases/<id:case_id>/challenge-confirmation")

@@ -14,6 +14,8 @@ rolls back and re-raises. The rooms:
 - ``job_records``: failures, retries and cases whose checks are due;
 - ``sla_upkeep``: stored SLA figures and the marks of warnings and breaches;
 - ``agents``, ``queries``, ``policies``: staff accounts, queue queries, settings;
+- ``case_page``: what the case page shows beside a case (the agent's workload, the
+  requester's earlier cases);
 - ``second_factor``: staff sign-in's TOTP second factor, recovery codes and back-off;
 - ``tokens``: staff API tokens (issued with an expiry, shown once, revoked);
 - ``recovery`` and ``reset_links``: the recovery actions an approval plans and their runs
@@ -52,6 +54,7 @@ from .agents import (
     set_role,
 )
 from .approvals import ApprovalOutlook, Proposal, approval_outlook, propose_approval
+from .case_page import Workload, agent_workload, earlier_cases
 from .errors import (
     ActionRefused,
     AgentExists,
@@ -222,6 +225,7 @@ from .tracking_links import request_tracking_links, send_tracking_links
 from .user import case_for_token, user_actions, user_reply, user_resubmit, user_withdraw
 
 __all__ = [
+    "Workload", "agent_workload", "earlier_cases",
     "NAME_MAX_LENGTH", "ApiTokenRefused", "NewToken", "StaffMember", "TokenExpired",
     "TokenLifetimes", "TokenNotFound", "TokenRevoked", "TokenSettingsInvalid", "create_token",
     "create_token_for", "reveal_token", "revoke_token", "revoke_tokens_of", "staff_overview",
