@@ -30,8 +30,12 @@ class Config:
     # Uploads. A 12-megapixel phone photo is 3-8 MB as JPEG; 15 MB leaves room for
     # 48-megapixel sensors without letting one request hold hundreds of megabytes.
     MAX_UPLOAD_BYTES = 15 * 1024 * 1024
-    # Three files plus form fields.
-    MAX_CONTENT_LENGTH = 3 * MAX_UPLOAD_BYTES + 1024 * 1024
+    # Error screenshots a person may attach to the request or to one reply: three show an
+    # error and the steps around it; more is a gallery nobody reads, and each is an upload
+    # to decode (they go through the same intake bounds as the photos).
+    MAX_SCREENSHOTS = 3
+    # The three photos and the screenshots, plus form fields.
+    MAX_CONTENT_LENGTH = (3 + MAX_SCREENSHOTS) * MAX_UPLOAD_BYTES + 1024 * 1024
     # 64 megapixels covers every current phone camera (the largest common sensors are
     # 48-50 MP); anything larger is refused from its header, before decoding, which is
     # what stops a "decompression bomb" (a tiny file that expands to gigabytes).

@@ -111,7 +111,12 @@ def _operations() -> dict[str, dict]:
                            "assessment counts. The answer never says whether they matched. "
                            "The tracking link is also emailed to the account's address of "
                            "record (or, when the email matches no account, to the address "
-                           "given).",
+                           "given).\n\n"
+                           "The optional device, app_version, began_on, began_time, "
+                           "tried_fixes and tried_other tell support what the person "
+                           "already knows; screenshots (up to 3 images of the error) go "
+                           "through the photos' intake and are stored with the case, never "
+                           "checked as photos.",
             "parameters": [IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": {"multipart/form-data": {
                 "schema": {"$ref": "#/components/schemas/RecoveryRequestForm"}}}},

@@ -10,6 +10,8 @@ from workflow.states import (
     EVIDENCE_KINDS,
     ISSUE_TYPES,
     REQUIRED_EVIDENCE,
+    SCREENSHOT_FIELD,
+    TRIED_FIXES,
     TRIGGERS,
     USER_ACTIONS,
     ActionStatus,
@@ -35,6 +37,34 @@ AMOUNT = {"type": "string", "maxLength": 40,
                     {"pattern": r"^(\s*|\s*[0-9]{1,15}([.,][0-9]{1,18})?\s*)$"}]}
 # An optional date: YYYY-MM-DD, or empty when not answered.
 OPTIONAL_DATE = {"type": "string", "anyOf": [{"format": "date"}, {"pattern": r"^\s*$"}]}
+
+
+def support_details() -> dict:
+    """The request's optional details for support (workflow/forms.py, SupportDetailsFields)."""
+    return {
+        "device": {**TEXT, "maxLength": 200,
+                   "description": "Optional: the person's device, e.g. iPhone 13, iOS 17.4."},
+        "app_version": {**TEXT, "maxLength": 100,
+                        "description": "Optional: the app or browser version, e.g. 5.2.1 or "
+                                       "Chrome 120 on Android 14."},
+        "began_on": {**OPTIONAL_DATE, "description": "Optional: the day the problem began; "
+                                                     "not in the future, not before 2000."},
+        "began_time": {"type": "string",
+                       "anyOf": [{"pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+                                 {"pattern": r"^\s*$"}],
+                       "description": "Optional: the time of day it began, HH:MM on the "
+                                      "person's clock; needs began_on."},
+        "tried_fixes": {"type": "array", "items": {"type": "string",
+                                                   "enum": list(TRIED_FIXES)},
+                        "description": "Optional: the common fixes already tried (repeat the "
+                                       "field for each)."},
+        "tried_other": {**TEXT, "maxLength": 2000,
+                        "description": "Optional: anything else already tried."},
+        SCREENSHOT_FIELD: {"type": "array", "maxItems": 3,
+                           "items": {"type": "string", "format": "binary"},
+                           "description": "Optional: up to MAX_SCREENSHOTS (3) images of the "
+                                          "error, JPEG, PNG or WebP; the photos' bounds apply."},
+    }
 
 
 def _nullable(ref: str) -> dict:
@@ -117,6 +147,7 @@ def component_schemas(languages: tuple[str, ...] = ("en",)) -> dict:
                     **TEXT, "maxLength": 40,
                     "description": "Optional: the last asset bought, as a symbol or a name "
                                    "(BTC, Bitcoin)."},
+                **support_details(),
             },
         },
         "IssuedChallenge": {

@@ -36,6 +36,7 @@ from .auth import (
     start_session,
 )
 from .forms import (
+    TRIED_FIX_LABELS,
     ActionForm,
     AssignForm,
     BulkForm,
@@ -55,6 +56,12 @@ from .models import Agent, Evidence, RecoveryCase, utcnow
 from .states import ACTIVE_STATES, ISSUE_TYPES, LEAD_ROLES, RECOVERY_STEP_LABELS, Actor, State
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
+
+
+@bp.context_processor
+def _support_labels():
+    """The labels of the fixes a person may say they tried (agent/_support_details.html)."""
+    return {"tried_fix_labels": TRIED_FIX_LABELS}
 
 # Far beyond any real queue; keeps OFFSET within what the database accepts.
 MAX_PAGE = 100_000

@@ -83,6 +83,7 @@ class Entry:
     body: str = ""
     result: str | None = None
     order: int = 0  # keeps rows of the same instant in the order they were written
+    message_id: int | None = None  # a message's id: the screenshots sent with it
 
 
 def _agent_or(agent, fallback: str) -> str:
@@ -97,7 +98,8 @@ def timeline(case) -> list[Entry]:
         entries.append(Entry("note" if m.internal else "message", m.created_at, author,
                              "Internal note" if m.internal else (
                                  "Message from the requester" if m.author_type == "user"
-                                 else "Message to the requester"), m.body, order=m.id))
+                                 else "Message to the requester"), m.body, order=m.id,
+                             message_id=m.id))
     for ev in case.events:
         moved = ""
         if ev.to_state:

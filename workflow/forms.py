@@ -8,7 +8,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
+from flask_wtf.file import FileField, FileRequired, MultipleFileField
 from werkzeug.datastructures import FileStorage
 from wtforms import (
     BooleanField,
@@ -19,8 +19,10 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
+    TimeField,
 )
 from wtforms.validators import (
     DataRequired,
@@ -31,12 +33,19 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
-from wtforms.widgets import TextInput
+from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from verification.activity import ActivityAnswers
 
 from . import service
-from .states import CONSENT_TEXTS, CONSENT_VERSION, EVIDENCE_KINDS, ISSUE_TYPES
+from .states import (
+    CONSENT_TEXTS,
+    CONSENT_VERSION,
+    EVIDENCE_KINDS,
+    ISSUE_TYPES,
+    SCREENSHOT_FIELD,
+    TRIED_FIXES,
+)
 
 # Deliberately loose: the address only has to be deliverable-looking; whether it belongs to
 # an account is never revealed to the submitter.
@@ -175,7 +184,103 @@ class PhotoRequired(FileRequired):
 UPLOAD_TOKEN_PATTERN = r"^[A-Za-z0-9_\-]{43}$"
 
 
-class RecoveryForm(Form):
+# The fixes people can tick under "what did you already try" (keys of states.TRIED_FIXES).
+TRIED_FIX_LABELS = {
+    "password_reset_email": _l("Asked for a password reset email"),
+    "checked_spam": _l("Looked for the email in the spam or junk folder"),
+    "clock_automatic": _l("Set the phone's date and time to automatic"),
+    "backup_codes": _l("Tried my backup or recovery codes"),
+    "waited_for_lock": _l("Waited for the lock to lift and tried again"),
+    "updated_app": _l("Updated the app to the latest version"),
+    "cleared_cache": _l("Cleared the browser's cache and cookies"),
+    "vpn_off": _l("Turned off a VPN or proxy"),
+    "other_device": _l("Tried another device or browser"),
+}
+SCREENSHOT_HELP = _l("Up to 3 pictures of the error message, JPEG, PNG or WebP.")
+
+
+def _began_plausibly(form, field) -> None:
+    if field.data is None:
+        return
+    # A day ahead: the person's calendar may already be on tomorrow.
+    if field.data > date.today() + timedelta(days=1):
+        raise ValidationError(_("This date is in the future. When did the problem begin?"))
+    if field.data.year < 2000:
+        raise ValidationError(_("Please check the year."))
+
+
+def _time_with_a_date(form, field) -> None:
+    if field.data is not None and not form.began_on.data and not form.began_on.errors:
+        raise ValidationError(_("Please give the date as well as the time."))
+
+
+class TimeOfDayField(TimeField):
+    """An optional HH:MM time of day whose parse error says the expected format."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as err:
+            raise ValueError(_("Please enter the time as HH:MM, for example 14:30.")) from err
+
+
+def _screenshot_count(form, field) -> None:
+    most = current_app.config["MAX_SCREENSHOTS"]
+    if len(form.screenshot_files()) > most:
+        raise ValidationError(_("Attach at most %(most)d screenshots.", most=most))
+
+
+class ScreenshotFields:
+    """Error screenshots (a mixin): up to MAX_SCREENSHOTS images through the photos' intake."""
+
+    screenshots = MultipleFileField(_l("Screenshots of the error (optional)"),
+                                    description=SCREENSHOT_HELP, validators=[_screenshot_count])
+
+    def screenshot_files(self) -> tuple[bytes, ...]:
+        """The bytes of each screenshot sent (empty file parts left out), read once."""
+        if getattr(self, "_screenshot_bytes", None) is None:
+            field = getattr(self, SCREENSHOT_FIELD)
+            self._screenshot_bytes = tuple(
+                storage.read() for storage in (field.data or [])
+                if isinstance(storage, FileStorage) and storage.filename)
+        return self._screenshot_bytes
+
+
+class SupportDetailsFields(ScreenshotFields):
+    """What support needs to know (a mixin of RecoveryForm): device and app version, when the
+    problem began, what was already tried, error screenshots. All optional."""
+
+    device = StringField(_l("Your phone or computer"),
+                         description=_l("For example iPhone 13, iOS 17.4."),
+                         filters=[_strip], validators=[Optional(), Length(max=200)])
+    app_version = StringField(_l("App or browser version"),
+                              description=_l("For example app 5.2.1, or Chrome 120."),
+                              filters=[_strip], validators=[Optional(), Length(max=100)])
+    began_on = IsoDateField(_l("When did it begin? Date (YYYY-MM-DD)"), format="%Y-%m-%d",
+                            validators=[Optional(), _began_plausibly])
+    began_time = TimeOfDayField(_l("Time, if you know it (HH:MM)"), format="%H:%M",
+                                validators=[Optional(), _time_with_a_date])
+    tried_fixes = SelectMultipleField(
+        _l("What have you already tried?"),
+        choices=[SelectChoice(value=key, label=TRIED_FIX_LABELS[key],
+                              render_kw={"data-issue-types": " ".join(types)})
+                 for key, types in TRIED_FIXES.items()],
+        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+        validators=[Optional()])
+    tried_other = TextAreaField(_l("Anything else you tried"), filters=[_strip],
+                                validators=[Optional(), Length(max=2000)])
+
+    def support_details(self) -> service.SupportDetails | None:
+        """The details given; None when none was."""
+        details = service.SupportDetails(
+            device=self.device.data or None, app_version=self.app_version.data or None,
+            began_on=self.began_on.data, began_time=self.began_time.data,
+            tried_fixes=tuple(self.tried_fixes.data or ()),
+            tried_other=self.tried_other.data or None)
+        return details if details.given() else None
+
+
+class RecoveryForm(SupportDetailsFields, Form):
     """The recovery request (page and API).
 
     Fields of further sections are added by mixins (a class mixing in more fields); the
@@ -320,8 +425,8 @@ class MessageForm(Form):
     internal = BooleanField("Internal note (not shown to the user)")
 
 
-class ReplyForm(Form):
-    """The user's reply on the status page."""
+class ReplyForm(ScreenshotFields, Form):
+    """The user's reply on the status page, perhaps with error screenshots."""
 
     body = TextAreaField(_l("Your message"), validators=[
         DataRequired(_l("Your message is empty.")), Length(max=4000)])
@@ -378,6 +483,7 @@ def submission_from(form: RecoveryForm, client_ip: str | None,
         description=form.description.data or "", consent=bool(form.consent.data),
         client_ip=client_ip, challenge_token=form.challenge_token.data or None,
         activity=form.activity_answers(), language=form.language.data or language,
+        support=form.support_details(), screenshots=form.screenshot_files(),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -370,6 +370,16 @@ class RecoveryCase(db.Model):
     client_ip: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     # The language the request was filed in (one of LANGUAGES): its emails are written in it.
     language: so.Mapped[str] = so.mapped_column(sa.String(8), server_default="en")
+    # What the person told support (all optional, all as typed; erased and purged with the
+    # photos): their device and app version, when the problem began (a day, perhaps a time
+    # of day as they read it on their clock) and what they already tried (keys of
+    # states.TRIED_FIXES, and text).
+    device: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    app_version: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+    began_on: so.Mapped[date | None]
+    began_time: so.Mapped[time | None]
+    tried_fixes: so.Mapped[list | None] = so.mapped_column(sa.JSON)
+    tried_other: so.Mapped[str | None] = so.mapped_column(sa.Text)
 
     state: so.Mapped[str] = so.mapped_column(sa.String(20), default=State.SUBMITTED, index=True)
     resolution: so.Mapped[str | None] = so.mapped_column(sa.String(20))
@@ -500,6 +510,9 @@ class Evidence(db.Model):
     data_key_id: so.Mapped[str | None] = so.mapped_column(sa.String(32), index=True)
     data = SealedColumn("data", binds_to=("case_id", "attempt", "kind"))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # The user's message a screenshot came with (None: with the request, or not a
+    # screenshot). No foreign key: messages are never deleted apart from their case.
+    message_id: so.Mapped[int | None] = so.mapped_column(index=True)
 
     case: so.Mapped[RecoveryCase] = so.relationship(back_populates="evidence")
 

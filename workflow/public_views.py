@@ -310,7 +310,11 @@ def reply(token: str):
     if not form.validate_on_submit():
         return _render_status(token, service.case_for_token(token), 400, reply_form=form)
     try:
-        service.user_reply(token, form.body.data)
+        service.user_reply(token, form.body.data, form.screenshot_files())
+    except service.EvidenceRejected as err:
+        form.screenshots.errors.append(err.error.message)
+        return _render_status(token, service.case_for_token(token), err.error.status,
+                              reply_form=form)
     except service.ActionRefused as err:
         flash(texts.translated(str(err)), "error")
     else:

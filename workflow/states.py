@@ -60,6 +60,35 @@ AUDIT_ACTORS: tuple[str, ...] = ("agent", "system", "user", "owner", "anonymous"
 EVIDENCE_KINDS: tuple[str, ...] = ("id_document", "id_document_back", "selfie")
 REQUIRED_EVIDENCE: tuple[str, ...] = ("id_document", "selfie")
 DOCUMENT_SIDES: tuple[str, ...] = ("id_document", "id_document_back")
+# Error screenshots the person attaches to the request or to a reply: evidence of their own
+# kind ("screenshot-1", "screenshot-2", ... numbered per case), stored as attempt 0, so no
+# attempt's checks ever read them. The form field that carries them on both forms.
+SCREENSHOT_FIELD = "screenshots"
+SCREENSHOT_PREFIX = "screenshot-"
+SCREENSHOT_ATTEMPT = 0
+
+
+def is_screenshot(kind: str) -> bool:
+    """Whether an evidence kind is an error screenshot (never a photo for the checks)."""
+    return kind.startswith(SCREENSHOT_PREFIX)
+
+
+# Common fixes the form offers to tick under "what did you already try", by key, with the
+# issue types each is offered for (the seeds' troubleshooting guides). The labels shown are
+# in forms.py (translated); an agent sees them in English.
+ANY_ISSUE: tuple[str, ...] = ("forgot_password", "lost_2fa", "account_locked", "new_device",
+                              "suspicious_activity", "other")
+TRIED_FIXES: dict[str, tuple[str, ...]] = {
+    "password_reset_email": ("forgot_password",),
+    "checked_spam": ("forgot_password", "other"),
+    "clock_automatic": ("lost_2fa", "new_device"),
+    "backup_codes": ("lost_2fa", "new_device"),
+    "waited_for_lock": ("account_locked", "suspicious_activity"),
+    "updated_app": ANY_ISSUE,
+    "cleared_cache": ANY_ISSUE,
+    "vpn_off": ANY_ISSUE,
+    "other_device": ANY_ISSUE,
+}
 
 # The consent a request is filed under, by version: the form shows the current text beside
 # its box, and the API's `consent=true` agrees to the same text (the API's terms). A case

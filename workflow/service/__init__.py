@@ -23,6 +23,8 @@ rolls back and re-raises. The rooms:
   directory's one-time reset links;
 - ``owner``: the owner of record's "this wasn't me" (the emailed link, or through staff),
   which stops a recovery;
+- ``support``: what a person tells support with a request (device, when it began, what
+  was tried) and their error screenshots;
 - ``retention`` and ``subjects``: purging closed cases' evidence when their retention period
   has passed; a person's data exported or erased at their request;
 - ``hooks``: what the layers above register at start-up (the job queues, case event
@@ -203,6 +205,7 @@ from .subjects import (
     erased_email,
     export_subject,
 )
+from .support import SupportDetails
 from .tokens import (
     NAME_MAX_LENGTH,
     ApiTokenRefused,
@@ -238,6 +241,7 @@ __all__ = [
     "PASSWORD_MIN_LENGTH", "PasswordRefused", "Proposal", "PurgeReport", "ReasonRequired",
     "ResetLinkInfo", "ResetLinkInvalid", "SelfieJob", "SlaBadge", "StageNotCleared", "StaleCase",
     "StopOutcome", "SubjectBusy", "SubjectExport", "Submission", "SubmitResult",
+    "SupportDetails",
     "TransitionNotAllowed", "add_staff_message", "agent_for_token", "allowed_events",
     "approval_outlook", "assign_case", "authenticate", "case_for_token",
     "cases_needing_verification", "cases_with_due_actions", "challenge_confirmed",

@@ -39,6 +39,12 @@ from .errors import ChallengeRefused, EvidenceRejected, IdempotencyConflict, Mis
 from .gate import quality_gate
 from .hooks import announce, queue_document_check
 from .policies import challenge_required, intake_limits
+from .support import (
+    SupportDetails,
+    attach_screenshots,
+    normalise_screenshots,
+    record_support_details,
+)
 from .unit import record_event, transaction
 
 
@@ -84,6 +90,10 @@ class Submission:
     activity: ActivityAnswers | None = None
     # The language of the form (or the API's ``language``): the requester's emails use it.
     language: str = "en"
+    # Optional details for support (device, when it began, what was tried) and the bytes of
+    # error screenshots (never read by the checks).
+    support: SupportDetails | None = None
+    screenshots: tuple[bytes, ...] = ()
 
     def fingerprint(self, images: dict[str, NormalizedImage]) -> str:
         """A digest of the request's content, to recognise a retry of the same request."""
@@ -97,6 +107,11 @@ class Submission:
         if self.activity is not None and self.activity.given():
             # Only when answered, so requests without answers keep their earlier digests.
             content["activity"] = self.activity.as_dict()
+        if self.support is not None and self.support.given():
+            content["support"] = self.support.as_dict()
+        if self.screenshots:
+            content["screenshots"] = [hashlib.sha256(data).hexdigest()
+                                      for data in self.screenshots]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -136,6 +151,7 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
         raise ValueError("consent is required")
     challenge = _challenge_for(sub)
     images = normalise_all(files)
+    screenshots = normalise_screenshots(sub.screenshots)
     quality_gate(images, challenge=challenge is not None)
     fingerprint = sub.fingerprint(images)
     token = _tracking_token(idempotency_key, fingerprint)
@@ -165,6 +181,8 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
                 challenge_nonce=challenge.nonce if challenge else None,
             )
             case.evidence.extend(evidence_rows(images, attempt=1))
+            attach_screenshots(case, screenshots)
+            record_support_details(case, sub.support)
             record_event(case, "submitted", actor=Actor.USER, to_state=State.SUBMITTED.value)
             db.session.add(case)
             db.session.flush()

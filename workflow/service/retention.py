@@ -1,13 +1,14 @@
 """Retention: a closed case's evidence is purged once its retention period has passed.
 
-What is purged: the photos (``Evidence`` rows), the face encodings and document readings made
-from them (``SelfieReading``, ``DocumentReading`` rows), and the personal part of the check
-results' details (names, dates, document numbers, MRZ and OCR text, activity answers:
-``verification.checks.PERSONAL_DETAILS``). What stays: the case row with its state and
-resolution, its timeline (events and messages), its check results (check, result, reason
-code, score, threshold, engine), its recovery actions and its SLA figures, so every report
-reads the same after a purge as before. The purge is stamped on the case (``purged_at``) and
-recorded in its timeline (``evidence_purged``).
+What is purged: the photos and error screenshots (``Evidence`` rows), what the person told
+support (device, app version, when it began, what was tried), the face encodings and
+document readings made from the photos (``SelfieReading``, ``DocumentReading`` rows), and
+the personal part of the check results' details (names, dates, document numbers, MRZ and
+OCR text, activity answers: ``verification.checks.PERSONAL_DETAILS``). What stays: the case
+row with its state and resolution, its timeline (events and messages), its check results
+(check, result, reason code, score, threshold, engine), its recovery actions and its SLA
+figures, so every report reads the same after a purge as before. The purge is stamped on the
+case (``purged_at``) and recorded in its timeline (``evidence_purged``).
 
 A case is purged once it has been resolved for its period (``RETENTION``: ``declined_fraud``
 for a case declined on a suspicion of fraud, ``rules.declined_as_fraud``, else ``default``),
@@ -32,6 +33,7 @@ from verification.checks import PERSONAL_DETAILS, impersonal
 from .. import rules, sla
 from ..models import RecoveryAction, RecoveryCase, VerificationCheck, utcnow
 from ..states import OPEN_ACTION_STATUSES, Actor, State
+from .support import forget_support_details
 from .unit import load_case, record_event, transaction
 
 # The retention classes a case falls in, and what decides it.
@@ -99,8 +101,9 @@ def has_open_actions(case_id: int) -> bool:
 
 
 def strip_evidence(case: RecoveryCase) -> dict[str, int]:
-    """Delete the case's photos, encodings and readings and strip its checks' personal
-    details, in the current transaction; how many of each went."""
+    """Delete the case's photos and screenshots, encodings and readings, what the person
+    told support, and strip its checks' personal details, in the current transaction; how
+    many of each went."""
     gone = {"photos": len(case.evidence), "document_readings": len(case.readings),
             "selfie_readings": len(case.selfie_readings)}
     # Whole rows: the readings are append-only, and a photo without its bytes is no photo.
@@ -119,6 +122,7 @@ def strip_evidence(case: RecoveryCase) -> dict[str, int]:
     if stripped:
         db.session.expire(case, ["checks"])
     gone["check_details"] = stripped
+    gone["support_details"] = forget_support_details(case)
     return gone
 
 

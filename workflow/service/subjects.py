@@ -1,15 +1,17 @@
 """Data-subject requests: what the desk holds about one person, given or erased.
 
 A person is known to the desk by the email address they filed requests with: their cases
-(what they typed, their photos, the readings and check results made from them, the messages
-and the timeline), and the emails the desk wrote to that address. The account of record
-with that address, its activity and changes belong to the exchange's directory, which the
-desk mirrors: they are exported, never erased here (erase them in the directory).
+(what they typed, what they told support, their photos and screenshots, the readings and
+check results made from them, the messages and the timeline), and the emails the desk
+wrote to that address. The account of record with that address, its activity and changes
+belong to the exchange's directory, which the desk mirrors: they are exported, never erased
+here (erase them in the directory).
 
 Erasure keeps what the desk's records and reports need, without the person in it: a case keeps
 its id, state, resolution, issue type, times, timeline (event names, states and staff's
 reasons), check results without their personal details, recovery actions and SLA figures. It
-removes the photos, face encodings and document readings (as the retention purge does), the
+removes the photos, screenshots, face encodings and document readings and what the person
+told support (as the retention purge does), the
 personal details of the check results, the typed name, email (replaced by the pseudonym
 ``erased-<case id>@invalid``), date of birth, description, client address and challenge code,
 the text of every message, the request's idempotency keys and the emails to that address; the
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import sqlalchemy as sa
 
@@ -74,7 +76,7 @@ def _subject_case_ids(email: str) -> list[int]:
 
 
 def _iso(value) -> str | None:
-    return value.isoformat() if isinstance(value, date | datetime) else value
+    return value.isoformat() if isinstance(value, date | datetime | time) else value
 
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -91,6 +93,8 @@ class SubjectExport:
 
 
 def _case_export(case: RecoveryCase, files: list[tuple[str, bytes]]) -> dict:
+    # A screenshot sent with a reply names that message by its place in "messages".
+    message_index = {m.id: index for index, m in enumerate(case.messages)}
     evidence = []
     for item in db.session.scalars(sa.select(Evidence).where(Evidence.case_id == case.id)
                                    .order_by(Evidence.id)
@@ -101,7 +105,9 @@ def _case_export(case: RecoveryCase, files: list[tuple[str, bytes]]) -> dict:
         evidence.append({"kind": item.kind, "attempt": item.attempt,
                          "mime_type": item.mime_type, "width": item.width,
                          "height": item.height, "sha256": item.sha256,
-                         "uploaded_at": _iso(item.created_at), "file": name})
+                         "uploaded_at": _iso(item.created_at), "file": name,
+                         **({"message_index": message_index[item.message_id]}
+                            if item.message_id in message_index else {})})
     return {
         "id": case.id, "state": case.state, "resolution": case.resolution,
         "issue_type": case.issue_type, "priority": case.priority,
@@ -110,6 +116,11 @@ def _case_export(case: RecoveryCase, files: list[tuple[str, bytes]]) -> dict:
         "submitted": {"email": case.email, "full_name": case.full_name,
                       "date_of_birth": _iso(case.date_of_birth),
                       "description": case.description, "client_ip": case.client_ip},
+        "support_details": {"device": case.device, "app_version": case.app_version,
+                            "began_on": _iso(case.began_on),
+                            "began_time": _iso(case.began_time),
+                            "tried_fixes": case.tried_fixes or [],
+                            "tried_other": case.tried_other},
         "consent": {"at": _iso(case.consent_at), "version": case.consent_version,
                     "sha256": case.consent_sha256,
                     "text": CONSENT_TEXTS.get(case.consent_version or "")},

@@ -13,6 +13,7 @@ from .gate import quality_gate
 from .hooks import queue_document_check
 from .intake import evidence_rows, normalise_all
 from .moves import apply_event
+from .support import attach_screenshots, normalise_screenshots
 from .unit import case_id_for_token, load_case, transaction
 
 
@@ -21,17 +22,23 @@ def case_for_token(token: str) -> RecoveryCase:
     return db.session.get(RecoveryCase, case_id_for_token(token))
 
 
-def user_reply(token: str, body: str) -> RecoveryCase:
-    """The user answers; a case waiting for an answer goes back to the stage it left."""
+def user_reply(token: str, body: str, screenshots: tuple[bytes, ...] = ()) -> RecoveryCase:
+    """The user answers, perhaps with error screenshots; a case waiting for an answer goes
+    back to the stage it left."""
     body = (body or "").strip()
     if not body:
         raise ActionRefused("Your message is empty.")
+    images = normalise_screenshots(screenshots)
     with transaction():
         case = load_case(case_id_for_token(token))
         if case.is_resolved:
             raise ActionRefused("This request is closed. Please file a new request if you still "
                                 "need help.")
-        case.messages.append(Message(author_type=Actor.USER.value, body=body))
+        message = Message(author_type=Actor.USER.value, body=body)
+        case.messages.append(message)
+        if images:
+            db.session.flush()  # the message's id, which its screenshots name
+            attach_screenshots(case, images, message_id=message.id)
         # A case waiting for new photos keeps waiting: a reply alone does not answer that.
         if case.state == State.AWAITING_USER and not case.resubmission_requested:
             apply_event(case, "user_replied", {Actor.USER}, actor=Actor.USER, agent=None,
