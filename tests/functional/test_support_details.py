@@ -106,7 +106,7 @@ TOMORROW_PLUS = (date.today() + timedelta(days=3)).isoformat()
 
 @pytest.mark.parametrize(("fields", "field", "message"), [
     ({"began_on": TOMORROW_PLUS}, "began_on", "This date is in the future"),
-    ({"began_on": "30/11/2026"}, "began_on", "Please enter the date as YYYY-MM-DD."),
+    ({"began_on": "30/11/2026"}, "began_on", "Please enter the date as YYYY-MM-DD, for example"),
     ({"began_on": "1999-12-31"}, "began_on", "Please check the year."),
     ({"began_time": "25:00", "began_on": "2026-11-30"}, "began_time",
      "Please enter the time as HH:MM"),
@@ -195,7 +195,7 @@ def test_a_reply_carries_screenshots_the_agent_sees_in_the_message(client, agent
     assert [(r.kind, r.message_id) for r in rows] == [
         ("screenshot-1", message.id), ("screenshot-2", message.id)]
     html = agent_client.get(f"/agent/cases/{case.id}").get_data(as_text=True)
-    messages = html.split("Messages and notes", 1)[1]
+    messages = html.split('id="timeline"', 1)[1]
     for row in rows:
         assert f"/agent/cases/{case.id}/evidence/{row.id}" in messages
     image = agent_client.get(f"/agent/cases/{case.id}/evidence/{rows[0].id}")
