@@ -34,6 +34,9 @@ class Config:
     # error and the steps around it; more is a gallery nobody reads, and each is an upload
     # to decode (they go through the same intake bounds as the photos).
     MAX_SCREENSHOTS = 3
+    # Screenshots one case may gather over all its replies: four replies' worth; past that a
+    # reply carries words only (each kept screenshot is sealed storage for the retention time).
+    MAX_SCREENSHOTS_PER_CASE = 12
     # The three photos and the screenshots, plus form fields.
     MAX_CONTENT_LENGTH = (3 + MAX_SCREENSHOTS) * MAX_UPLOAD_BYTES + 1024 * 1024
     # 64 megapixels covers every current phone camera (the largest common sensors are

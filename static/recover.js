@@ -32,6 +32,11 @@
     return;
   }
   button.addEventListener("click", function (event) {
+    // A kept selfie shows the old code: the form's own way (a post) drops it and says so.
+    var keptSelfie = document.getElementById("selfie-verdict");
+    if (keptSelfie && keptSelfie.hasAttribute("data-kept") && !block.hidden) {
+      return;
+    }
     event.preventDefault();
     var body = new FormData();
     body.append("csrf_token", form.elements.csrf_token ? form.elements.csrf_token.value : "");

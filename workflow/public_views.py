@@ -131,6 +131,15 @@ def _keep_sent(form, holder: str, sent: dict, skip: str | None = None) -> None:
         getattr(form, kind).errors = [*getattr(form, kind).errors, texts.evidence_refusal(err)]
 
 
+def _stale_selfie(form, holder: str) -> str | None:
+    """A new code makes a challenge selfie (which shows the old one) useless: the kept one is
+    dropped and a selfie sent with this post is not kept; "selfie", the field to skip."""
+    if not _challenge_type(form):
+        return None
+    service.forget_kept(holder, ("selfie",))
+    return "selfie"
+
+
 def _challenge_type(form) -> bool:
     return form.issue_type.data in current_app.config["CHALLENGE_ISSUE_TYPES"]
 
@@ -179,7 +188,7 @@ def recover():
     if "new_code" in request.form:
         # Nothing is validated: the person asked for a new code, not to send (CSRF was
         # checked for every post by CSRFProtect).
-        _keep_sent(form, holder, sent)
+        _keep_sent(form, holder, sent, skip=_stale_selfie(form, holder))
         return _render_form(form, fresh_challenge=True, holder=holder)
     form.kept = set(service.kept_photos(holder))
     if not form.validate():
@@ -200,7 +209,7 @@ def recover():
     except service.ChallengeRefused as err:
         form.selfie.errors.append(texts.challenge_refusal(
             err, current_app.config["CHALLENGE_TTL_SECONDS"] // 60))
-        _keep_sent(form, holder, sent)
+        _keep_sent(form, holder, sent, skip=_stale_selfie(form, holder))
         return _render_form(form, err.status, fresh_challenge=True, holder=holder)
     service.forget_kept(holder)
     session[FILED] = {"case_id": result.case.id, "token": result.tracking_token}
@@ -302,8 +311,14 @@ def status(token: str):
     return _render_status(token, service.case_for_token(token))
 
 
+def _no_files_sent() -> bool:
+    return not any(storage.filename for storage in request.files.values())
+
+
 @bp.post("/status/<token>/reply")
 @tracking_token_limit
+# A reply with screenshots is an upload: it counts against the uploads' budget too.
+@limiter.limit(submission_rate, exempt_when=_no_files_sent)
 def reply(token: str):
     """The user answers the agent."""
     form = ReplyForm()

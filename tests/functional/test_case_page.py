@@ -274,3 +274,15 @@ def test_headings_go_in_order_and_the_reply_box_has_its_stable_id(sam, make_case
     assert re.search(r'<textarea[^>]*data-shortcut="r"[^>]*id="reply-body"', reply)
     assert '<label for="reply-body">' in reply
     assert 'data-shortcut="c" data-shortcut-label="Claim this case"' in html
+
+
+def test_a_case_escalated_while_held_leaves_the_agents_workload(sam, staff, make_case):
+    held, _ = make_case("id_check")
+    other, _ = make_case("id_check")
+    service.claim_case(held.id, staff["Sam"], service.get_case(held.id).version)
+    db.session.get(RecoveryCase, held.id).state = "escalated"
+    db.session.commit()
+    workload = element(page(sam, other.id), "workload")
+    assert f'href="/agent/cases/{held.id}"' not in workload
+    assert "0 open cases assigned to you" in text(workload) or \
+        "no open cases" in text(workload).lower()

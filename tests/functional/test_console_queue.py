@@ -235,3 +235,16 @@ def test_every_console_page_has_the_shortcuts_overlay(agent_client, make_case):
     security = agent_client.get("/agent/security").get_data(as_text=True)
     assert '<dialog id="shortcuts-help"' in security
     assert 'class="who"' in security
+
+
+def test_a_leads_only_case_cannot_be_named_as_the_original(agent_client, make_case):
+    escalated, _ = make_case("escalated", email="anna@example.test")
+    repeat, _ = make_case(email="anna@example.test")
+    response = agent_client.post("/agent/bulk", data={
+        "action": "duplicate", "original": str(escalated.id),
+        "case": [f"{repeat.id}:{repeat.version}"]})
+    text = html_lib.unescape(response.get_data(as_text=True))
+    # The same answer as for a case that does not exist: nothing about whose request it is.
+    assert f"There is no case #{escalated.id}." in text
+    db.session.expire_all()
+    assert db.session.get(RecoveryCase, repeat.id).state != "resolved"

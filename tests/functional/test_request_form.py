@@ -160,6 +160,24 @@ def test_new_code_without_javascript_keeps_what_was_typed_and_the_photos(app, cl
     assert cases() == 0
 
 
+def test_a_new_code_drops_the_selfie_that_shows_the_old_one(app, client):
+    app.config["CHALLENGE_ISSUE_TYPES"] = ["lost_2fa"]
+    html = post(client, issue_type="lost_2fa", email="not-an-email").get_data(as_text=True)
+    assert "Photo kept: me.png" in html
+    again = post(client, issue_type="lost_2fa", upload_token=upload_token(html),
+                 id_document=None, selfie=None, new_code="1").get_data(as_text=True)
+    assert "Photo kept: id.jpg" in again and "Photo kept: me.png" not in again
+    assert cases() == 0
+
+
+def test_a_new_code_keeps_the_selfie_of_a_type_without_a_code(app, client):
+    app.config["CHALLENGE_ISSUE_TYPES"] = ["lost_2fa"]
+    html = post(client, issue_type="forgot_password", email="x").get_data(as_text=True)
+    again = post(client, issue_type="forgot_password", upload_token=upload_token(html),
+                 id_document=None, selfie=None, new_code="1").get_data(as_text=True)
+    assert "Photo kept: me.png" in again
+
+
 def test_new_code_as_json(app, client):
     app.config["CHALLENGE_ISSUE_TYPES"] = ["lost_2fa"]
     answer = client.post("/recover/new-code")

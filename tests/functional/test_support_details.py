@@ -278,3 +278,32 @@ def test_erasure_removes_the_screenshots_and_the_details(client, make_case):
     case = db.session.get(RecoveryCase, case.id)
     assert (case.device, case.app_version, case.began_on, case.tried_fixes,
             case.tried_other) == (None,) * 5
+
+
+def test_a_made_up_link_decodes_no_screenshot(client, monkeypatch):
+    import workflow.service.support as support
+
+    decoded = []
+    real = support.normalize_upload
+    monkeypatch.setattr(support, "normalize_upload",
+                        lambda data, **limits: decoded.append(1) or real(data, **limits))
+    response = client.post("/status/" + "x" * 43 + "/reply", content_type="multipart/form-data",
+                           data={"body": "Here.", "screenshots": shots(screenshot())})
+    assert response.status_code == 404
+    assert decoded == []
+
+
+@pytest.mark.parametrize("app_config", [{"MAX_SCREENSHOTS_PER_CASE": 4}])
+def test_a_case_gathers_at_most_its_share_of_screenshots(client, make_case):
+    case, token = make_case("awaiting_user")
+    first = client.post(f"/status/{token}/reply", content_type="multipart/form-data",
+                        data={"body": "One.", "screenshots": shots(*[screenshot()] * 3)})
+    assert first.status_code == 302
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Message))
+    second = client.post(f"/status/{token}/reply", content_type="multipart/form-data",
+                         data={"body": "Two.", "screenshots": shots(*[screenshot()] * 2)})
+    assert second.status_code == 400
+    assert "already holds 4 screenshots" in unescape(second.get_data(as_text=True))
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)) == before
+    assert len(screenshot_rows(case.id)) == 3

@@ -30,11 +30,15 @@ class Workload:
 
 def agent_workload(agent: Agent, now: datetime, *, shown: int) -> Workload:
     """The open cases assigned to ``agent`` now, with their SLA badges."""
-    cases = db.session.scalars(
+    query = (
         sa.select(RecoveryCase)
         .where(RecoveryCase.assignee_id == agent.id, RecoveryCase.state != State.RESOLVED.value)
         .options(so.selectinload(RecoveryCase.sla))
-        .order_by(RecoveryCase.created_at, RecoveryCase.id)).all()
+        .order_by(RecoveryCase.created_at, RecoveryCase.id))
+    # A case escalated while this agent held it is the security leads' now: not listed.
+    if not rules.may_open(State.ESCALATED.value, agent.actors):
+        query = query.where(RecoveryCase.state != State.ESCALATED.value)
+    cases = db.session.scalars(query).all()
     badged = [(case, sla_badge(case.sla, now)) for case in cases]
     # Overdue first, then what is due soonest; cases without a running clock last.
     order = {"breached": 0, "warning": 1, None: 2}
@@ -50,7 +54,8 @@ def agent_workload(agent: Agent, now: datetime, *, shown: int) -> Workload:
 def earlier_cases(case: RecoveryCase, actors, *, limit: int) -> list[RecoveryCase]:
     """The requester's other cases (the same email, or the same account), newest first; only
     those staff acting as ``actors`` may open."""
-    same = sa.func.lower(RecoveryCase.email) == case.email.lower()
+    # Emails are stored lower-cased (the form and the API fold them): the index serves this.
+    same = RecoveryCase.email == case.email.lower()
     if case.account_id is not None:
         same = sa.or_(same, RecoveryCase.account_id == case.account_id)
     query = (sa.select(RecoveryCase).where(same, RecoveryCase.id != case.id)

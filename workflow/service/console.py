@@ -334,6 +334,12 @@ def bulk_close_duplicates(agent: Agent, selected: dict[int, int | None], origina
     if not number or not 1 <= int(number.group(1)) <= MAX_ID:
         raise ActionRefused("Give the number of the case they repeat, like 1234.")
     original_id = int(number.group(1))
+    # A case this agent may not open is answered like one that does not exist: the outcome
+    # of the duplicate rule would otherwise tell whose request a leads-only case is.
+    try:
+        check_case_access(original_id, agent)
+    except LeadsOnly:
+        raise ActionRefused(f"There is no case #{original_id}.") from None
     if db.session.get(RecoveryCase, original_id) is None:
         raise ActionRefused(f"There is no case #{original_id}.")
     reason = f"Duplicate of case #{original_id}."

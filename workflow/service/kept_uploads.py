@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from verification.images import ImageRejected, normalize_upload
@@ -76,13 +77,23 @@ def check_and_keep(holder: str, kind: str, data: bytes, filename: str | None, *,
             images["id_document"] = normalize_upload(document, **intake_limits())
     quality_gate(images, challenge=challenge, judge=(kind,))
     name, now = shown_name(filename, kind), utcnow()
-    with transaction():
-        db.session.execute(sa.delete(KeptUpload).where(KeptUpload.holder == holder,
-                                                       KeptUpload.kind == kind))
-        db.session.add(KeptUpload(
-            holder=holder, kind=kind, filename=name, mime_type=image.mime_type,
-            data=image.data, created_at=now,
-            expires_at=now + timedelta(seconds=current_app.config["KEPT_UPLOAD_SECONDS"])))
+    # Two checks of one field at once (a double pick) both delete, then both insert: the
+    # second meets the unique (holder, kind) and tries again, replacing the first's photo.
+    for attempt in range(2):
+        try:
+            with transaction():
+                db.session.execute(sa.delete(KeptUpload).where(KeptUpload.holder == holder,
+                                                               KeptUpload.kind == kind))
+                db.session.add(KeptUpload(
+                    holder=holder, kind=kind, filename=name, mime_type=image.mime_type,
+                    data=image.data, created_at=now,
+                    expires_at=now + timedelta(
+                        seconds=current_app.config["KEPT_UPLOAD_SECONDS"])))
+        except IntegrityError:
+            if attempt:
+                raise
+        else:
+            break
     return KeptPhoto(kind, name)
 
 
@@ -125,10 +136,14 @@ def kept_files(holder: str) -> dict[str, bytes]:
     return files
 
 
-def forget_kept(holder: str) -> None:
-    """Delete the photos kept for ``holder`` (its request was filed)."""
+def forget_kept(holder: str, kinds: tuple[str, ...] | None = None) -> None:
+    """Delete the photos kept for ``holder`` (its request was filed), or only those of
+    ``kinds`` (a selfie that shows a code no longer valid)."""
+    query = sa.delete(KeptUpload).where(KeptUpload.holder == holder)
+    if kinds is not None:
+        query = query.where(KeptUpload.kind.in_(kinds))
     with transaction():
-        db.session.execute(sa.delete(KeptUpload).where(KeptUpload.holder == holder))
+        db.session.execute(query)
 
 
 def purge_kept_uploads() -> int:

@@ -96,6 +96,11 @@ def attach_screenshots(case: RecoveryCase, images: list[NormalizedImage],
                        message_id: int | None = None) -> list[Evidence]:
     """Add the screenshots to a case loaded (and locked) in the current transaction."""
     taken = sum(1 for item in case.evidence if is_screenshot(item.kind))
+    most = current_app.config["MAX_SCREENSHOTS_PER_CASE"]
+    if taken + len(images) > most:
+        raise EvidenceRejected(SCREENSHOT_FIELD, ImageRejected(
+            _("This request already holds %(most)d screenshots: please describe the error in "
+              "words.", most=most)))
     rows = [
         Evidence(kind=f"{SCREENSHOT_PREFIX}{taken + number}", attempt=SCREENSHOT_ATTEMPT,
                  message_id=message_id, mime_type=img.mime_type, width=img.width,

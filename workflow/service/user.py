@@ -28,9 +28,11 @@ def user_reply(token: str, body: str, screenshots: tuple[bytes, ...] = ()) -> Re
     body = (body or "").strip()
     if not body:
         raise ActionRefused("Your message is empty.")
+    # The token is looked up before any image is decoded: a made-up link costs nothing.
+    case_id = case_id_for_token(token)
     images = normalise_screenshots(screenshots)
     with transaction():
-        case = load_case(case_id_for_token(token))
+        case = load_case(case_id)
         if case.is_resolved:
             raise ActionRefused("This request is closed. Please file a new request if you still "
                                 "need help.")
