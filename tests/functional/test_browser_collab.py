@@ -42,7 +42,8 @@ def test_an_agent_sees_a_colleague_open_then_change_the_case(app, new_page, live
     # Kim's page, drawn after Sam's visit began, says so at once.
     assert "Sam opened this case" in kim.text_content("#presence")
 
-    kim.click("button[data-event=start_review]")
+    kim.check("input[data-event=start_review]")
+    kim.click("#action-submit")
     kim.wait_for_selector(".flash.success")
     sam.wait_for_selector("#presence-reload")
     assert "Kim changed this case (id check)" in sam.text_content("#presence .presence-change")
