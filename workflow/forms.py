@@ -306,8 +306,10 @@ class RecoveryForm(SupportDetailsFields, Form):
                                  description=PHOTO_HELP)
     selfie = FileField(_l("A selfie"), description=PHOTO_HELP,
                        validators=[PhotoRequired(_l("Please attach a selfie."))])
+    # Shown in the page's language; the case records the version (its English text is the
+    # one its digest is of, i18n/texts.py marks it).
     consent = BooleanField(
-        CONSENT_TEXTS[CONSENT_VERSION],
+        _l(CONSENT_TEXTS[CONSENT_VERSION]),
         validators=[DataRequired(_l("We cannot check your identity without your consent."))])
     # The signed token of the challenge code shown on the form (see service.issue_challenge).
     challenge_token = HiddenField(validators=[Optional(), Length(max=1000)])
