@@ -392,3 +392,28 @@ def test_form_errors_and_flash_messages_are_in_spanish(client, public_pages):
     assert "Elija una contraseña de al menos 12 caracteres." in html
     assert "Las dos contraseñas no coinciden." in html
     assert "Contraseña nueva" in html  # the field's label
+
+
+def test_the_pre_send_photo_check_answers_in_spanish(app, client):
+    """The JSON answers the form's script shows, in the page's language."""
+    import io
+
+    from tests.conftest import image_bytes
+    from tests.functional.test_request_form import blurred_id
+
+    def check(photo=None):
+        data = {"kind": "id_document", "upload_token": "A" * 43}
+        if photo is not None:
+            data["photo"] = (io.BytesIO(photo[0]), photo[1])
+        return client.post("/recover/check-photo?lang=es", data=data,
+                           content_type="multipart/form-data").get_json()["message"]
+
+    assert check((image_bytes(), "id.jpg")) == (
+        "La foto de su documento se ve lo bastante nítida para leerla. Queda guardada con "
+        "este formulario.")
+    assert check() == "Elija una foto y vuelva a intentarlo."
+    assert check((b"GIF89a" + b"\0" * 64, "x.gif")).startswith(
+        "Este archivo no es una foto JPEG, PNG ni WebP.")
+    app.config["QUALITY_GATE"] = True
+    assert check((blurred_id(), "blurry.jpg")).startswith(
+        "La foto de su documento está borrosa")
