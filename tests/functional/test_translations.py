@@ -417,3 +417,16 @@ def test_the_pre_send_photo_check_answers_in_spanish(app, client):
     app.config["QUALITY_GATE"] = True
     assert check((blurred_id(), "blurry.jpg")).startswith(
         "La foto de su documento está borrosa")
+
+
+def test_a_refused_screenshot_on_a_reply_is_refused_in_spanish(client, make_case):
+    import io
+
+    _, token = make_case("awaiting_user")
+    response = client.post(f"/status/{token}/reply?lang=es", content_type="multipart/form-data",
+                           data={"body": "Vea la imagen.", "screenshots": [
+                               (io.BytesIO(b"\x89PNG\r\n\x1a\nbroken"), "a.png")]})
+    assert 400 <= response.status_code < 500
+    html = response.get_data(as_text=True)
+    errors = re.search(r'id="screenshots-errors"[^>]*>(.*?)</', html, re.S).group(1)
+    assert "photo" not in errors and "foto" in errors, errors
