@@ -71,7 +71,7 @@ class IsoDateField(DateField):
 
     def __init__(self, label=None, validators=None, format="%Y-%m-%d", **kwargs):
         kwargs.setdefault("description", DATE_FORMAT_HINT)
-        render_kw = {"inputmode": "numeric", "placeholder": "YYYY-MM-DD", "maxlength": 10,
+        render_kw = {"inputmode": "numeric", "placeholder": _l("YYYY-MM-DD"), "maxlength": 10,
                      **(kwargs.pop("render_kw", None) or {})}
         super().__init__(label, validators, format, render_kw=render_kw, **kwargs)
 

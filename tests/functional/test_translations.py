@@ -340,6 +340,9 @@ def test_forms_sent_back_with_errors_are_in_spanish(app, client, make_case):
     english, spanish = both("/recover", lambda: form_data(email="bad", description="Lost."))
     assert "Photo kept: id.jpg" in english.get_data(as_text=True)
     assert "Foto guardada: id.jpg" in spanish.get_data(as_text=True)
+    # The date fields' hint inside the box too.
+    assert 'placeholder="AAAA-MM-DD"' in spanish.get_data(as_text=True)
+    assert 'placeholder="YYYY-MM-DD"' not in spanish.get_data(as_text=True)
     assert_no_english_sentence("recover.html with errors", english, spanish, 400)
     for name, path in [("tracking_link.html", "/tracking-link"),
                        ("withdraw_confirm.html", f"/status/{token}/withdraw"),
