@@ -98,3 +98,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(current_language=current_language,
                                  language_links=language_links, when=when)
     app.jinja_env.filters["translated"] = texts.translated
+    app.jinja_env.filters["message_body"] = texts.message_body

@@ -31,6 +31,12 @@ STEP_TEXTS = (
     _l("Account unfrozen"),
 )
 
+# workflow.states.CONSENT_TEXTS: each version's consent, beside the form's box. A case stores
+# the version and the digest of its English text; a translation says the same version.
+CONSENT_TEXTS = (
+    _l("I agree that my ID and selfie are processed to verify my identity for this request."),
+)
+
 # The service's refusals that public pages show.
 SERVICE_TEXTS = (
     _l("This link is not valid or was used. If you still cannot sign in, file a new recovery "
@@ -82,6 +88,36 @@ GATE_REASON_TEXTS = (
     _l("Your selfie shows your ID rather than you: take a new photo of your face."),
 )
 
+# verification.checks.REASONS: the other user texts, which the automated checks write to the
+# requester when they ask for new photos (joined, see workflow.rules.route_reason).
+REASON_TEXTS = (
+    _l("We have checked this part of your request."),
+    _l("We could not confirm your identity from what you sent."),
+    _l("Please send new photos: see the message from our team."),
+    _l("Our security team has confirmed your request."),
+    _l("Our security team could not confirm your request."),
+    _l("We could not read the code lines on your ID (the rows with <<<): make sure they are in "
+       "the photo, sharp and free of reflections. On an identity card they are often on the "
+       "back: then add a photo of the back as well."),
+    _l("We could not confirm the details printed on your ID: please take a new, sharp photo "
+       "of the whole document."),
+    _l("We are checking the details on your ID."),
+    _l("Your ID has expired: please send a document that is still valid."),
+    _l("We cannot accept this type of document: please send a passport or a national "
+       "identity card."),
+    _l("The name on your ID does not match the account. If you changed your name, reply with "
+       "a document that shows the change."),
+    _l("The date of birth on your ID does not match the account."),
+    _l("We are checking the details you typed against your ID."),
+    _l("We are comparing your selfie with your ID."),
+    _l("We are checking the code in your selfie."),
+    _l("We are checking the ID you hold in your selfie."),
+    _l("We have checked the code in your selfie."),
+    _l("We are reviewing your request."),
+    _l("Your request is being reviewed by our security team."),
+    _l("We are checking the details of your request."),
+)
+
 # The reason codes of GATE_REASON_TEXTS, in the registry (the test checks they agree).
 GATE_REASON_CODES = (
     "document_too_small", "document_blurry", "document_too_dark", "document_glare",
@@ -101,6 +137,30 @@ EVIDENCE_NAMES = {
 def translated(text: str) -> str:
     """``text`` in the current language when the catalogue has it; else as it is."""
     return gettext(text) if text else text
+
+
+def _reason_texts_in(body: str) -> list[str] | None:
+    """The REASONS user texts ``body`` is made of, in order, or None when it is not only
+    those (a message a person wrote)."""
+    known = sorted({reason.user_text for reason in REASONS.values() if reason.user_text},
+                   key=len, reverse=True)
+    found, rest = [], body.strip()
+    while rest:
+        text = next((text for text in known if rest.startswith(text)), None)
+        if text is None:
+            return None
+        found.append(text)
+        rest = rest[len(text):].lstrip()
+    return found
+
+
+def message_body(message) -> str:
+    """A message on the status page: what the automated checks wrote, in the current
+    language; what a person wrote, as written."""
+    if message.author_type != "system":
+        return message.body
+    parts = _reason_texts_in(message.body)
+    return " ".join(translated(text) for text in parts) if parts else translated(message.body)
 
 
 def issue_label(issue_type: str) -> str:

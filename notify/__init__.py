@@ -261,11 +261,10 @@ def _stopped_body(case: RecoveryCase, headline: str, *, cancelled, reason: str,
 def _reissued_body(case: RecoveryCase, headline: str, *, tracking_token: str,
                    **_facts) -> str:
     """A new tracking link, asked for on the desk's page (in the asker's language)."""
-    issue = ISSUE_TYPES.get(case.issue_type, case.issue_type)
     lines = [
         headline,
         "",
-        _("Request:   #%(id)s, %(issue)s", id=case.id, issue=issue),
+        _("Request:   #%(number)s, %(issue)s", number=case.id, issue=_issue(case)),
         _("Filed:     %(when)s", when=_when(case.created_at, "UTC")),
         "",
         _("Follow your request, answer our questions and send new photos here:"),
@@ -353,20 +352,25 @@ def email_language(case: RecoveryCase) -> str:
 def write_emails(kind: str, case: RecoveryCase, **facts) -> list[OutboxEmail]:
     """Add the emails of a notification about ``case`` to the session's outbox (no commit)."""
     spec = NOTIFICATIONS[kind]
-    if facts.get("locale"):
-        # Written in the language of the page it was asked on.
-        with force_locale(facts["locale"]):
-            return _write(kind, spec, case, **facts)
-    return _write(kind, spec, case, **facts)
+    return _write(kind, spec, case, _language(spec, case, facts.get("locale")), **facts)
 
 
-def _write(kind: str, spec: Notification, case: RecoveryCase, **facts) -> list[OutboxEmail]:
+def _language(spec: Notification, case: RecoveryCase, asked: str | None) -> str:
+    """The language an email is written in: that of the page it was asked on (while
+    offered), else the case's for requesters and owners, else the desk's default."""
+    config = current_app.config
+    if asked in config["LANGUAGES"]:
+        return asked
+    return email_language(case) if spec.in_case_language else config["BABEL_DEFAULT_LOCALE"]
+
+
+def _write(kind: str, spec: Notification, case: RecoveryCase, language: str,
+           **facts) -> list[OutboxEmail]:
     people = spec.recipients(case)
     if not people:
         log.warning("%s for case %s: nobody to email", kind, case.id)
         return []
-    with force_locale(email_language(case) if spec.in_case_language
-                      else current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with force_locale(language):
         words = spec.words(case, **facts)
         headline = str(spec.headline).format(**words)
         body = spec.body(case, headline, **facts)

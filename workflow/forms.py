@@ -71,7 +71,7 @@ class IsoDateField(DateField):
 
     def __init__(self, label=None, validators=None, format="%Y-%m-%d", **kwargs):
         kwargs.setdefault("description", DATE_FORMAT_HINT)
-        render_kw = {"inputmode": "numeric", "placeholder": "YYYY-MM-DD", "maxlength": 10,
+        render_kw = {"inputmode": "numeric", "placeholder": _l("YYYY-MM-DD"), "maxlength": 10,
                      **(kwargs.pop("render_kw", None) or {})}
         super().__init__(label, validators, format, render_kw=render_kw, **kwargs)
 
@@ -306,8 +306,10 @@ class RecoveryForm(SupportDetailsFields, Form):
                                  description=PHOTO_HELP)
     selfie = FileField(_l("A selfie"), description=PHOTO_HELP,
                        validators=[PhotoRequired(_l("Please attach a selfie."))])
+    # Shown in the page's language; the case records the version (its English text is the
+    # one its digest is of, i18n/texts.py marks it).
     consent = BooleanField(
-        CONSENT_TEXTS[CONSENT_VERSION],
+        _l(CONSENT_TEXTS[CONSENT_VERSION]),
         validators=[DataRequired(_l("We cannot check your identity without your consent."))])
     # The signed token of the challenge code shown on the form (see service.issue_challenge).
     challenge_token = HiddenField(validators=[Optional(), Length(max=1000)])

@@ -327,7 +327,7 @@ def reply(token: str):
     try:
         service.user_reply(token, form.body.data, form.screenshot_files())
     except service.EvidenceRejected as err:
-        form.screenshots.errors.append(err.error.message)
+        form.screenshots.errors.append(texts.evidence_refusal(err))
         return _render_status(token, service.case_for_token(token), err.error.status,
                               reply_form=form)
     except service.ActionRefused as err:

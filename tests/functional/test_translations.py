@@ -24,7 +24,7 @@ from verification.images import (
     UnsupportedImage,
 )
 from workflow import service
-from workflow.states import ISSUE_TYPES, RECOVERY_STEP_LABELS
+from workflow.states import CONSENT_TEXTS, ISSUE_TYPES, RECOVERY_STEP_LABELS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -33,8 +33,7 @@ PUBLIC_TEMPLATES = sorted([TEMPLATES / "base.html", TEMPLATES / "_forms.html",
                            *(TEMPLATES / "public").glob("*.html"),
                            *(TEMPLATES / "errors").glob("*.html")])
 # Being rewritten elsewhere with their texts wrapped; empty this set when they are merged.
-PENDING = {"public/recover.html": "rewritten with its texts wrapped on another branch",
-           "public/status.html": "rewritten with its texts wrapped on another branch"}
+PENDING: dict[str, str] = {}
 # Text that is not words of a language: the brand name is not translated.
 NOT_WORDS = ("Recovery Desk",)
 # Attributes whose values people see or hear.
@@ -163,26 +162,36 @@ def test_every_marked_text_has_a_spanish_translation():
     spanish = _spanish()
     missing = [msgid for msgid, files in _extracted().items()
                if not all(f.removeprefix("templates/") in PENDING for f in files)
-               and (msgid not in spanish or not spanish[msgid].string)]
+               and (msgid not in spanish or not all(_forms(spanish[msgid].string)))]
     assert missing == [], "run `make translations` and translate these in the Spanish .po"
+
+
+PLACEHOLDER = r"%\(\w+\)[sd]|\{\w+\}"
+
+
+def _forms(text) -> tuple[str, ...]:
+    """A catalogue text's forms: one, or each plural form of an ngettext entry."""
+    return (text,) if isinstance(text, str) else tuple(text)
 
 
 def test_the_spanish_catalogue_is_complete_and_settled():
     spanish = _spanish()
     entries = [m for m in spanish if m.id]
     assert len(entries) > 100
-    assert [m.id for m in entries if not m.string] == []
+    assert [m.id for m in entries if not all(_forms(m.string))] == []
     assert [m.id for m in entries if m.fuzzy] == []
-    # Placeholders survive translation (a missing one would raise when formatted).
+    # Placeholders survive translation (a missing one would raise when formatted); each
+    # plural form keeps those of the English plural.
     for message in entries:
-        assert sorted(re.findall(r"%\(\w+\)s|\{\w+\}", message.id)) == sorted(
-            re.findall(r"%\(\w+\)s|\{\w+\}", message.string)), message.id
+        expected = sorted(re.findall(PLACEHOLDER, _forms(message.id)[-1]))
+        for form in _forms(message.string):
+            assert sorted(re.findall(PLACEHOLDER, form)) == expected, message.id
 
 
 def test_the_compiled_catalogue_matches_its_source():
     with (CATALOGUES / "es" / "LC_MESSAGES" / "messages.mo").open("rb") as mo:
-        compiled = {m.id: m.string for m in read_mo(mo) if m.id}
-    source = {m.id: m.string for m in _spanish() if m.id and not m.fuzzy}
+        compiled = {_forms(m.id): _forms(m.string) for m in read_mo(mo) if m.id}
+    source = {_forms(m.id): _forms(m.string) for m in _spanish() if m.id and not m.fuzzy}
     assert compiled == source, "run `make translations` (it compiles the .mo files)"
 
 
@@ -193,7 +202,11 @@ def test_the_texts_of_other_layers_are_marked():
                                       texts.GATE_REASON_TEXTS) for text in group}
     assert set(ISSUE_TYPES.values()) <= marked
     assert set(RECOVERY_STEP_LABELS.values()) <= marked
+    assert set(CONSENT_TEXTS.values()) <= {str(text) for text in texts.CONSENT_TEXTS}
     assert {REASONS[code].user_text for code in texts.GATE_REASON_CODES} <= marked
+    # Every reason's user text: the automated checks write them to the requester.
+    assert {reason.user_text for reason in REASONS.values()} <= marked | {
+        str(text) for text in texts.REASON_TEXTS}
     assert {kind.message for kind in (ImageRejected, UnsupportedImage, AnimatedImage,
                                       ImageTooLarge, DamagedImage, EmptyUpload)} <= marked
     assert {str(service.ResetLinkInvalid()), str(service.OwnerLinkInvalid())} <= marked
@@ -225,22 +238,59 @@ def _sentences(html: str) -> set[str]:
 
 @pytest.fixture
 def public_pages(app, client, make_account, make_case, make_agent):
-    """Each public page (but the PENDING ones) as (name, path, status), with what it needs."""
+    """Each public page as (name, path, status), with what it needs: the status page in each
+    of its kinds of step."""
     import jobs.recovery
     from tests.recovery import approve, reset_emails, token_in
 
     lead, _ = make_agent("security_lead")
     make_account(two_factor_enabled=True)
-    case, _ = make_case("selfie_check", issue_type="forgot_password")
+    case, approved = make_case("selfie_check", issue_type="forgot_password")
     approve(case, lead)
     jobs.recovery.sweep_actions(app)
     (email,) = reset_emails(case.id)
     with app.test_request_context():
         owner_token = service.owner_link_token(service.get_case(case.id))
+    # An approval whose changes wait out the hold: the page lists them.
+    app.config["RECOVERY_HOLD"] = {"forgot_password": "24h"}
+    held_case, held = make_case("selfie_check", issue_type="forgot_password")
+    approve(held_case, lead)
     with client.session_transaction() as session:
         session["filed_request"] = {"case_id": case.id, "token": "t" * 43}
+    # The agent's words are the agent's own: one word each, so no sentence of theirs counts.
+    _, received = make_case("submitted")
+    checking, in_check = make_case("id_check")
+    asked, waiting = make_case("id_check")
+    service.fire_event(asked.id, "request_info", agent=lead,
+                       expected_version=asked.version, reason="Phone?")
+    declined, refused = make_case("id_check")
+    service.fire_event(declined.id, "decline", agent=lead,
+                       expected_version=declined.version, reason="No.")
+    _, withdrawn = make_case("submitted")
+    service.user_withdraw(withdrawn)
+    # New photos asked for by the automated checks, in the words of their reasons.
+    retake, photos_asked = make_case("id_check")
+    service.fire_event(retake.id, "request_resubmission", agent=None,
+                       expected_version=retake.version, reason=" ".join(
+                           REASONS[code].user_text for code in ("mrz_not_found",
+                                                                "document_expired")))
     return [
+        ("help.html", "/", 200),
+        ("help_guide.html", "/help/lost_2fa", 200),
+        ("help_solved.html", "/help/solved", 200),
+        ("recover.html", "/recover?issue_type=lost_2fa", 200),
         ("submitted.html", "/recover/submitted", 200),
+        ("status.html received", f"/status/{received}", 200),
+        ("status.html checking", f"/status/{in_check}", 200),
+        ("status.html waiting for you", f"/status/{waiting}", 200),
+        ("status.html approved", f"/status/{approved}", 200),
+        ("status.html declined", f"/status/{refused}", 200),
+        ("status.html withdrawn", f"/status/{withdrawn}", 200),
+        ("status.html new photos asked", f"/status/{photos_asked}", 200),
+        ("status.html approved, on hold", f"/status/{held}", 200),
+        ("withdraw_confirm.html", f"/status/{in_check}/withdraw", 200),
+        ("tracking_link.html", "/tracking-link", 200),
+        ("tracking_link_sent.html", "/tracking-link/sent", 200),
         ("reset.html", f"/reset/{token_in(email.body)}", 200),
         ("reset_done.html", "/reset/done", 200),
         ("link_invalid.html", "/reset/" + "x" * 43, 404),
@@ -249,18 +299,55 @@ def public_pages(app, client, make_account, make_case, make_agent):
     ]
 
 
+def assert_no_english_sentence(name, english, spanish, status):
+    """The same page in English and in Spanish: no English sentence is left in the Spanish."""
+    assert (english.status_code, spanish.status_code) == (status, status), name
+    english_html, spanish_html = english.get_data(as_text=True), spanish.get_data(as_text=True)
+    assert '<html lang="en">' in english_html and '<html lang="es">' in spanish_html, name
+    sentences = _sentences(english_html)
+    assert len(sentences) >= 2, name
+    left = sorted(s for s in sentences if s in _sentences(spanish_html))
+    assert left == [], name
+
+
 def test_public_pages_in_spanish_have_no_english_sentence(client, public_pages):
     for name, path, status in public_pages:
-        english = client.get(path, headers={"Accept-Language": "en"})
-        spanish = client.get(path, headers={"Accept-Language": "es-ES,es;q=0.9"})
-        assert (english.status_code, spanish.status_code) == (status, status), name
-        english_html, spanish_html = english.get_data(as_text=True), spanish.get_data(
-            as_text=True)
-        assert '<html lang="en">' in english_html and '<html lang="es">' in spanish_html
-        sentences = _sentences(english_html)
-        assert len(sentences) >= 2, name
-        left = sorted(s for s in sentences if s in _sentences(spanish_html))
-        assert left == [], name
+        assert_no_english_sentence(
+            name, client.get(path, headers={"Accept-Language": "en"}),
+            client.get(path, headers={"Accept-Language": "es-ES,es;q=0.9"}), status)
+
+
+def test_public_pages_with_a_public_template_each(public_pages):
+    """Every public page template is among the pages rendered in Spanish (partials are
+    rendered by their pages)."""
+    rendered = {name.split()[0] for name, _path, _status in public_pages}
+    pages = {_name(path).removeprefix("public/") for path in PUBLIC_TEMPLATES
+             if not path.name.startswith("_") and path.name != "base.html"}
+    assert pages <= rendered
+
+
+def test_forms_sent_back_with_errors_are_in_spanish(app, client, make_case):
+    """The request form with errors and kept photos, and the other public forms refused."""
+    from tests.functional.test_public_pages import form_data
+
+    _, token = make_case("id_check")
+
+    def both(path, data):
+        return [client.post(path, data=data(), content_type="multipart/form-data",
+                            headers={"Accept-Language": language})
+                for language in ("en", "es")]
+
+    english, spanish = both("/recover", lambda: form_data(email="bad", description="Lost."))
+    assert "Photo kept: id.jpg" in english.get_data(as_text=True)
+    assert "Foto guardada: id.jpg" in spanish.get_data(as_text=True)
+    # The date fields' hint inside the box too.
+    assert 'placeholder="AAAA-MM-DD"' in spanish.get_data(as_text=True)
+    assert 'placeholder="YYYY-MM-DD"' not in spanish.get_data(as_text=True)
+    assert_no_english_sentence("recover.html with errors", english, spanish, 400)
+    for name, path in [("tracking_link.html", "/tracking-link"),
+                       ("withdraw_confirm.html", f"/status/{token}/withdraw"),
+                       ("help_guide.html", "/help/lost_2fa")]:
+        assert_no_english_sentence(name, *both(path, dict), 400)
 
 
 def test_dates_on_public_pages_are_written_for_the_language(client, public_pages):
@@ -308,3 +395,41 @@ def test_form_errors_and_flash_messages_are_in_spanish(client, public_pages):
     assert "Elija una contraseña de al menos 12 caracteres." in html
     assert "Las dos contraseñas no coinciden." in html
     assert "Contraseña nueva" in html  # the field's label
+
+
+def test_the_pre_send_photo_check_answers_in_spanish(app, client):
+    """The JSON answers the form's script shows, in the page's language."""
+    import io
+
+    from tests.conftest import image_bytes
+    from tests.functional.test_request_form import blurred_id
+
+    def check(photo=None):
+        data = {"kind": "id_document", "upload_token": "A" * 43}
+        if photo is not None:
+            data["photo"] = (io.BytesIO(photo[0]), photo[1])
+        return client.post("/recover/check-photo?lang=es", data=data,
+                           content_type="multipart/form-data").get_json()["message"]
+
+    assert check((image_bytes(), "id.jpg")) == (
+        "La foto de su documento se ve lo bastante nítida para leerla. Queda guardada con "
+        "este formulario.")
+    assert check() == "Elija una foto y vuelva a intentarlo."
+    assert check((b"GIF89a" + b"\0" * 64, "x.gif")).startswith(
+        "Este archivo no es una foto JPEG, PNG ni WebP.")
+    app.config["QUALITY_GATE"] = True
+    assert check((blurred_id(), "blurry.jpg")).startswith(
+        "La foto de su documento está borrosa")
+
+
+def test_a_refused_screenshot_on_a_reply_is_refused_in_spanish(client, make_case):
+    import io
+
+    _, token = make_case("awaiting_user")
+    response = client.post(f"/status/{token}/reply?lang=es", content_type="multipart/form-data",
+                           data={"body": "Vea la imagen.", "screenshots": [
+                               (io.BytesIO(b"\x89PNG\r\n\x1a\nbroken"), "a.png")]})
+    assert 400 <= response.status_code < 500
+    html = response.get_data(as_text=True)
+    errors = re.search(r'id="screenshots-errors"[^>]*>(.*?)</', html, re.S).group(1)
+    assert "photo" not in errors and "foto" in errors, errors

@@ -134,3 +134,29 @@ def test_an_unoffered_language_on_the_case_falls_back_to_the_default(
     approve(case, lead)
     [approved] = outbox_of("recovery_approved", case.id)
     assert approved.subject == f"Your account recovery request #{case.id} was approved"
+
+
+@pytest.mark.parametrize(("page", "subject", "words", "english"), [
+    ("?lang=es", "Su nuevo enlace de seguimiento de la solicitud n.º {id}",
+     ["Este es el nuevo enlace de su solicitud de recuperación de cuenta n.º {id}.",
+      "Solicitud:  n.º {id}, He olvidado mi contraseña",
+      "Este es un enlace nuevo: el que tenía antes ya no funciona."], False),
+    ("?lang=en", "Your new tracking link for request #{id}",
+     ["Request:   #{id}, I forgot my password"], True),
+], ids=["spanish", "english"])
+def test_a_new_tracking_link_is_written_in_the_language_it_was_asked_in(
+        app, client, make_account, make_case, page, subject, words, english):
+    from jobs import schedule
+
+    make_account(email="anna@example.test")
+    # Filed in the other language: the page the link was asked on decides.
+    case, _ = make_case("id_check", issue_type="forgot_password",
+                        language="en" if not english else "es")
+    assert client.post(f"/tracking-link{page}",
+                       data={"email": "anna@example.test"}).status_code == 303
+    schedule.sla_tick(app)
+    [email] = outbox_of("tracking_link_reissued", case.id)
+    assert email.subject == subject.format(id=case.id)
+    for line in words:
+        assert line.format(id=case.id) in email.body
+    assert ("new link" in email.body) is english
