@@ -47,6 +47,24 @@ def test_the_form_stores_the_language_of_the_page(client, query, headers, langua
     assert the_case().language == language
 
 
+def test_the_case_records_the_consent_in_the_words_shown(app, client):
+    from flask_babel import force_locale, gettext
+
+    from workflow import service
+    from workflow.states import CONSENT_TEXTS, CONSENT_VERSION, consent_digest
+
+    page = client.get("/recover?lang=es").get_data(as_text=True)
+    with app.test_request_context(), force_locale("es"):
+        spanish = gettext(CONSENT_TEXTS[CONSENT_VERSION])
+    assert spanish != CONSENT_TEXTS[CONSENT_VERSION] and spanish in page
+    client.post("/recover?lang=es", content_type="multipart/form-data",
+                data=fields(consent="y"))
+    case = the_case()
+    assert case.consent_sha256 == consent_digest(spanish)
+    with app.test_request_context():
+        assert service.consent_text(case) == spanish
+
+
 @pytest.mark.parametrize(("sent", "language"), [({"language": "es"}, "es"), ({}, "en")])
 def test_the_api_takes_an_optional_language(client, sent, language):
     response = client.post("/api/v1/recovery-requests", content_type="multipart/form-data",

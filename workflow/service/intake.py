@@ -16,6 +16,8 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
@@ -173,7 +175,7 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
                 date_of_birth=sub.date_of_birth, issue_type=sub.issue_type,
                 description=sub.description.strip(), consent_at=utcnow(),
                 consent_version=CONSENT_VERSION,
-                consent_sha256=consent_digest(CONSENT_TEXTS[CONSENT_VERSION]),
+                consent_sha256=consent_digest(consent_shown(CONSENT_VERSION, sub.language)),
                 client_ip=sub.client_ip, language=sub.language,
                 state=State.SUBMITTED.value, tracking_token_hash=token_hash(token),
                 evidence_attempt=1,
@@ -210,12 +212,23 @@ def submit_request(sub: Submission, files: dict[str, bytes | None],
     return SubmitResult(case=case, tracking_token=token)
 
 
+def consent_shown(version: str, language: str) -> str:
+    """The consent text of ``version`` as the form shows it in ``language`` (its translation;
+    the English text where there is none): what the requester agreed to, word for word."""
+    with force_locale(language):
+        return _(CONSENT_TEXTS[version])
+
+
 def consent_text(case: RecoveryCase) -> str | None:
-    """The consent text the case was filed under, when its stored digest matches it."""
+    """The consent text the case was filed under, in the words shown to the requester, when
+    its stored digest matches them (the English text for cases filed before translations)."""
     text = CONSENT_TEXTS.get(case.consent_version or "")
-    if text is None or consent_digest(text) != case.consent_sha256:
+    if text is None:
         return None
-    return text
+    for shown in (consent_shown(case.consent_version, case.language or "en"), text):
+        if consent_digest(shown) == case.consent_sha256:
+            return shown
+    return None
 
 
 def issue_challenge() -> challenges.IssuedChallenge:
