@@ -1,14 +1,11 @@
 """A real browser, two agents on one case: each page says when the other opens it and when
 the other changes it (before a stale action fails); a canned reply goes into the reply box."""
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import browser_sign_in
-from tests.functional.browser import BROWSER, DESKTOP
+from tests.functional.browser import BROWSER, DESKTOP, snap
 from workflow import service
 
 pytestmark = BROWSER
@@ -42,11 +39,13 @@ def test_an_agent_sees_a_colleague_open_then_change_the_case(app, new_page, live
     # Kim's page, drawn after Sam's visit began, says so at once.
     assert "Sam opened this case" in kim.text_content("#presence")
 
-    kim.check("input[data-event=start_review]")
+    kim.check("#action-start_review")
     kim.click("#action-submit")
     kim.wait_for_selector(".flash.success")
     sam.wait_for_selector("#presence-reload")
     assert "Kim changed this case (id check)" in sam.text_content("#presence .presence-change")
+    sam.locator("#presence").scroll_into_view_if_needed()
+    snap(sam, "desktop-case-collision")
 
     # A canned reply goes into the reply box, placeholders filled in, to edit before sending.
     sam.fill("#reply-body", "")
@@ -54,8 +53,6 @@ def test_an_agent_sees_a_colleague_open_then_change_the_case(app, new_page, live
     sam.click("#macro-insert")
     expect(sam.locator("#reply-body")).to_have_value(f"Hello Anna, about case {case.id}:")
     assert "Inserted “Greeting”" in sam.text_content("#macro-status")
-    shot = Path(os.environ.get("BROWSER_SCREENSHOTS", tmp_path)) / "case-presence.png"
-    sam.screenshot(path=str(shot), full_page=True)
 
     # Reloading shows the change; the notice of it is gone, Kim's visit is still named.
     sam.click("#presence-reload")

@@ -1,4 +1,5 @@
-"""The keyboard alone, in a real browser: the request form and the console sign-in.
+"""The keyboard alone, in a real browser: the request form, self-help, the status page's
+withdraw confirmation, the console sign-in, the case page's action area and the shortcuts help.
 
 Tab reaches every control of the form in the order they are seen (top to bottom, left to right
 within a row), each control shows where the focus is, nothing traps the focus, and the form
@@ -7,8 +8,8 @@ is filled and sent with keys only (typing, Space on a file picker or a checkbox,
 
 import pytest
 
-from tests.conftest import STRONG_PASSWORD, image_bytes
-from tests.functional.browser import BROWSER
+from tests.conftest import STRONG_PASSWORD, browser_sign_in, image_bytes
+from tests.functional.browser import BROWSER, DESKTOP
 
 pytestmark = BROWSER
 
@@ -81,11 +82,26 @@ def assert_tab_order(page, form_selector: str) -> list[str]:
 
 def tab_to(page, element_id: str) -> None:
     """Press Tab until ``element_id`` has the focus."""
+    tab_until(page, f"#{element_id}")
+
+
+def tab_until(page, selector: str) -> None:
+    """Press Tab until the element with the focus matches ``selector``."""
     for _ in range(MAX_TABS):
-        if page.evaluate("() => document.activeElement.id") == element_id:
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
             return
         page.keyboard.press("Tab")
-    pytest.fail(f"Tab never reached #{element_id}")
+    pytest.fail(f"Tab never reached {selector}")
+
+
+def assert_whole_page_keyboard_ready(page) -> list[dict]:
+    """Tab goes round the whole page and lets go of the focus, each stop showing it."""
+    stops = tab_cycle(page)
+    assert stops, "nothing on the page takes the focus"
+    hidden_focus = [stop["key"] for stop in stops if not stop["visible"]]
+    assert not hidden_focus, f"no visible focus on {hidden_focus}"
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    return stops
 
 
 def choose_file_with_keyboard(page, element_id: str, path) -> None:
@@ -144,3 +160,86 @@ def test_the_console_sign_in_works_with_the_keyboard_alone(page, live_server, ma
     # Not enrolled yet: the next step sets up the authenticator app, its code field focusable.
     page.wait_for_selector("#totp-secret")
     tab_to(page, "code")
+
+
+def test_self_help_works_with_the_keyboard_alone(page, live_server):
+    page.goto(f"{live_server}/")
+    assert_whole_page_keyboard_ready(page)
+    tab_until(page, "a[data-issue-type=lost_2fa]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#guide[data-issue-type=lost_2fa]")
+    assert_whole_page_keyboard_ready(page)
+    tab_to(page, "help-need-help")
+    page.keyboard.press("Enter")
+    # "I still need help" leads on to the form, the issue type chosen already.
+    page.wait_for_url("**/recover?issue_type=lost_2fa")
+    assert page.input_value("#issue_type") == "lost_2fa"
+
+
+def test_withdrawing_works_with_the_keyboard_alone(page, live_server, make_case):
+    _case, token = make_case("submitted")
+    page.goto(f"{live_server}/status/{token}")
+    assert_whole_page_keyboard_ready(page)
+    tab_until(page, "#withdraw a")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#withdraw-confirm")
+    stops = [stop["key"] for stop in assert_whole_page_keyboard_ready(page)]
+    # Keeping the request is as near as withdrawing it.
+    assert {"withdraw-confirm-button", "withdraw-keep"} <= set(stops)
+    tab_to(page, "withdraw-confirm-button")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".flash.success")
+    assert page.url == f"{live_server}/status/{token}"
+    assert page.locator("#withdraw").count() == 0
+
+
+@pytest.fixture
+def case_page(app, new_page, live_server, make_agent, make_case):
+    """An admin on the case page of a case waiting for its id check, on a desktop."""
+    make_agent("admin", email="ada@example.test", name="Ada")
+    case, _ = make_case("id_check", issue_type="forgot_password", full_name="Anna Eriksson")
+    page = new_page(DESKTOP)
+    browser_sign_in(page, live_server, app, "ada@example.test")
+    page.goto(f"{live_server}/agent/cases/{case.id}")
+    return page
+
+
+def test_the_case_page_s_action_area_works_with_the_keyboard_alone(case_page):
+    page = case_page
+    assert_whole_page_keyboard_ready(page)
+    # Tab enters the group of actions at one radio; the arrows choose among them.
+    tab_until(page, "#action-form input[type=radio]")
+    for _ in range(page.locator("#action-form input[type=radio]").count()):
+        if page.is_checked("#action-request_info"):
+            break
+        page.keyboard.press("ArrowDown")
+    assert page.is_checked("#action-request_info")
+    tab_to(page, "action-reason")
+    page.keyboard.type("Which phone did you lose?")
+    tab_to(page, "action-submit")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".flash.success")
+    assert "awaiting" in page.text_content("#state").lower()
+
+
+def test_the_shortcuts_help_opens_and_closes_with_the_keyboard(case_page):
+    page = case_page
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("?")
+    page.wait_for_selector("#shortcuts-help[open]")
+    assert page.evaluate("() => document.activeElement.id") == "shortcuts-close"
+    assert "Show these keyboard shortcuts" in page.text_content("#shortcuts-list")
+    # A modal dialog: Tab stays inside it, and Escape closes it, the focus back on its opener.
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => !!document.activeElement.closest('#shortcuts-help')"
+                             " || document.activeElement === document.body")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#shortcuts-help:not([open])", state="attached")
+    assert page.evaluate("() => document.activeElement.id") == "shortcuts-open"
+    # Opened again from its button with Enter, and closed with its Close button.
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#shortcuts-help[open]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#shortcuts-help:not([open])", state="attached")
+    assert page.evaluate("() => document.activeElement.id") == "shortcuts-open"

@@ -3,7 +3,6 @@ the file path, and the camera path (a fake camera showing an ID card) with the p
 verdict."""
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import document_photo, selfie_photo
-from tests.functional.browser import BROWSER, CHROMIUM_ARGS
+from tests.functional.browser import BROWSER, CHROMIUM_ARGS, snap
 
 pytestmark = BROWSER
 
@@ -53,11 +52,6 @@ def browser_args(tmp_path_factory):
             "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}"]
 
 
-def screenshot(page, tmp_path, name: str) -> None:
-    shot = Path(os.environ.get("BROWSER_SCREENSHOTS", tmp_path)) / name
-    page.screenshot(path=str(shot), full_page=True)
-
-
 @pytest.mark.parametrize("app_config", [FORM_CONFIG])
 def test_photos_are_kept_after_a_validation_error(app, page, live_server, tmp_path):
     id_photo, selfie = tmp_path / "id.jpg", tmp_path / "selfie.jpg"
@@ -82,7 +76,7 @@ def test_photos_are_kept_after_a_validation_error(app, page, live_server, tmp_pa
     assert "Photo kept: selfie.jpg" in page.text_content("#selfie-hint")
     box = page.locator("#consent").bounding_box()
     assert box["width"] >= 24 and box["height"] >= 24
-    screenshot(page, tmp_path, "request-form-error.png")
+    snap(page, "phone-form-error")
 
     # The link of the summary takes the person to the field; no photo is chosen again.
     page.click("#error-summary a[href='#date_of_birth']")
@@ -102,7 +96,7 @@ def test_the_camera_takes_the_id_and_the_desk_judges_it_before_sending(app, page
     assert field.locator(".camera-guide.card").is_visible()
     page.wait_for_function(
         "document.querySelector('.photo-field[data-kind=id_document] video').videoWidth > 0")
-    screenshot(page, tmp_path, "request-form-camera.png")
+    snap(page, "phone-form-camera")
     take.click()
     field.get_by_role("button", name="Use this photo").click()
 

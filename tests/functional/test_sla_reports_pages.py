@@ -12,6 +12,9 @@ from tests.conftest import sign_in
 from tests.functional.test_api import assert_error, auth
 from tests.integration import test_sla_reports as known
 
+# A script written into the page (the console's own static scripts, by src, are fine).
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)")
+
 # The known case histories and their clock, shared with the figures' own tests.
 app_config, clock, desk, histories = known.app_config, known.clock, known.desk, known.histories
 
@@ -51,7 +54,7 @@ def test_report_page_shows_tables_and_charts(client, staff, histories):
     status, html = page(client, f"{MARCH}&group_by=issue_type")
     assert status == 200
     # Throughput, backlog, first-response and resolution percentiles; no script anywhere.
-    assert html.count("<svg") == 4 and "<script" not in html
+    assert html.count("<svg") == 4 and not INLINE_SCRIPT.search(html)
     assert "I forgot my password" in html and "I lost my two-factor device" in html
     # First response within 2h: 3 met in time of 5 met and 1 past due.
     assert "50% <span class=\"muted\">(3 of 6)</span>" in html
@@ -80,7 +83,7 @@ def test_stage_page(client, staff, histories):
 def test_group_names_from_data_are_escaped(client, staff, histories, desk):
     status, html = page(client, f"{MARCH}&group_by=agent")
     assert status == 200
-    assert "<script" not in html
+    assert not INLINE_SCRIPT.search(html)
     assert "Bob &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     svg = re.findall(r"<svg.*?</svg>", html, re.S)
     assert any("Bob &lt;script&gt;" in chart for chart in svg)
