@@ -268,7 +268,7 @@ def test_the_queue_puts_what_is_due_first_and_shows_badges(app, client, make_cas
     monkeypatch.setattr("workflow.agent_views.utcnow", lambda: berlin(2026, 12, 21, 12, 30))
     page = client.get("/agent/").get_data(as_text=True)
     assert page.index(f"#{urgent.id}<") < page.index(f"#{older.id}<")
-    assert "SLA breached" in page and "SLA warning" in page
+    assert "SLA breached" in page and "SLA at risk" in page
 
 
 def test_sla_recompute_command_rebuilds_missing_rows(app, make_case, runner):
