@@ -249,7 +249,8 @@ def enrol():
 
 def _enrolment(agent: Agent, secret: str) -> dict:
     uri = credentials.provisioning_uri(secret, agent.email, current_app.config["TOTP_ISSUER"])
-    return {"qr_code": segno.make(uri, error="m").png_data_uri(scale=5, border=2),
+    # A border of 4 modules: the quiet zone the QR standard asks for, which readers rely on.
+    return {"qr_code": segno.make(uri, error="m").png_data_uri(scale=5, border=4),
             "secret_groups": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))}
 
 
