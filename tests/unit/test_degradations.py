@@ -339,7 +339,7 @@ def test_scan_rejects_a_skew_beyond_two_degrees(small):
 
 def test_card_photos_are_8_to_12_megapixels_with_the_whole_card_in_frame():
     card = Image.new("RGB", (1012, 638), MAGENTA)
-    for seed in (3, 4):
+    for seed in (3,):  # about 3 s a photo
         photo = degrade(card, "card_photo", seed)
         assert 8e6 <= photo.width * photo.height <= 12.1e6
         assert photo.width / photo.height == pytest.approx(4 / 3, abs=0.01)
