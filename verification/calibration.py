@@ -202,8 +202,13 @@ class Scores:
     encoded: int = 0
 
 
-def score_pairs(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray]) -> Scores:
-    """The distance of each pair; ``encode`` runs once per image however many pairs use it."""
+def score_pairs(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray],
+                refine: Callable[[Pair, float], float] | None = None) -> Scores:
+    """The distance of each pair; ``encode`` runs once per image however many pairs use it.
+
+    ``refine``, given a pair and its distance, may measure it again (see
+    ``faces.refined_distance``); the distance it returns is the pair's.
+    """
     cache: dict[ImageRef, np.ndarray | Unscorable] = {}
     scores = Scores()
 
@@ -223,6 +228,8 @@ def score_pairs(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray])
     for pair in pairs:
         try:
             distance = face_distance(encoding(pair.first), encoding(pair.second))
+            if refine is not None:
+                distance = refine(pair, distance)
         except Unscorable as err:
             scores.unscored[err.reason] += 1
             scores.pairs.append((pair, None, err.reason))
@@ -287,6 +294,32 @@ def impostor_pairs_needed(target_far: float) -> int:
 
 
 @dataclass(frozen=True)
+class PairError:
+    """A pair the match decides wrongly at a threshold, with its distance."""
+
+    pair: Pair
+    distance: float
+
+    @property
+    def kind(self) -> str:
+        """'false reject' (a genuine pair over the threshold) or 'false accept'."""
+        return "false reject" if self.pair.genuine else "false accept"
+
+    def as_dict(self) -> dict:
+        """JSON-safe values: the pairs file's line, the two images, the kind, the distance."""
+        return {"line": self.pair.line, "first": str(self.pair.first.path(Path())),
+                "second": str(self.pair.second.path(Path())), "kind": self.kind,
+                "distance": round(self.distance, 4)}
+
+
+def errors_at(scores: Scores, threshold: float) -> list[PairError]:
+    """The scored pairs decided wrongly at ``threshold``, nearest the threshold first."""
+    wrong = [PairError(pair, distance) for pair, distance, _ in scores.pairs
+             if distance is not None and (distance <= threshold) != pair.genuine]
+    return sorted(wrong, key=lambda e: abs(e.distance - threshold))
+
+
+@dataclass(frozen=True)
 class Calibration:
     """Everything ``calibrate`` measured, ready to print or to dump as JSON."""
 
@@ -323,9 +356,10 @@ def _spread(distances: Sequence[float]) -> dict | None:
 
 
 def calibrate(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray],
-              thresholds: Sequence[float], target_far: float) -> Calibration:
+              thresholds: Sequence[float], target_far: float,
+              refine: Callable[[Pair, float], float] | None = None) -> Calibration:
     """Score every pair and compute the rates at each threshold and the one for ``target_far``."""
-    scores = score_pairs(pairs, encode)
+    scores = score_pairs(pairs, encode, refine)
     table = rate_table(scores.genuine, scores.impostor, thresholds)
     return Calibration(scores=scores, table=table, target_far=target_far,
                        recommended=threshold_for_far(table, target_far))

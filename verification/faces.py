@@ -9,6 +9,7 @@ import importlib
 import importlib.metadata
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -77,9 +78,18 @@ def engine_version() -> str:
 # upsampling and took ~0.5 s with it.
 DETECT_MAX_SIDE = 1000
 DETECT_UPSAMPLE = 0
+# When detection finds no face on an image no larger than the detection copy (nothing was
+# reduced: a small or tightly cropped photo), it runs once more on the image upsampled this
+# many times; HOG's window is 80 px, so a face filling a small photo's frame can be missed.
+# Measured in docs/benchmarks.md, "Faces on LFW DevTrain".
+RETRY_UPSAMPLE = 1
 # Encodings are computed on a crop this much larger than the face box on every side, so the
 # landmark model sees the whole face while the rest of a 12-megapixel photo is left alone.
 ENCODE_MARGIN = 0.5
+# The landmark model that aligns a face before it is encoded: face_recognition's "small"
+# (5 points, its default) or "large" (68 points). Measured in docs/benchmarks.md, "Faces on
+# LFW DevTrain".
+ENCODE_MODEL = "small"
 
 
 @dataclass(frozen=True)
@@ -96,10 +106,21 @@ class FoundFace:
 
 
 def find_faces(image: Image.Image, *, max_side: int = DETECT_MAX_SIDE,
-               upsample: int = DETECT_UPSAMPLE) -> list[FoundFace]:
-    """Faces in ``image``, detected on a copy reduced to ``max_side``, largest first."""
-    engine = face_engine()
+               upsample: int = DETECT_UPSAMPLE, retry: bool = True) -> list[FoundFace]:
+    """Faces in ``image``, detected on a copy reduced to ``max_side``, largest first.
+
+    With ``retry``, an image no larger than ``max_side`` in which none was found is searched
+    again upsampled ``RETRY_UPSAMPLE`` times (large photos are not: see RETRY_UPSAMPLE).
+    """
     rgb = image.convert("RGB")
+    found = _detect(rgb, max_side, upsample)
+    if not found and retry and upsample < RETRY_UPSAMPLE and max(rgb.size) <= max_side:
+        found = _detect(rgb, max_side, RETRY_UPSAMPLE)
+    return found
+
+
+def _detect(rgb: Image.Image, max_side: int, upsample: int) -> list[FoundFace]:
+    engine = face_engine()
     scale = min(1.0, max_side / max(rgb.size))
     small = rgb if scale == 1.0 else rgb.resize(
         (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
@@ -113,8 +134,15 @@ def find_faces(image: Image.Image, *, max_side: int = DETECT_MAX_SIDE,
     return sorted(found, key=lambda face: face.size, reverse=True)
 
 
-def encode_face(image: Image.Image, face: FoundFace) -> np.ndarray:
-    """The 128-number face_recognition encoding of ``face``, computed on a full-resolution crop."""
+def encode_face(image: Image.Image, face: FoundFace, *, model: str = ENCODE_MODEL,
+                mirrored: bool = False) -> np.ndarray:
+    """The 128-number face_recognition encoding of ``face``, computed on a full-resolution crop.
+
+    ``mirrored`` averages it with the encoding of the crop's mirror image: steadier, twice
+    the time, and the same on every call. (face_recognition's own ``num_jitters`` is not
+    used: dlib draws its jittered copies from a random generator that lives on in the thread,
+    so the same face gave encodings 0.078 apart on two calls with 3 jitters, obama_2.jpg.)
+    """
     engine = face_engine()
     top, right, bottom, left = face.box
     pad = round(ENCODE_MARGIN * max(bottom - top, right - left))
@@ -122,10 +150,40 @@ def encode_face(image: Image.Image, face: FoundFace) -> np.ndarray:
                 min(image.width, right + pad), min(image.height, bottom + pad))
     crop = np.asarray(image.convert("RGB").crop(crop_box))
     local = (top - crop_box[1], right - crop_box[0], bottom - crop_box[1], left - crop_box[0])
-    return engine.face_encodings(crop, known_face_locations=[local])[0]
+    encoding = engine.face_encodings(crop, known_face_locations=[local], model=model)[0]
+    if not mirrored:
+        return encoding
+    width = crop.shape[1]
+    flipped = (local[0], width - local[3], local[2], width - local[1])
+    mirror = engine.face_encodings(np.ascontiguousarray(crop[:, ::-1]),
+                                   known_face_locations=[flipped], model=model)[0]
+    return (encoding + mirror) / 2
 
 
 def face_distance(first: np.ndarray, second: np.ndarray) -> float:
     """The Euclidean distance between two encodings (what face_recognition.face_distance gives)."""
     return float(np.linalg.norm(np.asarray(first, dtype=np.float64)
                                 - np.asarray(second, dtype=np.float64)))
+
+
+# Distances this close to the match threshold (either side) are measured again on steadier
+# encodings: each face averaged with its mirror image (encode_face(..., mirrored=True)). One
+# encoding wobbles by a few hundredths, enough to flip a verdict this near the line.
+# Measured in docs/benchmarks.md, "Faces on LFW DevTrain".
+REMEASURE_MARGIN = 0.05
+
+
+def near_threshold(distance: float, threshold: float, margin: float = REMEASURE_MARGIN) -> bool:
+    """Whether ``distance`` is close enough to ``threshold`` to be measured again."""
+    return abs(distance - threshold) <= margin
+
+
+def refined_distance(distance: float, threshold: float,
+                     reencode: Callable[[], tuple[np.ndarray, np.ndarray]],
+                     margin: float = REMEASURE_MARGIN) -> float:
+    """``distance``, or near the threshold the distance between the steadier encodings
+    ``reencode`` returns (both faces encoded again with ``mirrored=True``)."""
+    if not near_threshold(distance, threshold, margin):
+        return distance
+    first, second = reencode()
+    return face_distance(first, second)
