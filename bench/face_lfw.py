@@ -85,7 +85,8 @@ class Encoded:
 
     refs: list[ImageRef]
     found_first: np.ndarray      # bool: a face without upsampling
-    found_retry: np.ndarray      # bool: a face with the retry (True where found_first)
+    found_retry: np.ndarray      # bool: a face with the upsampled HOG retry (or found_first)
+    found_cnn: np.ndarray        # bool: a face with the whole retry, the CNN detector last
     small: np.ndarray            # 5-point encodings of the face (zeros where none)
     large: np.ndarray            # 68-point encodings
 
@@ -97,8 +98,9 @@ def encode_all(root: Path, refs: list[ImageRef], cache: Path) -> Encoded:
     if path.exists():
         data = np.load(path)
         if list(data["names"]) == names:
-            return Encoded(refs, data["found_first"], data["found_retry"], data["small"],
-                           data["large"])
+            return _with_cnn(root, Encoded(refs, data["found_first"], data["found_retry"],
+                                           data["found_retry"].copy(), data["small"],
+                                           data["large"]), cache)
     found_first = np.zeros(len(refs), bool)
     found_retry = np.zeros(len(refs), bool)
     small = np.zeros((len(refs), 128))
@@ -115,15 +117,42 @@ def encode_all(root: Path, refs: list[ImageRef], cache: Path) -> Encoded:
                       file=sys.stderr)
         if face is not None:
             found_retry[i] = True
-            small[i] = encode_face(image, face, model="small")
-            large[i] = encode_face(image, face, model="large")
+            small[i] = encode_face(image, face, model="small", mirrored=False)
+            large[i] = encode_face(image, face, model="large", mirrored=False)
         if i % 250 == 0:
             print(f"  encoded {i}/{len(refs)} ({time.perf_counter() - started:.0f} s)",
                   file=sys.stderr)
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(path, names=np.array(names), found_first=found_first, found_retry=found_retry,
              small=small, large=large)
-    return Encoded(refs, found_first, found_retry, small, large)
+    return _with_cnn(root, Encoded(refs, found_first, found_retry, found_retry.copy(), small,
+                                   large), cache)
+
+
+def _with_cnn(root: Path, enc: Encoded, cache: Path) -> Encoded:
+    """``enc`` with the faces the CNN detector finds where the HOG passes found none."""
+    path = cache / "cnn.npz"
+    missing = [i for i in range(len(enc.refs)) if not enc.found_retry[i]]
+    names = [str(enc.refs[i].path(Path())) for i in missing]
+    if path.exists() and list(np.load(path)["names"]) == names:
+        data = np.load(path)
+        found, small, large = data["found"], data["small"], data["large"]
+    else:
+        found = np.zeros(len(missing), bool)
+        small, large = np.zeros((len(missing), 128)), np.zeros((len(missing), 128))
+        for k, i in enumerate(missing):
+            image = _load(enc.refs[i].path(root))
+            face = _central(find_faces(image), image)  # the whole retry: CNN last
+            if face is not None:
+                found[k] = True
+                small[k] = encode_face(image, face, model="small", mirrored=False)
+                large[k] = encode_face(image, face, model="large", mirrored=False)
+        np.savez(path, names=np.array(names), found=found, small=small, large=large)
+    for k, i in enumerate(missing):
+        enc.found_cnn[i] = found[k]
+        if found[k]:
+            enc.small[i], enc.large[i] = small[k], large[k]
+    return enc
 
 
 def mirror_encodings(root: Path, enc: Encoded, model: str, cache: Path) -> np.ndarray:
@@ -140,14 +169,14 @@ def mirror_encodings(root: Path, enc: Encoded, model: str, cache: Path) -> np.nd
     mirror = np.zeros((len(enc.refs), 128))
     started = time.perf_counter()
     for i, ref in enumerate(enc.refs):
-        if not enc.found_retry[i]:
+        if not enc.found_cnn[i]:
             continue
         image = _load(ref.path(root))
         face = _central(find_faces(image), image)
         top, right, bottom, left = face.box
         flipped = FoundFace((top, image.width - left, bottom, image.width - right))
         mirror[i] = encode_face(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), flipped,
-                                model=model)
+                                model=model, mirrored=False)
         if i % 500 == 0:
             print(f"  mirrored {model} {i}/{len(enc.refs)} "
                   f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
@@ -158,7 +187,7 @@ def mirror_encodings(root: Path, enc: Encoded, model: str, cache: Path) -> np.nd
 @dataclass(frozen=True)
 class Pipeline:
     name: str
-    retry: bool       # the upsampled second detection pass
+    retry: int        # 0: one detection pass; 1: the upsampled HOG retry; 2: then the CNN
     model: str        # landmark model
     steady: str       # "": one encoding; "near": measured again on face + mirror encodings
                       # near the threshold; "always": face + mirror encodings throughout
@@ -182,7 +211,7 @@ def evaluate(pipe: Pipeline, enc: Encoded, pairs: list[Pair], half: str, thresho
              mirror: np.ndarray | None) -> dict:
     """The figures of one pipeline on one half."""
     index = {ref: i for i, ref in enumerate(enc.refs)}
-    found = enc.found_retry if pipe.retry else enc.found_first
+    found = (enc.found_first, enc.found_retry, enc.found_cnn)[pipe.retry]
     vectors = enc.large if pipe.model == "large" else enc.small
     if pipe.steady == "always":
         vectors = (vectors + mirror) / 2
@@ -236,13 +265,14 @@ def evaluate(pipe: Pipeline, enc: Encoded, pairs: list[Pair], half: str, thresho
 
 
 PIPELINES = (
-    Pipeline("before (no upsampling, 5-point, single encoding)", False, "small", ""),
-    Pipeline("retry upsampled", True, "small", ""),
-    Pipeline("retry + 68-point", True, "large", ""),
-    Pipeline("retry + mirror near threshold", True, "small", "near"),
-    Pipeline("retry + mirror always", True, "small", "always"),
-    Pipeline("retry + 68-point + mirror near threshold", True, "large", "near"),
-    Pipeline("retry + 68-point + mirror always", True, "large", "always"),
+    Pipeline("before (no upsampling, 5-point, single encoding)", 0, "small", ""),
+    Pipeline("HOG retry upsampled", 1, "small", ""),
+    Pipeline("HOG + CNN retry", 2, "small", ""),
+    Pipeline("retry + 68-point", 2, "large", ""),
+    Pipeline("retry + mirror near threshold", 2, "small", "near"),
+    Pipeline("retry + mirror always", 2, "small", "always"),
+    Pipeline("retry + 68-point + mirror near threshold", 2, "large", "near"),
+    Pipeline("retry + 68-point + mirror always", 2, "large", "always"),
 )
 
 

@@ -83,6 +83,11 @@ DETECT_UPSAMPLE = 0
 # many times; HOG's window is 80 px, so a face filling a small photo's frame can be missed.
 # Measured in docs/benchmarks.md, "Faces on LFW DevTrain".
 RETRY_UPSAMPLE = 1
+# When that finds none either, dlib's CNN face detector (face_recognition's "cnn" model) runs on
+# a copy at most this long: it finds faces HOG does not (turned away, tilted, cut by the frame)
+# but takes ~0.9 s on a 250 px photo on this machine, so it is kept to small photos. Measured
+# in docs/benchmarks.md, "Faces on LFW DevTrain".
+CNN_RETRY_MAX_SIDE = 400
 # Encodings are computed on a crop this much larger than the face box on every side, so the
 # landmark model sees the whole face while the rest of a 12-megapixel photo is left alone.
 ENCODE_MARGIN = 0.5
@@ -110,24 +115,28 @@ def find_faces(image: Image.Image, *, max_side: int = DETECT_MAX_SIDE,
     """Faces in ``image``, detected on a copy reduced to ``max_side``, largest first.
 
     With ``retry``, an image no larger than ``max_side`` in which none was found is searched
-    again upsampled ``RETRY_UPSAMPLE`` times (large photos are not: see RETRY_UPSAMPLE).
+    again upsampled ``RETRY_UPSAMPLE`` times, then with the CNN detector on a copy at most
+    ``CNN_RETRY_MAX_SIDE`` long (large photos are not: see RETRY_UPSAMPLE).
     """
     rgb = image.convert("RGB")
     found = _detect(rgb, max_side, upsample)
-    if not found and retry and upsample < RETRY_UPSAMPLE and max(rgb.size) <= max_side:
+    if found or not retry or max(rgb.size) > max_side:
+        return found
+    if upsample < RETRY_UPSAMPLE:
         found = _detect(rgb, max_side, RETRY_UPSAMPLE)
-    return found
+    return found or _detect(rgb, min(max_side, CNN_RETRY_MAX_SIDE), 0, model="cnn")
 
 
-def _detect(rgb: Image.Image, max_side: int, upsample: int) -> list[FoundFace]:
+def _detect(rgb: Image.Image, max_side: int, upsample: int,
+            model: str = "hog") -> list[FoundFace]:
     engine = face_engine()
     scale = min(1.0, max_side / max(rgb.size))
     small = rgb if scale == 1.0 else rgb.resize(
         (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
         Image.Resampling.BILINEAR)
     found = []
-    for top, right, bottom, left in engine.face_locations(np.asarray(small),
-                                                          number_of_times_to_upsample=upsample):
+    for top, right, bottom, left in engine.face_locations(
+            np.asarray(small), number_of_times_to_upsample=upsample, model=model):
         box = (max(0, round(top / scale)), min(rgb.width, round(right / scale)),
                min(rgb.height, round(bottom / scale)), max(0, round(left / scale)))
         found.append(FoundFace(box))

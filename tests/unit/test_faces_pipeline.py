@@ -46,13 +46,13 @@ def test_the_second_pass_finds_a_small_tight_crop_the_first_misses(name):
     assert abs((left + right) / 2 - 35) < 12 and abs((top + bottom) / 2 - 35) < 12
 
 
-def _counting_detections(monkeypatch) -> list[int]:
-    calls: list[int] = []
+def _counting_detections(monkeypatch) -> list[tuple]:
+    calls: list[tuple] = []
     real = faces._detect
 
-    def counted(rgb, max_side, upsample):
-        calls.append(upsample)
-        return real(rgb, max_side, upsample)
+    def counted(rgb, max_side, upsample, model="hog"):
+        calls.append((model, upsample, max_side))
+        return real(rgb, max_side, upsample, model)
 
     monkeypatch.setattr(faces, "_detect", counted)
     return calls
@@ -62,19 +62,31 @@ def test_a_large_photo_without_a_face_is_searched_once(monkeypatch):
     calls = _counting_detections(monkeypatch)
     blank = Image.new("RGB", (faces.DETECT_MAX_SIDE + 200, 900), (128, 120, 110))
     assert find_faces(blank) == []
-    assert calls == [faces.DETECT_UPSAMPLE]
+    assert calls == [("hog", faces.DETECT_UPSAMPLE, faces.DETECT_MAX_SIDE)]
 
 
-def test_a_small_photo_without_a_face_is_searched_again_upsampled(monkeypatch):
+def test_a_small_photo_without_a_face_is_searched_again_upsampled_then_by_the_cnn(monkeypatch):
     calls = _counting_detections(monkeypatch)
-    assert find_faces(Image.new("RGB", (300, 300), (128, 120, 110))) == []
-    assert calls == [faces.DETECT_UPSAMPLE, faces.RETRY_UPSAMPLE]
+    assert find_faces(Image.new("RGB", (600, 450), (128, 120, 110))) == []
+    assert calls == [("hog", faces.DETECT_UPSAMPLE, faces.DETECT_MAX_SIDE),
+                     ("hog", faces.RETRY_UPSAMPLE, faces.DETECT_MAX_SIDE),
+                     ("cnn", 0, faces.CNN_RETRY_MAX_SIDE)]
+
+
+def test_the_cnn_finds_a_face_turned_away_that_hog_misses_and_boxes_it_in_full_pixels():
+    # A quarter turn: HOG's frontal templates miss a face lying on its side, the CNN does not.
+    photo = _photo("obama_1.jpg").resize((360, 450)).rotate(90, expand=True)
+    assert find_faces(photo, retry=False) == []
+    assert faces._detect(photo.convert("RGB"), faces.DETECT_MAX_SIDE,
+                         faces.RETRY_UPSAMPLE) == []
+    found = find_faces(photo)
+    assert len(found) == 1 and found[0].size > 100
 
 
 def test_a_face_found_at_once_is_not_searched_for_again(monkeypatch):
     calls = _counting_detections(monkeypatch)
     assert len(find_faces(_photo("keanu_reeves_1.jpg"))) == 1
-    assert calls == [faces.DETECT_UPSAMPLE]
+    assert calls == [("hog", faces.DETECT_UPSAMPLE, faces.DETECT_MAX_SIDE)]
 
 
 # --- jitter near the threshold --------------------------------------------------------------
