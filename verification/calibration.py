@@ -202,13 +202,8 @@ class Scores:
     encoded: int = 0
 
 
-def score_pairs(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray],
-                refine: Callable[[Pair, float], float] | None = None) -> Scores:
-    """The distance of each pair; ``encode`` runs once per image however many pairs use it.
-
-    ``refine``, given a pair and its distance, may measure it again (see
-    ``faces.refined_distance``); the distance it returns is the pair's.
-    """
+def score_pairs(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray]) -> Scores:
+    """The distance of each pair; ``encode`` runs once per image however many pairs use it."""
     cache: dict[ImageRef, np.ndarray | Unscorable] = {}
     scores = Scores()
 
@@ -228,8 +223,6 @@ def score_pairs(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray],
     for pair in pairs:
         try:
             distance = face_distance(encoding(pair.first), encoding(pair.second))
-            if refine is not None:
-                distance = refine(pair, distance)
         except Unscorable as err:
             scores.unscored[err.reason] += 1
             scores.pairs.append((pair, None, err.reason))
@@ -356,10 +349,9 @@ def _spread(distances: Sequence[float]) -> dict | None:
 
 
 def calibrate(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray],
-              thresholds: Sequence[float], target_far: float,
-              refine: Callable[[Pair, float], float] | None = None) -> Calibration:
+              thresholds: Sequence[float], target_far: float) -> Calibration:
     """Score every pair and compute the rates at each threshold and the one for ``target_far``."""
-    scores = score_pairs(pairs, encode, refine)
+    scores = score_pairs(pairs, encode)
     table = rate_table(scores.genuine, scores.impostor, thresholds)
     return Calibration(scores=scores, table=table, target_far=target_far,
                        recommended=threshold_for_far(table, target_far))

@@ -9,7 +9,6 @@ import importlib
 import importlib.metadata
 import threading
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -81,20 +80,25 @@ DETECT_UPSAMPLE = 0
 # When detection finds no face on an image no larger than the detection copy (nothing was
 # reduced: a small or tightly cropped photo), it runs once more on the image upsampled this
 # many times; HOG's window is 80 px, so a face filling a small photo's frame can be missed.
-# Measured in docs/benchmarks.md, "Faces on LFW DevTrain".
+# On the 3,443 LFW DevTrain photos (250 px, python -m bench.face_lfw) the first pass found no
+# face on 20 (7 in the tuning half, 13 held apart), one upsampling found 5 of them (~24 ms a
+# photo), a second upsampling 1 of the first 11 it was tried on; a 12 MP photo is never retried.
 RETRY_UPSAMPLE = 1
 # When that finds none either, dlib's CNN face detector (face_recognition's "cnn" model) runs on
-# a copy at most this long: it finds faces HOG does not (turned away, tilted, cut by the frame)
-# but takes ~0.9 s on a 250 px photo on this machine, so it is kept to small photos. Measured
-# in docs/benchmarks.md, "Faces on LFW DevTrain".
+# a copy at most this long: it found the face on all 15 LFW DevTrain photos both HOG passes
+# missed (turned away, tilted, cut by the frame; bench.face_lfw), in 0.83-0.95 s each on a
+# 250 px photo with the two cores shared, so it is kept to small photos.
 CNN_RETRY_MAX_SIDE = 400
 # Encodings are computed on a crop this much larger than the face box on every side, so the
 # landmark model sees the whole face while the rest of a 12-megapixel photo is left alone.
 ENCODE_MARGIN = 0.5
 # The landmark model that aligns a face before it is encoded: face_recognition's "small"
-# (5 points, its default) or "large" (68 points). Measured in docs/benchmarks.md, "Faces on
-# LFW DevTrain".
-ENCODE_MODEL = "small"
+# (5 points, its default) or "large" (68 points). On LFW DevTrain (python -m bench.face_lfw,
+# docs/benchmarks.md "Faces on LFW DevTrain"; halves split by person, each ~1.5 million
+# impostor pairs) the 68-point model raised the TAR at FAR 0.002 from 0.937 to 0.951 on the
+# tuning half (0.958 to 0.962 held apart) and cut listed impostors accepted at 0.6 from 3 to 2
+# of 306 (held: 3 to 2 of 263), for ~40 ms more per encoding.
+ENCODE_MODEL = "large"
 
 
 @dataclass(frozen=True)
@@ -173,26 +177,3 @@ def face_distance(first: np.ndarray, second: np.ndarray) -> float:
     """The Euclidean distance between two encodings (what face_recognition.face_distance gives)."""
     return float(np.linalg.norm(np.asarray(first, dtype=np.float64)
                                 - np.asarray(second, dtype=np.float64)))
-
-
-# Distances this close to the match threshold (either side) are measured again on steadier
-# encodings: each face averaged with its mirror image (encode_face(..., mirrored=True)). One
-# encoding wobbles by a few hundredths, enough to flip a verdict this near the line.
-# Measured in docs/benchmarks.md, "Faces on LFW DevTrain".
-REMEASURE_MARGIN = 0.05
-
-
-def near_threshold(distance: float, threshold: float, margin: float = REMEASURE_MARGIN) -> bool:
-    """Whether ``distance`` is close enough to ``threshold`` to be measured again."""
-    return abs(distance - threshold) <= margin
-
-
-def refined_distance(distance: float, threshold: float,
-                     reencode: Callable[[], tuple[np.ndarray, np.ndarray]],
-                     margin: float = REMEASURE_MARGIN) -> float:
-    """``distance``, or near the threshold the distance between the steadier encodings
-    ``reencode`` returns (both faces encoded again with ``mirrored=True``)."""
-    if not near_threshold(distance, threshold, margin):
-        return distance
-    first, second = reencode()
-    return face_distance(first, second)

@@ -253,16 +253,3 @@ def test_the_errors_at_a_threshold_are_the_wrong_decisions_with_their_distances(
                                    "kind": "false accept", "distance": 0.58}
     assert calibration.errors_at(scores, 0.3) != errors
 
-
-def test_a_refinement_replaces_the_distance_of_the_pairs_it_measures_again():
-    pairs = parse_pairs("1\na\t1\t2\na\t1\tb\t1\n")
-    encode, _ = _fake_encoder({"a_1": 0.0, "a_2": 0.58, "b_1": 0.9}, {})
-    seen = []
-
-    def refine(pair, distance):
-        seen.append((pair.line, round(distance, 2)))
-        return 0.5 if distance < 0.6 else distance
-
-    scores = score_pairs(pairs, encode, refine)
-    assert seen == [(2, 0.58), (3, 0.9)]
-    assert scores.genuine == [0.5] and scores.impostor == pytest.approx([0.9])

@@ -8,14 +8,7 @@ import pytest
 from PIL import Image
 
 from verification import faces
-from verification.faces import (
-    REMEASURE_MARGIN,
-    encode_face,
-    face_distance,
-    find_faces,
-    near_threshold,
-    refined_distance,
-)
+from verification.faces import encode_face, face_distance, find_faces
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "faces"
 PORTRAITS = ("obama_1.jpg", "biden_2.jpg", "keanu_reeves_1.jpg", "bill_gates_1.jpg")
@@ -89,25 +82,7 @@ def test_a_face_found_at_once_is_not_searched_for_again(monkeypatch):
     assert calls == [("hog", faces.DETECT_UPSAMPLE, faces.DETECT_MAX_SIDE)]
 
 
-# --- jitter near the threshold --------------------------------------------------------------
-
-
-@pytest.mark.parametrize("distance,near", [
-    (0.6, True), (0.6 - REMEASURE_MARGIN + 1e-9, True), (0.6 + REMEASURE_MARGIN - 1e-9, True),
-    (0.6 - REMEASURE_MARGIN - 0.01, False), (0.6 + REMEASURE_MARGIN + 0.01, False),
-    (0.2, False), (0.9, False),
-])
-def test_only_distances_near_the_threshold_are_measured_again(distance, near):
-    calls = []
-
-    def reencode():
-        calls.append(1)
-        return np.zeros(128), np.full(128, 0.01)
-
-    refined = refined_distance(distance, 0.6, reencode)
-    assert near_threshold(distance, 0.6) is near
-    assert calls == ([1] if near else [])
-    assert refined == (pytest.approx(0.01 * np.sqrt(128)) if near else distance)
+# --- the mirrored encoding (measured in bench.face_lfw) ------------------------------------
 
 
 def test_a_mirrored_encoding_is_the_same_on_every_call_and_near_the_single_one():
