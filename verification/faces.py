@@ -95,7 +95,7 @@ ENCODE_MARGIN = 0.5
 # The landmark model that aligns a face before it is encoded: face_recognition's "small"
 # (5 points, its default) or "large" (68 points). On LFW DevTrain (python -m bench.face_lfw,
 # docs/benchmarks.md "Faces on LFW DevTrain"; halves split by person, each ~1.5 million
-# impostor pairs), both with the detection retry below, the 68-point model raised the TAR at
+# impostor pairs), both with the detection retry above, the 68-point model raised the TAR at
 # FAR 0.002 from 0.9376 to 0.9505 on the tuning half (0.9459 to 0.9622 held apart) and cut
 # listed impostors accepted at 0.6 from 3 to 2 on each half, for ~40 ms more per encoding
 # (1.19x per 12 MP selfie at p50, bench.face_pipeline).
