@@ -239,7 +239,7 @@ def evaluate(pipe: Pipeline, enc: Encoded, pairs: list[Pair], half: str, thresho
     mine = [p for p in pairs if pair_half(p) == half]
     people = [i for i, ref in enumerate(enc.refs) if half_of(ref.name) == half]
     missed = [str(enc.refs[i].path(Path())) for i in people if not found[i]]
-    genuine, impostor, errors, unscored, rejittered = [], [], [], 0, 0
+    genuine, impostor, errors, unscored, remeasured = [], [], [], 0, 0
     for pair in mine:
         a, b = index[pair.first], index[pair.second]
         if not (found[a] and found[b]):
@@ -249,7 +249,7 @@ def evaluate(pipe: Pipeline, enc: Encoded, pairs: list[Pair], half: str, thresho
         if steady is not None:
             new = refined_distance(distance, threshold,
                                    lambda a=a, b=b: (steady[a], steady[b]))
-            rejittered += near_threshold(distance, threshold)
+            remeasured += near_threshold(distance, threshold)
             distance = new
         (genuine if pair.genuine else impostor).append(distance)
         if (distance <= threshold) != pair.genuine:
@@ -276,7 +276,7 @@ def evaluate(pipe: Pipeline, enc: Encoded, pairs: list[Pair], half: str, thresho
            "accuracy": round(float(accuracy), 4), "tar": round(tar, 4), "far": round(far, 4),
            "wide_impostor_pairs": int(wide.size),
            "wide_far_at_threshold": round(float(np.mean(wide <= threshold)), 5),
-           "remeasured_pairs": rejittered, "errors": errors}
+           "remeasured_pairs": remeasured, "errors": errors}
     for target in TARGET_FARS:
         rate, limit = _tar_at_far(genuine_a, wide, target)
         out[f"tar_at_far_{target}"] = round(rate, 4)
