@@ -231,40 +231,59 @@ def engine_version() -> str:
 
 def read_mrz(image: Image.Image, *, today: date | None = None) -> MrzReading:
     """Find, read and parse the MRZ in a photo of a document; raises OcrUnavailable."""
+    return read_mrz_sides([image], today=today)[0]
+
+
+def read_mrz_sides(images: list[Image.Image], *,
+                   today: date | None = None) -> tuple[MrzReading, int | None]:
+    """The MRZ of a document photographed on one or more sides (a TD1 card carries it on the
+    back), and the index of the side it was read from; raises OcrUnavailable.
+
+    Lines are found on every side first (a detection on a reduced copy each); the candidate
+    zones of all sides are then read in order of how periodic their ink is, so the side without
+    an MRZ costs a detection, not a reading.
+    """
     start = time.perf_counter()
     engine = ocr_engine()
-    if min(image.size) < MIN_PHOTO_SIDE:
-        # Nothing this thin can hold an MRZ line, and OpenCV cannot scale it to zero pixels.
-        return MrzReading(lines=(), result=None, confidence=None, engine=ENGINE,
-                          engine_version=engine_version(),
-                          elapsed_ms=(time.perf_counter() - start) * 1000,
-                          error="No machine-readable zone was found in the photo.")
+    candidates: list[tuple[_Zone, int]] = []
+    for side, image in enumerate(images):
+        if min(image.size) < MIN_PHOTO_SIDE:
+            # Nothing this thin can hold an MRZ line, and OpenCV cannot scale it to zero pixels.
+            continue
+        candidates.extend((zone, side) for zone in _candidate_zones(engine, image))
+    candidates.sort(key=lambda found: -found[0].periodicity)
+    best: tuple[_Attempt, int] | None = None
+    for zone, side in candidates[:MAX_BANDS * len(images)]:
+        attempt = _read_zone(engine, zone, today)
+        if best is None or attempt.rank > best[0].rank:
+            best = (attempt, side)
+        if best[0].result is not None and best[0].result.valid_check_digits:
+            break
+    elapsed = (time.perf_counter() - start) * 1000
+    common = {"engine": ENGINE, "engine_version": engine_version(), "elapsed_ms": elapsed}
+    if best is None or best[0].result is None:
+        error = ("No machine-readable zone was found in the photo." if not candidates else
+                 "Text lines that look like a machine-readable zone were found, but they could "
+                 "not be read as one.")
+        attempt = best[0] if best else None
+        return MrzReading(lines=attempt.lines if attempt else (), result=None,
+                          confidence=attempt.confidence if attempt else None, error=error,
+                          **common), None
+    attempt, side = best
+    return MrzReading(lines=attempt.lines, result=attempt.result,
+                      confidence=attempt.confidence, error=None, **common), side
+
+
+def _candidate_zones(engine: Serialised, image: Image.Image) -> list["_Zone"]:
+    """The photo's candidate zones periodic enough to be read, the most periodic first."""
     photo = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
     # RapidOCR's models take OpenCV's BGR order when given an array.
-    bgr = np.ascontiguousarray(photo[:, :, ::-1])
-    best: _Attempt | None = None
+    bgr = cv2.cvtColor(photo, cv2.COLOR_RGB2BGR)
     bands = _find_bands(engine, bgr, DETECT_MAX_SIDE)
     if not bands and max(bgr.shape[:2]) > DETECT_RETRY_MAX_SIDE:
         bands = _find_bands(engine, bgr, DETECT_RETRY_MAX_SIDE)
     zones = sorted((_zone(bgr, band) for band in bands), key=lambda zone: -zone.periodicity)
-    zones = [zone for zone in zones if zone.periodicity >= MIN_PERIODICITY]
-    for zone in zones[:MAX_BANDS]:
-        attempt = _read_zone(engine, zone, today)
-        if best is None or attempt.rank > best.rank:
-            best = attempt
-        if best.result is not None and best.result.valid_check_digits:
-            break
-    elapsed = (time.perf_counter() - start) * 1000
-    if best is None or best.result is None:
-        error = ("No machine-readable zone was found in the photo." if not zones else
-                 "Text lines that look like a machine-readable zone were found, but they could "
-                 "not be read as one.")
-        return MrzReading(lines=best.lines if best else (), result=None,
-                          confidence=best.confidence if best else None, engine=ENGINE,
-                          engine_version=engine_version(), elapsed_ms=elapsed, error=error)
-    return MrzReading(lines=best.lines, result=best.result, confidence=best.confidence,
-                      engine=ENGINE, engine_version=engine_version(), elapsed_ms=elapsed,
-                      error=None)
+    return [zone for zone in zones if zone.periodicity >= MIN_PERIODICITY]
 
 
 # --- Text normalisation -------------------------------------------------------------------------

@@ -81,3 +81,22 @@ def test_no_mrz_is_said_plainly(photo):
     reading = read_mrz(photo(), today=TODAY)
     assert not reading.found and reading.result is None
     assert reading.error.endswith(".")
+
+
+@pytest.mark.parametrize("render,degradation", [(render_passport, "perspective"),
+                                                (render_id_card, "clean")])
+def test_reads_a_photo_taken_upside_down(render, degradation):
+    page = render(HOLDER, Image.open(FACES / "biden_2.jpg"), seed=2)
+    reading = read_mrz(degrade(page, degradation, 2).rotate(180), today=TODAY)
+    assert reading.found and reading.result.valid_check_digits
+    assert _fields(reading.result) == EXPECTED
+
+
+@pytest.mark.parametrize("render,width", [(render_passport, 450), (render_id_card, 500)])
+def test_reads_a_small_flatbed_scan(render, width):
+    page = render(HOLDER, Image.open(FACES / "obama_1.jpg"), seed=3)
+    scan = page.resize((width, round(page.height * width / page.width)),
+                       Image.Resampling.LANCZOS)
+    reading = read_mrz(scan, today=TODAY)
+    assert reading.found and reading.result.valid_check_digits
+    assert _fields(reading.result) == EXPECTED
