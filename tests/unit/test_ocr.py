@@ -7,7 +7,14 @@ import pytest
 from PIL import Image
 
 from verification.degrade import degrade
-from verification.ocr import ENGINE, fit_fillers, normalise_char, normalise_line, read_mrz
+from verification.ocr import (
+    ENGINE,
+    _name_padding,
+    fit_fillers,
+    normalise_char,
+    normalise_line,
+    read_mrz,
+)
 from verification.specimen import SpecimenPerson, render_id_card, render_passport
 
 FACES = Path(__file__).parent.parent / "fixtures" / "faces"
@@ -100,3 +107,19 @@ def test_reads_a_small_flatbed_scan(render, width):
     reading = read_mrz(scan, today=TODAY)
     assert reading.found and reading.result.valid_check_digits
     assert _fields(reading.result) == EXPECTED
+
+
+def test_stray_marks_in_a_names_padding_are_read_as_filler():
+    # A thin '<' read as 'L', 'K' or 'C' in the padding after the name: no check digit covers
+    # the name, so without this the reading validates with the wrong given names.
+    lines = ("I<UTOY7Q9X93A1812345<<<<<<<<<<", "5412194M3110186UTO<<<<<<<<<<<5",
+             "YU<<WILHELMINA<<<<<<<<<LK<<K<<")
+    cleaned, notes = _name_padding(lines)
+    assert cleaned[2] == "YU<<WILHELMINA<<<<<<<<<<<<<<<<" and cleaned[:2] == lines[:2]
+    assert len(notes) == 1 and "'LKK'" in notes[0]
+    # A run longer than a mark is left as read (a person sees it), and so is a name without
+    # padding marks.
+    long_run = ("P<UTOERIKSSON<<ANNA<<<MARIA<<<<<<<<<<<<<<<<<<", lines[1] + "<" * 14)
+    assert _name_padding(long_run) == (long_run, [])
+    plain = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", lines[1] + "<" * 14)
+    assert _name_padding(plain) == (plain, [])
