@@ -295,6 +295,10 @@ def _describe(image: str, report) -> str:
     if mrz is None:
         why = report.reading.error if report.reading is not None else None
         lines.append(f"No machine-readable zone was found{': ' + why if why else '.'}")
+        read = report.reading.lines if report.reading is not None else ()
+        if read:
+            lines.append("Lines read (not a valid MRZ):")
+            lines.extend(f"  | {line}" for line in read)
     else:
         lines.append(f"MRZ ({mrz.format}, read from the {report.mrz_side}):")
         values = mrz.as_dict()

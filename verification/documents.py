@@ -35,7 +35,7 @@ from .checks import CheckResult, Result
 from .faces import encode_face, find_faces
 from .faces import engine_version as face_engine_version
 from .mrz import CHOSEN_BY_CHECK_DIGIT, MrzResult
-from .ocr import MrzReading, read_mrz
+from .ocr import MrzReading, read_mrz, read_mrz_sides
 from .quality import QualityThresholds, assess_document_photo
 
 ENGINE = "recovery-desk-documents"
@@ -128,6 +128,10 @@ class DocumentReport:
             "mrz_found": mrz is not None,
             "mrz_side": self.mrz_side,
             "mrz": mrz.as_dict() if mrz else None,
+            # What the reader saw, even when it is no valid MRZ: a person can compare it with
+            # the photo.
+            "mrz_lines": list(self.reading.lines) if self.reading is not None else [],
+            "mrz_error": self.reading.error if self.reading is not None else None,
             "portrait_faces": self.portrait.faces,
             "checks": [check_as_dict(c) for c in self.checks],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
@@ -417,12 +421,13 @@ def check_document(front: Image.Image, back: Image.Image | None = None, *,
     timings["portrait"] = _ms(started)
 
     started = time.perf_counter()
-    reading, side = read_mrz(front, today=today), "front"
-    if reading.result is None and back is not None:
-        # A TD1 card carries its MRZ on the back.
-        back_reading = read_mrz(back, today=today)
-        if back_reading.result is not None:
-            reading, side = back_reading, "back"
+    if back is None:
+        reading, side = read_mrz(front, today=today), "front"
+    else:
+        # A TD1 card carries its MRZ on the back: both sides' lines are found first, and the
+        # zone that looks most like an MRZ is read first, whichever side it is on.
+        reading, index = read_mrz_sides([front, back], today=today)
+        side = ("front", "back")[index] if index is not None else None
     timings["mrz"] = _ms(started)
     checks.extend(mrz_checks(reading))
 

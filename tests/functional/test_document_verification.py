@@ -6,12 +6,19 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from extensions import db
 from tests.conftest import document_photo, selfie_photo, sign_in
 from verification.checks import REASONS
 from verification.degrade import blur, on_background
-from verification.specimen import SpecimenPerson, render_id_card, render_passport, to_jpeg_bytes
+from verification.specimen import (
+    SpecimenPerson,
+    _mrz_zone,
+    render_id_card,
+    render_passport,
+    to_jpeg_bytes,
+)
 from workflow.models import RecoveryCase
 
 ANNA = SpecimenPerson(expiry_date=date(date.today().year + 4, 4, 15))
@@ -129,3 +136,22 @@ def test_read_document_refuses_what_it_cannot_read(runner, tmp_path, content, me
     result = runner.invoke(args=["read-document", str(path)])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_read_document_prints_the_lines_of_a_reading_that_is_no_mrz(runner, tmp_path):
+    # Two fixed-pitch lines in the MRZ font whose document code is a digit: found and read as
+    # a zone, but no MRZ (parse_mrz refuses a document code that is not a letter).
+    page = Image.new("RGB", (1250, 880), (236, 236, 230))
+    _mrz_zone(page, ("1234567890" * 4 + "1234", "ABCDEFGHIJ" * 4 + "ABCD"),
+              top=880 - 232, pitch=25.4, size=35)
+    path = tmp_path / "strange.png"
+    page.save(path)
+    result = runner.invoke(args=["read-document", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "could not be read as one" in result.output
+    assert "Lines read (not a valid MRZ):" in result.output
+    assert "| 1234567890" in result.output
+    out = json.loads(runner.invoke(args=["read-document", str(path), "--json"]).output)
+    assert out["mrz_found"] is False and out["mrz_lines"][0].startswith("1234567890")
+    assert "could not be read as one" in out["mrz_error"]
+    assert any(c["check"] == "document.mrz.read" for c in out["checks"])

@@ -8,6 +8,7 @@ from PIL import Image
 
 from verification import documents
 from verification.checks import REASONS, Result
+from verification.degrade import on_background
 from verification.documents import (
     DocumentPolicy,
     PersonFacts,
@@ -20,7 +21,7 @@ from verification.documents import (
 )
 from verification.mrz import parse_mrz
 from verification.ocr import MrzReading
-from verification.specimen import SpecimenPerson, passport_mrz, render_passport
+from verification.specimen import SpecimenPerson, passport_mrz, render_id_card, render_passport
 
 FACES = Path(__file__).parent.parent / "fixtures" / "faces"
 TODAY = date(2026, 11, 22)
@@ -201,3 +202,14 @@ def test_a_document_without_a_face_is_rejected():
     blank = Image.new("RGB", (1250, 880), (230, 232, 240))
     found = documents.portrait_check(documents.find_portrait(blank))
     assert (found.result, found.reason_code) == (Result.REJECTED, "document_no_face")
+
+
+def test_a_card_with_its_mrz_on_the_back_is_read_from_the_back():
+    card = render_id_card(ANNA, Image.open(FACES / "obama_1.jpg"), seed=2)
+    # The front: the card without its MRZ band; the back: the MRZ band alone, on a table.
+    front = on_background(card.crop((0, 0, card.width, card.height - 240)), seed=2)
+    back = on_background(card.crop((0, card.height - 240, card.width, card.height)), seed=3)
+    report = documents.check_document(front, back, today=TODAY)
+    assert report.mrz_side == "back"
+    assert report.mrz.valid_check_digits and report.mrz.document_number == ANNA.document_number
+    assert report.as_dict()["mrz_lines"] == list(report.reading.lines)

@@ -7,7 +7,14 @@ import pytest
 from PIL import Image
 
 from verification.degrade import degrade
-from verification.ocr import ENGINE, fit_fillers, normalise_char, normalise_line, read_mrz
+from verification.ocr import (
+    ENGINE,
+    _name_padding,
+    fit_fillers,
+    normalise_char,
+    normalise_line,
+    read_mrz,
+)
 from verification.specimen import SpecimenPerson, render_id_card, render_passport
 
 FACES = Path(__file__).parent.parent / "fixtures" / "faces"
@@ -81,3 +88,38 @@ def test_no_mrz_is_said_plainly(photo):
     reading = read_mrz(photo(), today=TODAY)
     assert not reading.found and reading.result is None
     assert reading.error.endswith(".")
+
+
+@pytest.mark.parametrize("render,degradation", [(render_passport, "perspective"),
+                                                (render_id_card, "clean")])
+def test_reads_a_photo_taken_upside_down(render, degradation):
+    page = render(HOLDER, Image.open(FACES / "biden_2.jpg"), seed=2)
+    reading = read_mrz(degrade(page, degradation, 2).rotate(180), today=TODAY)
+    assert reading.found and reading.result.valid_check_digits
+    assert _fields(reading.result) == EXPECTED
+
+
+@pytest.mark.parametrize("render,width", [(render_passport, 450), (render_id_card, 500)])
+def test_reads_a_small_flatbed_scan(render, width):
+    page = render(HOLDER, Image.open(FACES / "obama_1.jpg"), seed=3)
+    scan = page.resize((width, round(page.height * width / page.width)),
+                       Image.Resampling.LANCZOS)
+    reading = read_mrz(scan, today=TODAY)
+    assert reading.found and reading.result.valid_check_digits
+    assert _fields(reading.result) == EXPECTED
+
+
+def test_stray_marks_in_a_names_padding_are_read_as_filler():
+    # A thin '<' read as 'L', 'K' or 'C' in the padding after the name: no check digit covers
+    # the name, so without this the reading validates with the wrong given names.
+    lines = ("I<UTOY7Q9X93A1812345<<<<<<<<<<", "5412194M3110186UTO<<<<<<<<<<<5",
+             "YU<<WILHELMINA<<<<<<<<<LK<<K<<")
+    cleaned, notes = _name_padding(lines)
+    assert cleaned[2] == "YU<<WILHELMINA<<<<<<<<<<<<<<<<" and cleaned[:2] == lines[:2]
+    assert len(notes) == 1 and "'LKK'" in notes[0]
+    # A run longer than a mark is left as read (a person sees it), and so is a name without
+    # padding marks.
+    long_run = ("P<UTOERIKSSON<<ANNA<<<MARIA<<<<<<<<<<<<<<<<<<", lines[1] + "<" * 14)
+    assert _name_padding(long_run) == (long_run, [])
+    plain = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", lines[1] + "<" * 14)
+    assert _name_padding(plain) == (plain, [])

@@ -1,0 +1,849 @@
+"""Reading the ICAO 9303 machine-readable zone (MRZ) from a photo of an identity document.
+
+This is the reader as of commit 413181e, kept only so bench.document_checks times both readers
+in one run; the desk uses verification.ocr.
+
+The photo is a phone picture of a passport data page or an ID card lying on a table: maybe
+rotated, tilted, blurred, dim, glared or recompressed. The reader
+
+1. finds text lines with RapidOCR's detector on a downscaled copy (fast), and picks the 2 or 3
+   long, parallel, evenly spaced lines of equal length that make up an MRZ;
+2. cuts each line out of the full-resolution photo as a straight strip (deskewed);
+3. fits the fixed-pitch character grid to each strip: every MRZ position holds a printed
+   character (fillers are printed '<'), so the ink is periodic with the character pitch, and the
+   line has a known number of cells (30, 36 or 44);
+4. recognises each strip several ways (whole line, two chunkings) and maps every character the
+   recogniser returns to its grid cell by its position. This is what fixes the recogniser's
+   miscounted '<' runs and dropped or merged characters: a cell nobody read is visible as such,
+   and is read on its own;
+5. votes per cell, parses the lines with `verification.mrz.parse_mrz`, and when the check digits
+   fail tries the few alternative readings the recogniser itself produced for uncertain cells,
+   keeping one only if it is the single variant whose check digits all agree.
+
+Nothing is guessed beyond that: a character no reading produced is never filled in, except '<'
+inside a run of fillers, and parse_mrz's own repairs are justified by check digits.
+"""
+
+import dataclasses
+import functools
+import importlib.metadata
+import itertools
+import math
+import re
+import threading
+import time
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+from verification.mrz import CHOSEN_BY_CHECK_DIGIT, FILLER, MrzError, MrzResult, parse_mrz
+from verification.serialised import Serialised
+
+if TYPE_CHECKING:
+    from rapidocr_onnxruntime import RapidOCR
+
+ENGINE = "rapidocr-onnxruntime"
+
+# Line detection runs on a copy whose longer side is this long: MRZ lines of a document that
+# fills a good part of the frame are still 15+ px tall there, and detection costs ~0.3 s instead
+# of ~1 s at full size. Recognition then works on the full-resolution pixels.
+DETECT_MAX_SIDE = 960
+# Photos larger than this (relative to DETECT_MAX_SIDE) get a second, finer detection pass when
+# the first finds no MRZ: a small document in a big photo has tiny lines at 960 px.
+DETECT_RETRY_MAX_SIDE = 1600
+# A zone needs one text line at least this many times longer than high: the shortest MRZ line
+# (TD1, 30 characters) is about 24 times its height, field values and labels rarely exceed 12.
+MIN_LINE_ASPECT = 12.0
+# The other lines of the zone need only be this elongated: the detector may see only a piece of
+# them (a short name followed by a blurred run of '<' can be all it finds of a TD3 first line).
+MIN_PIECE_ASPECT = 3.0
+# Detected pieces of one line (the detector may lose the middle of a line to blur or glare) are
+# joined when their angles differ by less than this many degrees...
+MERGE_MAX_ANGLE = 2.0
+# ...their axes are closer than this fraction of the line height...
+MERGE_MAX_OFFSET = 0.35
+# ...their heights differ by less than this factor...
+MERGE_MAX_HEIGHT_RATIO = 1.5
+# ...and the gap between them is shorter than this many line heights (a blurred run of '<' has
+# been seen to cost the detector 12 line heights).
+MERGE_MAX_GAP = 20.0
+# MRZ lines are printed parallel, one under the other, with the same length (ICAO 9303 part 3):
+# lines of one zone differ in angle by less than this many degrees (perspective adds a little)...
+BAND_MAX_ANGLE = 3.0
+# ...their centres lie between these many line heights apart (the specimens: 1.8 to 2.3)...
+BAND_SPACING = (1.2, 3.2)
+# ...and they overlap along the line by at least this fraction of the shorter one (a glare spot
+# may hide part of one line from the detector, so lengths themselves may differ).
+BAND_MIN_OVERLAP = 0.5
+# At most this many candidate zones are read per photo: each costs about a second.
+MAX_BANDS = 2
+# Candidate zones are read in order of how periodic their weakest line's ink is (the strength of
+# the Fourier component at the character pitch, 0 to 1); below this they are not read at all.
+MIN_PERIODICITY = 0.12
+
+# Characters per line for each line count (ICAO 9303 parts 4 to 7).
+LINE_WIDTHS = {2: (44, 36), 3: (30,)}
+# Strips are cut this many detected line heights tall: the detector's box hugs the glyphs, and the
+# recogniser reads better with some paper above and below (measured: 1.3 to 1.7 read best).
+STRIP_HEIGHT = 1.5
+# Strips extend this many line heights beyond the detected ends, in case the detector missed the
+# first or last characters (glare, blur); the grid fit then finds where the ink really ends.
+STRIP_MARGIN = 1.0
+# The ink profile uses the middle rows of the strip only (this fraction of a detected line height
+# either side of the centre), so a neighbouring line's descenders or ascenders do not count.
+PROFILE_HALF_HEIGHT = 0.5
+# The pitch search looks this far (relative) either side of the pitch the ink extent implies: wide
+# enough for an extent off by a character, narrow enough to keep 36 and 44 characters apart.
+PITCH_SEARCH = 0.06
+PITCH_STEPS = 61
+# Each line is recognised in chunks, in several layouts: (chunks per line, start offset as a
+# fraction of a chunk). Whole lines read badly: the recogniser's language context drops
+# characters from long digit runs and short names between long '<' runs. Chunks of 8 to 15
+# cells read well, and different cuts make different mistakes, which the votes then expose.
+# A chunk is padded to the recogniser's 320 x 48 input anyway, so shorter ones cost no less.
+CHUNKINGS = ((4, 0.0), (4, 0.5), (3, 0.0))
+# Crops narrower than this many pixels (a cell clipped by the photo's edge) are not recognised.
+MIN_CROP_WIDTH = 3
+# A '<' cell is settled when this many chunk readings agree on it and nothing contradicts them;
+# other characters need all chunkings.
+MIN_AGREEING_READS = 2
+# A cell read alone counts this much more than one chunk reading: without neighbours it cannot
+# be merged with one ('C3' read as '℃') or dropped next to a look-alike run.
+SINGLE_READ_WEIGHT = 1.5
+# A zone with more doubtful cells than this is too damaged for cell-by-cell reading to help.
+MAX_SINGLE_CELLS = 40
+# The '<' look: a template is made from at least this many cells all readings took for '<'
+# (and compared with as many they took for something else)...
+MIN_TEMPLATE_CELLS = 4
+# ...cells are matched allowing a shift of this fraction of the pitch...
+TEMPLATE_SHIFT = 0.12
+# ...and the look is only used when '<' cells and printed cells score at least this far apart
+# (measured: 0.3 or more on sharp photos, overlapping on heavy blur).
+FILLER_MARGIN = 0.15
+# Alternative readings: only cells some reading disagreed on are varied, at most this many of
+# them, and at most this many combinations are parsed. Every variant is another chance for a
+# wrong reading to pass by luck (1 in 10 per check digit), so the numbers stay small and a
+# variant is only kept if it is the single one whose check digits all agree.
+MAX_VARIED_CELLS = 4
+MAX_VARIANTS = 16
+
+# A photo with a side shorter than this cannot show a readable MRZ line (OCR-B needs ~15 px a
+# character in height, and two or three lines with spacing).
+MIN_PHOTO_SIDE = 48
+
+# What the recogniser prints for MRZ characters it does not have or confuses, after NFKC (which
+# already folds full-width forms and turns '℃' into '°C').
+_LOOKALIKES = {"«": "<<", "《": "<<", "〈": "<", "‹": "<", "く": "<"}
+
+
+@dataclass(frozen=True)
+class MrzReading:
+    """What `read_mrz` found in one photo."""
+
+    lines: tuple[str, ...]
+    result: MrzResult | None
+    confidence: float | None
+    engine: str
+    engine_version: str
+    elapsed_ms: float
+    error: str | None
+
+    @property
+    def found(self) -> bool:
+        """Whether an MRZ was found and parsed (its check digits may still disagree)."""
+        return self.result is not None
+
+
+class OcrUnavailable(RuntimeError):
+    """The OCR engine cannot be loaded (package or model missing, runtime broken)."""
+
+
+# One OCR call at a time in a process (serialised.py): the upload path and the background
+# checks share the engine.
+ENGINE_LOCK = threading.RLock()
+
+
+@functools.lru_cache(maxsize=1)
+def ocr_engine() -> "Serialised":
+    """The RapidOCR engine, loaded once per process, each call under ENGINE_LOCK."""
+    with ENGINE_LOCK:
+        return Serialised(_load_engine(), ENGINE_LOCK)
+
+
+def _load_engine() -> "RapidOCR":
+    """Import RapidOCR and load its models; OcrUnavailable when either fails."""
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except (ImportError, OSError) as exc:
+        raise OcrUnavailable(
+            f"The OCR engine ({ENGINE}) cannot be imported: {exc}. Install the project's "
+            "dependencies (rapidocr-onnxruntime, onnxruntime, opencv-python-headless)."
+        ) from exc
+    try:
+        # Detection is only asked for on images already scaled to DETECT_MAX_SIDE, so cap it
+        # there (the default "min 736" would upscale). A larger recognition batch lets one
+        # onnxruntime call take all chunks of a zone.
+        return RapidOCR(det_limit_side_len=DETECT_MAX_SIDE, det_limit_type="max",
+                        rec_batch_num=16)
+    except Exception as exc:  # the models are files in the wheel: any failure is unavailability
+        raise OcrUnavailable(f"The OCR engine ({ENGINE}) cannot load its models: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=1)
+def engine_version() -> str:
+    """The installed rapidocr-onnxruntime version, or 'unknown'."""
+    try:
+        return importlib.metadata.version(ENGINE)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def read_mrz(image: Image.Image, *, today: date | None = None) -> MrzReading:
+    """Find, read and parse the MRZ in a photo of a document; raises OcrUnavailable."""
+    start = time.perf_counter()
+    engine = ocr_engine()
+    if min(image.size) < MIN_PHOTO_SIDE:
+        # Nothing this thin can hold an MRZ line, and OpenCV cannot scale it to zero pixels.
+        return MrzReading(lines=(), result=None, confidence=None, engine=ENGINE,
+                          engine_version=engine_version(),
+                          elapsed_ms=(time.perf_counter() - start) * 1000,
+                          error="No machine-readable zone was found in the photo.")
+    photo = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    # RapidOCR's models take OpenCV's BGR order when given an array.
+    bgr = np.ascontiguousarray(photo[:, :, ::-1])
+    best: _Attempt | None = None
+    bands = _find_bands(engine, bgr, DETECT_MAX_SIDE)
+    if not bands and max(bgr.shape[:2]) > DETECT_RETRY_MAX_SIDE:
+        bands = _find_bands(engine, bgr, DETECT_RETRY_MAX_SIDE)
+    zones = sorted((_zone(bgr, band) for band in bands), key=lambda zone: -zone.periodicity)
+    zones = [zone for zone in zones if zone.periodicity >= MIN_PERIODICITY]
+    for zone in zones[:MAX_BANDS]:
+        attempt = _read_zone(engine, zone, today)
+        if best is None or attempt.rank > best.rank:
+            best = attempt
+        if best.result is not None and best.result.valid_check_digits:
+            break
+    elapsed = (time.perf_counter() - start) * 1000
+    if best is None or best.result is None:
+        error = ("No machine-readable zone was found in the photo." if not zones else
+                 "Text lines that look like a machine-readable zone were found, but they could "
+                 "not be read as one.")
+        return MrzReading(lines=best.lines if best else (), result=None,
+                          confidence=best.confidence if best else None, engine=ENGINE,
+                          engine_version=engine_version(), elapsed_ms=elapsed, error=error)
+    return MrzReading(lines=best.lines, result=best.result, confidence=best.confidence,
+                      engine=ENGINE, engine_version=engine_version(), elapsed_ms=elapsed,
+                      error=None)
+
+
+# --- Text normalisation -------------------------------------------------------------------------
+
+
+def normalise_char(text: str) -> str:
+    """MRZ characters for what the recogniser printed at one position ('' when none)."""
+    out = []
+    for char in unicodedata.normalize("NFKC", text):
+        char = _LOOKALIKES.get(char, char).upper()
+        # '°' (from '℃'), spaces, quotes and other punctuation are not MRZ characters: dropped.
+        out.append("".join(c for c in char if c.isascii() and (c.isalnum() or c == FILLER)))
+    return "".join(out)
+
+
+def normalise_line(text: str) -> str:
+    """A recognised line as MRZ characters: NFKC (full-width forms), look-alikes for '<',
+    upper case, spaces and stray punctuation dropped."""
+    return "".join(normalise_char(char) for char in text)
+
+
+def fit_fillers(line: str, width: int) -> list[str]:
+    """Ways to bring `line` to `width` characters by lengthening or shortening one run of '<'
+    (the recogniser miscounts long runs), most likely first; [line] if it already fits.
+
+    The last run comes first (the padding after a name or optional data is the longest and the
+    most often miscounted), then the other runs, longest first. Shortening only takes fillers
+    away, lengthening only adds fillers next to fillers, so no other character changes.
+    """
+    delta = width - len(line)
+    if delta == 0:
+        return [line]
+    runs = [(m.start(), m.end()) for m in _filler_runs(line)]
+    runs = [run for run in runs if run[1] - run[0] + min(delta, 0) >= 1]
+    if not runs:
+        return [line[:width].ljust(width, FILLER)]
+    ordered = [runs[-1], *sorted(runs[:-1], key=lambda run: run[0] - run[1])]
+    fitted = []
+    for begin, end in ordered:
+        length = end - begin + delta
+        fitted.append(line[:begin] + FILLER * length + line[end:])
+    return list(dict.fromkeys(fitted))
+
+
+def _filler_runs(line: str):
+    """Match objects for the runs of '<' in `line`."""
+    return re.finditer(r"<+", line)
+
+
+# --- Finding the zone ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A detected text line: the centres of its two ends and its height, in photo pixels."""
+
+    left: tuple[float, float]
+    right: tuple[float, float]
+    height: float
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.subtract(self.right, self.left)
+
+    @property
+    def length(self) -> float:
+        return float(np.hypot(*self.vector))
+
+    @property
+    def angle(self) -> float:
+        """Degrees, clockwise in image coordinates."""
+        dx, dy = self.vector
+        return math.degrees(math.atan2(dy, dx))
+
+    @property
+    def centre(self) -> np.ndarray:
+        return (np.asarray(self.left) + np.asarray(self.right)) / 2
+
+
+def _find_bands(engine: Serialised, bgr: np.ndarray, max_side: int) -> list[list[_Line]]:
+    """Candidate MRZ zones (their lines, top to bottom), the most likely first."""
+    scale = min(1.0, max_side / max(bgr.shape[:2]))
+    small = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale,
+                                                interpolation=cv2.INTER_AREA)
+    boxes, _ = engine(small, use_det=True, use_cls=False, use_rec=False)
+    if not boxes:
+        return []
+    lines = []
+    for box in boxes:
+        quad = np.asarray(box, dtype=np.float64) / scale
+        top_left, top_right, bottom_right, bottom_left = quad
+        height = (np.hypot(*(bottom_left - top_left)) + np.hypot(*(bottom_right - top_right))) / 2
+        left, right = (top_left + bottom_left) / 2, (top_right + bottom_right) / 2
+        lines.append(_Line(tuple(left), tuple(right), float(max(height, 1.0))))
+    lines = [line for line in _merge_pieces(lines)
+             if line.length >= MIN_PIECE_ASPECT * line.height]
+    return _group_bands(lines)
+
+
+def _merge_pieces(lines: list[_Line]) -> list[_Line]:
+    """Join detected pieces of the same text line."""
+    lines = sorted(lines, key=lambda line: line.left[0])
+    merged = True
+    while merged:
+        merged = False
+        for a, b in itertools.combinations(range(len(lines)), 2):
+            joined = _join(lines[a], lines[b])
+            if joined is not None:
+                lines = [line for n, line in enumerate(lines) if n not in (a, b)] + [joined]
+                merged = True
+                break
+    return lines
+
+
+def _join(a: _Line, b: _Line) -> _Line | None:
+    """`a` and `b` as one line if they are pieces of it, else None."""
+    if abs(_angle_difference(a.angle, b.angle)) > MERGE_MAX_ANGLE:
+        return None
+    if max(a.height, b.height) > MERGE_MAX_HEIGHT_RATIO * min(a.height, b.height):
+        return None
+    base = a if a.length >= b.length else b
+    axis = base.vector / base.length
+    normal = np.array([-axis[1], axis[0]])
+    height = max(a.height, b.height)
+    if abs(float(np.dot(b.centre - a.centre, normal))) > MERGE_MAX_OFFSET * height:
+        return None
+    origin = np.asarray(base.left)
+    spans = [sorted(float(np.dot(np.asarray(p) - origin, axis)) for p in (line.left, line.right))
+             for line in (a, b)]
+    (a0, a1), (b0, b1) = spans
+    if max(a0, b0) - min(a1, b1) > MERGE_MAX_GAP * height:
+        return None
+    begin, end = min(a0, b0), max(a1, b1)
+    offset = float(np.dot(((a.centre + b.centre) / 2) - origin, normal)) * normal
+    return _Line(tuple(origin + begin * axis + offset), tuple(origin + end * axis + offset), height)
+
+
+def _angle_difference(a: float, b: float) -> float:
+    """a - b in degrees, in (-180, 180]."""
+    return (a - b + 180) % 360 - 180
+
+
+def _group_bands(lines: list[_Line]) -> list[list[_Line]]:
+    """Candidate zones: a long line with the lines stacked under and over it; 3-line zones and
+    longer lines first."""
+    def neighbour(line: _Line, below: bool) -> _Line | None:
+        """The longest line stacked right under (or over) `line`."""
+        stacked = [other for other in lines if other is not line
+                   and (_stacked(line, other) if below else _stacked(other, line))]
+        return max(stacked, key=lambda other: other.length, default=None)
+
+    bands: dict[tuple[int, ...], list[_Line]] = {}
+    for line in lines:
+        if line.length < MIN_LINE_ASPECT * line.height:
+            continue
+        above, below = neighbour(line, below=False), neighbour(line, below=True)
+        above2 = neighbour(above, below=False) if above else None
+        below2 = neighbour(below, below=True) if below else None
+        for group in ([above2, above, line], [above, line, below], [line, below, below2],
+                      [above, line], [line, below]):
+            if all(group):
+                bands.setdefault(tuple(id(member) for member in group), group)
+    return sorted(bands.values(),
+                  key=lambda group: (-len(group), -sum(member.length for member in group)))
+
+
+def _stacked(upper: _Line, lower: _Line) -> bool:
+    """Whether `lower` can be the MRZ line printed under `upper`."""
+    if abs(_angle_difference(upper.angle, lower.angle)) > BAND_MAX_ANGLE:
+        return False
+    axis = upper.vector / upper.length
+    normal = np.array([-axis[1], axis[0]])
+    height = (upper.height + lower.height) / 2
+    if not 0.6 < upper.height / lower.height < 1.6:
+        return False
+    spacing = float(np.dot(lower.centre - upper.centre, normal)) / height
+    if not BAND_SPACING[0] <= spacing <= BAND_SPACING[1]:
+        return False
+    origin = np.asarray(upper.left)
+    spans = [sorted(float(np.dot(np.asarray(p) - origin, axis)) for p in (line.left, line.right))
+             for line in (upper, lower)]
+    (a0, a1), (b0, b1) = spans
+    overlap = min(a1, b1) - max(a0, b0)
+    return overlap >= BAND_MIN_OVERLAP * min(a1 - a0, b1 - b0)
+
+
+# --- Reading a zone -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Strip:
+    """One MRZ line cut out straight: pixels, the detected line height, the fitted grid."""
+
+    pixels: np.ndarray
+    height: float
+    profile: np.ndarray
+    start: float = 0.0
+    pitch: float = 0.0
+    cells: int = 0
+    score: float = 0.0
+
+    def centre(self, cell: int) -> float:
+        """The x of a cell's centre."""
+        return self.start + cell * self.pitch
+
+    def span(self, first: int, end: int) -> tuple[int, int]:
+        """The pixel columns of cells first..end-1, clipped to the strip."""
+        x0 = int(round(self.centre(first) - self.pitch / 2))
+        x1 = int(round(self.centre(end - 1) + self.pitch / 2))
+        return max(x0, 0), min(x1, self.pixels.shape[1])
+
+
+@dataclass
+class _Cell:
+    """Votes for one character position."""
+
+    votes: Counter = field(default_factory=Counter)  # character -> summed confidence
+    counts: Counter = field(default_factory=Counter)  # character -> readings in chunks
+    looks_filler: bool = False
+
+    def add(self, char: str, confidence: float, *, alone: bool = False) -> None:
+        """One reading's vote; a cell read alone does not count as a chunk reading."""
+        self.votes[char] += confidence
+        if not alone:
+            self.counts[char] += 1
+
+    def top(self) -> str | None:
+        """The character with the most votes, or None."""
+        return self.votes.most_common(1)[0][0] if self.votes else None
+
+    def unanimous(self) -> str | None:
+        """The character every chunking read here, if they all did."""
+        if len(self.counts) == 1:
+            char, count = next(iter(self.counts.items()))
+            if count >= len(CHUNKINGS):
+                return char
+        return None
+
+    def confidence(self, char: str) -> float:
+        """The mean confidence of the readings of `char` here."""
+        return min(1.0, self.votes[char] / max(self.counts[char], 1))
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """The best reading of one candidate zone."""
+
+    lines: tuple[str, ...]
+    result: MrzResult | None
+    confidence: float | None
+
+    @property
+    def rank(self) -> tuple:
+        if self.result is None:
+            return (0, 0, 0.0)
+        passed = sum(self.result.checks.values())
+        return (1 + self.result.valid_check_digits, passed, self.confidence or 0.0)
+
+
+@dataclass
+class _Zone:
+    """A candidate zone cut into strips, with its best-fitting line width."""
+
+    strips: list["_Strip"]
+    width: int
+    periodicity: float
+
+
+def _zone(bgr: np.ndarray, band: list[_Line]) -> _Zone:
+    """Cut a candidate zone and fit its character grid (a few milliseconds)."""
+    strips = _cut_strips(bgr, band)
+    scores = {width: float(np.mean([_fit_grid(strip, width, commit=False) for strip in strips]))
+              for width in LINE_WIDTHS[len(band)]}
+    width = max(scores, key=scores.__getitem__)
+    for strip in strips:
+        _fit_grid(strip, width, commit=True)
+    # The weakest line decides: an MRZ has no line without the fixed-pitch rhythm.
+    return _Zone(strips, width, min(strip.score for strip in strips))
+
+
+def _read_zone(engine: Serialised, zone: _Zone, today: date | None) -> _Attempt:
+    """Recognise and parse one candidate zone."""
+    return _decide(_recognise(engine, zone.strips), today)
+
+
+def _cut_strips(bgr: np.ndarray, band: list[_Line]) -> list[_Strip]:
+    """Each line of the zone as a straight strip spanning the zone's full extent."""
+    axis = sum(line.vector / line.length for line in band)
+    axis = axis / np.hypot(*axis)
+    origin = np.asarray(band[0].left)
+    ends = [float(np.dot(np.asarray(p) - origin, axis)) for line in band
+            for p in (line.left, line.right)]
+    height = float(np.median([line.height for line in band]))
+    # All lines of a zone start and end at the same place: take the widest extent of any line, so
+    # a line the detector saw only partly is still cut whole.
+    begin, end = min(ends) - STRIP_MARGIN * height, max(ends) + STRIP_MARGIN * height
+    strips = []
+    for line in band:
+        line_axis = line.vector / line.length
+        normal = np.array([-line_axis[1], line_axis[0]])
+        centre = line.centre
+        # Project the zone's extent onto this line's own axis (lines may differ a little in angle
+        # under perspective).
+        mid = float(np.dot(centre - origin, axis))
+        p0 = centre + (begin - mid) * line_axis
+        p1 = centre + (end - mid) * line_axis
+        half = STRIP_HEIGHT * height / 2
+        out_w, out_h = max(int(round(end - begin)), 8), max(int(round(2 * half)), 8)
+        source = np.float32([p0 - half * normal, p1 - half * normal, p0 + half * normal])
+        target = np.float32([[0, 0], [out_w, 0], [0, out_h]])
+        pixels = cv2.warpAffine(bgr, cv2.getAffineTransform(source, target), (out_w, out_h),
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        strips.append(_Strip(pixels, height, _ink_profile(pixels, height)))
+    return strips
+
+
+def _ink_profile(pixels: np.ndarray, height: float) -> np.ndarray:
+    """How much ink each column of the strip's middle rows holds, relative to the paper."""
+    gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    # A grey closing wider than a glyph stroke but narrower than the table around the document
+    # estimates the paper under the print: print is then paper minus pixel, relative to paper,
+    # whatever the light (dim, glare gradient), and a dark table counts as no print.
+    size = max(3, int(round(0.9 * height)) | 1)
+    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, np.ones((size, size), np.uint8))
+    ink = np.clip(paper - gray, 0, None) / np.maximum(paper, 1.0)
+    middle = pixels.shape[0] / 2
+    half = PROFILE_HALF_HEIGHT * height
+    rows = slice(max(int(middle - half), 0), int(math.ceil(middle + half)))
+    return ink[rows].sum(axis=0)
+
+
+def _fit_grid(strip: _Strip, cells: int, *, commit: bool) -> float:
+    """Fit `cells` fixed-pitch character cells to the strip's ink; the periodicity score.
+
+    Every MRZ position is printed (fillers too), so the ink profile is periodic with the pitch:
+    its Fourier component at the pitch is strong, and its phase gives the cell centres. Which
+    `cells` consecutive centres hold the line follows from where the ink is.
+    """
+    profile = strip.profile
+    total = float(profile.sum())
+    if total <= 0:
+        return 0.0
+    begin, end = _ink_extent(profile)
+    span = end - begin
+    # The ink runs from the left edge of the first glyph to the right edge of the last one:
+    # (cells - 1) pitches plus one glyph width (~0.4 to 0.9 of a pitch).
+    nominal = span / (cells - 0.4)
+    x = np.arange(profile.size, dtype=np.float64)
+    weights = profile[begin:end + 1]
+    xs = x[begin:end + 1]
+    best = (0.0, nominal, 0.0)
+    for pitch in np.linspace(nominal * (1 - PITCH_SEARCH), nominal * (1 + PITCH_SEARCH),
+                             PITCH_STEPS):
+        component = np.sum(weights * np.exp(-2j * np.pi * xs / pitch))
+        strength = abs(component) / max(float(weights.sum()), 1e-9)
+        if strength > best[0]:
+            best = (strength, pitch, float(np.angle(component)))
+    strength, pitch, phase = best
+    if not commit:
+        return strength
+    # Peaks of the fundamental sit at x = -phase / (2 pi) * pitch (mod pitch).
+    peak = (-phase / (2 * np.pi)) * pitch
+    cumulative = np.concatenate([[0.0], np.cumsum(profile)])
+
+    def covered(first: float) -> float:
+        lo = int(np.clip(round(first - pitch / 2), 0, profile.size))
+        hi = int(np.clip(round(first + (cells - 0.5) * pitch), 0, profile.size))
+        return cumulative[hi] - cumulative[lo]
+
+    # Candidate first centres: grid positions near the left end of the ink.
+    k0 = math.floor((begin - peak) / pitch)
+    firsts = [peak + (k0 + k) * pitch for k in range(-2, 4)]
+    first = max(firsts, key=lambda f: (round(covered(f), 3), -abs(f - (begin + pitch * 0.3))))
+    strip.start, strip.pitch, strip.cells, strip.score = first, pitch, cells, strength
+    return strength
+
+
+def _ink_extent(profile: np.ndarray) -> tuple[int, int]:
+    """First and last column of the main stretch of ink."""
+    smooth = np.convolve(profile, np.ones(5) / 5, mode="same")
+    threshold = 0.2 * float(np.percentile(smooth, 90))
+    inked = np.flatnonzero(smooth > threshold)
+    if inked.size == 0:
+        return 0, profile.size - 1
+    return int(inked[0]), int(inked[-1])
+
+
+def _recognise(engine: Serialised, strips: list[_Strip]) -> list[list[_Cell]]:
+    """Votes per cell from several chunkings of each line, checked against the look of '<',
+    then every doubtful cell read on its own."""
+    grid = [[_Cell() for _ in range(strip.cells)] for strip in strips]
+    pieces: list[tuple[int, int, int]] = []  # (line, first cell, end cell)
+    for n, strip in enumerate(strips):
+        for chunks, shift in CHUNKINGS:
+            size = math.ceil(strip.cells / chunks)
+            offset = int(round(shift * size))
+            bounds = sorted({0, strip.cells, *range(offset, strip.cells, size)})
+            pieces.extend((n, a, b) for a, b in itertools.pairwise(bounds))
+    images, spans = [], []
+    for n, a, b in pieces:
+        strip = strips[n]
+        x0, x1 = strip.span(a, b)
+        if x1 - x0 >= MIN_CROP_WIDTH:
+            images.append(strip.pixels[:, x0:x1])
+            spans.append((n, a, b, x0, x1 - x0))
+    results, _ = engine.text_rec(images, return_word_box=True)
+    for (n, a, b, x0, width), (_, _, info) in zip(spans, results, strict=True):
+        strip = strips[n]
+        for char, position, confidence in _positioned_chars(info):
+            cell = int(math.floor((x0 + position * width - strip.centre(0)) / strip.pitch + 0.5))
+            for k, mrz_char in enumerate(normalise_char(char)):
+                if a <= cell + k < b:
+                    grid[n][cell + k].add(mrz_char, confidence)
+    fillers = _filler_look(strips, grid)
+    doubtful = []
+    for n, row in enumerate(grid):
+        for k, cell in enumerate(row):
+            top = cell.top()
+            looks = None if fillers is None else bool(fillers[n][k])
+            if looks and (top in (None, FILLER)) and set(cell.counts) <= {FILLER}:
+                cell.looks_filler = True
+                continue
+            # Settled: the chunk readings agree, and every chunking read the cell, except that a
+            # '<' may be missed by some (the recogniser collapses runs of it, never a '<' next to
+            # something else).
+            reads = sum(cell.counts.values())
+            agreed = len(cell.counts) == 1 and reads >= (
+                MIN_AGREEING_READS if top == FILLER else len(CHUNKINGS))
+            if not agreed or (looks is not None and looks != (top == FILLER)):
+                doubtful.append((n, k))
+    _read_alone(engine, strips, grid, doubtful)
+    return grid
+
+
+def _positioned_chars(info) -> list[tuple[str, float, float]]:
+    """(character, centre as a fraction of the image width, confidence) from a word-box result
+    of RapidOCR's recogniser (CTC frame index of each character, frame count)."""
+    frames, words, word_frames, _, confidences = info
+    chars = [c for word in words for c in word]
+    positions = [f for word in word_frames for f in word]
+    if not chars or frames <= 0:
+        return []
+    if len(confidences) != len(chars):
+        confidences = [1.0] * len(chars)
+    return [(c, (f + 0.5) / frames, float(conf))
+            for c, f, conf in zip(chars, positions, confidences, strict=True)]
+
+
+def _cell_patches(strips: list[_Strip]) -> list[list[np.ndarray]]:
+    """Each cell's pixels (grey, float), all resized to the first strip's cell size."""
+    pitch = int(round(strips[0].pitch))
+    height = strips[0].pixels.shape[0]
+    patches = []
+    for strip in strips:
+        gray = cv2.cvtColor(strip.pixels, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        row = []
+        for k in range(strip.cells):
+            x0, x1 = strip.span(k, k + 1)
+            patch = gray[:, x0:max(x1, x0 + 1)]
+            if patch.shape[1] < 1:
+                patch = np.zeros((gray.shape[0], 1), np.float32)
+            row.append(cv2.resize(patch, (pitch, height), interpolation=cv2.INTER_LINEAR))
+        patches.append(row)
+    return patches
+
+
+def _filler_look(strips: list[_Strip], grid: list[list[_Cell]]) -> list[list[bool]] | None:
+    """Which cells look like this document's '<', or None when that cannot be told.
+
+    The template is the median of the cells every reading took for '<'. It is only trusted when
+    those cells and the cells every reading took for something else score clearly apart: on a
+    heavily blurred photo every glyph is a blob and the look says nothing.
+    """
+    patches = _cell_patches(strips)
+    flat = [p for row in patches for p in row]
+    cells = [cell for row in grid for cell in row]
+    fillers = [i for i, cell in enumerate(cells) if cell.unanimous() == FILLER]
+    printed = [i for i, cell in enumerate(cells) if cell.unanimous() not in (None, FILLER)]
+    if len(fillers) < MIN_TEMPLATE_CELLS or len(printed) < MIN_TEMPLATE_CELLS:
+        return None
+    # Cells are compared with a small shift allowance: the grid is fitted to a fraction of a
+    # pitch, and a glyph's centre wanders as much.
+    shift = max(1, int(round(TEMPLATE_SHIFT * strips[0].pitch)))
+    template = np.median([flat[i] for i in fillers], axis=0).astype(np.float32)
+    core = template[shift:-shift, shift:-shift]
+    if core.size == 0 or float(core.std()) < 1e-3:
+        return None
+    scores = []
+    for patch in flat:
+        padded = cv2.copyMakeBorder(patch, shift, shift, shift, shift, cv2.BORDER_REPLICATE)
+        scores.append(float(cv2.matchTemplate(padded, core, cv2.TM_CCOEFF_NORMED).max()))
+    scores = np.asarray(scores)
+    low_filler = float(np.percentile(scores[fillers], 10))
+    high_print = float(np.percentile(scores[printed], 90))
+    if low_filler - high_print < FILLER_MARGIN:
+        return None
+    threshold = (low_filler + high_print) / 2
+    looks, i = [], 0
+    for row in patches:
+        looks.append([bool(scores[i + k] >= threshold) for k in range(len(row))])
+        i += len(row)
+    return looks
+
+
+def _read_alone(engine: Serialised, strips: list[_Strip], grid: list[list[_Cell]],
+                doubtful: list[tuple[int, int]]) -> None:
+    """Read each doubtful cell on its own: no neighbour to merge with or be dropped next to."""
+    if not doubtful or len(doubtful) > MAX_SINGLE_CELLS:
+        return
+    images, kept = [], []
+    for n, k in doubtful:
+        x0, x1 = strips[n].span(k, k + 1)
+        if x1 - x0 >= MIN_CROP_WIDTH:
+            images.append(strips[n].pixels[:, x0:x1])
+            kept.append((n, k))
+    if not images:
+        return
+    results, _ = engine.text_rec(images)
+    for (n, k), (text, confidence) in zip(kept, results, strict=True):
+        chars = normalise_line(text)
+        if len(chars) == 1:
+            grid[n][k].add(chars, SINGLE_READ_WEIGHT * float(confidence), alone=True)
+
+
+def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
+    """The lines the votes give, parsed; check-digit-justified alternatives if they fail."""
+    lines, alternatives, confidences = [], [], []
+    for n, row in enumerate(grid):
+        chars = []
+        for k, cell in enumerate(row):
+            if cell.looks_filler and not cell.votes:
+                chars.append(FILLER)
+                continue
+            ranked = [c for c, _ in cell.votes.most_common()]
+            chars.append(ranked[0] if ranked else "")
+            if ranked:
+                confidences.append(cell.confidence(ranked[0]))
+            if len(ranked) > 1:
+                share = cell.votes[ranked[0]] / sum(cell.votes.values())
+                alternatives.append((share, n, k, ranked[1:3]))
+        lines.append(_fill_filler_gaps(chars))
+    # A cell nothing was read in stays visibly unread ('?'): parse_mrz takes it for '<' with a
+    # warning, and a check digit over it then fails.
+    text = tuple("".join(c or "?" for c in line) for line in lines)
+    confidence = float(np.mean(confidences)) if confidences else None
+    base = _parse(text, today)
+    if base is None or base.valid_check_digits or not alternatives:
+        return _Attempt(text, base, confidence)
+    # The least certain cells first; only cells some reading disagreed on are varied.
+    alternatives.sort()
+    chosen = alternatives[:MAX_VARIED_CELLS]
+    options = [[None, *alt[3]] for alt in chosen]
+    passing = {}
+    for combo in itertools.islice(itertools.product(*options), 1, MAX_VARIANTS + 1):
+        variant = [list(line) for line in text]
+        for (_, n, k, _), choice in zip(chosen, combo, strict=True):
+            if choice is not None:
+                variant[n][k] = choice
+        candidate = tuple("".join(line) for line in variant)
+        result = _parse(candidate, today)
+        if result is not None and result.valid_check_digits:
+            passing[candidate] = result
+    if len(passing) == 1:
+        candidate, result = passing.popitem()
+        # Recorded like parse_mrz's own look-alike repairs, so a person can be asked to compare.
+        chosen_notes = [
+            f"line {n + 1} position {k + 1}: {text[n][k]!r} read as {candidate[n][k]!r}, "
+            f"another reading of the recogniser ({CHOSEN_BY_CHECK_DIGIT} and the others)"
+            for n, k in _differences(text, candidate)
+        ]
+        result = dataclasses.replace(result, corrections=[*chosen_notes, *result.corrections])
+        return _Attempt(candidate, result, confidence)
+    return _Attempt(text, base, confidence)
+
+
+def _differences(a: tuple[str, ...], b: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(line, position) where two readings differ."""
+    return [(n, k) for n, (x, y) in enumerate(zip(a, b, strict=True))
+            for k, (p, q) in enumerate(zip(x, y, strict=True)) if p != q]
+
+
+def _fill_filler_gaps(chars: list[str]) -> list[str]:
+    """Cells nobody read between two '<' (or after a '<' at the line end) are '<': the
+    recogniser collapses runs of the same character, never a '<' next to anything else."""
+    out = list(chars)
+    n = 0
+    while n < len(out):
+        if out[n]:
+            n += 1
+            continue
+        end = n
+        while end < len(out) and not out[end]:
+            end += 1
+        before = out[n - 1] if n > 0 else None
+        after = out[end] if end < len(out) else None
+        if before == FILLER and after in (FILLER, None):
+            out[n:end] = [FILLER] * (end - n)
+        n = end
+    return out
+
+
+def _parse(lines: tuple[str, ...], today: date | None) -> MrzResult | None:
+    """parse_mrz, or None when the lines are no MRZ."""
+    try:
+        return parse_mrz(list(lines), today=today)
+    except MrzError:
+        return None
