@@ -99,6 +99,7 @@ CONSOLE_BENCH_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/console_bench
 bench: install
 	$(BIN)/python -m bench.mrz_read --seeds $(BENCH_SEEDS) --json bench-results/mrz_read.json
 	$(BIN)/python -m bench.quality_gate --json bench-results/quality_gate.json
+	$(BIN)/python -m bench.gate_agreement --json bench-results/gate_agreement.json
 	$(BIN)/python -m bench.document_checks --json bench-results/document_checks.json
 	$(BIN)/python -m bench.gate_contention --json bench-results/gate_contention.json
 	$(BIN)/python -m bench.face_pipeline --json bench-results/face_pipeline.json
