@@ -15,6 +15,7 @@ import math
 import random
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -291,19 +292,257 @@ DEGRADATIONS: dict[str, Degradation] = {
 }
 
 
+# --- Scans, 8-12 MP card photos, photos of a screen (the generated test bed) -------------------
+
+# Flatbed scans as people upload them: scanned at 150-300 dpi, then saved no wider than
+# 450-800 px (the real passport scans that defeated the reader were about 600 px wide).
+SCAN_DPI = (150, 300)
+SCAN_WIDTH = (450, 800)
+SCAN_MAX_SKEW = 2.0  # degrees: a document laid on the glass by hand, against its edge
+SCANNER_GLASS: tuple[Colour, ...] = ((252, 252, 251), (238, 238, 236), (222, 223, 226))
+# Phone photos of a card on a table: 8 to 12 megapixels, 4:3.
+PHOTO_MEGAPIXELS = (8.0, 12.0)
+
+
+def scan(img: Image.Image, *, dpi: float, width: int, source_dpi: float = 300.0,
+         skew: float = 0.0, glass: Colour = SCANNER_GLASS[0], optics: float = 0.6,
+         quality: int = 85, seed: int = 0) -> Image.Image:
+    """A flatbed scan of the document `img` (printed at `source_dpi`): laid on the glass with a
+    few millimetres of margin and `skew` degrees askew, scanned at `dpi` through slightly soft
+    optics, saved at most `width` px wide as a JPEG; the result's info["dpi"] is the resolution
+    the saved image has."""
+    if not -SCAN_MAX_SKEW <= skew <= SCAN_MAX_SKEW:
+        raise ValueError(f"scan skew must be within ±{SCAN_MAX_SKEW:g} degrees, not {skew}")
+    if dpi <= 0 or width <= 0 or source_dpi <= 0:
+        raise ValueError("scan dpi, width and source dpi must be positive")
+    rng = random.Random(seed)
+    image = _rgb(img)
+    factor = dpi / source_dpi
+    document = image.resize((max(1, round(image.width * factor)),
+                             max(1, round(image.height * factor))), Image.Resampling.LANCZOS)
+    layer = document.convert("RGBa").rotate(skew, resample=Image.Resampling.BICUBIC,
+                                            expand=True, fillcolor=(0, 0, 0, 0))
+    # Margins of 1-4 mm of glass on each side.
+    margins = [round(rng.uniform(1, 4) * dpi / 25.4) for _ in range(4)]
+    canvas = Image.new("RGB", (layer.width + margins[0] + margins[2],
+                               layer.height + margins[1] + margins[3]), glass)
+    rgba = layer.convert("RGBA")
+    canvas.paste(rgba, (margins[0], margins[1]), rgba)
+    canvas = canvas.filter(ImageFilter.GaussianBlur(optics))
+    saved_dpi = dpi
+    if canvas.width > width:
+        saved_dpi = dpi * width / canvas.width
+        canvas = canvas.resize((width, round(canvas.height * width / canvas.width)),
+                               Image.Resampling.LANCZOS)
+    return _jpeg(canvas, quality, dpi=saved_dpi)
+
+
+def card_photo(img: Image.Image, *, megapixels: float = 12.0, coverage: float = 0.55,
+               tilt: float = 0.1, side_tilt: float = 0.0, roll: float = 0.0,
+               bend: float = 0.02, seed: int = 0) -> Image.Image:
+    """A phone photo (4:3, `megapixels`) of the document lying on a table, seen at an angle
+    and bowed like a flexed card.
+
+    The document is `coverage` of the frame's width; `bend` (a fraction of its height) is how
+    far the middle of each horizontal line bows away from its ends, with the middle magnified
+    by as much (the bulge is nearer the lens); `tilt` and `side_tilt` shorten the far edge as
+    `perspective` does, `roll` turns it in the frame. The whole document stays in the frame.
+    """
+    if not 0.1 <= coverage <= 0.95:
+        raise ValueError(f"coverage must be in [0.1, 0.95], not {coverage}")
+    if not -MAX_TILT <= tilt <= MAX_TILT or not -MAX_TILT <= side_tilt <= MAX_TILT:
+        raise ValueError(f"tilts must be within ±{MAX_TILT:g}")
+    if not -MAX_ROTATION <= roll <= MAX_ROTATION:
+        raise ValueError(f"roll must be within ±{MAX_ROTATION:g} degrees, not {roll}")
+    if not 0 <= bend <= 0.1:
+        raise ValueError(f"bend must be in [0, 0.1], not {bend}")
+    rng = np.random.default_rng(seed)
+    frame_w = round(math.sqrt(megapixels * 1e6 * 4 / 3))
+    frame_h = round(frame_w * 3 / 4)
+    image = _rgb(img)
+    doc_w = round(coverage * frame_w)
+    doc_h = round(image.height * doc_w / image.width)
+    document = image.resize((doc_w, doc_h), Image.Resampling.BICUBIC)
+    bent = _bend(document, bend)
+    # The corners of the bent document, keystoned, rolled and placed near the frame's centre.
+    w, h = bent.size
+    inset, side = abs(tilt) * w / 2, abs(side_tilt) * h / 2
+    corners = np.array([(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)])
+    if tilt >= 0:
+        corners[0, 0] += inset
+        corners[1, 0] -= inset
+    else:
+        corners[3, 0] += inset
+        corners[2, 0] -= inset
+    if side_tilt >= 0:
+        corners[1, 1] += side
+        corners[2, 1] -= side
+    else:
+        corners[0, 1] += side
+        corners[3, 1] -= side
+    corners -= (w / 2, h / 2)
+    angle = math.radians(roll)
+    turn = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
+    corners = corners @ turn.T
+    # Shrink if the turned document would leave the frame (a 2% border stays clear).
+    reach = np.abs(corners).max(axis=0)
+    room = np.array([frame_w, frame_h]) * 0.48
+    corners *= min(1.0, float((room / reach).min()))
+    reach = np.abs(corners).max(axis=0)
+    slack = np.maximum(room - reach, 0)
+    centre = np.array([frame_w / 2, frame_h / 2]) + rng.uniform(-1, 1, 2) * slack
+    corners += centre
+    layer = bent.transform(
+        (frame_w, frame_h), Image.Transform.PERSPECTIVE,
+        perspective_coefficients([tuple(c) for c in corners],
+                                 [(0, 0), (w, 0), (w, h), (0, h)]),
+        resample=_RESAMPLE, fillcolor=(0, 0, 0, 0))
+    photo = np.asarray(_onto_table(layer, seed))
+    # Camera softness and sensor noise, then the phone's JPEG (OpenCV and in-place float32
+    # arithmetic: at 12 MP, PIL's blur and float64 noise took 2 of this function's 4.7 s).
+    photo = cv2.GaussianBlur(photo, (0, 0), float(rng.uniform(0.7, 1.3))).astype(np.float32)
+    noise = rng.standard_normal((frame_h, frame_w), dtype=np.float32)
+    noise *= np.float32(2.5)
+    photo += noise[..., None]
+    photo += np.float32(0.5)
+    np.clip(photo, 0, 255, out=photo)
+    return _jpeg(Image.fromarray(photo.astype(np.uint8), "RGB"), int(rng.integers(86, 94)))
+
+
+def _bend(document: Image.Image, bend: float) -> Image.Image:
+    """The document bowed about its vertical axis (premultiplied RGBa, padded to fit)."""
+    w, h = document.size
+    sag = bend * h
+    pad = math.ceil(2 * sag) + 2
+    xs = np.arange(w, dtype=np.float32)
+    bulge = 1 - ((xs - w / 2) / (w / 2)) ** 2  # 0 at the ends, 1 in the middle
+    magnify = 1 + bend * bulge
+    ys = np.arange(h + 2 * pad, dtype=np.float32)[:, None]
+    map_y = h / 2 + (ys - pad - h / 2 + sag * bulge[None, :]) / magnify[None, :]
+    map_x = np.broadcast_to(xs[None, :], map_y.shape).astype(np.float32)
+    rgba = np.dstack([np.asarray(document), np.full((h, w), 255, np.uint8)])
+    # A constant black, transparent border: the remapped pixels come out premultiplied.
+    out = cv2.remap(rgba, map_x, map_y.astype(np.float32), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    return Image.fromarray(out, "RGBa")
+
+
+def screen_photo(img: Image.Image, *, screen_width: int = 900, scale: float = 0.4,
+                 angle: float = 1.5, seed: int = 0) -> Image.Image:
+    """A photo of a screen showing the document: the display's RGB stripes and black matrix,
+    resampled by the camera at a slight angle and a scale that does not match the pixel grid,
+    which aliases into moire bands and colour fringes.
+
+    The document is shown `screen_width` display pixels wide, each pixel three sub-pixel
+    columns by three rows (the last row the dark matrix); the camera sees it at `scale`
+    photo pixels per sub-pixel, turned by `angle` degrees.
+    """
+    if not 0.2 <= scale <= 0.9:
+        raise ValueError(f"scale must be in [0.2, 0.9], not {scale}")
+    if not -MAX_ROTATION <= angle <= MAX_ROTATION:
+        raise ValueError(f"angle must be within ±{MAX_ROTATION:g} degrees, not {angle}")
+    rng = np.random.default_rng(seed)
+    image = _rgb(img)
+    screen_h = round(image.height * screen_width / image.width)
+    shown = np.asarray(image.resize((screen_width, screen_h), Image.Resampling.LANCZOS),
+                       dtype=np.float32)
+    cell = np.zeros((3, 3, 3), dtype=np.float32)
+    for channel in range(3):
+        cell[:, channel, channel] = 1.0
+    cell[2] *= 0.45  # the black matrix between rows of pixels
+    # Scaled so a white pixel, averaged over its cell, is as bright as the document's white.
+    cell *= 9.0 / cell[..., 0].sum() * 0.95
+    sub = (shown[:, None, :, None, :] * cell[None, :, None, :, :]).reshape(
+        screen_h * 3, screen_width * 3, 3)
+    # The lens and the sensor's pixel area soften the grid (sigma 0.3 photo pixels) without
+    # removing it: what survives aliases into moire bands and colour fringes.
+    sub = cv2.GaussianBlur(sub, (0, 0), 0.3 / scale)
+    out_w = round(screen_width * 3 * scale * 1.1)
+    out_h = round(screen_h * 3 * scale * 1.1)
+    matrix = cv2.getRotationMatrix2D((screen_width * 1.5, screen_h * 1.5), angle, scale)
+    matrix[:, 2] += (out_w / 2 - screen_width * 1.5, out_h / 2 - screen_h * 1.5)
+    # Bilinear without a prefilter: the camera's sampling of the sub-pixel grid aliases.
+    photo = cv2.warpAffine(sub, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=(18, 18, 20))
+    photo *= np.array((0.96, 1.0, 1.06), dtype=np.float32)  # a screen's bluish white
+    photo = cv2.GaussianBlur(photo, (0, 0), float(rng.uniform(0.4, 0.7)))
+    photo += rng.normal(0.0, 3.0, photo.shape[:2] + (1,)).astype(np.float32)
+    return _jpeg(_image(photo), int(rng.integers(80, 92)))
+
+
+def _scan(img: Image.Image, seed: int) -> Image.Image:
+    rng = random.Random(seed)
+    return scan(img, dpi=rng.uniform(*SCAN_DPI), width=rng.randint(*SCAN_WIDTH),
+                source_dpi=float(img.info.get("dpi", (300.0, 300.0))[0]),
+                skew=rng.uniform(-SCAN_MAX_SKEW, SCAN_MAX_SKEW),
+                glass=rng.choice(SCANNER_GLASS), optics=rng.uniform(0.4, 1.0),
+                quality=rng.choice((60, 75, 85, 92)), seed=seed)
+
+
+def _card_photo(img: Image.Image, seed: int) -> Image.Image:
+    rng = random.Random(seed)
+    return card_photo(img, megapixels=rng.uniform(*PHOTO_MEGAPIXELS),
+                      coverage=rng.uniform(0.45, 0.7),
+                      tilt=rng.choice((-1, 1)) * rng.uniform(0.03, 0.15),
+                      side_tilt=rng.uniform(-0.06, 0.06), roll=rng.uniform(-8, 8),
+                      bend=rng.uniform(0.01, 0.035), seed=seed)
+
+
+def _screen_photo(img: Image.Image, seed: int) -> Image.Image:
+    rng = random.Random(seed)
+    return screen_photo(img, screen_width=rng.randint(800, 1100), scale=rng.uniform(0.30, 0.37),
+                        angle=rng.uniform(-3, 3), seed=seed)
+
+
+def _upside_down(img: Image.Image, seed: int) -> Image.Image:
+    return on_background(img, seed=seed).transpose(Image.Transpose.ROTATE_180)
+
+
+def _jpeg_at(quality: int) -> Degradation:
+    def degradation(img: Image.Image, seed: int) -> Image.Image:
+        return jpeg(on_background(img, seed=seed), quality=quality)
+    return degradation
+
+
+# The test bed's further conditions (bench/testbed.py), kept apart from DEGRADATIONS, whose
+# photos the gate's calibration and older measurements are pinned to.
+BED_DEGRADATIONS: dict[str, Degradation] = {
+    "scan": _scan,
+    "card_photo": _card_photo,
+    "screen_moire": _screen_photo,
+    "upside_down": _upside_down,
+    "jpeg_q20": _jpeg_at(20),
+    "jpeg_q40": _jpeg_at(40),
+    "jpeg_q60": _jpeg_at(60),
+    "jpeg_q85": _jpeg_at(85),
+}
+
+
 def degrade(img: Image.Image, name: str, seed: int = 0) -> Image.Image:
-    """The photo `DEGRADATIONS[name]` makes of `img` for `seed`."""
-    try:
-        degradation = DEGRADATIONS[name]
-    except KeyError:
-        raise ValueError(f"unknown degradation {name!r}; known: {', '.join(DEGRADATIONS)}") \
-            from None
+    """The photo `DEGRADATIONS[name]` (or `BED_DEGRADATIONS[name]`) makes of `img` for `seed`."""
+    degradation = DEGRADATIONS.get(name) or BED_DEGRADATIONS.get(name)
+    if degradation is None:
+        known = ", ".join([*DEGRADATIONS, *BED_DEGRADATIONS])
+        raise ValueError(f"unknown degradation {name!r}; known: {known}")
     return degradation(img, seed)
 
 
 def _rgb(img: Image.Image) -> Image.Image:
     """`img` as RGB (a copy, so the input is never modified)."""
     return img.convert("RGB") if img.mode != "RGB" else img.copy()
+
+
+def _jpeg(img: Image.Image, quality: int, *, dpi: float | None = None) -> Image.Image:
+    """A JPEG round trip at `quality`, keeping `dpi` in the file (and so in info["dpi"])."""
+    buffer = io.BytesIO()
+    options = {"dpi": (round(dpi), round(dpi))} if dpi else {}
+    img.save(buffer, "JPEG", quality=quality, **options)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        decoded.load()
+        out = decoded.convert("RGB")
+        out.info.update({key: decoded.info[key] for key in ("dpi",) if key in decoded.info})
+        return out
 
 
 def _image(pixels: np.ndarray) -> Image.Image:

@@ -1,5 +1,6 @@
-"""ICAO 9303 machine-readable zone: check digits, MRZ lines for TD1 cards and TD3 passports, and a
-parser for TD1, TD2, TD3, MRV-A and MRV-B zones that repairs common OCR confusions."""
+"""ICAO 9303 machine-readable zone: check digits, MRZ lines for TD1 and TD2 cards and TD3
+passports, and a parser for TD1, TD2, TD3, MRV-A and MRV-B zones that repairs common OCR
+confusions."""
 
 import itertools
 import re
@@ -10,6 +11,7 @@ from datetime import date
 WEIGHTS = (7, 3, 1)
 FILLER = "<"
 TD1_WIDTH = 30
+TD2_WIDTH = 36
 TD3_WIDTH = 44
 
 # Letters that Unicode does not decompose into A-Z plus a combining mark (ICAO 9303 part 3,
@@ -124,6 +126,42 @@ def td1_lines(
     composite = line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29]
     line2 += check_digit(composite)
     return line1, line2, name_field(surname, given_names, TD1_WIDTH)
+
+
+def td2_lines(
+    *,
+    issuing_country: str,
+    surname: str,
+    given_names: str,
+    document_number: str,
+    nationality: str,
+    date_of_birth: date,
+    sex: str,
+    expiry_date: date,
+    optional_data: str = "",
+    document_type: str = "I",
+) -> tuple[str, str]:
+    """The two 36-character MRZ lines of a TD2 document (ICAO 9303 part 6)."""
+    number = _code(document_number, "document number")
+    optional = _code(optional_data, "optional data")
+    if len(number) <= 9:
+        number_part = _fit(number, 9) + check_digit(_fit(number, 9))
+    else:
+        # As on TD1: the rest of a long number and its check digit open the optional data.
+        number_part = number[:9] + FILLER
+        optional = number[9:] + check_digit(number) + FILLER + optional
+    if len(optional) > 7:
+        raise ValueError("TD2 document number and optional data do not fit in 16 characters")
+    line1 = _fit(_kind(document_type) + _country(issuing_country), 5) + name_field(
+        surname, given_names, TD2_WIDTH - 5
+    )
+    birth, expiry = _yymmdd(date_of_birth), _yymmdd(expiry_date)
+    line2 = (
+        number_part + _country(nationality) + birth + check_digit(birth) + _sex(sex)
+        + expiry + check_digit(expiry) + _fit(optional, 7)
+    )
+    composite = line2[0:10] + line2[13:20] + line2[21:35]
+    return line1, line2 + check_digit(composite)
 
 
 def _fit(text: str, width: int) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
-from .mrz import td1_lines, td3_lines
+from .mrz import td1_lines, td2_lines, td3_lines
 
 OCR_B_FONT = Path(__file__).parent / "fonts" / "OCRB.otf"
 
@@ -89,9 +89,10 @@ def _label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def render_passport(
-    person: SpecimenPerson, portrait: Image.Image | None = None, *, seed: int = 0
+    person: SpecimenPerson, portrait: Image.Image | None = None, *, seed: int = 0,
+    mrz_style: "MrzStyle | None" = None,
 ) -> Image.Image:
-    """A TD3 passport data page (RGB, PASSPORT_SIZE) with a valid MRZ."""
+    """A TD3 passport data page (RGB, PASSPORT_SIZE) with a valid MRZ (in `mrz_style`)."""
     width, height = PASSPORT_SIZE
     image = _background(PASSPORT_SIZE, (228, 233, 242), (150, 170, 205), seed)
     draw = ImageDraw.Draw(image)
@@ -112,14 +113,16 @@ def render_passport(
             ("Authority", person.authority, 0))
     row.add(("Date of expiry", _printed(person.expiry_date), 0))
 
-    _mrz_zone(image, passport_mrz(person), top=height - 232, pitch=25.4, size=35)
+    _any_mrz_zone(image, passport_mrz(person), top=height - 232, pitch=25.4, size=35,
+                  style=mrz_style)
     return image
 
 
 def render_id_card(
-    person: SpecimenPerson, portrait: Image.Image | None = None, *, seed: int = 0
+    person: SpecimenPerson, portrait: Image.Image | None = None, *, seed: int = 0,
+    mrz_style: "MrzStyle | None" = None,
 ) -> Image.Image:
-    """A TD1 identity card (RGB, ID_CARD_SIZE), front and MRZ on one side."""
+    """A TD1 identity card (RGB, ID_CARD_SIZE), front and MRZ (in `mrz_style`) on one side."""
     width, height = ID_CARD_SIZE
     image = _background(ID_CARD_SIZE, (232, 241, 229), (150, 190, 150), seed)
     draw = ImageDraw.Draw(image)
@@ -137,7 +140,8 @@ def render_id_card(
     row.add(("Document No.", person.document_number, 250),
             ("Date of expiry", _printed(person.expiry_date), 0))
 
-    _mrz_zone(image, id_card_mrz(person), top=height - 232, pitch=30.0, size=40)
+    _any_mrz_zone(image, id_card_mrz(person), top=height - 232, pitch=30.0, size=40,
+                  style=mrz_style)
     return image
 
 
@@ -248,6 +252,15 @@ def _mrz_zone(image: Image.Image, lines: tuple[str, ...], *, top: int, pitch: fl
             # Fixed pitch (ICAO: 2.54 mm a character) whatever the font's own advance is.
             x = left + pitch * (col + 0.5)
             draw.text((round(x), round(baseline)), char, fill=(0, 0, 0), font=font, anchor="ms")
+
+
+def _any_mrz_zone(image: Image.Image, lines: tuple[str, ...], *, top: int, pitch: float,
+                  size: int, style: "MrzStyle | None") -> None:
+    """The plain-band MRZ: as it always was for the default style, else in `style`."""
+    if style is None or style == MrzStyle():
+        _mrz_zone(image, lines, top=top, pitch=pitch, size=size)
+    else:
+        _styled_mrz_zone(image, lines, top=top, pitch=pitch, size=size, style=style)
 
 
 def _background(size: tuple[int, int], paper: tuple[int, int, int],
@@ -384,3 +397,324 @@ def _sex(person: SpecimenPerson) -> str:
 def _nationality(person: SpecimenPerson) -> str:
     """The printed nationality: UTOPIAN for Utopia, otherwise the code."""
     return "UTOPIAN" if person.nationality == "UTO" else person.nationality
+
+
+# --- Other designs, fonts and formats (the generated test bed) ------------------------------
+
+
+@dataclass(frozen=True)
+class MrzStyle:
+    """How an MRZ is printed: the bundled OCR-B drawn heavier or lighter, narrower or wider, on a
+    slightly different pitch and line spacing, as different printers and card makers do."""
+
+    name: str = "ocrb"
+    stroke: int = 0  # pixels of ink added around every stroke (a heavier print)
+    erode: int = 0  # pixels of ink taken off every stroke (a lighter, thinner print)
+    x_scale: float = 1.0  # glyph width relative to the font's own
+    pitch_scale: float = 1.0  # character pitch relative to ICAO's nominal 2.54 mm
+    line_spacing_scale: float = 1.0  # distance between MRZ lines relative to the layout's
+
+
+# Heavier and lighter mean about one pixel of stroke either way at 250-300 dpi, where the
+# OCR-B strokes of a 35-40 px MRZ are 4-5 px wide: visibly bold or thin print, still OCR-B.
+# Pitch departures stay within 3% of 2.54 mm and line spacing within 10% of the layout's, so
+# every variant still fits its zone with a margin (44 x 25.4 px x 1.03 = 1151 of 1250 px).
+MRZ_STYLES: dict[str, MrzStyle] = {
+    "ocrb": MrzStyle(),
+    "ocrb_heavy": MrzStyle("ocrb_heavy", stroke=1),
+    "ocrb_light": MrzStyle("ocrb_light", erode=1),
+    "ocrb_narrow": MrzStyle("ocrb_narrow", x_scale=0.88, pitch_scale=0.98,
+                            line_spacing_scale=0.94),
+    "ocrb_wide": MrzStyle("ocrb_wide", x_scale=1.08, pitch_scale=1.02, line_spacing_scale=1.06),
+    "ocrb_condensed_heavy": MrzStyle("ocrb_condensed_heavy", stroke=1, x_scale=0.84,
+                                     pitch_scale=0.97, line_spacing_scale=0.9),
+}
+
+# Physical widths (ICAO 9303 part 3: ID-1 85.6 mm, ID-2 105 mm, ID-3 125 mm) and the size of
+# the TD2 render: 105 x 74 mm at 300 dpi, as the TD1 card is.
+TD1_WIDTH_MM, TD2_WIDTH_MM, TD3_WIDTH_MM = 85.6, 105.0, 125.0
+TD2_SIZE = (1240, 874)
+
+
+@dataclass(frozen=True)
+class Design:
+    """A state's colour scheme for a document: paper, guilloche, headings and the MRZ band."""
+
+    paper: tuple[int, int, int]
+    guilloche: tuple[int, int, int]
+    heading: tuple[int, int, int]
+    # How much the guilloche shows in the MRZ area (0: a plain band, as on the Utopia designs;
+    # real cards often let a faint pattern run under the MRZ).
+    mrz_guilloche: float = 0.0
+
+
+DESIGNS = {
+    "lavender": Design(paper=(236, 232, 244), guilloche=(160, 140, 200), heading=(70, 40, 120),
+                       mrz_guilloche=0.22),
+    "peach": Design(paper=(246, 236, 226), guilloche=(215, 150, 120), heading=(140, 50, 30),
+                    mrz_guilloche=0.18),
+    "teal": Design(paper=(226, 240, 240), guilloche=(110, 175, 180), heading=(10, 90, 100),
+                   mrz_guilloche=0.25),
+}
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    """One specimen: its sides, the MRZ lines printed and which side carries them."""
+
+    front: Image.Image
+    back: Image.Image | None
+    lines: tuple[str, ...]
+    mrz_side: str  # "front" or "back"
+    width_mm: float
+
+    @property
+    def mrz_image(self) -> Image.Image:
+        """The side the MRZ is printed on."""
+        return self.back if self.mrz_side == "back" and self.back is not None else self.front
+
+
+def td2_mrz(person: SpecimenPerson) -> tuple[str, str]:
+    """The TD2 MRZ lines printed on `person`'s specimen residence card."""
+    return td2_lines(
+        document_type="IR", issuing_country=person.issuing_country, surname=person.surname,
+        given_names=person.given_names, document_number=person.document_number,
+        nationality=person.nationality, date_of_birth=person.date_of_birth, sex=person.sex,
+        expiry_date=person.expiry_date, optional_data=person.optional_data,
+    )
+
+
+def render_national_card(
+    person: SpecimenPerson, portrait: Image.Image | None = None, *, seed: int = 0,
+    mrz_style: MrzStyle | None = None, design: str = "lavender",
+) -> tuple[Image.Image, Image.Image]:
+    """A national TD1 identity card (front, back): portrait and fields on the front, the
+    address, the issuing authority and the 3-line MRZ on the back, with a fine guilloche that
+    runs faintly under the MRZ."""
+    scheme = DESIGNS[design]
+    width, height = ID_CARD_SIZE
+    rng = random.Random(f"national-{seed}")
+    front = _guilloche_paper(ID_CARD_SIZE, scheme, rng)
+    draw = ImageDraw.Draw(front)
+    draw.text((36, 20), f"REPUBLIC OF {STATE_NAME}", fill=scheme.heading, font=_label_font(30))
+    draw.text((36, 58), "NATIONAL IDENTITY CARD", fill=scheme.heading, font=_label_font(18))
+    _specimen_title(draw, (width - 36, 16), 36)
+    # The portrait on the right, fields on the left: the other way round from the Utopia card.
+    front.paste(_portrait(portrait, (240, 300), seed), (width - 276, 110))
+    row = _Fields(draw, x=36, y=100, label_size=14, value_size=24)
+    row.add(("Surname / Nom", person.surname, 0))
+    row.add(("Given names / Prénoms", person.given_names, 0))
+    row.add(("Sex", _sex(person), 90), ("Nationality", _nationality(person), 0))
+    row.add(("Date of birth", _printed(person.date_of_birth), 0))
+    row.add(("Card No.", person.document_number, 260),
+            ("Expiry", _printed(person.expiry_date), 0))
+    draw.text((36, height - 44), "Holder's signature", fill=_LABEL_INK, font=_label_font(14))
+    draw.line((36, height - 52, 420, height - 52), fill=_LABEL_INK, width=1)
+
+    back = _guilloche_paper(ID_CARD_SIZE, scheme, random.Random(f"national-back-{seed}"))
+    draw = ImageDraw.Draw(back)
+    info = _Fields(draw, x=36, y=24, label_size=14, value_size=22)
+    info.add(("Address", _address(rng), 0))
+    info.add(("Place of birth", person.place_of_birth, 330),
+             ("Date of issue", _printed(person.date_of_issue), 0))
+    info.add(("Authority", person.authority, 0))
+    lines = id_card_mrz(person)
+    _styled_mrz_zone(back, lines, top=height - 232, pitch=30.0, size=40,
+                     style=mrz_style or MrzStyle(), scheme=scheme, rng=rng)
+    return front, back
+
+
+def render_republic_passport(
+    person: SpecimenPerson, portrait: Image.Image | None = None, *, seed: int = 0,
+    mrz_style: MrzStyle | None = None, design: str = "peach",
+) -> Image.Image:
+    """A TD3 passport data page of another design: fine guilloche everywhere, also faintly
+    under the MRZ, portrait on the left, fields in two columns."""
+    scheme = DESIGNS[design]
+    width, height = PASSPORT_SIZE
+    rng = random.Random(f"republic-{seed}")
+    image = _guilloche_paper(PASSPORT_SIZE, scheme, rng)
+    draw = ImageDraw.Draw(image)
+    draw.text((width // 2, 24), f"REPUBLIC OF {STATE_NAME} · PASSPORT", fill=scheme.heading,
+              font=_label_font(34), anchor="ma")
+    _specimen_title(draw, (width - 40, 80), 40)
+    image.paste(_portrait(portrait, (300, 390), seed), (40, 120))
+    left = _Fields(draw, x=380, y=130, label_size=16, value_size=27)
+    left.add(("1. Surname", person.surname, 0))
+    left.add(("2. Given names", person.given_names, 0))
+    left.add(("3. Nationality", _nationality(person), 0))
+    left.add(("4. Date of birth", _printed(person.date_of_birth), 0))
+    left.add(("5. Sex", _sex(person), 0))
+    right = _Fields(draw, x=830, y=130, label_size=16, value_size=27)
+    right.add(("Type", "P", 0))
+    right.add(("Passport No.", person.document_number, 0))
+    right.add(("6. Date of issue", _printed(person.date_of_issue), 0))
+    right.add(("7. Date of expiry", _printed(person.expiry_date), 0))
+    right.add(("8. Place of birth", person.place_of_birth, 0))
+    _styled_mrz_zone(image, passport_mrz(person), top=height - 232, pitch=25.4, size=35,
+                     style=mrz_style or MrzStyle(), scheme=scheme, rng=rng)
+    return image
+
+
+def render_td2_card(
+    person: SpecimenPerson, portrait: Image.Image | None = None, *, seed: int = 0,
+    mrz_style: MrzStyle | None = None, design: str = "teal",
+) -> Image.Image:
+    """A TD2 residence card (ID-2 size, 2 x 36 MRZ on the front) on a fine guilloche."""
+    scheme = DESIGNS[design]
+    width, height = TD2_SIZE
+    rng = random.Random(f"td2-{seed}")
+    image = _guilloche_paper(TD2_SIZE, scheme, rng)
+    draw = ImageDraw.Draw(image)
+    draw.text((40, 22), STATE_NAME, fill=scheme.heading, font=_label_font(36))
+    draw.text((260, 34), "RESIDENCE PERMIT / TITRE DE SÉJOUR", fill=scheme.heading,
+              font=_label_font(22))
+    _specimen_title(draw, (width - 40, 20), 40)
+    image.paste(_portrait(portrait, (260, 330), seed), (40, 96))
+    row = _Fields(draw, x=330, y=92, label_size=15, value_size=25)
+    row.add(("Surname", person.surname, 0))
+    row.add(("Given names", person.given_names, 0))
+    row.add(("Sex", _sex(person), 90), ("Nationality", _nationality(person), 220),
+            ("Date of birth", _printed(person.date_of_birth), 0))
+    row.add(("Permit No.", person.document_number, 300),
+            ("Valid until", _printed(person.expiry_date), 0))
+    row.add(("Remarks", "EMPLOYMENT AUTHORISED", 0))
+    _styled_mrz_zone(image, td2_mrz(person), top=height - 214, pitch=30.0, size=40,
+                     style=mrz_style or MrzStyle(), scheme=scheme, rng=rng)
+    return image
+
+
+def render_document(layout: str, person: SpecimenPerson, *, seed: int = 0,
+                    mrz_style: MrzStyle | None = None) -> RenderedDocument:
+    """The specimen of `layout` (a DOCUMENT_LAYOUTS name) for `person`, with `mrz_style`."""
+    try:
+        render = DOCUMENT_LAYOUTS[layout]
+    except KeyError:
+        raise ValueError(f"unknown layout {layout!r}; known: {', '.join(DOCUMENT_LAYOUTS)}") \
+            from None
+    return render(person, seed, mrz_style)
+
+
+def _utopia_passport(person, seed, style) -> RenderedDocument:
+    page = render_passport(person, seed=seed, mrz_style=style)
+    return RenderedDocument(page, None, passport_mrz(person), "front", TD3_WIDTH_MM)
+
+
+def _utopia_card(person, seed, style) -> RenderedDocument:
+    card = render_id_card(person, seed=seed, mrz_style=style)
+    return RenderedDocument(card, None, id_card_mrz(person), "front", TD1_WIDTH_MM)
+
+
+def _national_card(person, seed, style) -> RenderedDocument:
+    front, back = render_national_card(person, seed=seed, mrz_style=style)
+    return RenderedDocument(front, back, id_card_mrz(person), "back", TD1_WIDTH_MM)
+
+
+def _republic_passport(person, seed, style) -> RenderedDocument:
+    page = render_republic_passport(person, seed=seed, mrz_style=style)
+    return RenderedDocument(page, None, passport_mrz(person), "front", TD3_WIDTH_MM)
+
+
+def _td2_card(person, seed, style) -> RenderedDocument:
+    card = render_td2_card(person, seed=seed, mrz_style=style)
+    return RenderedDocument(card, None, td2_mrz(person), "front", TD2_WIDTH_MM)
+
+
+# Every layout the test bed draws from: name -> (person, seed, MrzStyle | None) -> document.
+DOCUMENT_LAYOUTS = {
+    "utopia_td3": _utopia_passport,
+    "utopia_td1": _utopia_card,
+    "national_td1": _national_card,
+    "republic_td3": _republic_passport,
+    "residence_td2": _td2_card,
+}
+
+
+def _styled_mrz_zone(image: Image.Image, lines: tuple[str, ...], *, top: int, pitch: float,
+                     size: int, style: MrzStyle, scheme: Design | None = None,
+                     rng: random.Random | None = None) -> None:
+    """Print the MRZ in `style`; with a `scheme`, on the paper with its guilloche faintly
+    running under the print, otherwise on the Utopia designs' plain band."""
+    width, height = image.size
+    band = (0, top, width, height)
+    draw = ImageDraw.Draw(image)
+    if scheme is None:
+        draw.rectangle(band, fill=(247, 247, 243))
+    else:
+        # Lighten the paper under the MRZ, then let a faint guilloche run across it.
+        lighter = tuple(round(p + (255 - p) * 0.5) for p in scheme.paper)
+        draw.rectangle(band, fill=lighter)
+        if scheme.mrz_guilloche > 0:
+            faint = _mix(lighter, scheme.guilloche, scheme.mrz_guilloche)
+            _wave_lines(draw, band, faint, rng or random.Random(0), spacing=9)
+    pitch *= style.pitch_scale
+    spacing = (height - top) / (len(lines) + 1) * style.line_spacing_scale
+    centre = top + (height - top) / 2
+    font = mrz_font(size)
+    left = (width - pitch * len(lines[0])) / 2
+    # Ink coverage drawn on a mask of the band, squeezed or stretched horizontally, then thinned.
+    mask_width = math.ceil(width / style.x_scale)
+    mask = Image.new("L", (mask_width, height - top), 0)
+    mask_draw = ImageDraw.Draw(mask)
+    for row, line in enumerate(lines):
+        baseline = centre + (row - (len(lines) - 1) / 2) * spacing + size * 0.35 - top
+        for col, char in enumerate(line):
+            x = (left + pitch * (col + 0.5)) / style.x_scale
+            mask_draw.text((round(x), round(baseline)), char, fill=255, font=font, anchor="ms",
+                           stroke_width=style.stroke, stroke_fill=255)
+    if mask_width != width:
+        mask = mask.resize((width, height - top), Image.Resampling.LANCZOS)
+    if style.erode:
+        mask = mask.filter(ImageFilter.MinFilter(2 * style.erode + 1))
+    image.paste((0, 0, 0), (0, top, width, height), mask)
+
+
+def _guilloche_paper(size: tuple[int, int], scheme: Design,
+                     rng: random.Random) -> Image.Image:
+    """Paper of `scheme` with two crossing families of fine sinusoidal lines and a rosette."""
+    width, height = size
+    image = Image.new("RGB", size, scheme.paper)
+    draw = ImageDraw.Draw(image)
+    faint = _mix(scheme.paper, scheme.guilloche, 0.35)
+    _wave_lines(draw, (0, 0, width, height), faint, rng, spacing=7)
+    _wave_lines(draw, (0, 0, width, height), faint, rng, spacing=11)
+    cx, cy = rng.uniform(0.5, 0.8) * width, rng.uniform(0.3, 0.6) * height
+    for scale in (1.0, 0.85):
+        _rosette(draw, (cx, cy), rng.uniform(0.2, 0.28) * height * scale, rng,
+                 _mix(scheme.paper, scheme.guilloche, 0.45))
+    return image
+
+
+def _wave_lines(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
+                colour: tuple[int, ...], rng: random.Random, *, spacing: int) -> None:
+    """One family of fine guilloche lines: each a sum of two sines, its phase drifting from
+    one line to the next, so neighbouring lines weave in and out of each other."""
+    left, top, right, bottom = box
+    amplitude = rng.uniform(0.8, 1.6) * spacing
+    wavelength = rng.uniform(40, 90)
+    long_wave = wavelength * rng.uniform(2.5, 4.0)
+    phase, drift = rng.uniform(0, 2 * math.pi), rng.choice((-1, 1)) * rng.uniform(0.2, 0.45)
+    y0 = top - 2 * amplitude
+    k = 0
+    while y0 < bottom + 2 * amplitude:
+        points = [(x, y0 + amplitude * math.sin(2 * math.pi * x / wavelength + phase + k * drift)
+                   + 0.6 * amplitude * math.sin(2 * math.pi * x / long_wave + k * drift / 2))
+                  for x in range(left, right + 4, 4)]
+        draw.line(points, fill=colour, width=1)
+        y0 += spacing
+        k += 1
+
+
+def _mix(paper: tuple[int, ...], ink: tuple[int, ...], amount: float) -> tuple[int, ...]:
+    """`amount` of the way from `paper` to `ink`."""
+    return tuple(round(p + (i - p) * amount) for p, i in zip(paper, ink, strict=True))
+
+
+_STREETS = ("AVENUE DES TILLEULS", "KASTANIENALLEE", "RUA DAS FLORES", "HARBOUR ROAD",
+            "ULICA LIPOWA", "VIA ROMA", "NORRA STORGATAN")
+_CITIES = ("ZENITH", "NADIR", "MERIDIAN", "EQUINOX", "SOLSTICE")
+
+
+def _address(rng: random.Random) -> str:
+    """A made-up address in Utopia."""
+    return f"{rng.randint(1, 240)} {rng.choice(_STREETS)}, {rng.choice(_CITIES)}"

@@ -4,13 +4,15 @@ import math
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from verification.degrade import (
+    BED_DEGRADATIONS,
     CORNERS,
     DARK_TABLE,
     DEGRADATIONS,
     blur,
+    card_photo,
     cut_off_corner,
     degrade,
     glare,
@@ -20,6 +22,8 @@ from verification.degrade import (
     perspective,
     perspective_coefficients,
     rotate,
+    scan,
+    screen_photo,
     table_background,
 )
 from verification.specimen import SpecimenPerson, render_id_card, render_passport
@@ -281,3 +285,121 @@ def test_jpeg_quality_bounds_are_allowed(flat):
 def test_other_bad_parameters_are_rejected(flat, call, match):
     with pytest.raises(ValueError, match=match):
         call(flat)
+
+
+# --- the test bed's conditions ----------------------------------------------------------------
+
+BED_NAMES = ("scan", "card_photo", "screen_moire", "upside_down", "jpeg_q20", "jpeg_q40",
+             "jpeg_q60", "jpeg_q85")
+# What the renders are printed at: the card 85.6 mm over 1012 px, the passport 125 mm over 1250.
+CARD_DPI, PASSPORT_DPI = 1012 / (85.6 / 25.4), 1250 / (125 / 25.4)
+
+
+def test_bed_registry_is_apart_from_the_pinned_one():
+    assert tuple(BED_DEGRADATIONS) == BED_NAMES
+    assert not set(BED_DEGRADATIONS) & set(DEGRADATIONS)
+
+
+@pytest.mark.parametrize("name", [n for n in BED_NAMES if n != "card_photo"])
+def test_bed_degradations_are_deterministic_per_seed(small, name):
+    before = small.tobytes()
+    first = degrade(small, name, seed=5)
+    assert first.mode == "RGB"
+    assert degrade(small, name, seed=5).tobytes() == first.tobytes()
+    assert degrade(small, name, seed=6).tobytes() != first.tobytes()
+    assert small.tobytes() == before
+
+
+@pytest.mark.parametrize("doc,dpi,width_mm", [("id_card", CARD_DPI, 85.6),
+                                              ("passport", PASSPORT_DPI, 125.0)])
+def test_scans_are_450_to_800_px_wide_and_say_their_resolution(documents, doc, dpi, width_mm):
+    document = documents[doc].copy()
+    document.info["dpi"] = (dpi, dpi)
+    widths = set()
+    for seed in range(6):
+        scanned = degrade(document, "scan", seed)
+        widths.add(scanned.width)
+        assert 450 <= scanned.width <= 800
+        saved_dpi = scanned.info["dpi"][0]
+        assert saved_dpi <= 300
+        # The dpi is honest: the scanned area is the document plus 2-8 mm of glass (and up to
+        # 2 degrees of skew, which widens it by up to 3.5% of the height).
+        scanned_mm = scanned.width / saved_dpi * 25.4
+        assert width_mm + 1.5 < scanned_mm < width_mm * 1.04 + 9
+        # The glass shows around the document: the corners are pale and neutral.
+        corner = np.asarray(scanned)[:3, :3].astype(int)
+        assert corner.min() > 200 and np.ptp(corner.mean(axis=(0, 1))) < 12
+    assert len(widths) > 3
+
+
+def test_scan_rejects_a_skew_beyond_two_degrees(small):
+    with pytest.raises(ValueError, match="skew"):
+        scan(small, dpi=200, width=600, skew=3.0)
+
+
+def test_card_photos_are_8_to_12_megapixels_with_the_whole_card_in_frame():
+    card = Image.new("RGB", (1012, 638), MAGENTA)
+    for seed in (3,):  # about 3 s a photo
+        photo = degrade(card, "card_photo", seed)
+        assert 8e6 <= photo.width * photo.height <= 12.1e6
+        assert photo.width / photo.height == pytest.approx(4 / 3, abs=0.01)
+        mask = magenta_mask(photo)
+        assert mask.sum() > 0.15 * mask.size
+        border = max(photo.size) // 100
+        assert not mask[:border].any() and not mask[-border:].any()
+        assert not mask[:, :border].any() and not mask[:, -border:].any()
+
+
+def test_card_photo_bows_horizontal_lines_by_the_bend():
+    card = Image.new("RGB", (1000, 600), (250, 250, 250))
+    ImageDraw.Draw(card).line((0, 450, 1000, 450), fill=(0, 0, 0), width=6)
+
+    def line_rows(photo):
+        """The dark line's row at the card's left end, middle and right end."""
+        grey = np.asarray(photo.convert("L"))
+        card_columns = np.flatnonzero((grey > 200).sum(axis=0) > 50)
+        left, right = card_columns[0] + 20, card_columns[-1] - 20
+        rows = []
+        for x in (left, (left + right) // 2, right):
+            paper = np.flatnonzero(grey[:, x] > 200)  # the card in this column (not the table)
+            top, bottom = paper[0], paper[-1]
+            rows.append(float(np.flatnonzero(grey[top:bottom, x] < 80).mean() + top))
+        return rows
+
+    flat = line_rows(card_photo(card, megapixels=1.0, tilt=0.0, bend=0.0, seed=1))
+    bent = line_rows(card_photo(card, megapixels=1.0, tilt=0.0, bend=0.04, seed=1))
+    assert abs(flat[1] - (flat[0] + flat[2]) / 2) < 1.5
+    # The card is 0.55 x 1155 = 635 px wide and 381 px high in the 1 MP frame. The middle of a
+    # line 95 px below the card's centre rises by the bend (4% of 381 = 15 px) and drops by
+    # the bulge's magnification (4% of 95 = 4 px): about 11 px above its ends.
+    sag = bent[1] - (bent[0] + bent[2]) / 2
+    assert -15 < sag < -7
+
+
+def test_screen_photo_shows_moire_and_colour_fringes():
+    white = Image.new("RGB", (600, 380), (245, 245, 245))
+    photo = np.asarray(screen_photo(white, screen_width=500, scale=0.35, angle=2.0, seed=1),
+                       dtype=np.float64)
+    h, w = photo.shape[:2]
+    inside = photo[h // 4: 3 * h // 4, w // 4: 3 * w // 4]
+    luma = inside.mean(axis=-1)
+    # A white page on a screen is not flat: bright and dark bands, and colour where the
+    # sub-pixel stripes alias (channels disagree), yet it stays a bright page on average.
+    assert luma.mean() > 150 and luma.std() > 8
+    assert np.abs(inside[..., 0] - inside[..., 2]).mean() > 8
+    # Moire is low-frequency: the luminance still varies after averaging 8 x 8 blocks.
+    blocks = luma[: luma.shape[0] // 8 * 8, : luma.shape[1] // 8 * 8]
+    blocks = blocks.reshape(blocks.shape[0] // 8, 8, blocks.shape[1] // 8, 8).mean(axis=(1, 3))
+    assert blocks.std() > 3
+
+
+def test_upside_down_is_the_clean_photo_turned_half_round(small):
+    assert degrade(small, "upside_down", 2).tobytes() == degrade(small, "clean", 2).transpose(
+        Image.Transpose.ROTATE_180).tobytes()
+
+
+def test_jpeg_conditions_lose_less_as_quality_rises(small):
+    clean = np.asarray(degrade(small, "clean", 3), dtype=np.float64)
+    errors = [np.abs(np.asarray(degrade(small, f"jpeg_q{quality}", 3), dtype=np.float64)
+                     - clean).mean() for quality in (20, 40, 60, 85)]
+    assert errors == sorted(errors, reverse=True) and errors[-1] > 0

@@ -9,20 +9,27 @@ import pytest
 from PIL import Image
 
 from verification.images import normalize_upload
-from verification.mrz import td1_lines, td3_lines
+from verification.mrz import parse_mrz, td1_lines, td2_lines, td3_lines
 from verification.specimen import (
     ID_CARD_SIZE,
+    MRZ_STYLES,
     OCR_B_FONT,
     PASSPORT_SIZE,
     SELFIE_SIZE,
+    TD2_SIZE,
+    MrzStyle,
     SpecimenPerson,
     id_card_mrz,
     mrz_font,
     passport_mrz,
+    render_document,
     render_id_card,
+    render_national_card,
     render_passport,
+    render_republic_passport,
     render_selfie,
     synthetic_face,
+    td2_mrz,
     to_jpeg_bytes,
 )
 
@@ -190,3 +197,138 @@ def test_mrz_font_is_the_bundled_ocr_b():
     # OCR-B is monospaced: every MRZ character has the same advance.
     advances = {mrz_font(30).getlength(c) for c in "<0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
     assert len(advances) == 1
+
+
+# --- Other designs, MRZ fonts and formats (the generated test bed) ---------------------------
+
+TD2_PERSON = replace(ICAO_ANNA, optional_data="")
+# layout -> (size, MRZ lines, characters per line, nominal pitch in pixels)
+LAYOUT_SHAPES = {"utopia_td3": (PASSPORT_SIZE, 2, 44, 25.4),
+                 "utopia_td1": (ID_CARD_SIZE, 3, 30, 30.0),
+                 "national_td1": (ID_CARD_SIZE, 3, 30, 30.0),
+                 "republic_td3": (PASSPORT_SIZE, 2, 44, 25.4),
+                 "residence_td2": (TD2_SIZE, 2, 36, 30.0)}
+
+
+def mrz_ink(img: Image.Image) -> np.ndarray:
+    """Where the MRZ's pure black ink is."""
+    return np.all(np.asarray(img.convert("RGB")) == (0, 0, 0), axis=-1)
+
+
+def test_td2_lines_parse_back_to_the_holder():
+    lines = td2_mrz(TD2_PERSON)
+    assert [len(line) for line in lines] == [36, 36]
+    result = parse_mrz(list(lines), today=date(2026, 1, 1))
+    assert result.format == "TD2" and result.valid_check_digits
+    assert (result.surname, result.given_names, result.document_number) == (
+        "ERIKSSON", "ANNA MARIA", "L898902C3")
+    assert (result.date_of_birth, result.expiry_date) == (date(1974, 8, 12), date(2012, 4, 15))
+
+
+def test_td2_long_number_runs_on_into_the_optional_data():
+    lines = td2_lines(issuing_country="UTO", surname="LI", given_names="", sex="M",
+                      document_number="D231458907AB", nationality="UTO",
+                      date_of_birth=date(1990, 1, 2), expiry_date=date(2030, 3, 4))
+    result = parse_mrz(list(lines), today=date(2026, 1, 1))
+    assert result.valid_check_digits and result.document_number == "D231458907AB"
+    with pytest.raises(ValueError, match="do not fit"):
+        td2_lines(issuing_country="UTO", surname="LI", given_names="", sex="M",
+                  document_number="D23145890", optional_data="ZE184226B", nationality="UTO",
+                  date_of_birth=date(1990, 1, 2), expiry_date=date(2030, 3, 4))
+
+
+@pytest.mark.parametrize("render", [render_passport, render_id_card])
+def test_the_default_mrz_style_draws_exactly_as_before(render):
+    plain = pixels(render(ICAO_ANNA, seed=2))
+    assert pixels(render(ICAO_ANNA, seed=2, mrz_style=MrzStyle())) == plain
+    assert pixels(render(ICAO_ANNA, seed=2, mrz_style=MRZ_STYLES["ocrb"])) == plain
+    assert pixels(render(ICAO_ANNA, seed=2, mrz_style=MRZ_STYLES["ocrb_heavy"])) != plain
+
+
+@pytest.mark.parametrize("layout", LAYOUT_SHAPES)
+def test_layouts_are_deterministic_and_their_size(layout):
+    size = LAYOUT_SHAPES[layout][0]
+    person = TD2_PERSON if layout == "residence_td2" else ICAO_ANNA
+    first = render_document(layout, person, seed=4)
+    again = render_document(layout, person, seed=4)
+    other = render_document(layout, person, seed=5)
+    assert first.front.size == size and first.mrz_image.size == size
+    assert pixels(first.front) == pixels(again.front)
+    assert pixels(first.mrz_image) == pixels(again.mrz_image)
+    assert pixels(first.front) != pixels(other.front)
+
+
+@pytest.mark.parametrize("layout", LAYOUT_SHAPES)
+@pytest.mark.parametrize("style", MRZ_STYLES)
+def test_every_layout_and_style_prints_a_full_fixed_pitch_mrz(layout, style):
+    size, line_count, width, pitch = LAYOUT_SHAPES[layout]
+    person = TD2_PERSON if layout == "residence_td2" else ICAO_ANNA
+    document = render_document(layout, person, seed=1, mrz_style=MRZ_STYLES[style])
+    assert len(document.lines) == line_count and {len(line) for line in document.lines} == {width}
+    lines = mrz_glyphs(document.mrz_image)
+    assert len(lines) == line_count
+    expected_pitch = pitch * MRZ_STYLES[style].pitch_scale
+    for glyphs in lines:
+        assert len(glyphs) == width  # one glyph per character, fillers included
+        centres = [(start + end) / 2 for start, end in glyphs]
+        assert (centres[-1] - centres[0]) / (width - 1) == pytest.approx(expected_pitch, abs=0.4)
+        assert glyphs[0][0] > 0 and glyphs[-1][1] < size[0]
+
+
+def test_mrz_styles_change_the_ink_the_way_they_say():
+    def ink(style):
+        return mrz_ink(render_id_card(ICAO_ANNA, seed=1, mrz_style=MRZ_STYLES[style])).sum()
+
+    def extent(style):
+        line = mrz_glyphs(render_id_card(ICAO_ANNA, seed=1, mrz_style=MRZ_STYLES[style]))[0]
+        return float(np.mean([end - start for start, end in line]))
+
+    assert ink("ocrb_heavy") > 1.2 * ink("ocrb") > 1.44 * ink("ocrb_light")
+    assert extent("ocrb_narrow") < extent("ocrb") < extent("ocrb_wide")
+
+
+@pytest.mark.parametrize("layout", ["national_td1", "republic_td3", "residence_td2"])
+def test_new_layouts_mrz_band_depends_only_on_the_mrz(layout):
+    size = LAYOUT_SHAPES[layout][0]
+    person = TD2_PERSON if layout == "residence_td2" else ICAO_ANNA
+
+    def band(person):
+        document = render_document(layout, person, seed=1)
+        return pixels(document.mrz_image.crop((0, size[1] - 200, *size)))
+
+    plain = band(person)
+    assert band(replace(person, place_of_birth="NADIR", authority="ELSEWHERE")) == plain
+    assert band(replace(person, document_number="L898902C4")) != plain
+
+
+def test_national_card_has_its_mrz_on_the_back_only():
+    front, back = render_national_card(ICAO_ANNA, seed=3)
+    assert front.size == back.size == ID_CARD_SIZE
+    assert mrz_ink(front).sum() == 0  # no MRZ ink on the front
+    ink = mrz_ink(back)
+    assert ink.sum() > 10_000 and ink[: ID_CARD_SIZE[1] - 232].sum() == 0
+    assert len(mrz_glyphs(back)) == 3
+    document = render_document("national_td1", ICAO_ANNA, seed=3)
+    assert document.mrz_side == "back" and document.lines == id_card_mrz(ICAO_ANNA)
+    assert pixels(document.mrz_image) == pixels(back)
+
+
+def test_guilloche_runs_faintly_under_the_mrz():
+    def unprinted_rows(page):
+        """The MRZ band's rows that no character reaches (between and around the lines)."""
+        band = np.asarray(page.convert("L"))[-232:]
+        return band[band.min(axis=1) > 200]
+
+    patterned = unprinted_rows(render_republic_passport(ICAO_ANNA, seed=1))
+    plain = unprinted_rows(render_passport(ICAO_ANNA, seed=1))
+    assert len(patterned) > 50 and len(plain) > 50
+    # Pale lines over a good part of the paper, against the Utopia design's plain shade.
+    values, counts = np.unique(patterned, return_counts=True)
+    assert len(values) >= 2 and values.min() > 200
+    assert 0.03 < 1 - counts.max() / counts.sum() < 0.5
+    assert len(np.unique(plain)) == 1
+
+
+def test_unknown_layout_is_a_value_error():
+    with pytest.raises(ValueError, match="unknown layout"):
+        render_document("atlantis_td9", ICAO_ANNA)
