@@ -203,20 +203,33 @@ def testbed_photos(per_condition: int, today: date) -> Iterator[Sample]:
 
 
 def judge(group: str, condition: str, kind: str, seed: int, photo: Image.Image,
-          expected: dict, thresholds: QualityThresholds, today: date) -> Photo:
-    """Run the gate and the reader on `photo` and compare the reading with `expected`."""
+          expected: dict, thresholds: QualityThresholds, today: date,
+          earlier: Photo | None = None) -> Photo:
+    """Run the gate and the reader on `photo` and compare the reading with `expected`; with
+    `earlier` (the same photo's result from an earlier run), its reading stands in."""
     report = assess_document_photo(photo, thresholds)
     scores = {check.check.rsplit(".", 1)[1]: check.score for check in report.checks}
-    reading = read_mrz(photo, today=today)
-    validated = reading.found and reading.result.valid_check_digits
-    correct = bool(validated and all(
-        reading.result.as_dict()[key] == expected[key] for key in FIELDS))
+    if earlier is not None:
+        read, false_read = earlier.read, earlier.false_read
+        read_ms, error = earlier.read_ms, earlier.error
+    else:
+        reading = read_mrz(photo, today=today)
+        validated = reading.found and reading.result.valid_check_digits
+        read = bool(validated and all(
+            reading.result.as_dict()[key] == expected[key] for key in FIELDS))
+        false_read = bool(validated and not read)
+        read_ms, error = round(reading.elapsed_ms, 1), reading.error
     return Photo(condition=condition, group=group, kind=kind, seed=seed,
                  megapixels=round(photo.width * photo.height / 1e6, 2), accepted=report.passed,
                  reasons=[check.reason_code for check in report.failures], scores=scores,
-                 gate_ms=round(report.elapsed_ms, 2), read=correct,
-                 false_read=bool(validated and not correct),
-                 read_ms=round(reading.elapsed_ms, 1), error=reading.error)
+                 gate_ms=round(report.elapsed_ms, 2), read=read, false_read=false_read,
+                 read_ms=read_ms, error=error)
+
+
+def earlier_readings(path: Path) -> dict[tuple[str, str, int], Photo]:
+    """The photos of an earlier run's JSON by (condition, kind, seed)."""
+    photos = json.loads(path.read_text())["photos"]
+    return {(p["condition"], p["kind"], p["seed"]): Photo(**p) for p in photos}
 
 
 def tallies(photos: list[Photo], key: Callable[[Photo], str]) -> dict[str, Tally]:
@@ -271,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups", help="comma-separated condition groups (default: all)")
     parser.add_argument("--testbed", type=int, metavar="N", default=0,
                         help="also run N cases per condition of bench.testbed's tune split")
+    parser.add_argument("--reads", type=Path, metavar="JSON",
+                        help="take each photo's reading from an earlier run's JSON (same photos, "
+                        "same reader) and run only the gate: for trying thresholds")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.seeds < 0 or args.testbed < 0:
@@ -287,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
 
     thresholds = QualityThresholds()
     today = date.today()
-    ocr_engine()  # load the models once, outside the timings
+    earlier = earlier_readings(args.reads) if args.reads else {}
+    if not earlier:
+        ocr_engine()  # load the models once, outside the timings
     started = time.perf_counter()
     photos: list[Photo] = []
     sources = [generated(selected, range(args.first_seed, args.first_seed + args.seeds), today)]
@@ -295,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         sources.append(testbed_photos(args.testbed, today))
     for source in sources:
         for group, condition, kind, seed, photo, expected in source:
-            result = judge(group, condition, kind, seed, photo, expected, thresholds, today)
+            result = judge(group, condition, kind, seed, photo, expected, thresholds, today,
+                           earlier.get((condition, kind, seed)))
             photos.append(result)
             print(f"{result.condition} {kind} {seed}: "
                   f"{'accepted' if result.accepted else 'refused ' + ','.join(result.reasons)}, "
@@ -315,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "seeds": [args.first_seed, args.first_seed + args.seeds - 1],
+            "readings_from": str(args.reads) if args.reads else None,
             "thresholds": asdict(thresholds), "reader": "rapidocr-onnxruntime",
             "reader_version": engine_version(), "cpus": os.cpu_count(),
             "python": platform.python_version(), "today": today.isoformat(),
