@@ -13,14 +13,16 @@ How it works, all on reduced copies so that a 12-megapixel photo takes well unde
    it, or there is no document) the whole image stands in for the document.
 2. Normalise: the document's region is cut from the smallest copy that still has the
    resolution and scaled to a canonical width, so that sharpness is judged relative to the
-   document: blur matters by how much of a character it smears, whatever the camera's pixel
-   count. The size check, on the other hand, counts the original's pixels.
+   document's text: blur matters by how much of a character it smears, whatever the camera's
+   pixel count (a card, whose text is larger for its width, is judged at 85.6/125 of a
+   passport page's width). The size check, on the other hand, counts the original's pixels.
 3. Measure on the document only, its outline inset a little so that the table, the shadow and
    the document's own border do not count.
 
 Thresholds are calibrated on generated specimen photos (`verification.specimen` through
 `verification.degrade`): ``python -m bench.quality_gate`` sweeps each condition across the
-pass/fail boundary and prints the measured values quoted next to each threshold below.
+pass/fail boundary and prints the measured values quoted next to each threshold below, and
+``python -m bench.gate_agreement`` measures how far the verdicts agree with the MRZ reader's.
 """
 
 import time
@@ -34,7 +36,8 @@ from PIL import Image
 from .checks import CheckResult, Result, settings_from_mapping
 
 ENGINE = "recovery-desk-quality"
-ENGINE_VERSION = "1"
+# 2: sharpness judged at the text's scale (cards apart from pages); the reader's limits.
+ENGINE_VERSION = "2"
 
 CHECK_SIZE = "document.quality.size"
 CHECK_SHARPNESS = "document.quality.sharpness"

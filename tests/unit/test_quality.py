@@ -262,7 +262,7 @@ def test_report_has_one_result_per_measurement(framed):
     for check in report.checks:
         assert check.result == Result.CLEAR and check.reason_code is None
         assert check.engine == ENGINE == "recovery-desk-quality"
-        assert check.engine_version == ENGINE_VERSION == "1"
+        assert check.engine_version == ENGINE_VERSION == "2"
         assert isinstance(check.score, float) and isinstance(check.threshold, float)
         json.dumps(check.details)
     assert report.passed and report.failures == ()
