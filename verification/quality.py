@@ -82,8 +82,9 @@ MAX_DOCUMENT_ASPECT = 1.6
 # width on the 85.6 mm TD1 specimen, 0.0224 on the 125 mm TD3. Sharpness is judged at the
 # scale of the text: the document at CANONICAL_WIDTH when it is a passport page, a card at
 # 85.6 / 125 of that. The reader's blur limit then agrees across formats: it reads TD3 up to
-# radius 3 (4: 1 of 3) and TD1 up to radius 4 (4.5: 2 of 5), both ~0.13 of a character's
-# height (bench/gate_agreement.py), while width alone put TD1 radius 4 below TD3 radius 4.
+# radius 3 (4: 1 of 3) and TD1 up to radius 4 (4.5: 2 of 5), both a blur of about 0.14 of a
+# glyph's height (4 / 28 px, 4.5 / 32 px; bench/gate_agreement.py), while measured against
+# the width alone TD1 radius 4 (read) scored below TD3 radius 4 (not read).
 # Physical widths (mm) by format, told apart by the outline's aspect ratio:
 PASSPORT_WIDTH_MM = 125.0
 CARD_WIDTH_MM = 85.6
@@ -148,17 +149,19 @@ class QualityThresholds:
     """
 
     # Document width in pixels of the original photo (its longer side, at most 1.6 times its
-    # shorter one), set by what the MRZ reader reads (bench/gate_agreement.py, flatbed scans
-    # downscaled from the specimens, 3 seeds each): TD1 cards 400 px wide and over are read
-    # 3/3, 350 px 0/3 (no MRZ found); TD3 pages 350 px and over 3/3, 300 px 1/3. So 450-800 px
-    # scans pass. Pass: a 400 px document measures >= 398; fail: a 350 px one <= 349.
+    # shorter one), set by what the MRZ reader reads: flatbed scans as bench/gate_agreement.py
+    # makes them (`scan`), 300-450 px wide, through verification.ocr.read_mrz, 3 seeds each:
+    # TD1 cards 400 px wide and over are read 3/3, 350 px 0/3 (no MRZ found); TD3 pages 350 px
+    # and over 3/3, 300 px 1/3. So 450-800 px scans pass. Pass: a 400 px document measures
+    # >= 398 (bench/quality_gate.py); fail: a 350 px one <= 348.5.
     min_document_width_px: float = 380.0
     # Edge steepness at the text's scale (a page at CANONICAL_WIDTH, a card at 85.6/125 of it):
     # gradient / step height of the steepest text edges, about 0.4 / blur sigma. Set by what the
     # reader reads (bench/gate_agreement.py, Gaussian blur at the render's native size): TD3 is
     # read at radius 3 (measures >= 0.1696), 1 of 3 at radius 4 (<= 0.1411), never at 5
-    # (<= 0.1142); TD1 is read at radius 4 (>= 0.1610), 2 of 5 at 4.5, never at 5 (<= 0.1352).
-    # Upscaled to 12 MP the same photos measure within 0.002 of these.
+    # (<= 0.1131); TD1 is read at radius 4 (>= 0.1607), 2 of 5 at 4.5, never at 5 (<= 0.1352).
+    # Scores from bench/quality_gate.py, 6 seeds; upscaled 3x the same photos measure within
+    # 0.0004 of these.
     min_sharpness: float = 0.15
     # Median luminance of the document (0-255). Pass: low_light factor 0.25 measures >= 58
     # (degrade "low_light" >= 64); fail: factor 0.12 measures <= 28. Between them factor 0.2
