@@ -108,6 +108,7 @@ bench: install
 	$(BIN)/python -m bench.gate_contention --json bench-results/gate_contention.json
 	$(BIN)/python -m bench.face_pipeline --json bench-results/face_pipeline.json
 	$(BIN)/python -m bench.face_threshold --json bench-results/face_threshold.json
+	nice $(BIN)/python -m bench.face_lfw --json bench-results/face_lfw.json
 	$(BIN)/python -m bench.upload_cost --json bench-results/upload_cost.json
 	$(BIN)/python -m bench.sla_data --cases $(SLA_BENCH_CASES) --url $(SLA_BENCH_URL)
 	$(BIN)/python -m bench.sla_bench --url $(SLA_BENCH_URL) --json bench-results/sla_bench.json

@@ -9,11 +9,13 @@ upscaled the same way. Each is saved as a JPEG. On every file, one pass each, af
 call that loads the models:
 
 (a) production: Pillow decodes the file, ``find_faces`` detects on a copy reduced to 1000 px,
-    ``encode_face`` encodes the largest face from a full-resolution crop;
-(b) plain: ``face_recognition.load_image_file``, ``face_locations`` (its defaults: HOG, one
+    ``encode_face`` encodes the largest face from a full-resolution crop, as shipped;
+(b) before: the same as it was before the LFW tuning (no detection retry, the 5-point landmark
+    model, no mirror image), for the time per selfie side by side;
+(c) plain: ``face_recognition.load_image_file``, ``face_locations`` (its defaults: HOG, one
     upsampling) and ``face_encodings`` of the largest face, all on the full image.
 
-Both are timed from the same JPEG file, decoding included; upload intake (which runs once per
+All are timed from the same JPEG file, decoding included; upload intake (which runs once per
 photo whatever the face pipeline) is in neither. Prints p50/p95 per image, the speed ratio,
 and whether the two pipelines make the same match decision (distance <= 0.6) on every pair of
 the images, with the largest difference in distance.
@@ -118,6 +120,16 @@ def production(path: Path) -> tuple[np.ndarray | None, int]:
     return (encode_face(image, faces[0]) if faces else None), len(faces)
 
 
+def before(path: Path) -> tuple[np.ndarray | None, int]:
+    """The production path as it was before the LFW tuning: no detection retry, the 5-point
+    landmark model, one encoding of the face (no mirror image)."""
+    with Image.open(path) as stored:
+        image = stored.convert("RGB")
+    faces = find_faces(image, retry=False)
+    return (encode_face(image, faces[0], model="small", mirrored=False) if faces else None), \
+        len(faces)
+
+
 def plain(path: Path) -> tuple[np.ndarray | None, int]:
     """face_recognition as its README uses it, on the full-size image."""
     engine = face_engine()
@@ -129,7 +141,7 @@ def plain(path: Path) -> tuple[np.ndarray | None, int]:
     return engine.face_encodings(pixels, known_face_locations=[largest])[0], len(boxes)
 
 
-PIPELINES = {"production": production, "plain": plain}
+PIPELINES = {"production": production, "before": before, "plain": plain}
 
 
 def run(megapixels: float, threshold: float) -> dict:
@@ -178,6 +190,9 @@ def run(megapixels: float, threshold: float) -> dict:
         "photos": photos,
         "timing": timing,
         "speed_ratio_p50": timing["plain"]["all"]["p50"] / timing["production"]["all"]["p50"],
+        "production_over_before": {
+            kind: {q: timing["production"][kind][q] / timing["before"][kind][q]
+                   for q in ("p50", "p95")} for kind in ("all", "selfie", "document")},
         "pairs": len(pairs),
         "pairs_scored_by_both": len(scored),
         "decisions_agree": sum(p["production_match"] == p["plain_match"] for p in pairs),
@@ -211,6 +226,8 @@ def main() -> None:
         for kind, row in kinds.items():
             print(f"| {label} | {kind} ({row['n']}) | {row['p50']:.0f} | {row['p95']:.0f} |")
     print(f"\nplain / production, p50 over all photos: {result['speed_ratio_p50']:.1f}x")
+    ratio = result["production_over_before"]["selfie"]
+    print(f"production / before, selfies: p50 {ratio['p50']:.2f}x, p95 {ratio['p95']:.2f}x")
     odd = [f"{p['name']} {p['production_faces']}/{p['plain_faces']}" for p in photos
            if p["production_faces"] != 1 or p["plain_faces"] != 1]
     print("faces found (production/plain): " + (", ".join(odd) or "one face on every photo"))

@@ -513,6 +513,8 @@ def calibrate_faces_command(pairs_file: str, images_dir: str, target_far: float,
     if as_json:
         out = result.as_dict()
         out.update(configured_threshold=configured, at_configured=at_configured.as_dict(),
+                   errors_at_configured=[e.as_dict() for e in
+                                         calibration.errors_at(scores, configured)],
                    engine=engine, engine_version=engine_version)
         click.echo(json.dumps(out, indent=2))
         return
@@ -570,6 +572,12 @@ def _describe_calibration(pairs_file: str, result, at_configured, engine: str,
         lines.append(f"  {impostors} impostor pairs cannot show a FAR of {target:g}: even "
                      f"with none accepted the true rate may be up to about 3/{impostors} = "
                      f"{bound:.4f} (95% confidence); it takes {needed} or more impostor pairs.")
+    errors = calibration.errors_at(scores, at_configured.threshold)
+    lines.append("")
+    lines.append(f"Errors at {at_configured.threshold:.3f}: {len(errors)} (nearest the threshold "
+                 "first)" if errors else f"Errors at {at_configured.threshold:.3f}: none")
+    lines += [f"  {e.kind:<12}  line {e.pair.line:>5}  {e.pair.first.path(Path())}  "
+              f"{e.pair.second.path(Path())}  distance {e.distance:.4f}" for e in errors]
     return "\n".join(lines)
 
 

@@ -287,6 +287,32 @@ def impostor_pairs_needed(target_far: float) -> int:
 
 
 @dataclass(frozen=True)
+class PairError:
+    """A pair the match decides wrongly at a threshold, with its distance."""
+
+    pair: Pair
+    distance: float
+
+    @property
+    def kind(self) -> str:
+        """'false reject' (a genuine pair over the threshold) or 'false accept'."""
+        return "false reject" if self.pair.genuine else "false accept"
+
+    def as_dict(self) -> dict:
+        """JSON-safe values: the pairs file's line, the two images, the kind, the distance."""
+        return {"line": self.pair.line, "first": str(self.pair.first.path(Path())),
+                "second": str(self.pair.second.path(Path())), "kind": self.kind,
+                "distance": round(self.distance, 4)}
+
+
+def errors_at(scores: Scores, threshold: float) -> list[PairError]:
+    """The scored pairs decided wrongly at ``threshold``, nearest the threshold first."""
+    wrong = [PairError(pair, distance) for pair, distance, _ in scores.pairs
+             if distance is not None and (distance <= threshold) != pair.genuine]
+    return sorted(wrong, key=lambda e: abs(e.distance - threshold))
+
+
+@dataclass(frozen=True)
 class Calibration:
     """Everything ``calibrate`` measured, ready to print or to dump as JSON."""
 

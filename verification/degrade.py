@@ -7,7 +7,9 @@ photos that should pass or fail, and measuring how an MRZ reader copes with each
 
 `DEGRADATIONS` names one realistic photo per condition: the document framed on a table
 (`on_background`) and then degraded, with the strength drawn from the seed around a sensible
-default; `degrade(img, name, seed)` looks a name up.
+default; `degrade(img, name, seed)` looks a name up. `BED_DEGRADATIONS` adds, for the test bed
+(bench/testbed.py), flatbed scans, 8-12 MP photos of bowed cards, photos of a screen (moire),
+upside-down photos and JPEG at four more qualities; `degrade` knows those names too.
 """
 
 import io

@@ -77,9 +77,29 @@ def engine_version() -> str:
 # upsampling and took ~0.5 s with it.
 DETECT_MAX_SIDE = 1000
 DETECT_UPSAMPLE = 0
+# When detection finds no face on an image no larger than the detection copy (nothing was
+# reduced: a small or tightly cropped photo), it runs once more on the image upsampled this
+# many times; HOG's window is 80 px, so a face filling a small photo's frame can be missed.
+# On the 3,443 LFW DevTrain photos (250 px, python -m bench.face_lfw) the first pass found no
+# face on 20 (7 in the tuning half, 13 held apart), one upsampling found 5 of them (~24 ms a
+# photo), a second upsampling 1 of the first 11 it was tried on; a 12 MP photo is never retried.
+RETRY_UPSAMPLE = 1
+# When that finds none either, dlib's CNN face detector (face_recognition's "cnn" model) runs on
+# a copy at most this long: it found the face on all 15 LFW DevTrain photos both HOG passes
+# missed (turned away, tilted, cut by the frame; bench.face_lfw), in 0.83-0.95 s each on a
+# 250 px photo with the two cores shared, so it is kept to small photos.
+CNN_RETRY_MAX_SIDE = 400
 # Encodings are computed on a crop this much larger than the face box on every side, so the
 # landmark model sees the whole face while the rest of a 12-megapixel photo is left alone.
 ENCODE_MARGIN = 0.5
+# The landmark model that aligns a face before it is encoded: face_recognition's "small"
+# (5 points, its default) or "large" (68 points). On LFW DevTrain (python -m bench.face_lfw,
+# docs/benchmarks.md "Faces on LFW DevTrain"; halves split by person, each ~1.5 million
+# impostor pairs), both with the detection retry above, the 68-point model raised the TAR at
+# FAR 0.002 from 0.9376 to 0.9505 on the tuning half (0.9459 to 0.9622 held apart) and cut
+# listed impostors accepted at 0.6 from 3 to 2 on each half, for ~40 ms more per encoding
+# (1.19x per 12 MP selfie at p50, bench.face_pipeline).
+ENCODE_MODEL = "large"
 
 
 @dataclass(frozen=True)
@@ -96,25 +116,47 @@ class FoundFace:
 
 
 def find_faces(image: Image.Image, *, max_side: int = DETECT_MAX_SIDE,
-               upsample: int = DETECT_UPSAMPLE) -> list[FoundFace]:
-    """Faces in ``image``, detected on a copy reduced to ``max_side``, largest first."""
-    engine = face_engine()
+               upsample: int = DETECT_UPSAMPLE, retry: bool = True) -> list[FoundFace]:
+    """Faces in ``image``, detected on a copy reduced to ``max_side``, largest first.
+
+    With ``retry``, an image no larger than ``max_side`` in which none was found is searched
+    again upsampled ``RETRY_UPSAMPLE`` times, then with the CNN detector on a copy at most
+    ``CNN_RETRY_MAX_SIDE`` long (large photos are not: see RETRY_UPSAMPLE).
+    """
     rgb = image.convert("RGB")
+    found = _detect(rgb, max_side, upsample)
+    if found or not retry or max(rgb.size) > max_side:
+        return found
+    if upsample < RETRY_UPSAMPLE:
+        found = _detect(rgb, max_side, RETRY_UPSAMPLE)
+    return found or _detect(rgb, min(max_side, CNN_RETRY_MAX_SIDE), 0, model="cnn")
+
+
+def _detect(rgb: Image.Image, max_side: int, upsample: int,
+            model: str = "hog") -> list[FoundFace]:
+    engine = face_engine()
     scale = min(1.0, max_side / max(rgb.size))
     small = rgb if scale == 1.0 else rgb.resize(
         (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
         Image.Resampling.BILINEAR)
     found = []
-    for top, right, bottom, left in engine.face_locations(np.asarray(small),
-                                                          number_of_times_to_upsample=upsample):
+    for top, right, bottom, left in engine.face_locations(
+            np.asarray(small), number_of_times_to_upsample=upsample, model=model):
         box = (max(0, round(top / scale)), min(rgb.width, round(right / scale)),
                min(rgb.height, round(bottom / scale)), max(0, round(left / scale)))
         found.append(FoundFace(box))
     return sorted(found, key=lambda face: face.size, reverse=True)
 
 
-def encode_face(image: Image.Image, face: FoundFace) -> np.ndarray:
-    """The 128-number face_recognition encoding of ``face``, computed on a full-resolution crop."""
+def encode_face(image: Image.Image, face: FoundFace, *, model: str = ENCODE_MODEL,
+                mirrored: bool = False) -> np.ndarray:
+    """The 128-number face_recognition encoding of ``face``, computed on a full-resolution crop.
+
+    ``mirrored`` averages it with the encoding of the crop's mirror image: steadier, twice
+    the time, and the same on every call. (face_recognition's own ``num_jitters`` is not
+    used: dlib draws its jittered copies from a random generator that lives on in the thread,
+    so the same face gave encodings 0.078 apart on two calls with 3 jitters, obama_2.jpg.)
+    """
     engine = face_engine()
     top, right, bottom, left = face.box
     pad = round(ENCODE_MARGIN * max(bottom - top, right - left))
@@ -122,7 +164,14 @@ def encode_face(image: Image.Image, face: FoundFace) -> np.ndarray:
                 min(image.width, right + pad), min(image.height, bottom + pad))
     crop = np.asarray(image.convert("RGB").crop(crop_box))
     local = (top - crop_box[1], right - crop_box[0], bottom - crop_box[1], left - crop_box[0])
-    return engine.face_encodings(crop, known_face_locations=[local])[0]
+    encoding = engine.face_encodings(crop, known_face_locations=[local], model=model)[0]
+    if not mirrored:
+        return encoding
+    width = crop.shape[1]
+    flipped = (local[0], width - local[3], local[2], width - local[1])
+    mirror = engine.face_encodings(np.ascontiguousarray(crop[:, ::-1]),
+                                   known_face_locations=[flipped], model=model)[0]
+    return (encoding + mirror) / 2
 
 
 def face_distance(first: np.ndarray, second: np.ndarray) -> float:

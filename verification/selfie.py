@@ -39,13 +39,13 @@ class SelfiePolicy:
     match_threshold: float = 0.6
     # Below this distance the selfie face and the document portrait are the same photograph
     # (the ID, or the very picture printed on it, shown instead of a fresh selfie). Measured
-    # by `python -m bench.face_threshold` (docs/benchmarks.md, "Same photograph"): a
-    # photographed passport against the photo printed on it or against a clean photo of the
-    # same passport 0.039-0.446 (clean 0.039-0.177; JPEG q30 up to 0.194; perspective up to
-    # 0.263; low light up to 0.336; blur 0.206-0.446), 63 of 72 such pairs below 0.30; the
-    # same person in another photograph 0.339-0.543, none of 55 below 0.30. Blurred and dark
-    # re-shots overlap genuine pairs and escape this check; the challenge code is the
-    # defence there.
+    # by `python -m bench.face_threshold` (docs/benchmarks.md, "Same photograph") with the
+    # 68-point landmark model: a photographed passport against the photo printed on it or
+    # against a clean photo of the same passport 0.038-0.402 (clean 0.038-0.339; JPEG q30 up
+    # to 0.331; perspective up to 0.320; low light up to 0.351; blur 0.185-0.402), 61 of 72
+    # such pairs below 0.30; the same person in another photograph 0.358-0.584, none of 55
+    # below 0.30. Blurred and dark re-shots overlap genuine pairs and escape this check; the
+    # challenge code is the defence there.
     same_photo_distance: float = 0.30
     # face_recognition's landmark model wants ~80 px faces; fixture faces of 103 px match.
     min_face_px: int = 80

@@ -5,6 +5,11 @@ Renders a TD3 passport data page or a TD1 identity card for the fictional state 
 given photo or a drawn face) and a valid MRZ. The MRZ and the field values use the OCR-B font
 bundled in verification/fonts/ (public domain, see its README); labels use Pillow's own
 scalable font. Nothing outside the virtual environment and this package is read.
+
+For the test bed (bench/testbed.py) there are more: `DOCUMENT_LAYOUTS` adds a national TD1 card
+with its MRZ on the back, another passport design and a TD2 residence card, in other colour
+schemes on fine guilloches that run faintly under the MRZ; `MRZ_STYLES` draws the same OCR-B
+heavier, lighter, narrower or wider, on a slightly different pitch and line spacing.
 """
 
 import io

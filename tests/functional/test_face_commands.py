@@ -92,6 +92,7 @@ def test_calibrate_faces_json(runner, lfw, monkeypatch):
     assert sorted(rows) == calibration.threshold_range("0.30:0.80:0.05")
     assert (rows[0.6]["tar"], rows[0.6]["far"], rows[0.6]["accuracy"]) == (1.0, 0.0, 1.0)
     assert out["at_configured"] == rows[0.6] and out["configured_threshold"] == 0.6
+    assert out["errors_at_configured"] == []  # every pair of the fixtures is decided right
     # Same-person distances sit well under 0.6 and different people well over it.
     assert out["distances"]["genuine"]["max"] < 0.6 - 0.05
     assert out["distances"]["impostor"]["min"] > 0.6 + 0.05
@@ -113,6 +114,7 @@ def test_calibrate_faces_text_says_when_no_threshold_meets_the_target(runner, lf
     assert "obama/obama_0009.jpg: missing_file" in result.output
     assert "Target FAR 0.01: no threshold in the range meets it" in result.output
     assert "it takes 300 or more impostor pairs" in result.output
+    assert "Errors at 0.600: none" in result.output
 
 
 @pytest.mark.parametrize("text,line", [("1\nobama\t1\n", 2), ("2\nobama\t1\t2\nobama\tx\t3\n", 3),
@@ -197,3 +199,21 @@ def test_verify_pair_refuses_what_it_cannot_compare(runner, photos_dir, id_image
     result = _verify(runner, where(id_image), where(selfie))
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("app_config", [{"FACE_MATCH_THRESHOLD": 0.4}])
+def test_calibrate_faces_lists_each_error_with_its_pair_and_distance(runner, lfw):
+    # At 0.4 some genuine pairs of the fixtures are over the threshold: false rejects.
+    root, pairs = lfw
+    result = runner.invoke(args=["calibrate-faces", str(pairs), "--images", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    errors = out["errors_at_configured"]
+    assert len(errors) == out["at_configured"]["genuine"] - out["at_configured"][
+        "genuine_accepted"] + out["at_configured"]["impostor_accepted"] > 0
+    assert all(e["kind"] == "false reject" and e["distance"] > 0.4 for e in errors)
+    text = runner.invoke(args=["calibrate-faces", str(pairs), "--images", str(root)]).output
+    assert f"Errors at 0.400: {len(errors)} (nearest the threshold first)" in text
+    first = errors[0]
+    assert (f"false reject  line {first['line']:>5}  {first['first']}  {first['second']}  "
+            f"distance {first['distance']:.4f}") in text

@@ -234,3 +234,22 @@ def test_a_missing_or_unreadable_file_is_unscorable_before_any_face_search(tmp_p
     with pytest.raises(Unscorable) as unreadable:
         calibration.encode_photo_file(broken, **limits)
     assert (missing.value.reason, unreadable.value.reason) == ("missing_file", "unreadable")
+
+
+def test_the_errors_at_a_threshold_are_the_wrong_decisions_with_their_distances():
+    pairs = parse_pairs("1\n"
+                        "a\t1\t2\n"          # genuine 0.4: right at 0.6
+                        "a\t1\t3\n"          # genuine 0.65: a false reject
+                        "a\t1\tb\t1\n"       # impostor 0.9: right
+                        "a\t2\tb\t1\n"       # impostor 0.58: a false accept
+                        "c\t1\t2\n")         # c_2 unscored: not an error
+    encode, _ = _fake_encoder({"a_1": 0.0, "a_2": 0.4, "a_3": 0.65, "b_1": 0.98, "c_1": 0.0},
+                              {"c_2": calibration.NO_FACE})
+    scores = score_pairs(pairs, encode)
+    errors = calibration.errors_at(scores, 0.6)
+    assert [(e.pair.line, e.kind, round(e.distance, 2)) for e in errors] == [
+        (5, "false accept", 0.58), (3, "false reject", 0.65)]
+    assert errors[0].as_dict() == {"line": 5, "first": "a/a_0002.jpg", "second": "b/b_0001.jpg",
+                                   "kind": "false accept", "distance": 0.58}
+    assert calibration.errors_at(scores, 0.3) != errors
+

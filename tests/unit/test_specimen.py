@@ -332,3 +332,37 @@ def test_guilloche_runs_faintly_under_the_mrz():
 def test_unknown_layout_is_a_value_error():
     with pytest.raises(ValueError, match="unknown layout"):
         render_document("atlantis_td9", ICAO_ANNA)
+
+
+@pytest.mark.parametrize("layout", LAYOUT_SHAPES)
+@pytest.mark.parametrize("style", ["ocrb", "ocrb_condensed_heavy"])
+def test_each_mrz_character_is_drawn_in_its_own_cell(layout, style):
+    """Changing one character of the document number changes the ink of exactly the cells
+    whose characters changed (the number, its check digit, the composite), nothing else."""
+    size = LAYOUT_SHAPES[layout][0]
+    person = TD2_PERSON if layout == "residence_td2" else ICAO_ANNA
+    other = replace(person, document_number="L898902C4")
+    first = render_document(layout, person, seed=1, mrz_style=MRZ_STYLES[style])
+    second = render_document(layout, other, seed=1, mrz_style=MRZ_STYLES[style])
+    changed = {(row, col) for row, (a, b) in enumerate(zip(first.lines, second.lines,
+                                                           strict=True))
+               for col, (x, y) in enumerate(zip(a, b, strict=True)) if x != y}
+    assert len(changed) >= 2  # the number and at least its check digit
+
+    top = size[1] - MRZ_BAND
+    grey = np.asarray(first.mrz_image.convert("L"))[top:]
+    rows = ink_runs((grey < 128).any(axis=1))
+    glyphs = mrz_glyphs(first.mrz_image)
+    difference = np.any(np.asarray(first.mrz_image)[top:] != np.asarray(second.mrz_image)[top:],
+                        axis=-1)
+    for row, ((y0, y1), cells) in enumerate(zip(rows, glyphs, strict=True)):
+        for col, (x0, x1) in enumerate(cells):
+            touched = difference[y0:y1, x0:x1].any()
+            assert touched == ((row, col) in changed), (row, col)
+    # Nothing outside the glyphs' boxes changed (plus the faint anti-aliased edge of a
+    # squeezed glyph, a few pixels wide).
+    boxes = np.zeros_like(difference)
+    for (y0, y1), cells in zip(rows, glyphs, strict=True):
+        for x0, x1 in cells:
+            boxes[y0 - 3:y1 + 3, x0 - 6:x1 + 6] = True
+    assert not (difference & ~boxes).any()
