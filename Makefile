@@ -82,12 +82,14 @@ test-postgres: install
 	@echo "== suite on PostgreSQL ($(PG_URL)) =="
 	DATABASE_URL=$(PG_URL) $(PYTEST)
 
-# Measurements behind docs/benchmarks.md: MRZ read rate per degradation, the same on the
-# generated test bed (bench/testbed.py: tune and held-out splits, 18 cases per condition, or
-# BED_LIMIT), the intake gate's
-# verdicts and time, each document check's time, the face pipeline's time on 12-megapixel
-# photos, the face match rates per threshold, and the cost of one upload of each hostile file
-# (alone, then four at once under gunicorn). JSON results land in bench-results/.
+# Measurements behind docs/benchmarks.md: MRZ read rate per degradation; the same on the
+# generated test bed (bench/testbed.py: tune and held-out splits, 18 cases per condition or
+# BED_LIMIT) for the current reader beside the reader of 413181e (bench/baseline); the intake
+# gate's verdicts and time, and its agreement with the reader; each document check's time, both
+# readers side by side; the face pipeline's time on 12-megapixel photos, before and as shipped;
+# faces on LFW DevTrain split by person (skipped without ../shared/fixtures/lfw-devtrain); the
+# face match rates per threshold; and the cost of one upload of each hostile file (alone, then
+# four at once under gunicorn). JSON results land in bench-results/.
 # Then a year of desk history in its own PostgreSQL database (dropped and recreated; about
 # 12 minutes for a million cases on 2 cores, SLA_BENCH_CASES=100000 for a quick look) and the
 # agent queue's first page and the SLA report timed on it.
@@ -100,8 +102,8 @@ CONSOLE_BENCH_CASES ?= 100000
 CONSOLE_BENCH_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/console_bench
 bench: install
 	$(BIN)/python -m bench.mrz_read --seeds $(BENCH_SEEDS) --json bench-results/mrz_read.json
-	$(BIN)/python -m bench.mrz_bed --split both $(if $(BED_LIMIT),--limit $(BED_LIMIT)) \
-		--json bench-results/mrz_bed.json
+	$(BIN)/python -m bench.mrz_readers --split both $(if $(BED_LIMIT),--limit $(BED_LIMIT)) \
+		--json bench-results/mrz_readers.json
 	$(BIN)/python -m bench.quality_gate --json bench-results/quality_gate.json
 	$(BIN)/python -m bench.gate_agreement --json bench-results/gate_agreement.json
 	$(BIN)/python -m bench.document_checks --json bench-results/document_checks.json
