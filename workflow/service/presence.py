@@ -78,10 +78,13 @@ def seen(case_id: int, agent: Agent) -> None:
               "opened_at": sa.case((table.c.last_seen < now - window, insert.excluded.opened_at),
                                    else_=table.c.opened_at)})
     with transaction():
+        # The write comes first: on SQLite a transaction that has read and then writes cannot
+        # wait for another writer (it fails with "database is locked" at once, as six threads
+        # beating at once showed), while one that starts with a write waits its turn.
+        db.session.execute(sa.delete(CaseViewer).where(CaseViewer.last_seen < now - forget))
         if db.session.scalar(sa.select(RecoveryCase.id).where(RecoveryCase.id == case_id)) is None:
             raise CaseNotFound(f"There is no case {case_id}.")
         db.session.execute(upsert)
-        db.session.execute(sa.delete(CaseViewer).where(CaseViewer.last_seen < now - forget))
 
 
 def viewers(case_id: int, agent: Agent) -> list[Viewer]:
