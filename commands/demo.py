@@ -11,6 +11,7 @@ from verification.activity import DEPOSIT, PURCHASE, ActivityAnswers
 from verification.checks import Result
 from verification.degrade import on_background
 from verification.faces import encode_face, find_faces
+from verification.images import normalize_upload
 from verification.selfie import SelfiePolicy, gate_selfie
 from verification.specimen import (
     SpecimenPerson,
@@ -118,12 +119,16 @@ def _selfie(index: int, issue: str, document: bytes, page) -> tuple[bytes, str |
     issued = service.issue_challenge() if challenge else None
     for attempt in range(MAX_PORTRAIT_TRIES):
         person = render_selfie(None, seed=index + attempt * len(DEMO_PATHS))
+        # The selfie checks look for the person's face on the photo alone.
+        if len(find_faces(service.open_image(to_jpeg_bytes(person)))) != 1:
+            continue
         image = render_challenge_selfie(person, page, issued.code, seed=index) if challenge \
             else person
         selfie = to_jpeg_bytes(image)
         # The upload gate's own look: one face the detector sees (beside the held ID's), and
         # not the document's portrait (the ID sent as the selfie).
-        verdict = gate_selfie(service.open_image(selfie), challenge=challenge, policy=policy,
+        stored = normalize_upload(selfie, **service.intake_limits()).data
+        verdict = gate_selfie(service.open_image(stored), challenge=challenge, policy=policy,
                               document=lambda: portrait)
         if verdict.result is Result.CLEAR:
             break
