@@ -10,9 +10,10 @@ from jobs import tasks
 from verification.activity import DEPOSIT, PURCHASE, ActivityAnswers
 from verification.checks import Result
 from verification.degrade import on_background
-from verification.faces import encode_face, find_faces
+from verification.documents import find_portrait
+from verification.faces import find_faces
 from verification.images import normalize_upload
-from verification.selfie import SelfiePolicy, gate_selfie
+from verification.selfie import gate_selfie
 from verification.specimen import (
     SpecimenPerson,
     render_challenge_selfie,
@@ -110,11 +111,13 @@ SAME_PHOTO_MARGIN = 0.05
 
 def _selfie(index: int, issue: str, document: bytes, page) -> tuple[bytes, str | None]:
     """A drawn selfie, holding the ID and a fresh code where the issue type asks for that."""
-    photo = service.open_image(document)
-    portraits = find_faces(photo)
-    portrait = encode_face(photo, portraits[0]) if portraits else None
-    policy = replace(SelfiePolicy(),
-                     same_photo_distance=SelfiePolicy().same_photo_distance + SAME_PHOTO_MARGIN)
+    # As the upload gate sees them: both photos through upload intake, the portrait found
+    # on the stored ID photo (workflow.service.gate.quality_gate).
+    limits = service.intake_limits()
+    stored_id = service.open_image(normalize_upload(document, **limits).data)
+    portrait = find_portrait(stored_id).encoding
+    policy = service.selfie_policy()
+    policy = replace(policy, same_photo_distance=policy.same_photo_distance + SAME_PHOTO_MARGIN)
     challenge = service.challenge_required(issue)
     issued = service.issue_challenge() if challenge else None
     for attempt in range(MAX_PORTRAIT_TRIES):
@@ -127,7 +130,7 @@ def _selfie(index: int, issue: str, document: bytes, page) -> tuple[bytes, str |
         selfie = to_jpeg_bytes(image)
         # The upload gate's own look: one face the detector sees (beside the held ID's), and
         # not the document's portrait (the ID sent as the selfie).
-        stored = normalize_upload(selfie, **service.intake_limits()).data
+        stored = normalize_upload(selfie, **limits).data
         verdict = gate_selfie(service.open_image(stored), challenge=challenge, policy=policy,
                               document=lambda: portrait)
         if verdict.result is Result.CLEAR:
