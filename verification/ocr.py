@@ -73,8 +73,10 @@ MERGE_MAX_GAP = 20.0
 # MRZ lines are printed parallel, one under the other, with the same length (ICAO 9303 part 3):
 # lines of one zone differ in angle by less than this many degrees (perspective adds a little)...
 BAND_MAX_ANGLE = 3.0
-# ...their centres lie between these many line heights apart (the specimens: 1.8 to 2.3)...
-BAND_SPACING = (1.2, 3.2)
+# ...their centres lie between these many line heights apart (the specimens: 1.8 to 2.3; a
+# bent card's lines are boxed taller, arc and all: 1.13-1.18 in the test bed's tune split's
+# 12 MP card photos, where 1.2 kept their three lines from forming a zone)...
+BAND_SPACING = (0.9, 3.2)
 # ...and they overlap along the line by at least this fraction of the shorter one (a glare spot
 # may hide part of one line from the detector, so lengths themselves may differ).
 BAND_MIN_OVERLAP = 0.5
@@ -185,6 +187,17 @@ DETECT_DENOISE_SEARCH = 11
 # What a cell nothing was read in shows in the lines (parse_mrz takes it for '<' with a warning).
 UNREAD = "?"
 
+# Ink at a strip's end narrower than EDGE_BLOT line heights and more than EDGE_GAP line heights
+# from the rest is not print (see _ink_extent): neighbouring MRZ characters are less than half
+# a line height apart.
+EDGE_GAP = 0.5
+EDGE_BLOT = 1.0
+# A bowed line (a flexed card) is followed when the parabola through its ink's centre rows
+# departs this many pixels (of STRIP_PIXELS) from straight; the centre rows are looked for
+# within this many line heights of the strip's middle.
+BOW_MIN_PIXELS = 1.5
+BOW_REACH = 0.6
+
 # A photo with a side shorter than this cannot show a readable MRZ line (OCR-B needs ~15 px a
 # character in height, and two or three lines with spacing).
 MIN_PHOTO_SIDE = 48
@@ -280,7 +293,7 @@ def read_mrz_sides(images: list[Image.Image], *,
         candidates.extend((zone, side) for zone in _candidate_zones(engine, image))
     candidates.sort(key=lambda found: -found[0].periodicity)
     best: tuple[_Attempt, int] | None = None
-    for zone, side in candidates[:MAX_BANDS * len(images)]:
+    for zone, side in candidates:
         attempt = _read_zone(engine, zone, today)
         if best is None or attempt.rank > best[0].rank:
             best = (attempt, side)
@@ -326,8 +339,12 @@ def _candidate_zones(engine: Serialised, image: Image.Image) -> list["_Zone"]:
     source = small if shrink < 1.0 else bgr
     ranked = sorted(((_ranked_zone(source, _scaled(band, shrink)), band) for band in bands),
                     key=lambda found: -found[0].periodicity)
+    chosen = [(zone, band) for zone, band in ranked if zone.periodicity >= MIN_PERIODICITY]
+    picked = chosen[:MAX_BANDS]
+    if all(len(band) < 3 for _, band in picked):
+        picked += [found for found in chosen[MAX_BANDS:] if len(found[1]) == 3][:1]
     return [_zone(bgr, band, clean=zone.clean) if shrink < 1.0 else zone
-            for zone, band in ranked[:MAX_BANDS] if zone.periodicity >= MIN_PERIODICITY]
+            for zone, band in picked]
 
 
 def _ranked_zone(source: np.ndarray, band: list["_Line"]) -> "_Zone":
@@ -697,6 +714,7 @@ def _cut_strips(bgr: np.ndarray, band: list[_Line], *, clean: bool = False) -> l
         source = np.float32([p0 - half * normal, p1 - half * normal, p0 + half * normal])
         pixels = _straighten(bgr, source, end - begin, 2 * half, clean=clean)
         scaled = height * pixels.shape[0] / (2 * half)
+        pixels = _follow_line(pixels, scaled)
         strips.append(_Strip(pixels, scaled, _ink_profile(pixels, scaled)))
     return strips
 
@@ -720,6 +738,48 @@ def _straighten(bgr: np.ndarray, source: np.ndarray, width: float, height: float
     if clean and scale < 1.0:
         pixels = _denoised(pixels)  # after area-averaging, on a fraction of the pixels
     return pixels
+
+
+def _follow_line(pixels: np.ndarray, height: float) -> np.ndarray:
+    """The strip with its rows shifted so a bowed line of print runs straight along its middle.
+
+    The ink's centre row is measured in blocks along the strip (middle rows only, so the
+    neighbouring lines count little), a parabola is fitted to it, and each column is shifted by
+    the parabola's offset from its mean when that bow exceeds BOW_MIN_PIXELS."""
+    gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    size = max(3, int(round(0.9 * height)) | 1)
+    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, np.ones((size, size), np.uint8))
+    ink = np.clip(paper - gray, 0, None) / np.maximum(paper, 1.0)
+    rows, cols = ink.shape
+    middle = (rows - 1) / 2
+    reach = int(BOW_REACH * height)
+    band = slice(max(int(middle) - reach, 0), min(int(middle) + reach + 1, rows))
+    ys = np.arange(rows, dtype=np.float32)[band]
+    block = max(int(2 * height), 8)
+    xs, centres, masses = [], [], []
+    for left in range(0, cols - block + 1, block):
+        weights = ink[band, left:left + block].sum(axis=1)
+        mass = float(weights.sum())
+        if mass > 0:
+            xs.append(left + block / 2)
+            centres.append(float((weights * ys).sum() / mass))
+            masses.append(mass)
+    if len(xs) < 5:
+        return pixels
+    masses_a = np.asarray(masses)
+    keep = masses_a >= 0.25 * np.median(masses_a)  # blocks of paper only say nothing
+    if keep.sum() < 5:
+        return pixels
+    fit = np.polyfit(np.asarray(xs)[keep], np.asarray(centres)[keep], 2,
+                     w=np.sqrt(masses_a[keep]))
+    offsets = np.polyval(fit, np.arange(cols, dtype=np.float32))
+    offsets -= offsets.mean()
+    if np.abs(offsets).max() < BOW_MIN_PIXELS:
+        return pixels
+    map_x = np.broadcast_to(np.arange(cols, dtype=np.float32)[None, :], (rows, cols))
+    map_y = np.arange(rows, dtype=np.float32)[:, None] + offsets[None, :].astype(np.float32)
+    return cv2.remap(pixels, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _denoised(pixels: np.ndarray, search: int = 21) -> np.ndarray:
@@ -758,7 +818,7 @@ def _fit_grid(strip: _Strip, cells: int, *, commit: bool) -> float:
     total = float(profile.sum())
     if total <= 0:
         return 0.0
-    begin, end = _ink_extent(profile)
+    begin, end = _ink_extent(profile, strip.height)
     span = end - begin
     # The ink runs from the left edge of the first glyph to the right edge of the last one:
     # (cells - 1) pitches plus one glyph width (~0.4 to 0.9 of a pitch).
@@ -778,7 +838,10 @@ def _fit_grid(strip: _Strip, cells: int, *, commit: bool) -> float:
         return strength
     # Peaks of the fundamental sit at x = -phase / (2 pi) * pitch (mod pitch).
     peak = (-phase / (2 * np.pi)) * pitch
-    cumulative = np.concatenate([[0.0], np.cumsum(profile)])
+    # Only the main stretch of ink counts (not a blot of the document's edge, see _ink_extent).
+    inside = np.zeros_like(profile)
+    inside[begin:end + 1] = profile[begin:end + 1]
+    cumulative = np.concatenate([[0.0], np.cumsum(inside)])
 
     def covered(first: float) -> float:
         lo = int(np.clip(round(first - pitch / 2), 0, profile.size))
@@ -793,14 +856,24 @@ def _fit_grid(strip: _Strip, cells: int, *, commit: bool) -> float:
     return strength
 
 
-def _ink_extent(profile: np.ndarray) -> tuple[int, int]:
-    """First and last column of the main stretch of ink."""
+def _ink_extent(profile: np.ndarray, height: float) -> tuple[int, int]:
+    """First and last column of the main stretch of ink.
+
+    A narrow blot at either end, apart from the rest by a gap no MRZ line has inside it (every
+    position is printed), is the edge of the document or the table beyond it, which the strip's
+    margin reaches when the zone runs close to the card's edge: it is left out."""
     smooth = np.convolve(profile, np.ones(5) / 5, mode="same")
     threshold = 0.2 * float(np.percentile(smooth, 90))
     inked = np.flatnonzero(smooth > threshold)
     if inked.size == 0:
         return 0, profile.size - 1
-    return int(inked[0]), int(inked[-1])
+    breaks = np.flatnonzero(np.diff(inked) > EDGE_GAP * height)
+    runs = [(int(run[0]), int(run[-1])) for run in np.split(inked, breaks + 1)]
+    while len(runs) > 1 and runs[0][1] - runs[0][0] < EDGE_BLOT * height:
+        runs.pop(0)
+    while len(runs) > 1 and runs[-1][1] - runs[-1][0] < EDGE_BLOT * height:
+        runs.pop()
+    return runs[0][0], runs[-1][1]
 
 
 def _new_grid(strips: list[_Strip]) -> list[list[_Cell]]:
@@ -1084,14 +1157,27 @@ def _padding_fields(lines: tuple[str, ...]) -> list[tuple[str, int, int, int]]:
     return []
 
 
+def _padding_start(view: str, name: bool) -> int:
+    """Where a field's padding begins: at its first '<<<', or in a name at its second '<<' (the
+    one separator between surname and given names is the only '<<' a name holds); -1 if none."""
+    start = view.find(FILLER * 3)
+    if not name:
+        return start
+    first = view.find(FILLER * 2)
+    if first < 0 or first == start:
+        return start
+    second = view.find(FILLER * 2, first + 2)
+    return second if start < 0 or 0 <= second < start else start
+
+
 def _padding_marks(lines: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
     """The lines with sparse marks after a run of three '<' in the name or optional data read
     as '<'.
 
-    A name never holds '<<<' (ICAO 9303 part 3: '<<' between surname and given names, '<'
-    between their parts), and optional data is left-justified: from there on the field is
-    padding. A thin OCR-B '<' in a long run is now and then read as 'L', 'K', 'C', 'S' or 'A'
-    (seen in 2 of 32 photos of the test bed's tune split in the name, and in the held-out
+    A name never holds '<<<', nor a second '<<' (ICAO 9303 part 3: '<<' between surname and
+    given names, '<' between their parts), and optional data is left-justified: from there on
+    the field is padding. A thin OCR-B '<' in a long run is now and then read as 'L', 'K', 'C',
+    'S' or 'A' (seen in 2 of 32 photos of the test bed's tune split in the name, and in the held-out
     split's one false read in both name and optional data, each a reading that validated: no
     check digit covers the name, and 'A', 'K' and 'U' count as '<' in a check digit). Cells
     nothing was read in ('?') count as '<'. Only marks in runs of at most MAX_PADDING_MARK with
@@ -1101,7 +1187,7 @@ def _padding_marks(lines: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
     out, notes = list(lines), []
     for name, row, begin, end in _padding_fields(lines):
         view = out[row][begin:end].replace(UNREAD, FILLER)
-        start = view.find(FILLER * 3)
+        start = _padding_start(view, name == "name")
         if start < 0:
             continue
         tail = view[start:]
@@ -1110,7 +1196,7 @@ def _padding_marks(lines: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
                 sum(len(run) for run in runs) * 2 > len(tail):
             continue
         out[row] = out[row][:begin + start] + FILLER * len(tail) + out[row][end:]
-        reason = ("a name never holds '<<<'" if name == "name" else
+        reason = ("a name has one '<<' and never '<<<'" if name == "name" else
                   "optional data is left-justified")
         notes.append(f"{name}: {''.join(runs)!r} inside the padding read as '<' ({reason})")
     return tuple(out), notes
