@@ -123,8 +123,11 @@ def _kept_data(holder: str, kind: str) -> bytes | None:
 def kept_photos(holder: str) -> dict[str, KeptPhoto]:
     """The photos still kept for ``holder``, by kind."""
     rows = db.session.scalars(_live(holder)).all()
+    # Read before the rollback, which expires the rows: reading one after it selects it again,
+    # and a photo replaced meanwhile by the same person's pre-send check is then gone (a 500).
+    photos = {row.kind: KeptPhoto(row.kind, row.filename) for row in rows}
     db.session.rollback()
-    return {row.kind: KeptPhoto(row.kind, row.filename) for row in rows}
+    return photos
 
 
 def kept_files(holder: str) -> dict[str, bytes]:
