@@ -746,10 +746,7 @@ def _follow_line(pixels: np.ndarray, height: float) -> np.ndarray:
     The ink's centre row is measured in blocks along the strip (middle rows only, so the
     neighbouring lines count little), a parabola is fitted to it, and each column is shifted by
     the parabola's offset from its mean when that bow exceeds BOW_MIN_PIXELS."""
-    gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    size = max(3, int(round(0.9 * height)) | 1)
-    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, np.ones((size, size), np.uint8))
-    ink = np.clip(paper - gray, 0, None) / np.maximum(paper, 1.0)
+    ink = _ink(pixels, height)
     rows, cols = ink.shape
     middle = (rows - 1) / 2
     reach = int(BOW_REACH * height)
@@ -792,15 +789,20 @@ def _denoised(pixels: np.ndarray, search: int = 21) -> np.ndarray:
     return np.clip(stretched, 0, 255).astype(np.uint8)
 
 
-def _ink_profile(pixels: np.ndarray, height: float) -> np.ndarray:
-    """How much ink each column of the strip's middle rows holds, relative to the paper."""
+def _ink(pixels: np.ndarray, height: float) -> np.ndarray:
+    """How much ink each pixel of a strip holds, relative to the paper under it (0 to 1)."""
     gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY).astype(np.float32)
     # A grey closing wider than a glyph stroke but narrower than the table around the document
     # estimates the paper under the print: print is then paper minus pixel, relative to paper,
     # whatever the light (dim, glare gradient), and a dark table counts as no print.
     size = max(3, int(round(0.9 * height)) | 1)
     paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, np.ones((size, size), np.uint8))
-    ink = np.clip(paper - gray, 0, None) / np.maximum(paper, 1.0)
+    return np.clip(paper - gray, 0, None) / np.maximum(paper, 1.0)
+
+
+def _ink_profile(pixels: np.ndarray, height: float) -> np.ndarray:
+    """How much ink each column of the strip's middle rows holds, relative to the paper."""
+    ink = _ink(pixels, height)
     middle = pixels.shape[0] / 2
     half = PROFILE_HALF_HEIGHT * height
     rows = slice(max(int(middle - half), 0), int(math.ceil(middle + half)))
