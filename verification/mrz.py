@@ -351,6 +351,22 @@ _FORMATS = {(3, 30): ("TD1", "TD1"), (2, 36): ("TD2", "MRVB"), (2, 44): ("TD3", 
 _CODE, _ISSUING = (0, 2), (2, 5)
 
 
+def field_kinds(lines: int, width: int) -> tuple[frozenset[int], frozenset[int]] | None:
+    """The positions (in the lines joined) that hold a digit in every zone of this size (the
+    dates, their check digits, the composite check digit), and those that hold only letters or
+    '<' (issuing state, nationality, names); None for a size ICAO 9303 does not define."""
+    formats = _FORMATS.get((lines, width))
+    if formats is None:
+        return None
+    layout = LAYOUTS[formats[0]]
+    digits = {*range(*layout.birth), layout.birth_check, *range(*layout.expiry),
+              layout.expiry_check}
+    if layout.composite is not None:
+        digits.add(layout.composite)
+    letters = {*range(*_ISSUING), *range(*layout.nationality), *range(*layout.names)}
+    return frozenset(digits), frozenset(letters)
+
+
 def parse_mrz(lines: list[str] | tuple[str, ...] | str, *, today: date | None = None) -> MrzResult:
     """Parse 2 or 3 MRZ lines (or one string with newlines) into an MrzResult."""
     today = today or date.today()

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verification.mrz import check_digit, name_field, td1_lines, td3_lines, transliterate
+from verification.mrz import (
+    check_digit,
+    field_kinds,
+    name_field,
+    td1_lines,
+    td3_lines,
+    transliterate,
+)
 
 # ICAO Doc 9303 specimen holder: Anna Maria Eriksson of Utopia.
 ANNA = {
@@ -197,3 +204,22 @@ def test_td1_long_numbers_round_trip(number):
     rest = line1[15:15 + len(number) - 9]
     assert rest == number[9:]
     assert line1[15 + len(number) - 9] == check_digit(number)
+
+
+@pytest.mark.parametrize("lines", [
+    td3_lines(document_type="P", issuing_country="UTO", surname="ERIKSSON", given_names="ANNA",
+              document_number="L898902C3", nationality="UTO", date_of_birth=date(1974, 8, 12),
+              sex="F", expiry_date=date(2032, 4, 15), optional_data="ZE184226B"),
+    td1_lines(document_type="I", issuing_country="UTO", surname="ERIKSSON", given_names="ANNA",
+              document_number="D23145890", nationality="UTO", date_of_birth=date(1974, 8, 12),
+              sex="F", expiry_date=date(2032, 4, 15)),
+])
+def test_field_kinds_mark_the_digits_and_letters_of_every_zone_of_a_size(lines):
+    digits, letters = field_kinds(len(lines), len(lines[0]))
+    joined = "".join(lines)
+    assert digits and letters and not digits & letters
+    assert all(joined[i].isdigit() for i in digits)
+    assert all(joined[i].isalpha() or joined[i] == "<" for i in letters)
+    # Dates, their check digits and the composite are all there.
+    assert len(digits) == 6 + 1 + 6 + 1 + 1
+    assert field_kinds(2, 40) is None

@@ -8,8 +8,11 @@ import pytest
 from PIL import Image
 
 from verification.degrade import degrade, low_light, on_background
+from verification.mrz import parse_mrz
 from verification.ocr import (
     ENGINE,
+    _Cell,
+    _decide,
     _filler_read_as_letters,
     _ink_extent,
     _padding_marks,
@@ -19,7 +22,13 @@ from verification.ocr import (
     normalise_line,
     read_mrz,
 )
-from verification.specimen import SpecimenPerson, render_id_card, render_passport
+from verification.specimen import (
+    MRZ_STYLES,
+    SpecimenPerson,
+    render_document,
+    render_id_card,
+    render_passport,
+)
 
 FACES = Path(__file__).parent.parent / "fixtures" / "faces"
 TODAY = date(2026, 11, 22)
@@ -207,3 +216,74 @@ def test_stray_marks_in_optional_data_and_unread_cells_count_as_padding():
     personal = ("P<UTOERIKSSON<<ANNA<<<<<<<<<<<<<<<<<<<<<<<<<",
                 "L898902C36UTO7408122F1204159ZE184226B<<<<<10")
     assert _padding_marks(personal) == (personal, [])
+
+
+# Light OCR-B on the back of a national card (tune split of the test bed). The detector stops
+# before the faint '<' runs that end every line, check digit included; the recogniser reads
+# '0' as 'O' next to letters, and a '<' after a letter as 'K'.
+LIGHT_CARDS = [
+    (SpecimenPerson(surname="NGUYEN", given_names="WILHELMINA", sex="X", nationality="D",
+                    date_of_birth=date(1992, 11, 9), document_number="C01X00T47",
+                    optional_data="12345", expiry_date=date(2036, 12, 14)), 100010),
+    (SpecimenPerson(surname="DE LA CRUZ", given_names="ZOË", sex="M",
+                    date_of_birth=date(1964, 4, 12), document_number="AB12345",
+                    expiry_date=date(2031, 1, 10)), 100030),
+    (SpecimenPerson(surname="YU", given_names="", sex="F", nationality="NLD",
+                    date_of_birth=date(1974, 1, 21), document_number="C01X00T47",
+                    optional_data="ZE184226B", expiry_date=date(2032, 12, 20)), 100046),
+]
+
+
+@pytest.mark.parametrize("person,seed", LIGHT_CARDS)
+def test_reads_a_light_ocrb_card_back_whose_filler_the_detector_misses(person, seed):
+    document = render_document("national_td1", person, seed=seed,
+                               mrz_style=MRZ_STYLES["ocrb_light"])
+    reading = read_mrz(degrade(document.back, "clean", seed + 500), today=TODAY)
+    assert reading.found and reading.result.valid_check_digits
+    expected = parse_mrz(list(document.lines), today=TODAY)
+    assert reading.result.as_dict() | {"corrections": [], "warnings": [], "raw_lines": []} == \
+        expected.as_dict() | {"corrections": [], "warnings": [], "raw_lines": []}
+
+
+def test_a_surnames_last_letter_read_as_filler_is_read_again():
+    # Narrow OCR-B: the first reading took KOWALCZYK's last K for '<' with nothing else in
+    # doubt, and a name carries no check digit; the cell does not look like the document's '<'.
+    person = SpecimenPerson(surname="KOWALCZYK", given_names="", sex="M", nationality="NLD",
+                            date_of_birth=date(1945, 3, 7), document_number="L898902C3",
+                            optional_data="A1B2", expiry_date=date(2031, 1, 1))
+    document = render_document("republic_td3", person, seed=100047,
+                               mrz_style=MRZ_STYLES["ocrb_narrow"])
+    reading = read_mrz(degrade(document.front, "clean", 100047), today=TODAY)
+    assert reading.found and reading.result.valid_check_digits
+    assert reading.result.surname == "KOWALCZYK"
+
+
+def _grid(lines: tuple[str, ...]) -> list[list[_Cell]]:
+    grid = []
+    for line in lines:
+        row = []
+        for char in line:
+            cell = _Cell()
+            for _ in range(3):
+                cell.add(char, 0.9)
+            row.append(cell)
+        grid.append(row)
+    return grid
+
+
+def test_the_check_digits_take_the_look_alike_and_no_change_they_did_not_ask_for():
+    lines = ("I<UTOCO1X00T47812345<<<<<<<<<<", "9211096<3612141D<<<<<<<<<<<<<7",
+             "NGUYEN<<WILHELMINA<<<<<<<<<<<<")
+    grid = _grid(lines)
+    grid[0][6].twin = "0"           # the 'O' looks like the zone's '0's
+    grid[0][1].add("K", 0.3)        # 'I<' once read 'IK': K counts as '<' in a check digit
+    grid[0][22].add("5", 0.3)       # a mark in the padding, taken for '<' either way
+    assert not _parse(lines, TODAY).valid_check_digits
+    attempt = _decide(grid, TODAY)
+    assert attempt.result.valid_check_digits
+    assert attempt.lines[0] == "I<UTOC01X00T47812345<<<<<<<<<<"
+    assert attempt.result.document_number == "C01X00T47"
+    assert attempt.result.document_type == "I"
+    # Without the look, no reading makes the check digits agree: nothing is chosen.
+    grid[0][6].twin = None
+    assert not _decide(grid, TODAY).result.valid_check_digits
