@@ -367,6 +367,23 @@ def field_kinds(lines: int, width: int) -> tuple[frozenset[int], frozenset[int]]
     return frozenset(digits), frozenset(letters)
 
 
+def checked_positions(lines: int, width: int) -> frozenset[int] | None:
+    """The positions (in the lines joined) some check digit covers, the check digits included;
+    None for a size ICAO 9303 does not define. A misread anywhere else (a name, the issuing
+    state, the nationality, the sex) leaves every check digit as it was."""
+    formats = _FORMATS.get((lines, width))
+    if formats is None:
+        return None
+    layout = LAYOUTS[formats[0]]
+    spans = [layout.number, layout.birth, layout.expiry, *layout.composite_parts]
+    if layout.optional_check is not None:
+        spans.append(layout.optional)
+    checks = [layout.number_check, layout.birth_check, layout.expiry_check,
+              layout.optional_check, layout.composite]
+    return frozenset({i for span in spans for i in range(*span)}
+                     | {i for i in checks if i is not None})
+
+
 def parse_mrz(lines: list[str] | tuple[str, ...] | str, *, today: date | None = None) -> MrzResult:
     """Parse 2 or 3 MRZ lines (or one string with newlines) into an MrzResult."""
     today = today or date.today()

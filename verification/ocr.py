@@ -46,6 +46,7 @@ from .mrz import (
     FILLER,
     MrzError,
     MrzResult,
+    checked_positions,
     field_kinds,
     parse_mrz,
 )
@@ -185,6 +186,11 @@ FILLER_MARGIN = 0.15
 # variant is only kept if it is the single one whose check digits all agree.
 MAX_VARIED_CELLS = 4
 MAX_VARIANTS = 16
+# Nor is a reading with less than this share of a cell's votes tried (a look-alike the look
+# offers is). Of the 12 variants the tune split's photos took (40 per condition, 8 conditions),
+# the 11 right ones changed cells to readings with 0.21 to 0.48 of the votes, or to a marked
+# look-alike; the one false read took a '4' with 0.16 for the '<' after a document number.
+MIN_ALTERNATIVE_SHARE = 0.2
 # Letters in a name's padding (after '<<<') in runs this short are marks of the '<' print; see
 # _padding_marks (the tune split's two false reads had runs of 1 to 3: 'LK', 'K', 'LLC').
 MAX_PADDING_MARK = 3
@@ -1106,11 +1112,13 @@ def _quick_read(strips: list[_Strip], grid: list[list[_Cell]],
             if len(cell.votes) > 1 or any(cell.confidence(c) < FAST_MIN_CONFIDENCE
                                           for c in cell.votes if c != FILLER):
                 return None
-    # Names carry no check digit: a letter only the cell read alone gave is not beyond doubt
-    # (the first chunking left ERIKSSON's O and N unread; alone, they read '0' and 'Z').
+    # Names carry no check digit: a letter only the cell read alone gave, or read with less
+    # than UPRIGHT_CONFIDENCE, is not beyond doubt (the first chunking left ERIKSSON's O and N
+    # unread, and alone they read '0' and 'Z'; a '<' between given names read 'K' at 0.46).
     kinds = _kinds(grid)
     if kinds is not None and any(
-        not cell.counts and cell.top() not in (None, FILLER) and n * len(row) + k in kinds[1]
+        n * len(row) + k in kinds[1] and cell.top() not in (None, FILLER)
+        and (not cell.counts or cell.confidence(cell.top()) < UPRIGHT_CONFIDENCE)
         for n, row in enumerate(grid) for k, cell in enumerate(row)
     ):
         return None
@@ -1353,6 +1361,8 @@ def _read_alone(engine: Serialised, strips: list[_Strip], grid: list[list[_Cell]
 def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
     """The lines the votes give, parsed; check-digit-justified alternatives if they fail."""
     lines, alternatives, confidences = [], [], []
+    widths = {len(row) for row in grid}
+    checked = checked_positions(len(grid), widths.pop()) if len(widths) == 1 else None
     for n, row in enumerate(grid):
         chars = []
         for k, cell in enumerate(row):
@@ -1363,11 +1373,14 @@ def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
             chars.append(ranked[0] if ranked else "")
             if ranked:
                 confidences.append(cell.confidence(ranked[0]))
-            others = ranked[1:3]
+            total = sum(cell.votes.values())
+            others = [c for c in ranked[1:3] if cell.votes[c] >= MIN_ALTERNATIVE_SHARE * total]
             if cell.twin is not None and cell.twin not in others:
                 others.append(cell.twin)
-            if others:
-                share = cell.votes[ranked[0]] / sum(cell.votes.values())
+            # Only cells a check digit covers are varied: a change anywhere else cannot make
+            # the digits agree, and would take a place among the MAX_VARIED_CELLS.
+            if others and (checked is None or n * len(row) + k in checked):
+                share = cell.votes[ranked[0]] / total
                 # A look-alike the look offers is tried first: stray votes in a run of '<'
                 # would otherwise crowd it out of the cells varied.
                 share = 0.0 if cell.twin is not None else share
@@ -1378,7 +1391,7 @@ def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
     text = tuple("".join(c or UNREAD for c in line) for line in lines)
     confidence = float(np.mean(confidences)) if confidences else None
     base = _parse(text, today)
-    if base is None or base.valid_check_digits or not alternatives:
+    if (base is not None and base.valid_check_digits) or not alternatives:
         return _Attempt(text, base, confidence)
     # The least certain cells first; only cells some reading disagreed on are varied.
     alternatives.sort()
@@ -1463,6 +1476,10 @@ def _parse(lines: tuple[str, ...], today: date | None) -> MrzResult | None:
     try:
         result = parse_mrz(list(cleaned), today=today)
     except MrzError:
+        return None
+    if not all(part.isalpha() for name in (result.surname, result.given_names)
+               for part in name.split()):
+        # A digit no letter looks like ('ANNE<4<<<'), left in a name by parse_mrz's repairs.
         return None
     if notes:
         result = dataclasses.replace(result, corrections=[*notes, *result.corrections])

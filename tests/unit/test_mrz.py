@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from verification.mrz import (
     check_digit,
+    checked_positions,
     field_kinds,
     name_field,
     td1_lines,
@@ -223,3 +224,16 @@ def test_field_kinds_mark_the_digits_and_letters_of_every_zone_of_a_size(lines):
     # Dates, their check digits and the composite are all there.
     assert len(digits) == 6 + 1 + 6 + 1 + 1
     assert field_kinds(2, 40) is None
+
+
+def test_checked_positions_are_what_the_check_digits_cover():
+    lines = td3_lines(issuing_country="UTO", surname="ERIKSSON", given_names="ANNA",
+                      document_number="L898902C3", nationality="UTO",
+                      date_of_birth=date(1974, 8, 12), sex="F", expiry_date=date(2032, 4, 15),
+                      optional_data="ZE184226B")
+    checked = checked_positions(2, 44)
+    assert set(range(44)).isdisjoint(checked)  # the name line
+    assert set(range(44, 54)) <= checked  # the document number and its check digit
+    assert {54, 55, 56, 64}.isdisjoint(checked)  # nationality and sex
+    assert set(range(57, 64)) | set(range(65, 88)) <= checked
+    assert lines[1][20] == "F" and checked_positions(3, 30) and checked_positions(2, 40) is None

@@ -287,3 +287,23 @@ def test_the_check_digits_take_the_look_alike_and_no_change_they_did_not_ask_for
     # Without the look, no reading makes the check digits agree: nothing is chosen.
     grid[0][6].twin = None
     assert not _decide(grid, TODAY).result.valid_check_digits
+
+
+def test_a_name_holding_a_digit_no_letter_looks_like_is_no_reading():
+    # '<' read as '4' after the last given name: no check digit covers a name.
+    lines = ("IRUTOONEIL<<MARIE<CLAIRE<ANNE<4<<<<<", "ZE184226B1NLD6906285M300707712345<<3")
+    assert _parse(lines, TODAY) is None
+    assert _parse((lines[0].replace("<4<", "<<<"), lines[1]), TODAY).valid_check_digits
+
+
+def test_a_reading_with_a_small_share_of_the_votes_is_not_tried():
+    # The '<' after a short document number, read once as '4': with it the document number's
+    # check digit passes by chance (9ZZ2 and 92224 both give 7).
+    lines = ("P<UTONGUYEN<<MARIE<CLAIRE<ANNE<<<<<<<<<<<<<<",
+             "9222<<<<<7NLD5812048F2812162<<<<<<<<<<<<<<<4")
+    grid = _grid(lines)
+    grid[1][4].add("4", 0.3)
+    assert _parse((lines[0], lines[1][:4] + "4" + lines[1][5:]), TODAY).valid_check_digits
+    assert not _decide(grid, TODAY).result.valid_check_digits
+    grid[1][4].add("4", 1.5)  # read so more often, it is tried
+    assert _decide(grid, TODAY).result.valid_check_digits
