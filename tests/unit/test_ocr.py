@@ -122,11 +122,12 @@ def test_reads_a_dim_photo_through_its_grain(render):
     assert _fields(reading.result) == EXPECTED
 
 
-@pytest.mark.parametrize("seed", [3, 5])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 8])
 def test_reads_a_bent_card_photographed_at_12_megapixels(seed):
     # A flexed card at an angle: its lines bow (boxed taller than they are apart), the zone runs
-    # close to the card's edge, and the photo is 8-12 MP. (Of seeds 0-9 of this card, 5 are
-    # read; in the others the detector, on its 960 px copy, boxes the three lines as one.)
+    # close to the card's edge, and the photo is 8-12 MP. On the 960 px copy the detector boxes
+    # the three lines as one or two (seeds 1, 2, 4, 8): they are found on the zone's part of the
+    # photo, in halves. Of seeds 0-9 of this card, 9 are read (5 without the second look).
     card = render_id_card(HOLDER, Image.open(FACES / "biden_2.jpg"), seed=seed)
     reading = read_mrz(degrade(card, "card_photo", seed), today=TODAY)
     assert reading.found and reading.result.valid_check_digits
