@@ -1478,7 +1478,9 @@ def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
         # Recorded like parse_mrz's own look-alike repairs, so a person can be asked to compare.
         chosen_notes = [
             f"line {n + 1} position {k + 1}: {text[n][k]!r} read as {candidate[n][k]!r}, "
-            f"another reading of the recogniser ({CHOSEN_BY_CHECK_DIGIT} and the others)"
+            + ("another reading of the recogniser" if candidate[n][k] in grid[n][k].votes
+               else "the look-alike the printed character resembles")
+            + f" ({CHOSEN_BY_CHECK_DIGIT} and the others)"
             for n, k in _differences(text, candidate)
         ]
         result = dataclasses.replace(result, corrections=[*chosen_notes, *result.corrections])

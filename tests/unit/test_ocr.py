@@ -285,6 +285,8 @@ def test_the_check_digits_take_the_look_alike_and_no_change_they_did_not_ask_for
     assert attempt.lines[0] == "I<UTOC01X00T47812345<<<<<<<<<<"
     assert attempt.result.document_number == "C01X00T47"
     assert attempt.result.document_type == "I"
+    assert "'O' read as '0', the look-alike the printed character resembles" in \
+        attempt.result.corrections[0]
     # Without the look, no reading makes the check digits agree: nothing is chosen.
     grid[0][6].twin = None
     assert not _decide(grid, TODAY).result.valid_check_digits
