@@ -121,7 +121,9 @@ def plan_recovery_actions(case: RecoveryCase) -> list[RecoveryAction]:
         return []
     adapter = hooks.account_service_name()
     now = utcnow()
-    due = now + recovery_hold(case.issue_type)
+    # The cooling-off period runs from the decision (the approval just stamped resolved_at),
+    # not from however long the rest of the approval took.
+    due = (case.resolved_at or now) + recovery_hold(case.issue_type)
     first = max((a.position for a in case.recovery_actions), default=0) + 1
     planned = [RecoveryAction(position=number, kind=step.value, adapter=adapter,
                               idempotency_key=secrets.token_hex(16),
