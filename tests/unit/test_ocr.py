@@ -2,7 +2,9 @@
 
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,6 +17,7 @@ from verification.ocr import (
     _decide,
     _filler_read_as_letters,
     _ink_extent,
+    _look_for_twins,
     _padding_marks,
     _parse,
     fit_fillers,
@@ -304,6 +307,49 @@ def test_the_check_digits_take_the_look_alike_and_no_change_they_did_not_ask_for
     # Without the look, no reading makes the check digits agree: nothing is chosen.
     grid[0][6].twin = None
     assert not _decide(grid, TODAY).result.valid_check_digits
+
+
+def _ring(width: int, seed: int) -> np.ndarray:
+    patch = np.full((48, 24), 230.0, np.float32)
+    cv2.ellipse(patch, (12, 24), (width, 15), 0, 0, 360, 30.0, 3)
+    return patch + np.random.default_rng(seed).normal(0, 4, patch.shape).astype(np.float32)
+
+
+def test_a_cell_unlike_the_zones_sure_cells_of_its_reading_is_offered_its_twin():
+    # No 'O' is surely read anywhere in the zone (no O in the country, the name or the sex), so
+    # the document number's 'O' read as '0' can only be told by how unlike the dates' '0's it
+    # looks.
+    lines = ("I<UTAC01X00T47812345<<<<<<<<<<", "9001006<3010041M<<<<<<<<<<<<<7",
+             "NGUYEN<<WILHELMINA<<<<<<<<<<<<")
+    grid = _grid(lines)
+    blank = np.full((48, 24), 230.0, np.float32)
+    patches = [[blank + np.random.default_rng(100 * n + k).normal(0, 4, blank.shape)
+                .astype(np.float32) for k in range(30)] for n in range(3)]
+    for n, line in enumerate(lines):
+        for k, char in enumerate(line):
+            if char == "0":
+                patches[n][k] = _ring(6, 100 * n + k)   # OCR-B's narrow zero
+    patches[0][6] = _ring(10, 6)                        # the wider letter O, read as '0'
+    strips = [SimpleNamespace(pitch=24.0)]
+    _look_for_twins(strips, grid, patches)
+    assert grid[0][6].twin == "O"
+    assert all(grid[0][k].twin is None for k in (9, 10))  # the zeros of the number look as read
+    # Where the cell looks like the dates' zeros, nothing is offered.
+    grid = _grid(lines)
+    patches[0][6] = _ring(6, 6)
+    _look_for_twins(strips, grid, patches)
+    assert all(cell.twin is None for row in grid for cell in row)
+
+
+def test_a_document_number_with_a_filler_inside_is_no_reading():
+    # '9ZZ2<<<<<' read '97Z2<4<<<': its check digit passes by chance, the composite with it
+    # (the composite weighs the number as its own check digit does).
+    lines = ("P<UTOOESTERGARD<<JO<<<<<<<<<<<<<<<<<<<<<<<<<",
+             "97Z2<4<<<7UTO5509210M2806262A1B2<<<<<<<<<<86")
+    assert parse_mrz(list(lines), today=TODAY).valid_check_digits
+    assert _parse(lines, TODAY) is None
+    assert _parse((lines[0], lines[1].replace("97Z2<4<<<", "9ZZ2<<<<<")), TODAY) \
+        .valid_check_digits
 
 
 def test_a_name_holding_a_digit_no_letter_looks_like_is_no_reading():
