@@ -836,6 +836,7 @@ def _cut_strips(bgr: np.ndarray, band: list[_Line], *, clean: bool = False) -> l
     step = STRIP_REACH * (seen[1] - seen[0])
     room = _room(bgr.shape, band, origin, axis)
     strips = _cut_band(bgr, band, origin, axis, height, seen, (begin, end), clean)
+    grown_sides: set[str] = set()
     for _ in range(STRIP_GROWTH - 1):
         # Where a line's ink runs into an end of the strip, the strip is cut longer on that
         # side, and kept so where what it added has the line's rhythm (print, not grain).
@@ -848,13 +849,15 @@ def _cut_strips(bgr: np.ndarray, band: list[_Line], *, clean: bool = False) -> l
         longer = _cut_band(bgr, band, origin, axis, height, seen, grown, clean)
         kept = [side for side in sides
                 if any(_added_print(strip, side, begin - grown[0], grown[1] - end,
-                                    grown[1] - grown[0]) for strip in longer)]
+                                    grown[1] - grown[0], side in grown_sides)
+                       for strip in longer)]
         if not kept:
             break
         if kept != sides:
             grown = (grown[0] if "left" in kept else begin, grown[1] if "right" in kept else end)
             longer = _cut_band(bgr, band, origin, axis, height, seen, grown, clean)
         strips, (begin, end) = longer, grown
+        grown_sides.update(kept)
     return strips
 
 
@@ -866,9 +869,10 @@ def _touches(strip: _Strip, side: str) -> bool:
 
 
 def _added_print(strip: _Strip, side: str, added_left: float, added_right: float,
-                 length: float) -> bool:
+                 length: float, regrown: bool = False) -> bool:
     """Whether the part of a grown strip the growth added on `side` (``added_*`` of its
-    `length`, in photo pixels) holds ink with the rhythm of the line (see GROWTH_RHYTHM)."""
+    `length`, in photo pixels) holds ink with the rhythm of the line (see GROWTH_RHYTHM);
+    ``regrown`` when an earlier growth on that side was kept."""
     profile, size = strip.profile, strip.profile.size
     per_unit = size / length
     first, last = _ink_extent(profile, strip.height, strip.detected)
@@ -883,8 +887,15 @@ def _added_print(strip: _Strip, side: str, added_left: float, added_right: float
     # The print next to it, which the detector saw: the same grid goes on into a real line's
     # '<' run, while the grain of a dim photo falls at any phase.
     span = int(round(GROWTH_WINDOW * pitch))
-    near = slice(int(low), int(low) + span) if side == "left" else slice(int(high) - span,
-                                                                          int(high))
+    if regrown:
+        # After a kept growth, the print next to the added part is the part added before: the
+        # detector's end is a dozen cells away, where a pitch off by 1% puts the phase 0.12 of
+        # a cell out (a TD3 whose composite digit was left out, tune split).
+        near = slice(part.stop, part.stop + span) if side == "left" else slice(
+            part.start - span, part.start)
+    else:
+        near = slice(int(low), int(low) + span) if side == "left" else slice(int(high) - span,
+                                                                              int(high))
     strength, phase = _component(profile, part, pitch)
     _, seen_phase = _component(profile, near, pitch)
     shift = abs((phase - seen_phase + math.pi) % (2 * math.pi) - math.pi) / (2 * math.pi)
