@@ -1009,7 +1009,10 @@ def _print_grey(pixels: np.ndarray) -> np.ndarray:
     Detection keeps the colour photo: detected on the brightest channel too, a bent card's
     lines were boxed together and one of the bent-card tests failed; the moire photos read the
     same either way. Taken on the whole photo, the mean of the channels read 14 of the 18
-    moire photos, the brightest channel 16."""
+    moire photos, the brightest channel 16. The recogniser reads dim and heavily compressed
+    print a little better in colour (tune split, 40 photos a condition: low light and JPEG q20
+    39/40 each, 40/40 before); keeping the colour of weakly coloured strips read fewer photos
+    over all conditions and made a false read (docs/benchmarks.md)."""
     blue, green, red = cv2.split(pixels)
     return cv2.cvtColor(cv2.max(cv2.max(blue, green), red), cv2.COLOR_GRAY2BGR)
 
