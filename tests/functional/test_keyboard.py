@@ -105,7 +105,12 @@ def assert_whole_page_keyboard_ready(page) -> list[dict]:
 
 
 def choose_file_with_keyboard(page, element_id: str, path) -> None:
-    """Space on a focused file input opens the picker; the picker is answered with ``path``."""
+    """Space on a focused file input opens the picker; the picker is answered with ``path``.
+
+    The page must be listening for file choosers already (see the test): the browser only
+    hands a picker to the test while one is listened for, and a listener added just before
+    the key press may reach the browser after it (the second picker then opened natively,
+    unseen, and the wait timed out)."""
     tab_to(page, element_id)
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Space")
@@ -115,6 +120,7 @@ def choose_file_with_keyboard(page, element_id: str, path) -> None:
 def test_the_request_form_works_with_the_keyboard_alone(page, live_server, tmp_path):
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(image_bytes())
+    page.on("filechooser", lambda chooser: None)  # keeps file choosers handed to the test
     page.goto(f"{live_server}/recover")
     order = assert_tab_order(page, "main form")
     assert {"email", "full_name", "date_of_birth", "issue_type", "id_document", "selfie",
