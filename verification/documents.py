@@ -34,7 +34,7 @@ from rapidfuzz import fuzz
 from .checks import CheckResult, Result
 from .faces import encode_face, find_faces
 from .faces import engine_version as face_engine_version
-from .mrz import CHOSEN_BY_CHECK_DIGIT, MrzResult
+from .mrz import MrzResult, chosen_repair
 from .ocr import MrzReading, read_mrz, read_mrz_sides
 from .quality import QualityThresholds, assess_document_photo
 
@@ -197,10 +197,11 @@ def mrz_checks(reading: MrzReading) -> list[CheckResult]:
     if not mrz.valid_check_digits:
         found.append(_found("document.mrz.check_digits", Result.REJECTED,
                             "mrz_check_digits_failed", score=score, threshold=1.0, **details))
-    elif any(CHOSEN_BY_CHECK_DIGIT in c for c in mrz.corrections):
+    elif any(chosen_repair(c) for c in mrz.corrections):
         # A look-alike in the document number or optional data was chosen by its check digit
-        # alone (which misses one swap in ten): a person compares the number with the image.
-        # Repairs the field type dictates (a '0' in a letters-only field) need no one.
+        # alone (which misses one swap in ten), or a state or nationality by the list of codes:
+        # a person compares it with the image. Repairs the field type dictates (a '0' in a
+        # letters-only field) need no one.
         found.append(_found("document.mrz.check_digits", Result.CONSIDER, "mrz_corrected",
                             score=score, threshold=1.0, **details))
     else:

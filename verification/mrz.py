@@ -8,6 +8,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+import pycountry
+
 WEIGHTS = (7, 3, 1)
 FILLER = "<"
 TD1_WIDTH = 30
@@ -237,6 +239,15 @@ CHECKABLE_TWINS = {
 # How a repair chosen by a check digit among look-alike readings is labelled in `corrections`
 # (the other repairs follow from the field type alone: a digit in a letters-only field).
 CHOSEN_BY_CHECK_DIGIT = "the only reading its check digit accepts"
+# ... and an issuing state or nationality chosen among the recogniser's readings as the only
+# one that is a code (`known_code`).
+CHOSEN_BY_CODE_LIST = "the only reading that names a state or organisation ICAO 9303 lists"
+
+
+def chosen_repair(note: str) -> bool:
+    """Whether a note in `corrections` records a reading chosen among several by a check digit
+    or the list of codes alone, which a person should compare with the image."""
+    return CHOSEN_BY_CHECK_DIGIT in note or CHOSEN_BY_CODE_LIST in note
 
 
 class MrzError(ValueError):
@@ -365,6 +376,34 @@ def field_kinds(lines: int, width: int) -> tuple[frozenset[int], frozenset[int]]
         digits.add(layout.composite)
     letters = {*range(*_ISSUING), *range(*layout.nationality), *range(*layout.names)}
     return frozenset(digits), frozenset(letters)
+
+
+def code_positions(lines: int, width: int) -> frozenset[int] | None:
+    """The positions (in the lines joined) of the issuing state and the nationality, which no
+    check digit covers and the list of codes does (`known_code`); None for a size ICAO 9303
+    does not define."""
+    formats = _FORMATS.get((lines, width))
+    if formats is None:
+        return None
+    return frozenset({*range(*_ISSUING), *range(*LAYOUTS[formats[0]].nationality)})
+
+
+# The codes ICAO 9303 part 3 (section 5) adds to ISO 3166-1 alpha-3 for an issuing state or
+# organisation and a nationality: Germany's one letter, the British nationality classes, the
+# United Nations, the European Union, the international organisations, stateless persons and
+# refugees, Kosovo, and the neutral zone; and Utopia, the state of ICAO's specimens.
+ICAO_CODES = frozenset({
+    "D", "GBD", "GBN", "GBO", "GBP", "GBS", "UNO", "UNA", "UNK", "EUE",
+    "XBA", "XIM", "XCC", "XCE", "XCO", "XDC", "XEC", "XES", "XMP", "XOM", "XPO", "XSC",
+    "XXA", "XXB", "XXC", "XXX", "RKS", "NTZ", "UTO",
+})
+KNOWN_CODES = ICAO_CODES | frozenset(country.alpha_3 for country in pycountry.countries)
+
+
+def known_code(code: str) -> bool:
+    """Whether an issuing state or nationality, as parsed (without its '<'), is a code an MRZ
+    may hold: ISO 3166-1 alpha-3 or one of ICAO_CODES."""
+    return code in KNOWN_CODES
 
 
 def checked_positions(lines: int, width: int) -> frozenset[int] | None:

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from verification.mrz import (
     check_digit,
     checked_positions,
+    code_positions,
     field_kinds,
+    known_code,
     name_field,
     td1_lines,
     td3_lines,
@@ -237,3 +239,14 @@ def test_checked_positions_are_what_the_check_digits_cover():
     assert {54, 55, 56, 64}.isdisjoint(checked)  # nationality and sex
     assert set(range(57, 64)) | set(range(65, 88)) <= checked
     assert lines[1][20] == "F" and checked_positions(3, 30) and checked_positions(2, 40) is None
+
+
+def test_the_codes_an_mrz_may_name_are_iso_3166_and_icao_9303s_own():
+    for code in ("NLD", "SWE", "D", "UTO", "XXA", "GBN", "UNO", "EUE", "XOM", "RKS"):
+        assert known_code(code), code
+    for code in ("ZLD", "P", "DEU<", "", "UT0", "XYZ"):
+        assert not known_code(code), code
+    # The issuing state (line 1, 3-5) and the nationality (TD1: line 2, 16-18).
+    assert code_positions(3, 30) == {2, 3, 4, 45, 46, 47}
+    assert code_positions(2, 44) == {2, 3, 4, 54, 55, 56}
+    assert code_positions(2, 40) is None

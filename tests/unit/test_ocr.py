@@ -11,7 +11,7 @@ from PIL import Image
 
 from bench.testbed import CaseSpec, build
 from verification.degrade import degrade, low_light, on_background
-from verification.mrz import parse_mrz
+from verification.mrz import CHOSEN_BY_CODE_LIST, chosen_repair, parse_mrz
 from verification.ocr import (
     ENGINE,
     _Cell,
@@ -365,6 +365,25 @@ def test_a_document_number_with_a_filler_inside_is_no_reading():
     assert _parse(lines, TODAY) is None
     assert _parse((lines[0], lines[1].replace("97Z2<4<<<", "9ZZ2<<<<<")), TODAY) \
         .valid_check_digits
+
+
+def test_a_nationality_that_is_no_state_is_no_reading_and_the_one_that_is_is_chosen():
+    # A glare photo of a light OCR-B card read 'NLD' as 'ZLD': no check digit covers the
+    # nationality, so the reading validated with it.
+    lines = ("I<UTOY7Q9X93A18<<<<<<<<<<<<<<<", "8311173F2710121ZLD<<<<<<<<<<<8",
+             "YU<<JO<<<<<<<<<<<<<<<<<<<<<<<<")
+    assert _parse(lines, TODAY, codes=False).valid_check_digits
+    assert _parse(lines, TODAY) is None
+    grid = _grid(lines)
+    assert _decide(grid, TODAY).result is None   # nothing else was read there: no reading
+    grid[1][15].add("N", 0.9)                     # another chunking read the 'N'
+    grid[1][15].add("Z", 0.9)
+    attempt = _decide(grid, TODAY)
+    assert attempt.result.nationality == "NLD" and attempt.result.valid_check_digits
+    assert attempt.result.corrections == [
+        f"line 2 position 16: 'Z' read as 'N', another reading of the recogniser "
+        f"({CHOSEN_BY_CODE_LIST})"]
+    assert chosen_repair(attempt.result.corrections[0])
 
 
 def test_a_name_holding_a_digit_no_letter_looks_like_is_no_reading():
