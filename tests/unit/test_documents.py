@@ -1,5 +1,6 @@
 """Document checks one by one: portrait, MRZ verdicts, validity, data comparison, signals."""
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from verification.documents import (
     name_score,
     validity_checks,
 )
-from verification.mrz import parse_mrz
+from verification.mrz import CHOSEN_BY_CODE_LIST, parse_mrz
 from verification.ocr import MrzReading
 from verification.specimen import SpecimenPerson, passport_mrz, render_id_card, render_passport
 
@@ -94,6 +95,13 @@ def test_a_failing_check_digit_rejects_and_a_repair_asks_for_a_person():
     repaired = parse_mrz((line1, line2.replace("0", "O", 1)), today=TODAY)  # document number
     assert repaired.valid_check_digits and repaired.corrections
     found = mrz_checks(_reading(repaired))[1]
+    assert (found.result, found.reason_code) == (Result.CONSIDER, "mrz_corrected")
+
+    # A nationality the reader chose as the only reading that names a state asks for one too.
+    chosen = dataclasses.replace(parse_mrz((line1, line2), today=TODAY), corrections=[
+        f"line 2 position 11: 'Z' read as 'U', another reading of the recogniser "
+        f"({CHOSEN_BY_CODE_LIST})"])
+    found = mrz_checks(_reading(chosen))[1]
     assert (found.result, found.reason_code) == (Result.CONSIDER, "mrz_corrected")
 
 
