@@ -224,6 +224,9 @@ MAX_FOREIGN_CHARACTERS = 4
 MAX_AMBIGUOUS_POSITIONS = 3
 
 # Letters OCR reads for digits, and back.
+# The letters a document code begins with (ICAO 9303 parts 4 to 7): A, C or I on a card, P on
+# a passport, V on a visa.
+DOCUMENT_LETTERS = frozenset("ACIPV")
 LETTER_TO_DIGIT = {"O": "0", "I": "1", "S": "5", "B": "8", "Z": "2", "G": "6"}
 DIGIT_TO_LETTER = {digit: letter for letter, digit in LETTER_TO_DIGIT.items()}
 # The look-alike pairs a check digit can tell apart. G (16) and 6, K (20) and '<' (0) differ by a
@@ -434,7 +437,9 @@ def parse_mrz(lines: list[str] | tuple[str, ...] | str, *, today: date | None = 
     text = _normalise(raw, corrections, warnings)
     layout = LAYOUTS[_detect(text)]
     buf = list("".join(_fit_line(line, layout.width, n, warnings) for n, line in enumerate(text)))
-    if not buf[0].isalpha():
+    if not (buf[0].isalpha() or DIGIT_TO_LETTER.get(buf[0], "") in DOCUMENT_LETTERS):
+        # A digit is taken for the letter it looks like (_repair_alphabetic) only where that
+        # letter can begin a document code: a narrow OCR-B 'I' on a screen photo read '1'.
         raise MrzError(f"not an MRZ: the document code {''.join(buf[0:2])!r} is not a letter")
 
     _repair_alphabetic(buf, layout, corrections)

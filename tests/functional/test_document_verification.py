@@ -141,10 +141,10 @@ def test_read_document_refuses_what_it_cannot_read(runner, tmp_path, content, me
 
 
 def test_read_document_prints_the_lines_of_a_reading_that_is_no_mrz(runner, tmp_path):
-    # Two fixed-pitch lines in the MRZ font whose document code is a digit: found and read as
-    # a zone, but no MRZ (parse_mrz refuses a document code that is not a letter).
+    # Two fixed-pitch lines in the MRZ font whose document code is a digit no document letter
+    # looks like: found and read as a zone, but no MRZ (parse_mrz refuses the code).
     page = Image.new("RGB", (1250, 880), (236, 236, 230))
-    _mrz_zone(page, ("1234567890" * 4 + "1234", "ABCDEFGHIJ" * 4 + "ABCD"),
+    _mrz_zone(page, ("3456789012" * 4 + "3456", "ABCDEFGHIJ" * 4 + "ABCD"),
               top=880 - 232, pitch=25.4, size=35)
     path = tmp_path / "strange.png"
     page.save(path)
@@ -152,8 +152,8 @@ def test_read_document_prints_the_lines_of_a_reading_that_is_no_mrz(runner, tmp_
     assert result.exit_code == 1, result.output
     assert "could not be read as one" in result.output
     assert "Lines read (not a valid MRZ):" in result.output
-    assert "| 1234567890" in result.output
+    assert "| 3456789012" in result.output
     out = json.loads(runner.invoke(args=["read-document", str(path), "--json"]).output)
-    assert out["mrz_found"] is False and out["mrz_lines"][0].startswith("1234567890")
+    assert out["mrz_found"] is False and out["mrz_lines"][0].startswith("3456789012")
     assert "could not be read as one" in out["mrz_error"]
     assert any(c["check"] == "document.mrz.read" for c in out["checks"])

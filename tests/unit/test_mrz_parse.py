@@ -235,6 +235,16 @@ def test_mrz_error_is_a_value_error():
 # --- OCR look-alikes -------------------------------------------------------------------------
 
 
+def test_a_document_code_read_as_the_digit_its_letter_looks_like_is_repaired():
+    lines = SPECIMENS["TD1"][0]
+    result = parse(["1" + lines[0][1:], *lines[1:]])
+    assert result.document_type == "I" and result.valid_check_digits
+    assert result.corrections == ["document code: 1< -> I< ('1'->'I' at 1; letters only)"]
+    # '8' looks like 'B', which begins no document code (A, C or I, P, V): no MRZ.
+    with pytest.raises(MrzError, match="the document code '8<' is not a letter"):
+        parse(["8" + lines[0][1:], *lines[1:]])
+
+
 def test_letter_o_in_a_date_is_read_as_zero():
     line1, line2 = SPECIMENS["TD3"][0]
     result = parse([line1, line2.replace("7408122", "74O8122")])
