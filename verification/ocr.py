@@ -44,7 +44,6 @@ from .mrz import (
     CHECKABLE_TWINS,
     CHOSEN_BY_CHECK_DIGIT,
     CHOSEN_BY_CODE_LIST,
-    DIGIT_TO_LETTER,
     FILLER,
     MrzError,
     MrzResult,
@@ -1519,7 +1518,7 @@ def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
     confidence = float(np.mean(confidences)) if confidences else None
     base = _parse(text, today)
     if (base is not None and base.valid_check_digits) or not alternatives:
-        return _confirmed(_Attempt(text, base, confidence), grid, checked)
+        return _Attempt(text, base, confidence)
     # The state and nationality cells are varied only when they name no known code, first.
     # Then the least certain cells; only cells some reading disagreed on are varied.
     unknown_code = base is None and _parse(text, today, codes=False) is not None
@@ -1562,32 +1561,8 @@ def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
             for n, k in _differences(text, candidate)
         ]
         result = dataclasses.replace(result, corrections=[*chosen_notes, *result.corrections])
-        return _confirmed(_Attempt(candidate, result, confidence), grid, checked)
+        return _Attempt(candidate, result, confidence)
     return _Attempt(text, base, confidence)
-
-
-def _confirmed(attempt: _Attempt, grid: list[list[_Cell]],
-               checked: frozenset[int] | None) -> _Attempt:
-    """The attempt, or no reading of its lines when a character no check digit covers stands
-    against what the chunk readings agreed on.
-
-    Such a character was read only in the cell read alone, while two chunkings or more read
-    another one there (not its look-alike, which the field type settles: 'O' and '0' in a
-    name). Nothing can tell which is right: on the tune split of the test bed (40 cases per
-    condition) a blurred 'MOHAMMED' read 'XOHARNED' this way and validated, and no other
-    reading of the 576 that validated had such a cell."""
-    if attempt.result is None or not attempt.result.valid_check_digits or checked is None:
-        return attempt
-    for n, row in enumerate(grid):
-        for k, cell in enumerate(row):
-            char = attempt.lines[n][k]
-            if char == FILLER or n * len(row) + k in checked or cell.counts[char]:
-                continue
-            if any(count >= MIN_AGREEING_READS
-                   and DIGIT_TO_LETTER.get(other, other) != DIGIT_TO_LETTER.get(char, char)
-                   for other, count in cell.counts.items()):
-                return _Attempt(attempt.lines, None, attempt.confidence)
-    return attempt
 
 
 def _fields(result: MrzResult) -> tuple:

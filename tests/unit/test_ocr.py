@@ -29,7 +29,6 @@ from verification.ocr import (
 from verification.specimen import (
     MRZ_STYLES,
     SpecimenPerson,
-    passport_mrz,
     render_document,
     render_id_card,
     render_passport,
@@ -385,39 +384,6 @@ def test_a_nationality_that_is_no_state_is_no_reading_and_the_one_that_is_is_cho
         f"line 2 position 16: 'Z' read as 'N', another reading of the recogniser "
         f"({CHOSEN_BY_CODE_LIST})"]
     assert chosen_repair(attempt.result.corrections[0])
-
-
-def _disputed(grid, n, k, chunks: str, alone: str) -> None:
-    """Cell (n, k) read as each of `chunks` by a chunking, and as `alone` on its own, surer."""
-    grid[n][k] = _Cell()
-    for char in chunks:
-        grid[n][k].add(char, 0.35)
-    grid[n][k].add(alone, 1.2, alone=True)
-
-
-def test_a_name_letter_read_alone_against_what_the_chunkings_agreed_is_no_reading():
-    # A blurred 'MOHAMMED': two chunkings read the first 'M', the cell read alone said 'X' and
-    # outweighed them. No check digit covers a name, so nothing can tell which is right.
-    person = SpecimenPerson(surname="LI", given_names="MOHAMMED ALI")
-    lines = passport_mrz(person)
-    k = lines[0].index("MOHAMMED")
-    grid = _grid(lines)
-    _disputed(grid, 0, k, "MM", "X")
-    attempt = _decide(grid, TODAY)
-    assert attempt.lines[0][k] == "X" and attempt.result is None
-    # One chunking against the cell alone is no agreement: the reading stands.
-    grid = _grid(lines)
-    _disputed(grid, 0, k, "M", "X")
-    assert _decide(grid, TODAY).result.given_names == "XOHAMMED ALI"
-    # A look-alike the field type settles is no dispute: '0' in a name is an 'O'.
-    o = lines[0].index("MOHAMMED") + 1
-    grid = _grid(lines)
-    _disputed(grid, 0, o, "00", "O")
-    assert _decide(grid, TODAY).result.given_names == "MOHAMMED ALI"
-    # Nor is a cell a check digit covers: the digit decides there.
-    grid = _grid(lines)
-    _disputed(grid, 1, 0, "XX", lines[1][0])
-    assert _decide(grid, TODAY).result.valid_check_digits
 
 
 def test_a_name_holding_a_digit_no_letter_looks_like_is_no_reading():
