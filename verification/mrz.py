@@ -223,10 +223,10 @@ MAX_FOREIGN_CHARACTERS = 4
 # (2**3 = 8 variants): more variants would make a chance match of the check digit likely.
 MAX_AMBIGUOUS_POSITIONS = 3
 
-# Letters OCR reads for digits, and back.
 # The letters a document code begins with (ICAO 9303 parts 4 to 7): A, C or I on a card, P on
 # a passport, V on a visa.
 DOCUMENT_LETTERS = frozenset("ACIPV")
+# Letters OCR reads for digits, and back.
 LETTER_TO_DIGIT = {"O": "0", "I": "1", "S": "5", "B": "8", "Z": "2", "G": "6"}
 DIGIT_TO_LETTER = {digit: letter for letter, digit in LETTER_TO_DIGIT.items()}
 # The look-alike pairs a check digit can tell apart. G (16) and 6, K (20) and '<' (0) differ by a
