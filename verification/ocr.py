@@ -126,8 +126,11 @@ STRIP_MARGIN = 1.0
 # fraction of the detected zone's length while the photo has room, in at most STRIP_GROWTH cuts:
 # the detector often stops before a run of faint '<' (a light OCR-B on a TD1 card's back lost
 # the last 4 to 7 characters of all three lines, '<<<<7' included, on 5 of 60 clean renders of
-# the tune split; it had seen 76% of one line, which two cuts reach). What a growth adds is kept
-# where its ink goes on with the line's grid: its Fourier component at the line's pitch is
+# the tune split; it had seen 76% of one line, which two cuts reach; in the moire of a screen
+# it boxed 60% of a card's lines, which takes three: 4 of the 9 screen photos of the tune split
+# that did not read at 40 cases per condition, screen_moire-036 among them, read with three).
+# What a growth adds is kept where its ink goes on with the line's grid: its Fourier component
+# at the line's pitch is
 # GROWTH_RHYTHM strong or more, at a phase within GROWTH_PHASE of a cycle of the component of
 # the GROWTH_WINDOW pitches of print the detector saw next to it. Where those renders' '<' ran
 # on: strength 0.31 to 0.50, phase 0.01 to 0.03. In the grain of 12 dim photos (a strip grown
@@ -135,7 +138,7 @@ STRIP_MARGIN = 1.0
 # any phase, and at most 0.25 where the phase was within 0.1. Ink beyond a gap from the
 # detected print (the card's edge, the table) is left out by _ink_extent.
 STRIP_REACH = 0.25
-STRIP_GROWTH = 3
+STRIP_GROWTH = 4
 GROWTH_RHYTHM = 0.28
 GROWTH_WINDOW = 4
 GROWTH_PHASE = 0.1
@@ -184,6 +187,13 @@ TEMPLATE_SHIFT = 0.12
 # ...and the look is only used when '<' cells and printed cells score at least this far apart
 # (measured: 0.3 or more on sharp photos, overlapping on heavy blur).
 FILLER_MARGIN = 0.15
+# A cell the chunk readings took for a letter, not read alone, is '<' when the look of '<' says
+# so for it and the cells around it, this many in a row: a name never holds '<<<', so such a
+# run is padding (or the '<' run after a number). On a light OCR-B passport photographed off
+# a screen (tune split, screen_moire-034) every chunk read the name's padding as 'AAAA...',
+# which _filler_read_as_letters refuses; the look took all 30 of those cells for '<', and none
+# of the 14 letters and digits around them.
+MIN_LOOK_RUN = 3
 # Alternative readings: only cells some reading disagreed on are varied, at most this many of
 # them, and at most this many combinations are parsed. Every variant is another chance for a
 # wrong reading to pass by luck (1 in 10 per check digit), so the numbers stay small and a
@@ -770,6 +780,7 @@ def _zone(bgr: np.ndarray, band: list[_Line], *, clean: bool = False) -> _Zone:
     width = max(scores, key=scores.__getitem__)
     for strip in strips:
         _fit_grid(strip, width, commit=True)
+    _align_starts(strips, width)
     # The weakest line decides: an MRZ has no line without the fixed-pitch rhythm.
     return _Zone(strips, width, min(strip.score for strip in strips), clean)
 
@@ -781,7 +792,24 @@ def _turned(zone: _Zone) -> _Zone:
               for strip in reversed(zone.strips)]
     for strip in strips:
         _fit_grid(strip, zone.width, commit=True)
+    _align_starts(strips, zone.width)
     return _Zone(strips, zone.width, zone.periodicity)
+
+
+def _align_starts(strips: list[_Strip], cells: int) -> None:
+    """Fit again a line of three whose grid starts a cell or more away from where the other
+    two, agreeing, start: every line of an MRZ begins at the same place, and a faint first
+    letter left outside the ink makes the grid one cell late as well as right.
+
+    Only a tie in the ink the cells hold is decided this way. On a card photo of the tune split
+    (card_photo-066, light OCR-B) the name line 'LI<<ZOE<<<...' started 0.96 of a pitch late,
+    and read '1<<Z0E' and one '<' more validated as the surname 'I'."""
+    if len(strips) != 3:
+        return
+    for n, strip in enumerate(strips):
+        a, b = (other.start for m, other in enumerate(strips) if m != n)
+        if abs(a - b) < strip.pitch / 2 and abs(strip.start - (a + b) / 2) > strip.pitch / 2:
+            _fit_grid(strip, cells, commit=True, near=(a + b) / 2)
 
 
 def _mirrored(strip: _Strip) -> tuple[float, float] | None:
@@ -1090,12 +1118,13 @@ def _ink_profile(pixels: np.ndarray, height: float) -> np.ndarray:
     return ink[rows].sum(axis=0)
 
 
-def _fit_grid(strip: _Strip, cells: int, *, commit: bool) -> float:
+def _fit_grid(strip: _Strip, cells: int, *, commit: bool, near: float | None = None) -> float:
     """Fit `cells` fixed-pitch character cells to the strip's ink; the periodicity score.
 
     Every MRZ position is printed (fillers too), so the ink profile is periodic with the pitch:
     its Fourier component at the pitch is strong, and its phase gives the cell centres. Which
-    `cells` consecutive centres hold the line follows from where the ink is.
+    `cells` consecutive centres hold the line follows from where the ink is; where two hold
+    all of it, the one nearest the start of the ink, or `near` (see _align_starts).
     """
     profile = strip.profile
     total = float(profile.sum())
@@ -1129,7 +1158,8 @@ def _fit_grid(strip: _Strip, cells: int, *, commit: bool) -> float:
     # Candidate first centres: grid positions near the left end of the ink.
     k0 = math.floor((begin - peak) / pitch)
     firsts = [peak + (k0 + k) * pitch for k in range(-2, 4)]
-    first = max(firsts, key=lambda f: (round(covered(f), 3), -abs(f - (begin + pitch * 0.3))))
+    anchor = begin + pitch * 0.3 if near is None else near
+    first = max(firsts, key=lambda f: (round(covered(f), 3), -abs(f - anchor)))
     strip.start, strip.pitch, strip.cells, strip.score = first, pitch, cells, strength
     return strength
 
@@ -1292,16 +1322,36 @@ def _settle_fillers(grid: list[list[_Cell]], fillers: list[list[bool]],
 
     The recogniser reads a thin '<' after a letter as 'K' in every chunk ('I<' as 'IK' on a
     light OCR-B card), and a 'K' before '<<<' as '<'. Read alone, the cell is read right, but
-    with less weight than three chunk readings; a name has no check digit to tell."""
+    with less weight than three chunk readings; a name has no check digit to tell. A cell not
+    read alone is '<' where the look says so for a run of MIN_LOOK_RUN cells or more around it."""
+    in_runs = [_in_runs(row) for row in fillers]
     for n, k in doubtful:
         cell = grid[n][k]
         top, alone = cell.top(), cell.alone
-        if alone is None or top is None:
+        if top is None:
+            continue
+        if alone is None:
+            if in_runs[n][k] and top != FILLER:
+                cell.decided = FILLER
             continue
         if fillers[n][k] and alone == FILLER and top != FILLER:
             cell.decided = FILLER
         elif not fillers[n][k] and alone != FILLER and top == FILLER:
             cell.decided = alone
+
+
+def _in_runs(looks: list[bool]) -> list[bool]:
+    """Which cells of a line lie in a run of MIN_LOOK_RUN or more that look like '<'."""
+    out = [False] * len(looks)
+    k = 0
+    while k < len(looks):
+        end = k
+        while end < len(looks) and looks[end]:
+            end += 1
+        if end - k >= MIN_LOOK_RUN:
+            out[k:end] = [True] * (end - k)
+        k = max(end, k + 1)
+    return out
 
 
 def _positioned_chars(info) -> list[tuple[str, float, float]]:
@@ -1605,7 +1655,7 @@ def _parse(lines: tuple[str, ...], today: date | None, *, codes: bool = True,
     as the '<' they stand in. With `codes`, an issuing state or nationality that is no code an
     MRZ may hold makes it None too."""
     cleaned, notes = _padding_marks(lines)
-    if _filler_read_as_letters(cleaned):
+    if _filler_read_as_letters(cleaned) or _unread_name(cleaned):
         return None
     try:
         result = parse_mrz(list(cleaned), today=today)
@@ -1640,6 +1690,21 @@ def _filler_read_as_letters(lines: tuple[str, ...]) -> bool:
     return False
 
 
+def _unread_name(lines: tuple[str, ...]) -> bool:
+    """Whether a cell of a name before its padding was read as nothing. parse_mrz would take it
+    for '<', and no check digit covers a name: on a card photo of the tune split (40-69 of
+    each condition) 'LI<<ZOE' read '?1<<Z0E' and validated as the surname 'I'."""
+    for name, row, begin, end in _padding_fields(lines):
+        if name != "name":
+            continue
+        read = lines[row][begin:end]
+        view = read.replace(UNREAD, FILLER)
+        start = _read_padding(read, view, _padding_start(view, True))
+        if UNREAD in read[:start if start >= 0 else len(read)]:
+            return True
+    return False
+
+
 def _padding_fields(lines: tuple[str, ...]) -> list[tuple[str, int, int, int]]:
     """(field, line, begin, end) of the fields that end in padding: the name, and the optional
     data (which ICAO 9303 left-justifies too)."""
@@ -1667,6 +1732,27 @@ def _padding_start(view: str, name: bool) -> int:
     return second if start < 0 or 0 <= second < start else start
 
 
+def _read_padding(read: str, view: str, start: int) -> int:
+    """Where the padding `_padding_start` found in `view` begins once the cells before its
+    first '<' that was read are left out; -1 if none.
+
+    Unread cells followed by a mark are no padding: they may be data the recogniser missed.
+    On the tune split of the test bed (cases 40-69 of each condition) a glare photo's optional
+    data '12345' read '1???5': taken for '<' and a mark, it gave '1', and the composite check
+    digit held by chance (2, 3, 4 and 5 weigh 40 there)."""
+    while start >= 0:
+        first = start
+        while first < len(read) and read[first] == UNREAD:
+            first += 1
+        if first == len(read):
+            return start
+        if read[first] == FILLER:
+            return first
+        found = view.find(FILLER * 3, first + 1)
+        start = found if found >= 0 else -1
+    return start
+
+
 def _padding_marks(lines: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
     """The lines with sparse marks after a run of three '<' in the name or optional data read
     as '<'.
@@ -1683,8 +1769,9 @@ def _padding_marks(lines: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
     """
     out, notes = list(lines), []
     for name, row, begin, end in _padding_fields(lines):
-        view = out[row][begin:end].replace(UNREAD, FILLER)
-        start = _padding_start(view, name == "name")
+        read = out[row][begin:end]
+        view = read.replace(UNREAD, FILLER)
+        start = _read_padding(read, view, _padding_start(view, name == "name"))
         if start < 0:
             continue
         tail = view[start:]
