@@ -130,13 +130,12 @@ STRIP_MARGIN = 1.0
 # it boxed 60% of a card's lines, which takes three: 4 of the 9 screen photos of the tune split
 # that did not read at 40 cases per condition, screen_moire-036 among them, read with three).
 # What a growth adds is kept where its ink goes on with the line's grid: its Fourier component
-# at the line's pitch is
-# GROWTH_RHYTHM strong or more, at a phase within GROWTH_PHASE of a cycle of the component of
-# the GROWTH_WINDOW pitches of print the detector saw next to it. Where those renders' '<' ran
-# on: strength 0.31 to 0.50, phase 0.01 to 0.03. In the grain of 12 dim photos (a strip grown
-# there takes the grain for print and fits the grid a character off): strength up to 0.35 at
-# any phase, and at most 0.25 where the phase was within 0.1. Ink beyond a gap from the
-# detected print (the card's edge, the table) is left out by _ink_extent.
+# at the line's pitch is GROWTH_RHYTHM strong or more, at a phase within GROWTH_PHASE of a
+# cycle of the component of the GROWTH_WINDOW pitches of print the detector saw next to it.
+# Where those renders' '<' ran on: strength 0.31 to 0.50, phase 0.01 to 0.03. In the grain of
+# 12 dim photos (a strip grown there takes the grain for print and fits the grid a character
+# off): strength up to 0.35 at any phase, and at most 0.25 where the phase was within 0.1. Ink
+# beyond a gap from the detected print (the card's edge, the table) is left out by _ink_extent.
 STRIP_REACH = 0.25
 STRIP_GROWTH = 4
 GROWTH_RHYTHM = 0.28
@@ -1342,15 +1341,10 @@ def _settle_fillers(grid: list[list[_Cell]], fillers: list[list[bool]],
 
 def _in_runs(looks: list[bool]) -> list[bool]:
     """Which cells of a line lie in a run of MIN_LOOK_RUN or more that look like '<'."""
-    out = [False] * len(looks)
-    k = 0
-    while k < len(looks):
-        end = k
-        while end < len(looks) and looks[end]:
-            end += 1
-        if end - k >= MIN_LOOK_RUN:
-            out[k:end] = [True] * (end - k)
-        k = max(end, k + 1)
+    out = []
+    for look, run in itertools.groupby(looks):
+        size = len(list(run))
+        out.extend([bool(look) and size >= MIN_LOOK_RUN] * size)
     return out
 
 
@@ -1698,8 +1692,7 @@ def _unread_name(lines: tuple[str, ...]) -> bool:
         if name != "name":
             continue
         read = lines[row][begin:end]
-        view = read.replace(UNREAD, FILLER)
-        start = _read_padding(read, view, _padding_start(view, True))
+        start = _read_padding(read, name=True)
         if UNREAD in read[:start if start >= 0 else len(read)]:
             return True
     return False
@@ -1732,14 +1725,16 @@ def _padding_start(view: str, name: bool) -> int:
     return second if start < 0 or 0 <= second < start else start
 
 
-def _read_padding(read: str, view: str, start: int) -> int:
-    """Where the padding `_padding_start` found in `view` begins once the cells before its
-    first '<' that was read are left out; -1 if none.
+def _read_padding(read: str, *, name: bool) -> int:
+    """Where a field's padding begins (see _padding_start; cells read as nothing count as '<'
+    there), once the cells before its first '<' that was read are left out; -1 if none.
 
     Unread cells followed by a mark are no padding: they may be data the recogniser missed.
     On the tune split of the test bed (cases 40-69 of each condition) a glare photo's optional
     data '12345' read '1???5': taken for '<' and a mark, it gave '1', and the composite check
     digit held by chance (2, 3, 4 and 5 weigh 40 there)."""
+    view = read.replace(UNREAD, FILLER)
+    start = _padding_start(view, name)
     while start >= 0:
         first = start
         while first < len(read) and read[first] == UNREAD:
@@ -1771,7 +1766,7 @@ def _padding_marks(lines: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
     for name, row, begin, end in _padding_fields(lines):
         read = out[row][begin:end]
         view = read.replace(UNREAD, FILLER)
-        start = _read_padding(read, view, _padding_start(view, name == "name"))
+        start = _read_padding(read, name=name == "name")
         if start < 0:
             continue
         tail = view[start:]
