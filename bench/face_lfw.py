@@ -13,7 +13,7 @@ for the 3,443 images); what it gives is cached in ``--cache`` (git-ignored ``ben
 so a second run reads it back. Per image: the face nearest the centre found by ``find_faces``
 with no upsampling (``before``), and, where that found none, with the shipped retry
 (``find_faces``' retry); the encodings of that face with the 5-point and the 68-point
-landmark models, and in the mirrored image (for pairs near the threshold).
+landmark models, and its steady encoding (for pairs near the threshold).
 
 Printed per pipeline and half: accuracy, TAR and FAR at the threshold on the listed pairs,
 faces missed, unscored pairs; TAR at FAR <= 0.002 and 0.001 against every image of one person
@@ -28,10 +28,10 @@ import argparse
 import hashlib
 import io
 import json
+import multiprocessing
 import platform
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,34 +42,14 @@ from config import Config
 from verification.calibration import ImageRef, Pair, nearest_centre, parse_pairs
 from verification.faces import (
     RETRY_UPSAMPLE,
+    STEADY_MARGIN,
     FoundFace,
     encode_face,
     engine_version,
     find_faces,
+    steady_distance,
 )
 from verification.images import normalize_upload
-
-# Distances this close to the match threshold (either side) are measured again on steadier
-# encodings: each face averaged with its mirror image (encode_face(..., mirrored=True)), in
-# the "mirror near threshold" pipelines. Not shipped: see docs/benchmarks.md.
-REMEASURE_MARGIN = 0.05
-
-
-def near_threshold(distance: float, threshold: float, margin: float = REMEASURE_MARGIN) -> bool:
-    """Whether ``distance`` is close enough to ``threshold`` to be measured again."""
-    return abs(distance - threshold) <= margin
-
-
-def refined_distance(distance: float, threshold: float,
-                     reencode: Callable[[], tuple[np.ndarray, np.ndarray]],
-                     margin: float = REMEASURE_MARGIN) -> float:
-    """``distance``, or near the threshold the distance between the steadier encodings
-    ``reencode`` returns (both faces encoded again with ``mirrored=True``)."""
-    if not near_threshold(distance, threshold, margin):
-        return distance
-    first, second = reencode()
-    return float(np.linalg.norm(first - second))
-
 
 ROOT = Path(__file__).resolve().parent.parent
 LFW = ROOT.parent / "shared" / "fixtures" / "lfw-devtrain"
@@ -137,8 +117,8 @@ def encode_all(root: Path, refs: list[ImageRef], cache: Path) -> Encoded:
                       file=sys.stderr)
         if face is not None:
             found_retry[i] = True
-            small[i] = encode_face(image, face, model="small", mirrored=False)
-            large[i] = encode_face(image, face, model="large", mirrored=False)
+            small[i] = encode_face(image, face, model="small")
+            large[i] = encode_face(image, face, model="large")
         if i % 250 == 0:
             print(f"  encoded {i}/{len(refs)} ({time.perf_counter() - started:.0f} s)",
                   file=sys.stderr)
@@ -165,8 +145,8 @@ def _with_cnn(root: Path, enc: Encoded, cache: Path) -> Encoded:
             face = _central(find_faces(image), image)  # the whole retry: CNN last
             if face is not None:
                 found[k] = True
-                small[k] = encode_face(image, face, model="small", mirrored=False)
-                large[k] = encode_face(image, face, model="large", mirrored=False)
+                small[k] = encode_face(image, face, model="small")
+                large[k] = encode_face(image, face, model="large")
         np.savez(path, names=np.array(names), found=found, small=small, large=large)
     for k, i in enumerate(missing):
         enc.found_cnn[i] = found[k]
@@ -175,33 +155,34 @@ def _with_cnn(root: Path, enc: Encoded, cache: Path) -> Encoded:
     return enc
 
 
-def mirror_encodings(root: Path, enc: Encoded, model: str, cache: Path) -> np.ndarray:
-    """The encoding of each image's face in the mirrored image (cached: one pass per model).
+def _steady_one(path: Path) -> np.ndarray | None:
+    image = _load(path)
+    face = _central(find_faces(image), image)
+    return None if face is None else encode_face(image, face, steady=True)
 
-    ``(encoding + mirror) / 2`` is what ``encode_face(..., mirrored=True)`` gives.
-    """
-    path = cache / f"mirror-{model}.npz"
+
+def steady_encodings(root: Path, enc: Encoded, cache: Path, workers: int) -> np.ndarray:
+    """Each image's steady encoding (``encode_face(..., steady=True)``, 68-point landmarks),
+    computed by ``workers`` processes and cached."""
+    path = cache / "steady-large.npz"
     names = [str(ref.path(Path())) for ref in enc.refs]
     if path.exists():
         data = np.load(path)
         if list(data["names"]) == names:
-            return data["mirror"]
-    mirror = np.zeros((len(enc.refs), 128))
+            return data["steady"]
+    steady = np.zeros((len(enc.refs), 128))
+    todo = [i for i in range(len(enc.refs)) if enc.found_cnn[i]]
     started = time.perf_counter()
-    for i, ref in enumerate(enc.refs):
-        if not enc.found_cnn[i]:
-            continue
-        image = _load(ref.path(root))
-        face = _central(find_faces(image), image)
-        top, right, bottom, left = face.box
-        flipped = FoundFace((top, image.width - left, bottom, image.width - right))
-        mirror[i] = encode_face(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), flipped,
-                                model=model, mirrored=False)
-        if i % 500 == 0:
-            print(f"  mirrored {model} {i}/{len(enc.refs)} "
-                  f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    np.savez(path, names=np.array(names), mirror=mirror)
-    return mirror
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for k, found in enumerate(pool.imap(_steady_one, [enc.refs[i].path(root) for i in todo],
+                                            chunksize=8)):
+            if found is not None:
+                steady[todo[k]] = found
+            if k % 500 == 0:
+                print(f"  steady {k}/{len(todo)} ({time.perf_counter() - started:.0f} s)",
+                      file=sys.stderr)
+    np.savez(path, names=np.array(names), steady=steady)
+    return steady
 
 
 @dataclass(frozen=True)
@@ -209,8 +190,9 @@ class Pipeline:
     name: str
     retry: int        # 0: one detection pass; 1: the upsampled HOG retry; 2: then the CNN
     model: str        # landmark model
-    steady: str       # "": one encoding; "near": measured again on face + mirror encodings
-                      # near the threshold; "always": face + mirror encodings throughout
+    steady: str       # "": one encoding; "near": measured again on steady encodings within
+                      # STEADY_MARGIN of the threshold (faces.steady_distance); "always":
+                      # steady encodings throughout
 
 
 def _tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> tuple[float, float]:
@@ -228,14 +210,14 @@ def _grid(stack: np.ndarray) -> np.ndarray:
 
 
 def evaluate(pipe: Pipeline, enc: Encoded, pairs: list[Pair], half: str, threshold: float,
-             mirror: np.ndarray | None) -> dict:
+             steady_all: np.ndarray | None) -> dict:
     """The figures of one pipeline on one half."""
     index = {ref: i for i, ref in enumerate(enc.refs)}
     found = (enc.found_first, enc.found_retry, enc.found_cnn)[pipe.retry]
     vectors = enc.large if pipe.model == "large" else enc.small
     if pipe.steady == "always":
-        vectors = (vectors + mirror) / 2
-    steady = (vectors + mirror) / 2 if pipe.steady == "near" else None
+        vectors = steady_all
+    steady = steady_all if pipe.steady == "near" else None
     mine = [p for p in pairs if pair_half(p) == half]
     people = [i for i, ref in enumerate(enc.refs) if half_of(ref.name) == half]
     missed = [str(enc.refs[i].path(Path())) for i in people if not found[i]]
@@ -247,10 +229,9 @@ def evaluate(pipe: Pipeline, enc: Encoded, pairs: list[Pair], half: str, thresho
             continue
         distance = float(np.linalg.norm(vectors[a] - vectors[b]))
         if steady is not None:
-            new = refined_distance(distance, threshold,
-                                   lambda a=a, b=b: (steady[a], steady[b]))
-            remeasured += near_threshold(distance, threshold)
-            distance = new
+            distance, again = steady_distance(distance, threshold,
+                                              lambda a=a, b=b: (steady[a], steady[b]))
+            remeasured += again
         (genuine if pair.genuine else impostor).append(distance)
         if (distance <= threshold) != pair.genuine:
             errors.append({"line": pair.line, "pair": f"{pair.first.name} {pair.first.number} "
@@ -267,7 +248,7 @@ def evaluate(pipe: Pipeline, enc: Encoded, pairs: list[Pair], half: str, thresho
     names = np.array([enc.refs[i].name for i in scored])
     grid = _grid(vectors[scored])
     if steady is not None:
-        grid = np.where(np.abs(grid - threshold) <= REMEASURE_MARGIN, _grid(steady[scored]), grid)
+        grid = np.where(np.abs(grid - threshold) <= STEADY_MARGIN, _grid(steady[scored]), grid)
     upper = np.triu(np.ones_like(grid, dtype=bool), k=1) & (names[:, None] != names[None, :])
     wide = grid[upper]
     out = {"pipeline": pipe.name, "half": half, "listed_pairs": len(mine),
@@ -288,11 +269,9 @@ PIPELINES = (
     Pipeline("before (no upsampling, 5-point, single encoding)", 0, "small", ""),
     Pipeline("HOG retry upsampled", 1, "small", ""),
     Pipeline("HOG + CNN retry", 2, "small", ""),
-    Pipeline("shipped: HOG + CNN retry, 68-point", 2, "large", ""),
-    Pipeline("retry + mirror near threshold", 2, "small", "near"),
-    Pipeline("retry + mirror always", 2, "small", "always"),
-    Pipeline("retry + 68-point + mirror near threshold", 2, "large", "near"),
-    Pipeline("retry + 68-point + mirror always", 2, "large", "always"),
+    Pipeline("HOG + CNN retry, 68-point", 2, "large", ""),
+    Pipeline("shipped: retry, 68-point, steady near threshold", 2, "large", "near"),
+    Pipeline("retry, 68-point, steady always", 2, "large", "always"),
 )
 
 
@@ -302,9 +281,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--threshold", type=float, default=Config.FACE_MATCH_THRESHOLD)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--mirror-models", default="large",
-                        help="Landmark models whose mirror-image pipelines to measure (each a "
-                             "pass over the images of its own when first measured): small,large")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="Processes computing the steady encodings (first run only)")
     args = parser.parse_args()
     pairs_file = args.lfw / "pairsDevTrain.txt"
     if not pairs_file.exists():
@@ -317,17 +295,17 @@ def main() -> None:
     enc = encode_all(args.lfw, refs, args.cache)
     results = []
     print(f"LFW DevTrain {len(pairs)} pairs, {len(refs)} images; threshold {args.threshold}; "
-          f"measured again on mirrored encodings within {REMEASURE_MARGIN} of it; face_recognition "
+          f"measured again on steady encodings within {STEADY_MARGIN} of it; face_recognition "
           f"{engine_version()}; {platform.machine()}, {platform.python_version()}")
     header = (f"{'pipeline':<48} {'half':<5} {'acc':>6} {'TAR':>6} {'FAR':>6} "
               f"{'TAR@.002':>8} {'TAR@.001':>8} {'missed':>6} {'unscored':>8} {'remeasured':>10}")
     print(header)
-    for pipe in (p for p in PIPELINES
-                 if not p.steady or p.model in args.mirror_models.split(",")):
-        mirror = mirror_encodings(args.lfw, enc, pipe.model, args.cache) \
-            if pipe.steady else None
+    steady = None
+    for pipe in PIPELINES:
+        if pipe.steady and steady is None:
+            steady = steady_encodings(args.lfw, enc, args.cache, args.workers)
         for half in ("tune", "held"):
-            row = evaluate(pipe, enc, pairs, half, args.threshold, mirror)
+            row = evaluate(pipe, enc, pairs, half, args.threshold, steady)
             results.append(row)
             print(f"{pipe.name:<48} {half:<5} {row['accuracy']:>6.4f} {row['tar']:>6.4f} "
                   f"{row['far']:>6.4f} {row['tar_at_far_0.002']:>8.4f} "

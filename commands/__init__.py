@@ -22,12 +22,14 @@ from reports.queries import CSV_TABLES
 from verification import calibration
 from verification.documents import PersonFacts, check_document, find_portrait
 from verification.faces import (
+    STEADY_MARGIN,
     FaceEngineUnavailable,
     FoundFace,
     encode_face,
     face_distance,
     face_engine,
     find_faces,
+    steady_distance,
 )
 from verification.faces import (
     engine_version as face_engine_version,
@@ -451,10 +453,15 @@ def verify_pair_command(id_image: str, selfie: str, threshold: float | None,
     if not selfie_faces:
         raise BadInput(f"No face was found on the selfie {selfie}: the face must be visible "
                        "and face the camera.")
-    distance = face_distance(id_encoding, encode_face(person, selfie_faces[0]))
+    first = face_distance(id_encoding, encode_face(person, selfie_faces[0]))
+    # As the selfie check decides: a distance near the threshold is measured again.
+    distance, again = steady_distance(first, threshold, lambda: (
+        encode_face(document, FoundFace(portrait.box), steady=True),
+        encode_face(person, selfie_faces[0], steady=True)))
     elapsed_ms = (time.perf_counter() - started) * 1000
     match = distance <= threshold
     out = {"id_image": id_image, "selfie": selfie, "distance": round(distance, 4),
+           "first_distance": round(first, 4), "measured": "steady" if again else "single",
            "threshold": threshold, "match": match, "id_faces": portrait.faces,
            "selfie_faces": len(selfie_faces), "engine": engine,
            "engine_version": engine_version, "time_ms": round(elapsed_ms, 1)}
@@ -468,6 +475,9 @@ def verify_pair_command(id_image: str, selfie: str, threshold: float | None,
                    f"{' (the largest compared)' if len(selfie_faces) > 1 else ''}")
         click.echo(f"Distance     {distance:.3f} (match at or below {threshold:.3f}): "
                    f"{'MATCH' if match else 'NO MATCH'}")
+        if again:
+            click.echo(f"             measured again on steady encodings (first {first:.3f}, "
+                       f"within {STEADY_MARGIN} of the threshold)")
         click.echo(f"Engine       {engine} {engine_version}; {elapsed_ms:.0f} ms")
     sys.exit(0 if match else 1)
 
@@ -506,12 +516,16 @@ def calibrate_faces_command(pairs_file: str, images_dir: str, target_far: float,
     config = current_app.config
     root = Path(images_dir)
 
-    def encode(ref: calibration.ImageRef):
+    def encode(ref: calibration.ImageRef, steady: bool = False):
         return calibration.encode_photo_file(ref.path(root), max_bytes=config["MAX_UPLOAD_BYTES"],
-                                             max_pixels=config["MAX_IMAGE_PIXELS"])
+                                             max_pixels=config["MAX_IMAGE_PIXELS"],
+                                             steady=steady)
 
-    result = calibration.calibrate(pairs, encode, thresholds, target_far)
     configured = config["FACE_MATCH_THRESHOLD"]
+    # As the selfie check decides: distances near the configured threshold are measured again.
+    result = calibration.calibrate(pairs, encode, thresholds, target_far,
+                                   steady=lambda ref: encode(ref, steady=True),
+                                   threshold=configured)
     scores = result.scores
     at_configured = calibration.rates_at(scores.genuine, scores.impostor, configured)
     if as_json:
@@ -544,6 +558,9 @@ def _describe_calibration(pairs_file: str, result, at_configured, engine: str,
                      f"({reasons}); the images:")
         shown = list(scores.unscored_images.items())[:10]
         lines += [f"  {ref.path(Path())}: {why}" for ref, why in shown]
+    lines.append(f"Measured again on steady encodings, as the selfie check does: "
+                 f"{scores.remeasured} pairs within {STEADY_MARGIN} of the configured threshold "
+                 f"(every row below uses those distances)")
     lines.append("")
     lines.append("threshold  TAR     FAR     accuracy  genuine accepted  impostors accepted")
     for row in result.table:

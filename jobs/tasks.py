@@ -11,7 +11,7 @@ import sqlalchemy.exc
 from flask import Flask, current_app, has_app_context
 
 from verification import challenge
-from verification.documents import check_document
+from verification.documents import check_document, find_portrait
 from verification.faces import FaceEngineUnavailable
 from verification.ocr import OcrUnavailable
 from verification.selfie import check_selfie, reference_encoding
@@ -53,14 +53,25 @@ def run_document_job(case_id: int, attempt: int) -> str:
     return service.record_document_check(job, report)
 
 
-def _reference(data: bytes | None):
+def _reference(data: bytes | None, *, steady: bool = False):
     """The encoding of the account's reference portrait; None when there is none usable."""
     if not data:
         return None
     try:
-        return reference_encoding(service.open_image(data))
+        return reference_encoding(service.open_image(data), steady=steady)
     except (OSError, ValueError):
         log.warning("the account's reference portrait cannot be read; compared without it")
+        return None
+
+
+def _steady_portrait(data: bytes | None):
+    """The steady encoding of the ID photo's portrait; None when it has no single face."""
+    if not data:
+        return None
+    try:
+        return find_portrait(service.open_image(data), steady=True).encoding
+    except (OSError, ValueError):
+        log.warning("the ID photo cannot be read again; its portrait is compared as stored")
         return None
 
 
@@ -72,7 +83,9 @@ def run_selfie_job(case_id: int, attempt: int) -> str:
     image = service.open_image(job.selfie)
     report = check_selfie(image, document=job.document, reference=_reference(job.reference),
                           challenge=job.challenge_code is not None,
-                          policy=service.selfie_policy())
+                          policy=service.selfie_policy(),
+                          steady_document=lambda: _steady_portrait(job.document_photo),
+                          steady_reference=lambda: _reference(job.reference, steady=True))
     extra = []
     if job.challenge_code is not None:
         try:

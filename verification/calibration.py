@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .faces import encode_face, face_distance, find_faces
+from .faces import encode_face, face_distance, find_faces, steady_distance
 from .images import ImageRejected, normalize_upload
 
 # Why a pair could not be scored (counted per pair, by its first image that failed).
@@ -164,11 +164,12 @@ def nearest_centre(boxes: Sequence[tuple[int, int, int, int]], size: tuple[int, 
     return min(range(len(boxes)), key=lambda i: off_centre(boxes[i]))
 
 
-def encode_photo_file(path: Path, *, max_bytes: int, max_pixels: int) -> np.ndarray:
+def encode_photo_file(path: Path, *, max_bytes: int, max_pixels: int,
+                      steady: bool = False) -> np.ndarray:
     """The encoding of the face nearest the centre of a photo file, as the desk would take it.
 
     The file goes through upload intake (limits, orientation, metadata strip); Unscorable
-    when it is missing, unreadable or shows no face.
+    when it is missing, unreadable or shows no face. ``steady``: its steady encoding.
     """
     try:
         data = Path(path).read_bytes()
@@ -186,7 +187,7 @@ def encode_photo_file(path: Path, *, max_bytes: int, max_pixels: int) -> np.ndar
     if not faces:
         raise Unscorable(NO_FACE, str(path))
     face = faces[nearest_centre([f.box for f in faces], image.size)]
-    return encode_face(image, face)
+    return encode_face(image, face, steady=steady)
 
 
 @dataclass
@@ -200,11 +201,20 @@ class Scores:
     unscored: Counter = field(default_factory=Counter)
     unscored_images: dict[ImageRef, str] = field(default_factory=dict)
     encoded: int = 0
+    # Pairs whose distance lay near the threshold and was measured again on steady encodings.
+    remeasured: int = 0
 
 
-def score_pairs(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray]) -> Scores:
-    """The distance of each pair; ``encode`` runs once per image however many pairs use it."""
+def score_pairs(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray], *,
+                steady: Callable[[ImageRef], np.ndarray] | None = None,
+                threshold: float | None = None) -> Scores:
+    """The distance of each pair; ``encode`` runs once per image however many pairs use it.
+
+    With ``steady`` (an image's steady encoding) and ``threshold``, a distance near the
+    threshold is measured again as the selfie check does (faces.steady_distance).
+    """
     cache: dict[ImageRef, np.ndarray | Unscorable] = {}
+    steady_cache: dict[ImageRef, np.ndarray] = {}
     scores = Scores()
 
     def encoding(ref: ImageRef) -> np.ndarray:
@@ -220,9 +230,22 @@ def score_pairs(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray])
             raise found
         return found
 
+    def steady_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray] | None:
+        try:
+            for ref in (pair.first, pair.second):
+                if ref not in steady_cache:
+                    steady_cache[ref] = steady(ref)
+        except Unscorable:
+            return None
+        return steady_cache[pair.first], steady_cache[pair.second]
+
     for pair in pairs:
         try:
             distance = face_distance(encoding(pair.first), encoding(pair.second))
+            if steady is not None and threshold is not None:
+                distance, again = steady_distance(distance, threshold,
+                                                  lambda pair=pair: steady_pair(pair))
+                scores.remeasured += again
         except Unscorable as err:
             scores.unscored[err.reason] += 1
             scores.pairs.append((pair, None, err.reason))
@@ -332,6 +355,7 @@ class Calibration:
                                 for ref, why in scores.unscored_images.items()],
             "genuine": len(scores.genuine),
             "impostor": len(scores.impostor),
+            "remeasured_pairs": scores.remeasured,
             "distances": {"genuine": _spread(scores.genuine),
                           "impostor": _spread(scores.impostor)},
             "thresholds": [row.as_dict() for row in self.table],
@@ -349,9 +373,15 @@ def _spread(distances: Sequence[float]) -> dict | None:
 
 
 def calibrate(pairs: Sequence[Pair], encode: Callable[[ImageRef], np.ndarray],
-              thresholds: Sequence[float], target_far: float) -> Calibration:
-    """Score every pair and compute the rates at each threshold and the one for ``target_far``."""
-    scores = score_pairs(pairs, encode)
+              thresholds: Sequence[float], target_far: float, *,
+              steady: Callable[[ImageRef], np.ndarray] | None = None,
+              threshold: float | None = None) -> Calibration:
+    """Score every pair and compute the rates at each threshold and the one for ``target_far``.
+
+    ``steady`` and ``threshold``: see score_pairs (the distances measured again near
+    ``threshold`` are used at every threshold of the table).
+    """
+    scores = score_pairs(pairs, encode, steady=steady, threshold=threshold)
     table = rate_table(scores.genuine, scores.impostor, thresholds)
     return Calibration(scores=scores, table=table, target_far=target_far,
                        recommended=threshold_for_far(table, target_far))

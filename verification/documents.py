@@ -156,12 +156,15 @@ def _found(check: str, result: Result, reason: str | None = None, *, score=None,
 
 # --- portrait -----------------------------------------------------------------------------
 
-def find_portrait(image: Image.Image, *, encode: bool = True) -> Portrait:
-    """The faces on a document photo; the largest one's encoding when there is exactly one."""
+def find_portrait(image: Image.Image, *, encode: bool = True, steady: bool = False) -> Portrait:
+    """The faces on a document photo; the largest one's encoding when there is exactly one.
+
+    ``steady``: its steady encoding (encode_face(..., steady=True)).
+    """
     faces = find_faces(image)
     if len(faces) != 1:
         return Portrait(faces=len(faces), box=faces[0].box if faces else None)
-    encoding = encode_face(image, faces[0]) if encode else None
+    encoding = encode_face(image, faces[0], steady=steady) if encode else None
     return Portrait(faces=1, box=faces[0].box, encoding=encoding)
 
 

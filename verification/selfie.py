@@ -28,6 +28,7 @@ from .faces import (
     engine_version,
     face_distance,
     find_faces,
+    steady_distance,
 )
 
 
@@ -36,7 +37,7 @@ class SelfiePolicy:
     """Thresholds of the selfie checks; each value's measurement is written next to it."""
 
     # Distance at or below which two faces are the same person. See config.FACE_MATCH_THRESHOLD.
-    match_threshold: float = 0.6
+    match_threshold: float = 0.595
     # Below this distance the selfie face and the document portrait are the same photograph
     # (the ID, or the very picture printed on it, shown instead of a fresh selfie). Measured
     # by `python -m bench.face_threshold` (docs/benchmarks.md, "Same photograph") with the
@@ -176,16 +177,26 @@ def _person_and_held_id(faces: list[FoundFace], encodings: list[np.ndarray],
     return (0, held) if matches or card_sized else None
 
 
+# A portrait's steady encoding (encode_face(..., steady=True)), worked out only when asked for.
+SteadyEncoding = Callable[[], np.ndarray | None]
+
+
 def check_selfie(image: Image.Image, *, document: np.ndarray | None,
                  reference: np.ndarray | None = None,
                  challenge: bool = False,
-                 policy: SelfiePolicy | None = None) -> SelfieReport:
+                 policy: SelfiePolicy | None = None,
+                 steady_document: SteadyEncoding | None = None,
+                 steady_reference: SteadyEncoding | None = None) -> SelfieReport:
     """Run the selfie checks that need only this photo and the portraits it is compared with.
 
     ``document`` is the encoding of the ID's portrait (None when the document check found no
     single face), ``reference`` the account's reference portrait's. With ``challenge`` the
     person holds up their ID, so the document's own portrait may be in the picture too.
     Reading the challenge code and searching known faces are separate steps.
+
+    ``steady_document`` and ``steady_reference`` give those portraits' steady encodings: a
+    match distance near the threshold is measured again on steady encodings of both faces
+    (faces.steady_distance), and the check's details keep the first distance.
     """
     policy = policy or SelfiePolicy()
     timings: dict[str, float] = {}
@@ -230,6 +241,7 @@ def check_selfie(image: Image.Image, *, document: np.ndarray | None,
 
     index, held = split
     face, encoding = found[index], encodings[index]
+    steady_selfie = functools.cache(lambda: encode_face(image, face, steady=True))
     report.face, report.encoding = face, encoding
     report.checks.append(_face("selfie.face.count", Result.CLEAR, score=float(len(found)),
                                threshold=float(limit), box=list(face.box)))
@@ -250,13 +262,14 @@ def check_selfie(image: Image.Image, *, document: np.ndarray | None,
         report.checks.append(_face("selfie.match.document", Result.CONSIDER,
                                    "no_document_portrait", threshold=policy.match_threshold))
     else:
-        distance = face_distance(encoding, document)
+        first = face_distance(encoding, document)
+        distance, again = _steady(first, steady_document, steady_selfie, policy)
         report.document_distance = distance
         matched = distance <= policy.match_threshold
         report.checks.append(_face(
             "selfie.match.document", Result.CLEAR if matched else Result.REJECTED,
             None if matched else "face_mismatch", score=round(distance, 4),
-            threshold=policy.match_threshold))
+            threshold=policy.match_threshold, **_measured_again(first, again)))
         # Only the person's face counts here; a held ID's portrait was set apart above.
         report.checks.append(_face("selfie.id_as_selfie", Result.CLEAR, score=round(distance, 4),
                                    threshold=policy.same_photo_distance))
@@ -272,14 +285,32 @@ def check_selfie(image: Image.Image, *, document: np.ndarray | None,
             box=list(found[held].box) if held is not None else None))
 
     if reference is not None:
-        distance = face_distance(encoding, reference)
+        first = face_distance(encoding, reference)
+        distance, again = _steady(first, steady_reference, steady_selfie, policy)
         report.reference_distance = distance
         matched = distance <= policy.match_threshold
         report.checks.append(_face(
             "selfie.match.reference", Result.CLEAR if matched else Result.REJECTED,
             None if matched else "reference_mismatch", score=round(distance, 4),
-            threshold=policy.match_threshold))
+            threshold=policy.match_threshold, **_measured_again(first, again)))
     return report
+
+
+def _steady(distance: float, portrait: SteadyEncoding | None, selfie: Callable[[], np.ndarray],
+            policy: SelfiePolicy) -> tuple[float, bool]:
+    """The match distance to decide by, and whether it was measured on steady encodings."""
+    if portrait is None:
+        return distance, False
+
+    def both() -> tuple[np.ndarray, np.ndarray] | None:
+        steady = portrait()
+        return None if steady is None else (selfie(), steady)
+
+    return steady_distance(distance, policy.match_threshold, both)
+
+
+def _measured_again(first: float, again: bool) -> dict:
+    return {"first_distance": round(first, 4), "measured": "steady"} if again else {}
 
 
 def _gate(result: Result, reason: str | None, **details) -> CheckResult:
@@ -349,9 +380,12 @@ def gate_selfie(image: Image.Image, *, challenge: bool = False,
                  box=list(found[0].box))
 
 
-def reference_encoding(image: Image.Image) -> np.ndarray | None:
-    """The encoding of the single face on an account's reference portrait; None otherwise."""
+def reference_encoding(image: Image.Image, *, steady: bool = False) -> np.ndarray | None:
+    """The encoding of the single face on an account's reference portrait; None otherwise.
+
+    ``steady``: its steady encoding (encode_face(..., steady=True)).
+    """
     found = find_faces(image)
     if len(found) != 1:
         return None
-    return encode_face(image, found[0])
+    return encode_face(image, found[0], steady=steady)

@@ -91,11 +91,15 @@ def test_calibrate_faces_json(runner, lfw, monkeypatch):
     rows = {row["threshold"]: row for row in out["thresholds"]}
     assert sorted(rows) == calibration.threshold_range("0.30:0.80:0.05")
     assert (rows[0.6]["tar"], rows[0.6]["far"], rows[0.6]["accuracy"]) == (1.0, 0.0, 1.0)
-    assert out["at_configured"] == rows[0.6] and out["configured_threshold"] == 0.6
+    configured = out["at_configured"]
+    assert out["configured_threshold"] == configured["threshold"] == 0.595
+    assert (configured["tar"], configured["far"], configured["accuracy"]) == (1.0, 0.0, 1.0)
     assert out["errors_at_configured"] == []  # every pair of the fixtures is decided right
-    # Same-person distances sit well under 0.6 and different people well over it.
-    assert out["distances"]["genuine"]["max"] < 0.6 - 0.05
-    assert out["distances"]["impostor"]["min"] > 0.6 + 0.05
+    # Same-person distances sit well under the threshold and different people well over it,
+    # so none was measured again.
+    assert out["distances"]["genuine"]["max"] < 0.595 - 0.05
+    assert out["distances"]["impostor"]["min"] > 0.595 + 0.05
+    assert out["remeasured_pairs"] == 0
     assert rows[0.3]["tar"] < 1.0 and rows[0.8]["far"] > 0.0
     # The recommendation is the largest threshold whose FAR meets the target.
     meeting = [t for t, row in rows.items() if row["far"] <= out["target_far"]]
@@ -114,7 +118,8 @@ def test_calibrate_faces_text_says_when_no_threshold_meets_the_target(runner, lf
     assert "obama/obama_0009.jpg: missing_file" in result.output
     assert "Target FAR 0.01: no threshold in the range meets it" in result.output
     assert "it takes 300 or more impostor pairs" in result.output
-    assert "Errors at 0.600: none" in result.output
+    assert "Errors at 0.595: none" in result.output
+    assert "Measured again on steady encodings, as the selfie check does: 0 pairs" in result.output
 
 
 @pytest.mark.parametrize("text,line", [("1\nobama\t1\n", 2), ("2\nobama\t1\t2\nobama\tx\t3\n", 3),
@@ -165,9 +170,9 @@ def test_verify_pair_document_against_selfie(runner, photos_dir, selfie, expecte
     assert result.exit_code == expected, result.output
     out = json.loads(result.stdout)
     assert out["match"] is (expected == 0)
-    assert out["match"] == (out["distance"] <= out["threshold"]) and out["threshold"] == 0.6
+    assert out["match"] == (out["distance"] <= out["threshold"]) and out["threshold"] == 0.595
     # Clear of the threshold either way, not only on the right side of it.
-    assert abs(out["distance"] - 0.6) > 0.05
+    assert abs(out["distance"] - 0.595) > 0.05 and out["measured"] == "single"
     assert (out["id_faces"], out["selfie_faces"]) == (1, 1)
     assert out["engine"] == "face_recognition" and out["engine_version"]
 
@@ -182,6 +187,20 @@ def test_verify_pair_text_and_threshold_override(runner, photos_dir):
     # Two photos rather than a document: the largest face of the selfie is compared.
     group = _verify(runner, FACES / "obama_1.jpg", FACES / "multi_face_obama_biden.jpg", "--json")
     assert group.exit_code == 0 and json.loads(group.stdout)["selfie_faces"] == 2
+
+
+def test_verify_pair_measures_a_distance_near_the_threshold_again(runner, photos_dir):
+    document, selfie = photos_dir / "passport_obama.jpg", FACES / "obama_2.jpg"
+    first = json.loads(_verify(runner, document, selfie, "--json").stdout)
+    assert first["measured"] == "single" and first["distance"] == first["first_distance"]
+    near = round(first["distance"] - 0.01, 4)
+    result = _verify(runner, document, selfie, "--threshold", near, "--json")
+    out = json.loads(result.stdout)
+    assert out["measured"] == "steady" and out["first_distance"] == first["distance"]
+    assert out["distance"] != first["distance"]
+    assert result.exit_code == (0 if out["distance"] <= near else 1)
+    text = _verify(runner, document, selfie, "--threshold", near).output
+    assert f"measured again on steady encodings (first {first['distance']:.3f}" in text
 
 
 @pytest.mark.parametrize("id_image,selfie,message", [
@@ -212,6 +231,8 @@ def test_calibrate_faces_lists_each_error_with_its_pair_and_distance(runner, lfw
     assert len(errors) == out["at_configured"]["genuine"] - out["at_configured"][
         "genuine_accepted"] + out["at_configured"]["impostor_accepted"] > 0
     assert all(e["kind"] == "false reject" and e["distance"] > 0.4 for e in errors)
+    # Pairs within the margin of 0.4 were measured again, as the selfie check would.
+    assert out["remeasured_pairs"] > 0
     text = runner.invoke(args=["calibrate-faces", str(pairs), "--images", str(root)]).output
     assert f"Errors at 0.400: {len(errors)} (nearest the threshold first)" in text
     first = errors[0]

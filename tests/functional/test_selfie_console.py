@@ -127,8 +127,8 @@ def test_the_selfie_panel_shows_the_photo_the_distance_and_the_verdict(agent_cli
     assert f"/agent/cases/{case.id}/evidence/{selfie.id}" in panel
     shown = text(panel)
     assert "Faces found 1" in shown
-    assert "distance 0.412 / threshold 0.600 match" in shown
-    assert "Reference portrait distance 0.455 / threshold 0.600 match" in shown
+    assert "distance 0.412 / threshold 0.595 match" in shown
+    assert "Reference portrait distance 0.455 / threshold 0.595 match" in shown
     assert "not seen on other accounts (3 faces compared)" in shown
     assert 'id="challenge"' not in panel  # no code on this request
 
@@ -136,7 +136,7 @@ def test_the_selfie_panel_shows_the_photo_the_distance_and_the_verdict(agent_cli
 def test_a_different_face_shows_no_match(leads, new_case):
     case = record_selfie(new_case(), distance=0.71)
     shown = text(section(page(leads, case), "selfie"))
-    assert "distance 0.710 / threshold 0.600 no match" in shown
+    assert "distance 0.710 / threshold 0.595 no match" in shown
     assert "Reference portrait" not in shown
 
 
@@ -401,7 +401,7 @@ def test_case_detail_has_selfie_risk_challenge_and_failure(agent_client, leads, 
     assert selfie["faces"] == 1 and isinstance(selfie["faces"], int)
     assert selfie["document_distance"] == pytest.approx(0.412)
     assert selfie["reference_distance"] == pytest.approx(0.7)
-    assert selfie["threshold"] == pytest.approx(0.6)
+    assert selfie["threshold"] == pytest.approx(0.595)
     assert selfie["match"] is True and selfie["reference_match"] is False
     assert selfie["challenge_code_read"] is False
     assert selfie["outcome"] == "rejected" and selfie["created_at"].endswith("Z")

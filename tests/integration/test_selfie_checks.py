@@ -16,9 +16,13 @@ import jobs.schedule
 import jobs.tasks
 from extensions import db
 from tests.conftest import FACES, document_photo, selfie_photo
+from verification import faces
+from verification.documents import find_portrait
+from verification.faces import encode_face, face_distance, find_faces
 from verification.specimen import SpecimenPerson
 from workflow import service
 from workflow.models import AccountChange, CaseEvent, SelfieReading, VerificationCheck, utcnow
+from workflow.service.findings import stored_encoding
 
 ANNA = SpecimenPerson(expiry_date=date(date.today().year + 4, 4, 15))
 BRUNO = SpecimenPerson(surname="KOVAC", given_names="BRUNO", date_of_birth=date(1981, 3, 2),
@@ -65,6 +69,30 @@ def test_the_same_person_ends_at_the_selfie_check_with_low_risk(app, make_accoun
     assert reading.document_distance == pytest.approx(found["selfie.match.document"].score,
                                                       abs=1e-3)
     assert events_of(case).count("selfie_checked") == 1
+
+
+def test_a_match_near_the_threshold_is_measured_again_on_the_stored_id_photo(
+        app, make_account, monkeypatch):
+    # Every distance counts as near the threshold: the job encodes the ID photo's portrait
+    # again, steadily, from the evidence it stored.
+    monkeypatch.setattr(faces, "STEADY_MARGIN", 1.0)
+    make_account()
+    case = submit()
+    match = checks_of(case)["selfie.match.document"]
+    assert match.details["measured"] == "steady"
+    document = case.current_reading()
+    stored = stored_encoding(document.portrait_encoding)
+    front = next(e for e in case.current_evidence() if e.kind == "id_document")
+    selfie = next(e for e in case.current_evidence() if e.kind == "selfie")
+    selfie_image = service.open_image(selfie.data)
+    steady_selfie = encode_face(selfie_image, find_faces(selfie_image)[0], steady=True)
+    steady_portrait = find_portrait(service.open_image(front.data), steady=True).encoding
+    assert match.details["first_distance"] == pytest.approx(
+        face_distance(stored_encoding(case.current_selfie_reading().encoding), stored), abs=1e-4)
+    assert match.score == pytest.approx(face_distance(steady_selfie, steady_portrait), abs=1e-4)
+    assert case.current_selfie_reading().document_distance == pytest.approx(match.score,
+                                                                            abs=1e-4)
+    assert match.result == "clear" and case.state == "selfie_check"
 
 
 def test_someone_else_s_face_is_high_risk_and_goes_to_security(app, make_account):

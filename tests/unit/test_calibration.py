@@ -209,6 +209,21 @@ def test_each_image_is_encoded_once_and_unscored_pairs_are_counted_by_reason():
         None, None, None, "missing_file", "missing_file", "no_face"]
 
 
+def test_distances_near_the_threshold_are_measured_again_on_steady_encodings():
+    pairs = parse_pairs("1\n"
+                        "a\t1\t2\n"          # genuine 0.62: near 0.6, measured again
+                        "a\t1\tb\t1\n"       # impostor 0.9: far, kept
+                        "a\t2\tb\t1\n")      # impostor 0.28: far, kept
+    encode, _ = _fake_encoder({"a_1": 0.0, "a_2": 0.62, "b_1": 0.9}, {})
+    steady, steady_calls = _fake_encoder({"a_1": 0.0, "a_2": 0.57, "b_1": 0.85}, {})
+    scores = score_pairs(pairs, encode, steady=steady, threshold=0.6)
+    assert scores.genuine == pytest.approx([0.57]) and scores.impostor == pytest.approx([0.9, 0.28])
+    assert scores.remeasured == 1
+    assert sorted(f"{r.name}_{r.number}" for r in steady_calls) == ["a_1", "a_2"]
+    # Without a threshold nothing is measured again.
+    assert score_pairs(pairs, encode, steady=steady).genuine == pytest.approx([0.62])
+
+
 def test_calibrate_reports_what_the_command_prints():
     pairs = parse_pairs("1\na\t1\t2\na\t1\tb\t1\na\t1\t3\n")
     encode, _ = _fake_encoder({"a_1": 0.0, "a_2": 0.45, "b_1": 0.72},

@@ -7,6 +7,7 @@ from PIL import Image, ImageFilter
 from tests.conftest import FACES
 from verification.checks import Result
 from verification.documents import find_portrait
+from verification.faces import encode_face, find_faces
 from verification.selfie import (
     KnownFace,
     SelfiePolicy,
@@ -40,7 +41,7 @@ def test_the_same_person_in_another_photo_matches(obama_document, selfie):
     assert report.outcome is Result.CLEAR
     assert report.document_distance <= SelfiePolicy().match_threshold - 0.05
     match = next(c for c in report.checks if c.check == "selfie.match.document")
-    assert match.threshold == 0.6 and match.engine == "face_recognition"
+    assert match.threshold == 0.595 and match.engine == "face_recognition"
 
 
 @pytest.mark.parametrize("selfie", ["biden_1.jpg", "keanu_reeves_1.jpg", "bill_gates_1.jpg"])
@@ -106,6 +107,71 @@ def test_the_reference_portrait_is_compared_when_held(obama_document):
     report = check_selfie(photo("obama_2.jpg"), document=obama_document[1], reference=other)
     assert results(report)["selfie.match.reference"] == ("rejected", "reference_mismatch")
     assert reference_encoding(photo("multi_face_obama_biden.jpg")) is None
+
+
+def _match(report, check: str = "selfie.match.document"):
+    return next(c for c in report.checks if c.check == check)
+
+
+def _never():
+    raise AssertionError("a steady encoding was asked for far from the threshold")
+
+
+def test_a_match_far_from_the_threshold_needs_no_steady_encoding(obama_document):
+    report = check_selfie(photo("obama_2.jpg"), document=obama_document[1],
+                          steady_document=_never)
+    assert report.document_distance < SelfiePolicy().match_threshold - 0.05
+    assert "measured" not in _match(report).details
+
+
+def test_a_match_near_the_threshold_is_decided_on_steady_encodings(obama_document):
+    page, portrait = obama_document
+    selfie = photo("obama_2.jpg")
+    first = check_selfie(selfie, document=portrait).document_distance
+    steady_portrait = find_portrait(page, steady=True).encoding
+    asked = []
+
+    def steady_document():
+        asked.append(True)
+        return steady_portrait
+
+    # A threshold just under the first distance: decided on it, the selfie would not match.
+    policy = SelfiePolicy(match_threshold=round(first - 0.005, 4))
+    report = check_selfie(selfie, document=portrait, policy=policy,
+                          steady_document=steady_document)
+    face = find_faces(selfie)[0]
+    again = face_distance(encode_face(selfie, face, steady=True), steady_portrait)
+    assert asked == [True] and again != first
+    assert report.document_distance == pytest.approx(again)
+    match = _match(report)
+    assert match.score == round(again, 4)
+    assert match.details["first_distance"] == round(first, 4)
+    assert match.details["measured"] == "steady"
+    assert match.result is (Result.CLEAR if again <= policy.match_threshold else Result.REJECTED)
+
+
+def test_without_a_steady_portrait_the_first_distance_decides(obama_document):
+    first = check_selfie(photo("obama_2.jpg"), document=obama_document[1]).document_distance
+    policy = SelfiePolicy(match_threshold=round(first - 0.005, 4))
+    report = check_selfie(photo("obama_2.jpg"), document=obama_document[1], policy=policy,
+                          steady_document=lambda: None)
+    assert report.document_distance == first
+    assert _match(report).result is Result.REJECTED and "measured" not in _match(report).details
+
+
+def test_a_reference_match_near_the_threshold_is_decided_on_steady_encodings(obama_document):
+    reference = reference_encoding(photo("obama_3.jpg"))
+    steady_reference = reference_encoding(photo("obama_3.jpg"), steady=True)
+    selfie = photo("obama_2.jpg")
+    first = check_selfie(selfie, document=None, reference=reference).reference_distance
+    policy = SelfiePolicy(match_threshold=round(first + 0.005, 4))
+    report = check_selfie(selfie, document=None, reference=reference, policy=policy,
+                          steady_reference=lambda: steady_reference)
+    again = face_distance(encode_face(selfie, find_faces(selfie)[0], steady=True),
+                          steady_reference)
+    assert report.reference_distance == pytest.approx(again) and again != first
+    match = _match(report, "selfie.match.reference")
+    assert match.details == {"first_distance": round(first, 4), "measured": "steady"}
 
 
 def test_a_challenge_selfie_sets_the_held_id_apart(obama_document):

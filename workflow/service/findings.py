@@ -184,6 +184,9 @@ class SelfieJob:
     document: np.ndarray | None = field(repr=False)
     reference: bytes | None = field(repr=False)
     challenge_code: str | None
+    # The ID photo whose portrait ``document`` encodes: its steady encoding is worked out
+    # from it when a match distance lies near the threshold.
+    document_photo: bytes | None = field(default=None, repr=False)
 
 
 def start_selfie_check(case_id: int, attempt: int) -> SelfieJob | None:
@@ -204,10 +207,14 @@ def start_selfie_check(case_id: int, attempt: int) -> SelfieJob | None:
         if reading is None or selfie is None or case.consent_at is None:
             return None
         account = case.account
+        document = stored_encoding(reading.portrait_encoding)
+        front = next((e for e in case.current_evidence() if e.kind == "id_document"), None)
         return SelfieJob(case_id=case.id, attempt=attempt, selfie=selfie.data,
-                         document=stored_encoding(reading.portrait_encoding),
+                         document=document,
                          reference=account.reference_portrait if account else None,
-                         challenge_code=case.challenge_code)
+                         challenge_code=case.challenge_code,
+                         document_photo=front.data if front is not None and document is not None
+                         else None)
 
 
 def _known_faces(case: RecoveryCase) -> list[KnownFace]:
