@@ -192,10 +192,12 @@ def encode_face(image: Image.Image, face: FoundFace, *, model: str = ENCODE_MODE
         predictor = api.pose_predictor_68_point if model == "large" else api.pose_predictor_5_point
         shape = predictor(crop, api.dlib.rectangle(local[3], local[0], local[1], local[2]))
         chip = api.dlib.get_face_chip(crop, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
-        chips = [chip, *(_jittered(chip, *jitter) for jitter in STEADY_JITTERS),
-                 np.ascontiguousarray(chip[:, ::-1])]
-        encodings = api.face_encoder.compute_face_descriptor(chips)
-    return np.mean([np.asarray(e) for e in encodings], axis=0)
+    chips = [chip, *(_jittered(chip, *jitter) for jitter in STEADY_JITTERS),
+             np.ascontiguousarray(chip[:, ::-1])]
+    # One copy per turn of the lock, so that other work waits for at most one encoding
+    # (serialised.py); one at a time is no slower than a batch on a CPU (~75 ms a copy).
+    encoder = Serialised(api.face_encoder, ENGINE_LOCK)
+    return np.mean([np.asarray(encoder.compute_face_descriptor(copy)) for copy in chips], axis=0)
 
 
 def _jittered(chip: np.ndarray, degrees: float, dx: float, dy: float,
