@@ -147,8 +147,14 @@ def run(out: Path, conditions: tuple[str, ...], spec: str, target_far: float,
     def encode(ref: calibration.ImageRef):
         return encode_file(ref.path(out))
 
+    def steady(ref: calibration.ImageRef):
+        return calibration.encode_photo_file(ref.path(out), max_bytes=Config.MAX_UPLOAD_BYTES,
+                                             max_pixels=Config.MAX_IMAGE_PIXELS, steady=True)
+
     started = time.perf_counter()
-    result = calibration.calibrate(pairs, encode, calibration.threshold_range(spec), target_far)
+    # As calibrate-faces: pairs near the configured threshold are measured again.
+    result = calibration.calibrate(pairs, encode, calibration.threshold_range(spec), target_far,
+                                   steady=steady, threshold=Config.FACE_MATCH_THRESHOLD)
     seconds = time.perf_counter() - started
     by_kind: dict[str, list[float]] = {}
     closest_impostor = None
