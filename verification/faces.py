@@ -100,7 +100,7 @@ ENCODE_MARGIN = 0.5
 # impostor pairs), both with the detection retry above, the 68-point model raised the TAR at
 # FAR 0.002 from 0.9376 to 0.9505 on the tuning half (0.9459 to 0.9622 held apart) and cut
 # listed impostors accepted at 0.6 from 3 to 2 on each half, for ~40 ms more per encoding
-# (1.19x per 12 MP selfie at p50, bench.face_pipeline).
+# (1.19-1.25x per 12 MP selfie at p50, bench.face_pipeline).
 ENCODE_MODEL = "large"
 # The face chip dlib's network encodes: face_recognition's size and padding.
 CHIP_SIZE = 150
@@ -108,16 +108,16 @@ CHIP_PADDING = 0.25
 # A steady encoding (encode_face(..., steady=True)) averages the chip with these copies of it
 # (degrees turned, px off centre across and down, zoom) and its mirror image: fixed copies
 # within the range dlib's own jitter draws from (up to 3 degrees, 2% of the face, 3% zoom).
-# On LFW DevTrain's tuning half (python -m bench.face_lfw, docs/benchmarks.md "Faces on LFW
-# DevTrain"), the chip with these four and the mirror scored accuracy 0.9895-0.9906 at
-# 0.595-0.60 (single encoding: 0.9848 at 0.6); ten copies (these four and the mirror, each
-# also mirrored) did no better (0.9871 at 0.6), the mirror alone 0.9859.
+# On LFW DevTrain's tuning half (docs/benchmarks.md "Steady encodings near the threshold"),
+# at each one's best threshold: the chip with these four and the mirror 0.9906 accuracy
+# (0.595), the chip alone 0.9871 (0.605), with the mirror only 0.9883, with these four only
+# 0.9883; ten copies (these four and the mirror, each also mirrored) 0.9906 (0.59), no better.
 STEADY_JITTERS = ((-2.5, -2.0, -1.0, 1.03), (2.5, 2.0, 1.0, 1.03),
                   (-1.5, 2.0, -2.0, 1.015), (1.5, -2.0, 2.0, 1.015))
 # A distance within this of the match threshold is measured again on steady encodings
 # (steady_distance). On the tuning half, margins of 0.05 and more gave the accuracy of steady
-# encodings throughout (0.04 lost one pair); 2.3% of impostor pairs and ~8% of genuine ones
-# fall within 0.05 of 0.6, so most comparisons cost one encoding.
+# encodings throughout (0.04 lost one pair). 108 of DevTrain's 2,200 pairs (4.9%) fell within
+# 0.05 of 0.595 (calibrate-faces), so most comparisons cost one encoding.
 STEADY_MARGIN = 0.05
 
 
