@@ -65,6 +65,15 @@ ENGINE = "rapidocr-onnxruntime"
 # fills a good part of the frame are still 15+ px tall there, and detection costs ~0.3 s instead
 # of ~1 s at full size. Recognition then works on the full-resolution pixels.
 DETECT_MAX_SIDE = 960
+
+# The detector keeps a text region when its mean text score is 0.5 or more. By default ("fast")
+# that mean is taken over the region's rotated bounding rectangle; "slow" takes it over the
+# region's own outline. The MRZ of a bowed card photographed at 8-12 MP is boxed as three
+# curved regions whose rectangles are half background: all three were dropped, and the photo
+# gave "no machine-readable zone was found". Tune split of bench.mrz_bed, card photos: cases
+# 0-39 read 35 before and 37 after (three more read, one lost); of six cases 70-109 the reader
+# found nothing in, three were then read. Every other condition of cases 0-39 read the same.
+DETECT_SCORE_MODE = "slow"
 # Photos larger than this (relative to DETECT_MAX_SIDE) get a second, finer detection pass when
 # the first finds no MRZ: a small document in a big photo has tiny lines at 960 px.
 DETECT_RETRY_MAX_SIDE = 1600
@@ -240,6 +249,25 @@ TWIN_MARGIN = 0.05
 # 0.296, 18 of them 0.08 or more; of 503 read right, 99% fell short by less than 0.076 and 6
 # by 0.08 or more (grid cells cut across two glyphs on card photos).
 TWIN_OUTLIER = 0.08
+# On blurred print every glyph correlates highly with every other, and a mis-read look-alike
+# stays within TWIN_MARGIN of both: the cells of 'ZZ' in a blurred document number '9ZZ2', read
+# '22', matched the zone's sure 'Z' at 0.998 and its sure '2' at 0.962. Distances (1 - likeness)
+# tell them apart where differences do not: a cell is also offered its twin when its distance to
+# its reading's sure cells is TWIN_RATIO times its distance to the twin's, and it is at least
+# TWIN_MIN_GAIN more like the twin. Tune split of bench.mrz_bed, cases 0-39 of every condition
+# (the cells of 527 photos whose reading lined up with the printed MRZ): of 265 cells read as
+# the wrong twin where both had sure cells, 245 were marked before and 262 with this; of 5,224
+# read right, 8 were marked before and the same 8 with it (ratio of the right ones with the twin
+# nearer: at most 2.2; of the wrong ones not marked before: 4.4 and more, but for two).
+TWIN_RATIO = 3.0
+TWIN_MIN_GAIN = 0.01
+# Where the twin is surely read nowhere, a cell is also offered it when its distance to its
+# reading's sure cells is TWIN_OUTLIER_RATIO times what is typical between two prints of one
+# character in the zone (_typical_likeness; the floor keeps a sharp clean zone from making a
+# hair's difference count). The same cells: of 75 read as the wrong twin, 54 were marked before
+# and 68 with this; of 2,889 read right, 11 before and 12 with it (at 8: 70 and 15).
+TWIN_OUTLIER_RATIO = 9.0
+TWIN_LIKENESS_FLOOR = 1e-3
 
 # When nothing periodic was found on a photo reduced by more than ZOOM_MAX_SCALE, the lines at
 # least ZOOM_LENGTH as long as the longest are looked at again: their part of the photo, widened
@@ -324,8 +352,9 @@ def _load_engine() -> "RapidOCR":
     try:
         # Detection is only asked for on images already scaled to DETECT_MAX_SIDE, so cap it
         # there (the default "min 736" would upscale). A larger recognition batch lets one
-        # onnxruntime call take all chunks of a zone.
+        # onnxruntime call take all chunks of a zone. See DETECT_SCORE_MODE.
         return RapidOCR(det_limit_side_len=DETECT_MAX_SIDE, det_limit_type="max",
+                        det_score_mode=DETECT_SCORE_MODE,
                         rec_batch_num=REC_BATCH, rec_img_shape=[3, STRIP_PIXELS, REC_MIN_WIDTH])
     except Exception as exc:  # the models are files in the wheel: any failure is unavailability
         raise OcrUnavailable(f"The OCR engine ({ENGINE}) cannot load its models: {exc}") from exc
@@ -1473,6 +1502,7 @@ def _look_for_twins(strips: list[_Strip], grid: list[list[_Cell]],
             sure.setdefault(char, []).append((n, k))
     shift = _shift(strips)
     cohesion: dict[tuple[tuple[int, int], ...], float] = {}
+    typical: float | None = None
     for n, row in enumerate(grid):
         for k, cell in enumerate(row):
             ranked = cell.ranked()
@@ -1485,9 +1515,16 @@ def _look_for_twins(strips: list[_Strip], grid: list[list[_Cell]],
                 if others:
                     alike[char] = float(np.mean([_likeness(patches[n][k], other, shift)
                                                  for other in others]))
-            if len(alike) == 2 and alike[twin] >= alike[read] + TWIN_MARGIN:
-                cell.twin = twin
+            if len(alike) == 2:
+                if alike[twin] >= alike[read] + TWIN_MARGIN or _much_nearer(alike[twin],
+                                                                            alike[read]):
+                    cell.twin = twin
             elif twin not in sure and read in alike:
+                if typical is None:
+                    typical = _typical_likeness(patches, sure, shift)
+                if _unlike(alike[read], typical):
+                    cell.twin = twin
+                    continue
                 refs = tuple((a, b) for a, b in sure[read] if (a, b) != (n, k))
                 if len(refs) < 2:
                     continue
@@ -1495,6 +1532,29 @@ def _look_for_twins(strips: list[_Strip], grid: list[list[_Cell]],
                     cohesion[refs] = _cohesion(patches, refs, shift)
                 if cohesion[refs] - alike[read] >= TWIN_OUTLIER:
                     cell.twin = twin
+
+
+def _much_nearer(twin: float, read: float) -> bool:
+    """Whether a cell is nearer the zone's sure cells of its twin than those of its reading by a
+    factor of TWIN_RATIO or more, in 1 - likeness (see TWIN_RATIO)."""
+    return twin - read >= TWIN_MIN_GAIN and 1.0 - read >= TWIN_RATIO * (1.0 - twin)
+
+
+def _typical_likeness(patches: list[list[np.ndarray]], sure: dict[str, list[tuple[int, int]]],
+                      shift: int) -> float:
+    """How alike two prints of one letter or digit look in this zone: the mean cohesion of the
+    characters surely read in two cells or more ('<' left out: a bar matches any bar). 1.0 when
+    there is none, so that nothing is marked by it."""
+    found = [_cohesion(patches, tuple(cells), shift)
+             for char, cells in sure.items() if char != FILLER and len(cells) >= 2]
+    return float(np.mean(found)) if found else 1.0
+
+
+def _unlike(read: float, typical: float) -> bool:
+    """Whether a cell looks unlike the zone's sure cells of its reading by TWIN_OUTLIER_RATIO
+    times more than two prints of one character typically do, in 1 - likeness."""
+    return typical < 1.0 and 1.0 - read >= TWIN_OUTLIER_RATIO * max(1.0 - typical,
+                                                                   TWIN_LIKENESS_FLOOR)
 
 
 def _cohesion(patches: list[list[np.ndarray]], cells: tuple[tuple[int, int], ...],

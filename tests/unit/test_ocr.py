@@ -19,9 +19,13 @@ from verification.ocr import (
     _filler_read_as_letters,
     _in_runs,
     _ink_extent,
+    _likeness,
     _look_for_twins,
+    _much_nearer,
     _padding_marks,
     _parse,
+    _typical_likeness,
+    _unlike,
     _unread_name,
     fit_fillers,
     normalise_char,
@@ -428,6 +432,59 @@ def test_a_cell_unlike_the_zones_sure_cells_of_its_reading_is_offered_its_twin()
     patches[0][6] = _ring(6, 6)
     _look_for_twins(strips, grid, patches)
     assert all(cell.twin is None for row in grid for cell in row)
+
+
+def test_on_blurred_print_a_look_alike_much_nearer_its_twin_is_offered_it():
+    # Tune case blur-039: the cells of 'ZZ' read '22' matched the zone's sure 'Z' at 0.998 and
+    # its sure '2' at 0.962, within TWIN_MARGIN of each other; the true '2' after them matched
+    # them at 0.954 and 0.997.
+    assert _much_nearer(0.998, 0.962)
+    assert not _much_nearer(0.954, 0.997)
+    # A right reading whose twin is a little nearer on a dim photo stays as read (ratio 1.5).
+    assert not _much_nearer(0.842, 0.760)
+    # A hair's difference on a sharp zone is no evidence, whatever the ratio.
+    assert not _much_nearer(0.9999, 0.9995)
+
+
+def test_a_cell_far_less_alike_than_two_prints_of_one_character_is_offered_its_twin():
+    # Tune case blur-000: a blurred 'O' read as '0' matched the zone's one sure '0' at 0.929,
+    # where two prints of one character typically match at 0.994: 12 times the distance.
+    assert _unlike(0.929, 0.994)
+    assert not _unlike(0.965, 0.994)   # six times: as far as a right reading may be
+    assert not _unlike(0.5, 1.0)       # nothing typical was measured: nothing is marked
+    assert _unlike(0.99, 0.99999)      # a sharp zone: the floor counts, not a hair's difference
+    assert not _unlike(0.995, 0.99999)
+
+
+def test_what_is_typical_between_prints_of_one_character_leaves_out_fillers_and_singles():
+    zeros = [_ring(6, seed) for seed in range(3)]
+    bar = np.full((48, 24), 230.0, np.float32)
+    bar[22:26, 4:20] = 30.0
+    patches = [[*zeros, bar, bar.copy(), _ring(10, 9)]]
+    sure = {"0": [(0, 0), (0, 1), (0, 2)], "<": [(0, 3), (0, 4)], "O": [(0, 5)]}
+    typical = _typical_likeness(patches, sure, 2)
+    assert typical == pytest.approx(
+        np.mean([_likeness(zeros[a], zeros[b], 2) for a in range(3) for b in range(3) if a != b]))
+    assert typical < 1.0
+    assert _typical_likeness(patches, {"O": [(0, 5)], "<": [(0, 3), (0, 4)]}, 2) == 1.0
+
+
+@pytest.mark.parametrize("spec", [
+    # '9ZZ2' blurred (Gaussian): every chunk read '9222', and the look told the Z's apart only
+    # by distance ratios (above).
+    CaseSpec(id="tune-blur-039", split="tune", layout="utopia_td3", font="ocrb",
+             condition="blur", seed=101039),
+    # A bowed card at 8-12 MP: the detector boxed its three curved MRZ lines, but scored them
+    # over their rectangles, half background, and dropped them (DETECT_SCORE_MODE).
+    CaseSpec(id="tune-card_photo-090", split="tune", layout="national_td1", font="ocrb_narrow",
+             condition="card_photo", seed=109090),
+])
+def test_photos_the_reader_missed_are_read_right(spec):
+    case = build(spec, today=TODAY)
+    reading = read_mrz(case.mrz_photo, today=TODAY)
+    assert reading.found and reading.result.valid_check_digits
+    got = reading.result.as_dict()
+    assert all(got[key] == case.expected[key] for key in case.expected)
 
 
 def test_a_document_number_with_a_filler_inside_is_no_reading():
