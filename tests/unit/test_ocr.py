@@ -198,6 +198,15 @@ def test_a_run_of_filler_read_as_letters_is_no_reading():
     # Doubled letters are names ('AARON', 'KAAS'); a document number may repeat anything.
     assert not _filler_read_as_letters(("P<UTOKAAS<<AARON<<<<<<<<<<<<<<<<<<<<<<<<<<<<",
                                         "AAA111<<<4UTO7408122F1204159<<<<<<<<<<<<<<06"))
+    # A name's padding read as a digit parse_mrz would take for a letter: a TD1 blurred at
+    # radius 7, read as garbage that validated ('6' for 'G' in the name).
+    garbage = ("I<UT01709I9341841824T666666666", "5612020M3306068UT0464664666642",
+               "LICCEAICC666666666666666666666")
+    assert parse_mrz(list(garbage), today=TODAY).valid_check_digits
+    assert _filler_read_as_letters(garbage)
+    assert _parse(garbage, TODAY) is None
+    # Digits repeat in optional data (a personal number '000...'), which stays a reading.
+    assert not _filler_read_as_letters(("I<UTOY7Q9X93A18000<<<<<<<<<<<<", plain[1], plain[2]))
 
 
 def test_stray_marks_in_a_names_padding_are_read_as_filler():
