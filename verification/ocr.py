@@ -1515,10 +1515,9 @@ def _look_for_twins(strips: list[_Strip], grid: list[list[_Cell]],
                 if others:
                     alike[char] = float(np.mean([_likeness(patches[n][k], other, shift)
                                                  for other in others]))
-            if len(alike) == 2:
-                if alike[twin] >= alike[read] + TWIN_MARGIN or _much_nearer(alike[twin],
-                                                                            alike[read]):
-                    cell.twin = twin
+            if len(alike) == 2 and (alike[twin] >= alike[read] + TWIN_MARGIN
+                                    or _much_nearer(alike[twin], alike[read])):
+                cell.twin = twin
             elif twin not in sure and read in alike:
                 if typical is None:
                     typical = _typical_likeness(patches, sure, shift)
