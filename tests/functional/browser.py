@@ -9,7 +9,8 @@ many seconds. A test file that uses them sets ``pytestmark = BROWSER``.
 ``axe_check(page)`` runs axe-core (``make browser`` installs it) on the page as it stands and
 fails on every serious or critical WCAG 2.1 A/AA violation; ``assert_fits(page)`` fails when
 the page scrolls sideways; ``snap(page, name)`` saves a screenshot into $SCREENSHOT_DIR when
-that is set (``make screenshots``), and does nothing otherwise.
+that is set (``make screenshots``), and does nothing otherwise. ``choose_photo(page, field,
+path)`` chooses a photo for a field of the request form and waits for the intake gate's verdict.
 """
 
 import io
@@ -158,3 +159,15 @@ def snap(page, name: str) -> Path | None:
     shot = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
     shot.quantize(colors=SNAP_COLOURS).save(path, optimize=True)
     return path
+
+
+def choose_photo(page, field: str, path) -> None:
+    """Choose ``path`` for the request form's photo field ``field`` (its id) and wait until the
+    intake gate's verdict is shown under it.
+
+    The verdict's sentence reflows the form: a click sent while it arrives can land beside the
+    button it was aimed at (on a phone the send button moves down a line or two)."""
+    verdict = f"#{field}-verdict"
+    page.eval_on_selector(verdict, "v => v.removeAttribute('data-result')")
+    page.set_input_files(f"#{field}", str(path))
+    page.wait_for_selector(f"{verdict}[data-result]")

@@ -21,7 +21,15 @@ from tests.conftest import (
     image_bytes,
     selfie_photo,
 )
-from tests.functional.browser import BROWSER, DESKTOP, PHONE, assert_fits, axe_check, snap
+from tests.functional.browser import (
+    BROWSER,
+    DESKTOP,
+    PHONE,
+    assert_fits,
+    axe_check,
+    choose_photo,
+    snap,
+)
 from tests.integration.test_owner_stop import not_me_token
 from tests.recovery import approve, outbox_of, token_in
 from verification.specimen import SpecimenPerson
@@ -92,8 +100,8 @@ def submitted(v: Visit):
     v.page.fill("#full_name", "Anna Eriksson")
     v.page.fill("#date_of_birth", "1974-08-12")
     v.page.select_option("#issue_type", "forgot_password")
-    v.page.set_input_files("#id_document", str(photo))
-    v.page.set_input_files("#selfie", str(photo))
+    choose_photo(v.page, "id_document", photo)
+    choose_photo(v.page, "selfie", photo)
     v.page.check("#consent")
     v.page.click("button[type=submit]")
     v.page.wait_for_selector("#tracking-link")
@@ -185,8 +193,8 @@ def form_kept_photos(v: Visit):
     photo.write_bytes(image_bytes())
     v.go("/recover?issue_type=lost_2fa")
     v.page.fill("#email", "not an address")
-    v.page.set_input_files("#id_document", str(photo))
-    v.page.set_input_files("#selfie", str(photo))
+    choose_photo(v.page, "id_document", photo)
+    choose_photo(v.page, "selfie", photo)
     v.page.click("main form button[type=submit]")
     v.page.wait_for_selector(".errors")
 

@@ -7,7 +7,7 @@ import pytest
 
 import jobs.executors
 from tests.conftest import browser_sign_in, document_photo, selfie_photo
-from tests.functional.browser import BROWSER, snap
+from tests.functional.browser import BROWSER, choose_photo, snap
 from verification.specimen import SpecimenPerson
 
 ANNA = SpecimenPerson(expiry_date=date(date.today().year + 4, 4, 15))
@@ -31,8 +31,8 @@ def test_request_is_checked_then_an_agent_resolves_it(app, page, live_server, ma
     page.fill("#date_of_birth", "1974-08-12")
     # An issue type one agent may approve alone (a lost 2FA device needs four eyes).
     page.select_option("#issue_type", "forgot_password")
-    page.set_input_files("#id_document", str(id_photo))
-    page.set_input_files("#selfie", str(selfie))
+    choose_photo(page, "id_document", id_photo)
+    choose_photo(page, "selfie", selfie)
     page.check("#consent")
     page.click("button[type=submit]")
     link = page.text_content("#tracking-link").strip()

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import document_photo, selfie_photo
-from tests.functional.browser import BROWSER, CHROMIUM_ARGS, snap
+from tests.functional.browser import BROWSER, CHROMIUM_ARGS, choose_photo, snap
 
 pytestmark = BROWSER
 
@@ -63,8 +63,8 @@ def test_photos_are_kept_after_a_validation_error(app, page, live_server, tmp_pa
     page.fill("#full_name", "Anna Eriksson")
     page.fill("#date_of_birth", "12/08/1974")  # not the format asked for
     page.select_option("#issue_type", "forgot_password")
-    page.set_input_files("#id_document", str(id_photo))
-    page.set_input_files("#selfie", str(selfie))
+    choose_photo(page, "id_document", id_photo)
+    choose_photo(page, "selfie", selfie)
     page.check("#consent")
     page.click("button.wide[type=submit]")
 

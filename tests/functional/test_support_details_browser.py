@@ -68,6 +68,7 @@ def test_without_javascript_the_fields_are_empty_and_every_fix_is_offered(
     page.fill("#began_on", "2026-11-30")
     page.check("#tried-fixes input[value=checked_spam]")
     page.set_input_files("#screenshots", str(shot))
+    # Without JavaScript no verdict is shown before sending: nothing moves under the click.
     page.set_input_files("#id_document", str(id_photo))
     page.set_input_files("#selfie", str(selfie))
     page.check("#consent")
