@@ -385,24 +385,33 @@ def read_mrz_sides(images: list[Image.Image], *,
     """
     start = time.perf_counter()
     engine = ocr_engine()
-    candidates: list[tuple[_Zone, int]] = []
-    for side, image in enumerate(images):
-        if min(image.size) < MIN_PHOTO_SIDE:
-            # Nothing this thin can hold an MRZ line, and OpenCV cannot scale it to zero pixels.
-            continue
-        candidates.extend((zone, side) for zone in _candidate_zones(engine, image))
-    candidates.sort(key=lambda found: -found[0].periodicity)
     best: tuple[_Attempt, int] | None = None
-    for zone, side in candidates:
-        attempt = _read_zone(engine, zone, today)
-        if best is None or attempt.rank > best[0].rank:
-            best = (attempt, side)
-        if best[0].result is not None and best[0].result.valid_check_digits:
+    found = False
+    # In colour first; then, when that gives no reading whose check digits validate, on a grey
+    # copy: in a photo of a screen the colours of its sub-pixels beat against the camera's
+    # (moire), and the detector misses light print, or finds only part of a line, in colour.
+    for grey in (False, True):
+        candidates: list[tuple[_Zone, int]] = []
+        for side, image in enumerate(images):
+            if min(image.size) < MIN_PHOTO_SIDE:
+                # Nothing this thin can hold an MRZ line, and OpenCV cannot scale it to zero
+                # pixels.
+                continue
+            candidates.extend((zone, side) for zone in _candidate_zones(engine, image, grey=grey))
+        candidates.sort(key=lambda found: -found[0].periodicity)
+        found = found or bool(candidates)
+        for zone, side in candidates:
+            attempt = _read_zone(engine, zone, today)
+            if best is None or attempt.rank > best[0].rank:
+                best = (attempt, side)
+            if best[0].result is not None and best[0].result.valid_check_digits:
+                break
+        if best is not None and best[0].result is not None and best[0].result.valid_check_digits:
             break
     elapsed = (time.perf_counter() - start) * 1000
     common = {"engine": ENGINE, "engine_version": engine_version(), "elapsed_ms": elapsed}
     if best is None or best[0].result is None:
-        error = ("No machine-readable zone was found in the photo." if not candidates else
+        error = ("No machine-readable zone was found in the photo." if not found else
                  "Text lines that look like a machine-readable zone were found, but they could "
                  "not be read as one.")
         attempt = best[0] if best else None
@@ -414,8 +423,11 @@ def read_mrz_sides(images: list[Image.Image], *,
                       confidence=attempt.confidence, error=None, **common), side
 
 
-def _candidate_zones(engine: Serialised, image: Image.Image) -> list["_Zone"]:
-    """The photo's candidate zones periodic enough to be read, the most periodic first."""
+def _candidate_zones(engine: Serialised, image: Image.Image, *,
+                     grey: bool = False) -> list["_Zone"]:
+    """The photo's candidate zones periodic enough to be read, the most periodic first; with
+    `grey`, the detector looks at a grey copy (the zones are still cut from the colour photo:
+    the print stands out more in some colour than in grey)."""
     photo = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
     # RapidOCR's models take OpenCV's BGR order when given an array.
     bgr = cv2.cvtColor(photo, cv2.COLOR_RGB2BGR)
@@ -429,8 +441,9 @@ def _candidate_zones(engine: Serialised, image: Image.Image) -> list["_Zone"]:
         # In a dim photo the detector sees the grain and misses the faint ends of lines (a
         # passport's '<' runs): it looks at a denoised copy instead.
         dim = np.percentile(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), 90) < DIM_PAPER
-        lines = _detect_lines(engine, _denoised(small, DETECT_DENOISE_SEARCH) if dim else small,
-                              scale)
+        seen = _denoised(small, DETECT_DENOISE_SEARCH) if dim else small
+        seen = _grey(seen) if grey else seen
+        lines = _detect_lines(engine, seen, scale)
         bands = _group_bands(lines)
         if bands or max(bgr.shape[:2]) <= DETECT_RETRY_MAX_SIDE:
             break
@@ -443,7 +456,8 @@ def _candidate_zones(engine: Serialised, image: Image.Image) -> list["_Zone"]:
     chosen = [(zone, band) for zone, band in ranked if zone.periodicity >= MIN_PERIODICITY]
     if not chosen and scale < ZOOM_MAX_SCALE:
         # Nothing periodic at this scale: the lines of a bent card, boxed together in pairs on
-        # the reduced copy, are looked for again on the longest boxes' part of the photo.
+        # the reduced copy, are looked for again on the longest boxes' part of the photo (in
+        # colour: the grey copy's lines only say where).
         zoomed = _zoomed_bands(engine, bgr, lines)
         ranked = sorted(((_ranked_zone(source, _scaled(band, shrink)), band) for band in zoomed),
                         key=lambda found: -found[0].periodicity)
@@ -453,6 +467,11 @@ def _candidate_zones(engine: Serialised, image: Image.Image) -> list["_Zone"]:
         picked += [found for found in chosen[MAX_BANDS:] if len(found[1]) == 3][:1]
     return [_zone(bgr, band, clean=zone.clean) if shrink < 1.0 else zone
             for zone, band in picked]
+
+
+def _grey(bgr: np.ndarray) -> np.ndarray:
+    """A grey copy of a BGR photo, in three channels as the detector takes it."""
+    return cv2.cvtColor(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
 
 
 def _ranked_zone(source: np.ndarray, band: list["_Line"]) -> "_Zone":

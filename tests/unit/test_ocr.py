@@ -487,6 +487,14 @@ def test_what_is_typical_between_prints_of_one_character_leaves_out_fillers_and_
     # over their rectangles, half background, and dropped them (DETECT_SCORE_MODE).
     CaseSpec(id="tune-card_photo-090", split="tune", layout="national_td1", font="ocrb_narrow",
              condition="card_photo", seed=109090),
+    # Light OCR-B photographed off a screen: in the colour moire the detector found no MRZ line
+    # at all; on a grey copy it finds both (the grey second look of read_mrz_sides).
+    CaseSpec(id="tune-screen_moire-042", split="tune", layout="utopia_td3", font="ocrb_light",
+             condition="screen_moire", seed=110042),
+    # The same off a screen: in colour the detector boxed the printed dates and authority
+    # lines, and only part of each MRZ line, so the MRZ band was ranked below them.
+    CaseSpec(id="tune-screen_moire-006", split="tune", layout="utopia_td3", font="ocrb_light",
+             condition="screen_moire", seed=110006),
 ])
 def test_photos_the_reader_missed_are_read_right(spec):
     case = build(spec, today=TODAY)
