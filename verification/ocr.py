@@ -398,15 +398,15 @@ def read_mrz_sides(images: list[Image.Image], *,
                 # pixels.
                 continue
             candidates.extend((zone, side) for zone in _candidate_zones(engine, image, grey=grey))
-        candidates.sort(key=lambda found: -found[0].periodicity)
+        candidates.sort(key=lambda candidate: -candidate[0].periodicity)
         found = found or bool(candidates)
         for zone, side in candidates:
             attempt = _read_zone(engine, zone, today)
             if best is None or attempt.rank > best[0].rank:
                 best = (attempt, side)
-            if best[0].result is not None and best[0].result.valid_check_digits:
+            if best[0].validated:
                 break
-        if best is not None and best[0].result is not None and best[0].result.valid_check_digits:
+        if best is not None and best[0].validated:
             break
     elapsed = (time.perf_counter() - start) * 1000
     common = {"engine": ENGINE, "engine_version": engine_version(), "elapsed_ms": elapsed}
@@ -791,6 +791,11 @@ class _Attempt:
     lines: tuple[str, ...]
     result: MrzResult | None
     confidence: float | None
+
+    @property
+    def validated(self) -> bool:
+        """Whether it is a reading whose check digits validate."""
+        return self.result is not None and self.result.valid_check_digits
 
     @property
     def rank(self) -> tuple:
