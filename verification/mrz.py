@@ -409,6 +409,13 @@ def known_code(code: str) -> bool:
     return code in KNOWN_CODES
 
 
+def sex_position(lines: int, width: int) -> int | None:
+    """The position (in the lines joined) of the sex, which holds only 'M', 'F', 'X' or '<';
+    None for a size ICAO 9303 does not define."""
+    formats = _FORMATS.get((lines, width))
+    return None if formats is None else LAYOUTS[formats[0]].sex
+
+
 def checked_positions(lines: int, width: int) -> frozenset[int] | None:
     """The positions (in the lines joined) some check digit covers, the check digits included;
     None for a size ICAO 9303 does not define. A misread anywhere else (a name, the issuing

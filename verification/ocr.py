@@ -53,6 +53,7 @@ from .mrz import (
     field_kinds,
     known_code,
     parse_mrz,
+    sex_position,
 )
 from .serialised import Serialised
 
@@ -268,6 +269,16 @@ TWIN_MIN_GAIN = 0.01
 # and 68 with this; of 2,889 read right, 11 before and 12 with it (at 8: 70 and 15).
 TWIN_OUTLIER_RATIO = 9.0
 TWIN_LIKENESS_FLOOR = 1e-3
+# A name's letter read two ways is taken from the look (_look_at_names) when the cell is no
+# farther from the zone's prints of that letter than this many times what is typical between
+# two prints of one character there. Tune split of bench.mrz_bed, cases 0-39 of every
+# condition, the 86 letters of a name (before its padding) read as two letters or more: the
+# three 'M' of a blurred 'MOHAMMED' read as 'X', 'R' and 'N' lay 0.9-1.5 times the typical
+# distance from the zone's 'M'. Of the letters read right, the nearest other letter lay 3.1
+# times away where the zone had prints of the letter read as well (an 'E' from the 'L', on a
+# screen; the ratio to those prints decides there, TWIN_RATIO), and 6.1 times where it had
+# none (a card photo's 'M' from the 'E').
+NAME_LOOK_RATIO = 3.0
 
 # When nothing periodic was found on a photo reduced by more than ZOOM_MAX_SCALE, the lines at
 # least ZOOM_LENGTH as long as the longest are looked at again: their part of the photo, widened
@@ -743,6 +754,8 @@ class _Cell:
     # The look-alike (O for 0, Z for 2...) this cell looks like more than what was read (see
     # _look_for_twins): a check digit may choose it.
     twin: str | None = None
+    # Whether `decided` is the letter of a name the cell looks like (see _look_at_names).
+    looked: bool = False
 
     def add(self, char: str, confidence: float, *, alone: bool = False) -> None:
         """One reading's vote; a cell read alone does not count as a chunk reading."""
@@ -1351,6 +1364,7 @@ def _recognise(engine: Serialised, strips: list[_Strip],
     if fillers is not None:
         _settle_fillers(grid, fillers, doubtful)
     _look_for_twins(strips, grid, patches)
+    _look_at_names(strips, grid, patches)
     return grid
 
 
@@ -1514,16 +1528,7 @@ def _look_for_twins(strips: list[_Strip], grid: list[list[_Cell]],
     the zone, a cell that looks unlike the zone's sure cells of its own reading is marked (see
     TWIN_OUTLIER); where neither is surely read, nothing is. The mark only offers the twin to
     the check digits (_decide), which take it when it alone makes them all agree."""
-    kinds = _kinds(grid)
-    sure: dict[str, list[tuple[int, int]]] = {}
-    for n, row in enumerate(grid):
-        for k, cell in enumerate(row):
-            char = cell.unanimous()
-            if char is None:
-                continue
-            if kinds is not None and n * len(row) + k not in kinds[0 if char.isdigit() else 1]:
-                continue
-            sure.setdefault(char, []).append((n, k))
+    sure = _sure_cells(grid)
     shift = _shift(strips)
     cohesion: dict[tuple[tuple[int, int], ...], float] = {}
     typical: float | None = None
@@ -1555,6 +1560,91 @@ def _look_for_twins(strips: list[_Strip], grid: list[list[_Cell]],
                     cohesion[refs] = _cohesion(patches, refs, shift)
                 if cohesion[refs] - alike[read] >= TWIN_OUTLIER:
                     cell.twin = twin
+
+
+def _sure_cells(grid: list[list[_Cell]], *,
+                vouched: bool = False) -> dict[str, list[tuple[int, int]]]:
+    """The cells every chunking read as one character, by character, where their field allows
+    nothing else (a digit in a date, a letter in a name); with `vouched`, also letters and
+    digits in the fields a check digit covers (a document number's 'M') and the sex's 'M' or
+    'F'."""
+    kinds = _kinds(grid)
+    width = _line_width(grid)
+    covered: frozenset[int] = frozenset()
+    sex = None
+    if vouched and width:
+        covered = checked_positions(len(grid), width) or frozenset()
+        sex = sex_position(len(grid), width)
+    sure: dict[str, list[tuple[int, int]]] = {}
+    for n, row in enumerate(grid):
+        for k, cell in enumerate(row):
+            char = cell.unanimous()
+            if char is None:
+                continue
+            index = n * len(row) + k
+            if kinds is not None and index not in kinds[0 if char.isdigit() else 1] and not (
+                    (char != FILLER and index in covered) or (index == sex and char in "MF")):
+                continue
+            sure.setdefault(char, []).append((n, k))
+    return sure
+
+
+def _look_at_names(strips: list[_Strip], grid: list[list[_Cell]],
+                   patches: list[list[np.ndarray]]) -> None:
+    """Settle the letters of a name the readings disagree on by their look: a cell takes the
+    letter it was read as whose prints elsewhere in the zone it looks like as closely as two
+    prints of one character do there, when what it was read as has no print there or looks at
+    least TWIN_RATIO times farther from it (in 1 - likeness).
+
+    No check digit covers a name, and a blurred OCR-B 'M' is read as 'N', 'R', 'H' or 'X' now
+    and then, one cell at a time: on the tune split of the test bed (cases 0-39 of every
+    condition) a blurred 'MOHAMMED' read 'XOHARNED' and validated. Its three 'M' looked like
+    the 'M' of the document number (distance 0.0027-0.0044, where two prints of one character
+    in the zone are 0.003 apart) and like nothing else they were read as (0.008-0.095). Of the
+    86 letters of a name read as two letters or more in those 640 photos, the rule changed those
+    three, all to the printed letter, and no other (see NAME_LOOK_RATIO). The letters compared
+    with are those every chunking read alike where the field allows nothing else, in the fields
+    a check digit covers, and the sex's 'M' or 'F' (_sure_cells).
+    """
+    width = _line_width(grid)
+    if width is None:
+        return
+    lines = tuple("".join((cell.ranked() or [UNREAD])[0] for cell in row) for row in grid)
+    names = [(row, begin, end) for field_name, row, begin, end in _padding_fields(lines)
+             if field_name == "name"]
+    if not names:
+        return
+    sure = _sure_cells(grid, vouched=True)
+    shift = _shift(strips)
+    typical: float | None = None
+    for row, begin, end in names:
+        padding = _read_padding(lines[row][begin:end], name=True)
+        for k in range(begin, begin + padding if padding >= 0 else end):
+            cell = grid[row][k]
+            read = lines[row][k]
+            letters = {char for char in cell.votes if char.isalpha()}
+            if cell.decided is not None or not read.isalpha() or len(letters) < 2:
+                continue
+            distance = {}
+            for char in letters:
+                others = [patches[a][b] for a, b in sure.get(char, []) if (a, b) != (row, k)]
+                if others:
+                    distance[char] = 1.0 - float(np.mean(
+                        [_likeness(patches[row][k], other, shift) for other in others]))
+            if not distance:
+                continue
+            best = min(distance, key=distance.__getitem__)
+            if best == read:
+                continue
+            if typical is None:
+                typical = _typical_likeness(patches, sure, shift)
+            if typical >= 1.0 or distance[best] > NAME_LOOK_RATIO * max(1.0 - typical,
+                                                                       TWIN_LIKENESS_FLOOR):
+                continue
+            if read in distance and distance[read] < TWIN_RATIO * distance[best]:
+                continue
+            cell.decided = best
+            cell.looked = True
 
 
 def _much_nearer(twin: float, read: float) -> bool:
@@ -1643,7 +1733,13 @@ def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
     # warning, and a check digit over it then fails.
     text = tuple("".join(c or UNREAD for c in line) for line in lines)
     confidence = float(np.mean(confidences)) if confidences else None
-    base = _parse(text, today)
+    # Recorded, so a person can see why a name's letter is not what most readings said.
+    looked = [f"line {n + 1} position {k + 1}: read as "
+              + ", ".join(repr(c) for c in sorted(cell.votes) if c != cell.decided)
+              + f" or {cell.decided!r}; {cell.decided!r} taken, the letter it looks like "
+              "elsewhere in the zone"
+              for n, row in enumerate(grid) for k, cell in enumerate(row) if cell.looked]
+    base = _noted(_parse(text, today), looked)
     if (base is not None and base.valid_check_digits) or not alternatives:
         return _Attempt(text, base, confidence)
     # The state and nationality cells are varied only when they name no known code, first.
@@ -1664,7 +1760,7 @@ def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
             if choice is not None:
                 variant[n][k] = choice
         candidate = tuple("".join(line) for line in variant)
-        result = _parse(candidate, today)
+        result = _noted(_parse(candidate, today), looked)
         if result is not None and result.valid_check_digits:
             changed = frozenset(index for index, choice in enumerate(combo) if choice is not None)
             passing.append((changed, candidate, result))
@@ -1690,6 +1786,13 @@ def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:
         result = dataclasses.replace(result, corrections=[*chosen_notes, *result.corrections])
         return _Attempt(candidate, result, confidence)
     return _Attempt(text, base, confidence)
+
+
+def _noted(result: MrzResult | None, notes: list[str]) -> MrzResult | None:
+    """The reading with `notes` first among its corrections."""
+    if result is None or not notes:
+        return result
+    return dataclasses.replace(result, corrections=[*notes, *result.corrections])
 
 
 def _fields(result: MrzResult) -> tuple:

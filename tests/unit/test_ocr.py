@@ -20,6 +20,7 @@ from verification.ocr import (
     _in_runs,
     _ink_extent,
     _likeness,
+    _look_at_names,
     _look_for_twins,
     _much_nearer,
     _padding_marks,
@@ -35,6 +36,7 @@ from verification.ocr import (
 from verification.specimen import (
     MRZ_STYLES,
     SpecimenPerson,
+    id_card_mrz,
     render_document,
     render_id_card,
     render_passport,
@@ -478,7 +480,45 @@ def test_what_is_typical_between_prints_of_one_character_leaves_out_fillers_and_
     assert _typical_likeness(patches, {"O": [(0, 5)], "<": [(0, 3), (0, 4)]}, 2) == 1.0
 
 
+def _glyph(char: str, seed: int) -> np.ndarray:
+    """A cell's pixels: `char` drawn, softened, with a little noise."""
+    patch = np.full((48, 24), 230, np.uint8)
+    cv2.putText(patch, char, (1, 34), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 30, 2)
+    patch = cv2.GaussianBlur(patch.astype(np.float32), (0, 0), 1.5)
+    return patch + np.random.default_rng(seed).normal(0, 2, patch.shape).astype(np.float32)
+
+
+@pytest.mark.parametrize(("drawn", "surname"), [("M", "MUELLER"), ("N", "NUELLER")])
+def test_a_names_letter_read_two_ways_is_the_one_it_looks_like_elsewhere(drawn, surname):
+    # No check digit covers a name. The first letter was read 'N' twice and 'M' once; the only
+    # 'M' elsewhere is in the document number, which the check digits cover, and no 'N' is
+    # printed anywhere else.
+    person = SpecimenPerson(surname="MUELLER", given_names="JO", document_number="K4M7R2",
+                            date_of_birth=date(1990, 1, 2), expiry_date=date(2031, 5, 6))
+    lines = id_card_mrz(person)
+    grid = _grid(lines)
+    cell = grid[2][0] = _Cell()
+    for char, confidence in (("N", 0.6), ("N", 0.6), ("M", 0.4)):
+        cell.add(char, confidence)
+    patches = [[_glyph(char, 100 * n + k) for k, char in enumerate(line)]
+               for n, line in enumerate(lines)]
+    patches[2][0] = _glyph(drawn, 999)
+    _look_at_names([SimpleNamespace(pitch=24.0)], grid, patches)
+    attempt = _decide(grid, TODAY)
+    assert attempt.result.valid_check_digits
+    assert attempt.result.surname == surname
+    noted = [note for note in attempt.result.corrections if "the letter it looks like" in note]
+    # A cell that looks like the number's 'M' takes it, and says so; one that does not (an
+    # 'N' drawn: far from the 'M', and no 'N' to compare it with) keeps what most readings said.
+    assert noted == (["line 3 position 1: read as 'N' or 'M'; 'M' taken, the letter it looks "
+                      "like elsewhere in the zone"] if drawn == "M" else [])
+
+
 @pytest.mark.parametrize("spec", [
+    # A blurred 'MOHAMMED' read 'XOHARNED' and validated: the three 'M' were read two or three
+    # ways each, and look like the document number's 'M' (_look_at_names).
+    CaseSpec(id="tune-blur-027", split="tune", layout="utopia_td3", font="ocrb",
+             condition="blur", seed=101027),
     # '9ZZ2' blurred (Gaussian): every chunk read '9222', and the look told the Z's apart only
     # by distance ratios (above).
     CaseSpec(id="tune-blur-039", split="tune", layout="utopia_td3", font="ocrb",
