@@ -747,8 +747,8 @@ class _Cell:
     votes: Counter = field(default_factory=Counter)  # character -> summed confidence
     counts: Counter = field(default_factory=Counter)  # character -> readings in chunks
     looks_filler: bool = False
-    # What the cell read on its own gave, and the character the look of '<' and that reading
-    # settled on against the chunk readings (see _settle_fillers).
+    # What the cell read on its own gave ('' for nothing), and the character the look of '<'
+    # and that reading settled on against the chunk readings (see _settle_fillers).
     alone: str | None = None
     decided: str | None = None
     # The look-alike (O for 0, Z for 2...) this cell looks like more than what was read (see
@@ -1359,8 +1359,9 @@ def _recognise(engine: Serialised, strips: list[_Strip],
                 MIN_AGREEING_READS if top == FILLER else len(CHUNKINGS))
             if not agreed or (looks is not None and looks != (top == FILLER)):
                 doubtful.append((n, k))
-    # A cell the first chunking left unread was read alone already: once is its vote.
-    _read_alone(engine, strips, grid, [(n, k) for n, k in doubtful if grid[n][k].alone is None])
+    # A cell the first chunking left unread was read alone already: once is its vote (one
+    # that gave nothing is read again, among other cells).
+    _read_alone(engine, strips, grid, [(n, k) for n, k in doubtful if not grid[n][k].alone])
     if fillers is not None:
         _settle_fillers(grid, fillers, doubtful)
     _look_for_twins(strips, grid, patches)
@@ -1389,15 +1390,23 @@ def _settle_fillers(grid: list[list[_Cell]], fillers: list[list[bool]],
     The recogniser reads a thin '<' after a letter as 'K' in every chunk ('I<' as 'IK' on a
     light OCR-B card), and a 'K' before '<<<' as '<'. Read alone, the cell is read right, but
     with less weight than three chunk readings; a name has no check digit to tell. A cell not
-    read alone is '<' where the look says so for a run of MIN_LOOK_RUN cells or more around it."""
+    read alone, or read alone as nothing, is '<' where the look says so for a run of
+    MIN_LOOK_RUN cells or more around it.
+
+    A cell the chunks read as a letter that looks like '<' and read alone as nothing is '<'
+    too: alone, a faint thin '<' gives nothing, a letter's strokes do not. On the tune split of
+    the test bed (cases 0-39 of every condition) a light OCR-B card's document code 'I<' read
+    'IK' in every chunk and validated (no check digit covers it); of the cells like it, read
+    as a letter, none was a letter (see docs/benchmarks.md)."""
     in_runs = [_in_runs(row) for row in fillers]
     for n, k in doubtful:
         cell = grid[n][k]
         top, alone = cell.top(), cell.alone
         if top is None:
             continue
-        if alone is None:
-            if in_runs[n][k] and top != FILLER:
+        if not alone:
+            if top != FILLER and (in_runs[n][k]
+                                  or (alone == "" and fillers[n][k] and top.isalpha())):
                 cell.decided = FILLER
             continue
         if fillers[n][k] and alone == FILLER and top != FILLER:
@@ -1695,6 +1704,8 @@ def _read_alone(engine: Serialised, strips: list[_Strip], grid: list[list[_Cell]
         chars = normalise_line(text)
         if len(chars) == 1:
             grid[n][k].add(chars, SINGLE_READ_WEIGHT * float(confidence), alone=True)
+        elif not chars:
+            grid[n][k].alone = ""  # read, as nothing (see _settle_fillers)
 
 
 def _decide(grid: list[list[_Cell]], today: date | None) -> _Attempt:

@@ -25,6 +25,7 @@ from verification.ocr import (
     _much_nearer,
     _padding_marks,
     _parse,
+    _settle_fillers,
     _typical_likeness,
     _unlike,
     _unread_name,
@@ -341,6 +342,24 @@ def test_a_run_of_cells_that_look_like_filler_is_padding_a_single_one_is_not():
         [False, True, True, True, False, False, False, False, False]
 
 
+def test_a_letter_that_looks_like_filler_and_reads_as_nothing_alone_is_filler():
+    # A light OCR-B card's document code 'I<': every chunk read 'IK', the cell looks like the
+    # zone's '<', and read alone it gives nothing (a faint thin '<' does; a letter does not).
+    grid = _grid(("IK", "F4"))
+    fillers = [[False, True], [False, True]]
+    grid[0][1].alone = ""
+    grid[1][1].alone = ""
+    _settle_fillers(grid, fillers, [(0, 1), (1, 1)])
+    assert grid[0][1].ranked()[0] == "<"
+    # A digit is left to the check digits; a cell not read alone, or read alone as a letter,
+    # keeps its reading.
+    assert grid[1][1].ranked()[0] == "4"
+    grid = _grid(("IK", "IK"))
+    grid[1][1].add("K", 0.9, alone=True)
+    _settle_fillers(grid, fillers, [(0, 1), (1, 1)])
+    assert [row[1].ranked()[0] for row in grid] == ["K", "K"]
+
+
 def test_a_name_with_a_cell_read_as_nothing_is_no_reading():
     # No check digit covers a name: a letter read as nothing cannot be taken for '<'.
     td1 = ("I<UTOY7Q9X93A18<<<<<<<<<<<<<<<", "3501184M3503166NLD<<<<<<<<<<<2",
@@ -519,6 +538,9 @@ def test_a_names_letter_read_two_ways_is_the_one_it_looks_like_elsewhere(drawn, 
     # ways each, and look like the document number's 'M' (_look_at_names).
     CaseSpec(id="tune-blur-027", split="tune", layout="utopia_td3", font="ocrb",
              condition="blur", seed=101027),
+    # A light OCR-B card's document code 'I<' read 'IK' in every chunk and validated.
+    CaseSpec(id="tune-card_photo-036", split="tune", layout="national_td1", font="ocrb_light",
+             condition="card_photo", seed=109036),
     # '9ZZ2' blurred (Gaussian): every chunk read '9222', and the look told the Z's apart only
     # by distance ratios (above).
     CaseSpec(id="tune-blur-039", split="tune", layout="utopia_td3", font="ocrb",
