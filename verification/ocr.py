@@ -101,6 +101,12 @@ BAND_MAX_ANGLE = 3.0
 # bent card's lines are boxed taller, arc and all: 1.13-1.18 in the test bed's tune split's
 # 12 MP card photos, where 1.2 kept their three lines from forming a zone)...
 BAND_SPACING = (0.9, 3.2)
+# ...and where the photo gives no periodic zone that way (nor on a closer look in halves), lines
+# as close as this are stacked too: a small card bowed more has its three lines boxed about
+# 120 px high for 48 px print, 94 px apart (0.78; tune split, card_photo-069 and -071). Taken
+# for every photo, it read 7 fewer of the tune split's 84 card photos and gave a false read:
+# the closer stacking pairs a line with its own neighbours' boxes and outranks the MRZ.
+LOOSE_BAND_SPACING = (0.7, 3.2)
 # ...and they overlap along the line by at least this fraction of the shorter one (a glare spot
 # may hide part of one line from the detector, so lengths themselves may differ).
 BAND_MIN_OVERLAP = 0.5
@@ -473,6 +479,14 @@ def _candidate_zones(engine: Serialised, image: Image.Image, *,
         ranked = sorted(((_ranked_zone(source, _scaled(band, shrink)), band) for band in zoomed),
                         key=lambda found: -found[0].periodicity)
         chosen = [(zone, band) for zone, band in ranked if zone.periodicity >= MIN_PERIODICITY]
+    if not chosen:
+        # Still nothing: lines stacked closer than an MRZ's, as a small bowed card's are boxed.
+        known = {tuple(map(id, band)) for band in bands}
+        loose = [band for band in _group_bands(lines, LOOSE_BAND_SPACING)
+                 if tuple(map(id, band)) not in known]
+        ranked = sorted(((_ranked_zone(source, _scaled(band, shrink)), band) for band in loose),
+                        key=lambda found: -found[0].periodicity)
+        chosen = [(zone, band) for zone, band in ranked if zone.periodicity >= MIN_PERIODICITY]
     picked = chosen[:MAX_BANDS]
     if all(len(band) < 3 for _, band in picked):
         picked += [found for found in chosen[MAX_BANDS:] if len(found[1]) == 3][:1]
@@ -668,13 +682,15 @@ def _angle_difference(a: float, b: float) -> float:
     return (a - b + 180) % 360 - 180
 
 
-def _group_bands(lines: list[_Line]) -> list[list[_Line]]:
-    """Candidate zones: a long line with the lines stacked under and over it; 3-line zones and
-    longer lines first."""
+def _group_bands(lines: list[_Line],
+                 spacing: tuple[float, float] = BAND_SPACING) -> list[list[_Line]]:
+    """Candidate zones: a long line with the lines stacked under and over it (their centres
+    `spacing` line heights apart); 3-line zones and longer lines first."""
     def neighbour(line: _Line, below: bool) -> _Line | None:
         """The longest line stacked right under (or over) `line`."""
         stacked = [other for other in lines if other is not line
-                   and (_stacked(line, other) if below else _stacked(other, line))]
+                   and (_stacked(line, other, spacing) if below
+                        else _stacked(other, line, spacing))]
         return max(stacked, key=lambda other: other.length, default=None)
 
     bands: dict[tuple[int, ...], list[_Line]] = {}
@@ -692,7 +708,8 @@ def _group_bands(lines: list[_Line]) -> list[list[_Line]]:
                   key=lambda group: (-len(group), -sum(member.length for member in group)))
 
 
-def _stacked(upper: _Line, lower: _Line) -> bool:
+def _stacked(upper: _Line, lower: _Line,
+             spacing: tuple[float, float] = BAND_SPACING) -> bool:
     """Whether `lower` can be the MRZ line printed under `upper`."""
     if abs(_angle_difference(upper.angle, lower.angle)) > BAND_MAX_ANGLE:
         return False
@@ -701,8 +718,8 @@ def _stacked(upper: _Line, lower: _Line) -> bool:
     height = (upper.height + lower.height) / 2
     if not 0.6 < upper.height / lower.height < 1.6:
         return False
-    spacing = float(np.dot(lower.centre - upper.centre, normal)) / height
-    if not BAND_SPACING[0] <= spacing <= BAND_SPACING[1]:
+    apart = float(np.dot(lower.centre - upper.centre, normal)) / height
+    if not spacing[0] <= apart <= spacing[1]:
         return False
     origin = np.asarray(upper.left)
     spans = [sorted(float(np.dot(np.asarray(p) - origin, axis)) for p in (line.left, line.right))

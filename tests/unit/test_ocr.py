@@ -14,12 +14,15 @@ from verification.degrade import degrade, low_light, on_background
 from verification.mrz import CHOSEN_BY_CODE_LIST, chosen_repair, parse_mrz
 from verification.ocr import (
     ENGINE,
+    LOOSE_BAND_SPACING,
     _Cell,
     _decide,
     _filler_read_as_letters,
+    _group_bands,
     _in_runs,
     _ink_extent,
     _likeness,
+    _Line,
     _look_at_names,
     _look_for_twins,
     _much_nearer,
@@ -360,6 +363,18 @@ def test_a_letter_that_looks_like_filler_and_reads_as_nothing_alone_is_filler():
     assert [row[1].ranked()[0] for row in grid] == ["K", "K"]
 
 
+def test_lines_boxed_taller_than_their_spacing_are_a_zone_only_when_stacked_loosely():
+    # A small bowed card (tune case card_photo-069): the detector boxed its three MRZ lines
+    # about 120 px high, 94 px apart; an MRZ's lines are 1.8-2.3 line heights apart.
+    lines = [_Line((100.0, 500.0 + 94 * n), (2500.0, 500.0 + 94 * n), 120.0) for n in range(3)]
+    # Stacked as an MRZ's, only the first and the third line pair up (188 px apart).
+    assert _group_bands(lines) == [[lines[0], lines[2]]]
+    assert _group_bands(lines, LOOSE_BAND_SPACING)[0] == lines
+    # Lines as far apart as an MRZ's are a zone either way.
+    spaced = [_Line(line.left, line.right, 45.0) for line in lines]
+    assert _group_bands(spaced)[0] == spaced
+
+
 def test_a_name_with_a_cell_read_as_nothing_is_no_reading():
     # No check digit covers a name: a letter read as nothing cannot be taken for '<'.
     td1 = ("I<UTOY7Q9X93A18<<<<<<<<<<<<<<<", "3501184M3503166NLD<<<<<<<<<<<2",
@@ -538,6 +553,10 @@ def test_a_names_letter_read_two_ways_is_the_one_it_looks_like_elsewhere(drawn, 
     # ways each, and look like the document number's 'M' (_look_at_names).
     CaseSpec(id="tune-blur-027", split="tune", layout="utopia_td3", font="ocrb",
              condition="blur", seed=101027),
+    # A small card bowed more: its MRZ lines were boxed taller than their spacing, and were
+    # stacked only loosely (LOOSE_BAND_SPACING).
+    CaseSpec(id="tune-card_photo-069", split="tune", layout="utopia_td1", font="ocrb_heavy",
+             condition="card_photo", seed=109069),
     # A light OCR-B card's document code 'I<' read 'IK' in every chunk and validated.
     CaseSpec(id="tune-card_photo-036", split="tune", layout="national_td1", font="ocrb_light",
              condition="card_photo", seed=109036),
