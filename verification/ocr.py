@@ -104,8 +104,9 @@ BAND_SPACING = (0.9, 3.2)
 # ...and where the photo gives no periodic zone that way (nor on a closer look in halves), lines
 # as close as this are stacked too: a small card bowed more has its three lines boxed about
 # 120 px high for 48 px print, 94 px apart (0.78; tune split, card_photo-069 and -071). Taken
-# for every photo, it read 7 fewer of the tune split's 84 card photos and gave a false read:
-# the closer stacking pairs a line with its own neighbours' boxes and outranks the MRZ.
+# for every photo, it read those two but lost eight of the tune split's 84 card photos that
+# read before, one to a false read: the closer stacking pairs a line with its neighbours'
+# boxes, and those zones outrank the MRZ.
 LOOSE_BAND_SPACING = (0.7, 3.2)
 # ...and they overlap along the line by at least this fraction of the shorter one (a glare spot
 # may hide part of one line from the detector, so lengths themselves may differ).
