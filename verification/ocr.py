@@ -279,7 +279,7 @@ TWIN_LIKENESS_FLOOR = 1e-3
 # A name's letter read two ways is taken from the look (_look_at_names) when the cell is no
 # farther from the zone's prints of that letter than this many times what is typical between
 # two prints of one character there. Tune split of bench.mrz_bed, cases 0-39 of every
-# condition, the 86 letters of a name (before its padding) read as two letters or more: the
+# condition, the 86 cells of a name (its padding too) read as two letters or more: the
 # three 'M' of a blurred 'MOHAMMED' read as 'X', 'R' and 'N' lay 0.9-1.5 times the typical
 # distance from the zone's 'M'. Of the letters read right, the nearest other letter lay 3.1
 # times away where the zone had prints of the letter read as well (an 'E' from the 'L', on a
@@ -765,8 +765,9 @@ class _Cell:
     votes: Counter = field(default_factory=Counter)  # character -> summed confidence
     counts: Counter = field(default_factory=Counter)  # character -> readings in chunks
     looks_filler: bool = False
-    # What the cell read on its own gave ('' for nothing), and the character the look of '<'
-    # and that reading settled on against the chunk readings (see _settle_fillers).
+    # What the cell read on its own gave ('' when it was read as nothing, None when it was not
+    # read alone or gave more than one character), and the character the look of '<' and that
+    # reading settled on against the chunk readings (see _settle_fillers).
     alone: str | None = None
     decided: str | None = None
     # The look-alike (O for 0, Z for 2...) this cell looks like more than what was read (see
@@ -1593,14 +1594,17 @@ def _sure_cells(grid: list[list[_Cell]], *,
                 vouched: bool = False) -> dict[str, list[tuple[int, int]]]:
     """The cells every chunking read as one character, by character, where their field allows
     nothing else (a digit in a date, a letter in a name); with `vouched`, also letters and
-    digits in the fields a check digit covers (a document number's 'M') and the sex's 'M' or
-    'F'."""
+    digits in the fields a check digit covers that may hold either (a document number's 'M'),
+    unless the cell looks like its look-alike (see _look_for_twins), and the sex's 'M' or 'F'.
+    Those are what the check digits will vouch for if the reading validates."""
     kinds = _kinds(grid)
     width = _line_width(grid)
     covered: frozenset[int] = frozenset()
     sex = None
     if vouched and width:
         covered = checked_positions(len(grid), width) or frozenset()
+        if kinds is not None:
+            covered -= kinds[0]  # a letter where only a digit may be is a misreading
         sex = sex_position(len(grid), width)
     sure: dict[str, list[tuple[int, int]]] = {}
     for n, row in enumerate(grid):
@@ -1610,7 +1614,8 @@ def _sure_cells(grid: list[list[_Cell]], *,
                 continue
             index = n * len(row) + k
             if kinds is not None and index not in kinds[0 if char.isdigit() else 1] and not (
-                    (char != FILLER and index in covered) or (index == sex and char in "MF")):
+                    (char != FILLER and index in covered and cell.twin is None)
+                    or (index == sex and char in "MF")):
                 continue
             sure.setdefault(char, []).append((n, k))
     return sure
@@ -1619,19 +1624,20 @@ def _sure_cells(grid: list[list[_Cell]], *,
 def _look_at_names(strips: list[_Strip], grid: list[list[_Cell]],
                    patches: list[list[np.ndarray]]) -> None:
     """Settle the letters of a name the readings disagree on by their look: a cell takes the
-    letter it was read as whose prints elsewhere in the zone it looks like as closely as two
-    prints of one character do there, when what it was read as has no print there or looks at
-    least TWIN_RATIO times farther from it (in 1 - likeness).
+    letter it was read as whose prints elsewhere in the zone it is nearest, when it is no
+    farther from them than NAME_LOOK_RATIO times what is typical between two prints of one
+    character there, and what it was read as has no print there or lies at least TWIN_RATIO
+    times farther from it (in 1 - likeness).
 
     No check digit covers a name, and a blurred OCR-B 'M' is read as 'N', 'R', 'H' or 'X' now
     and then, one cell at a time: on the tune split of the test bed (cases 0-39 of every
     condition) a blurred 'MOHAMMED' read 'XOHARNED' and validated. Its three 'M' looked like
     the 'M' of the document number (distance 0.0027-0.0044, where two prints of one character
     in the zone are 0.003 apart) and like nothing else they were read as (0.008-0.095). Of the
-    86 letters of a name read as two letters or more in those 640 photos, the rule changed those
-    three, all to the printed letter, and no other (see NAME_LOOK_RATIO). The letters compared
-    with are those every chunking read alike where the field allows nothing else, in the fields
-    a check digit covers, and the sex's 'M' or 'F' (_sure_cells).
+    86 cells of a name (its padding too) read as two letters or more in those 640 photos, the
+    rule changed those three, all to the printed letter, and no other (see NAME_LOOK_RATIO).
+    The letters compared with are those _sure_cells vouches for: read alike by every chunking
+    where the field allows nothing else, in the fields a check digit covers, and the sex.
     """
     width = _line_width(grid)
     if width is None:
