@@ -203,8 +203,8 @@ TEMPLATE_SHIFT = 0.12
 # ...and the look is only used when '<' cells and printed cells score at least this far apart
 # (measured: 0.3 or more on sharp photos, overlapping on heavy blur).
 FILLER_MARGIN = 0.15
-# A cell the chunk readings took for a letter, not read alone, is '<' when the look of '<' says
-# so for it and the cells around it, this many in a row: a name never holds '<<<', so such a
+# A cell the chunk readings took for a letter, not read alone (or read alone as nothing), is '<'
+# when the look of '<' says so for it and the cells around it, this many in a row: a name never holds '<<<', so such a
 # run is padding (or the '<' run after a number). On a light OCR-B passport photographed off
 # a screen (tune split, screen_moire-034) every chunk read the name's padding as 'AAAA...',
 # which _filler_read_as_letters refuses; the look took all 30 of those cells for '<', and none
