@@ -204,11 +204,11 @@ TEMPLATE_SHIFT = 0.12
 # (measured: 0.3 or more on sharp photos, overlapping on heavy blur).
 FILLER_MARGIN = 0.15
 # A cell the chunk readings took for a letter, not read alone (or read alone as nothing), is '<'
-# when the look of '<' says so for it and the cells around it, this many in a row: a name never holds '<<<', so such a
-# run is padding (or the '<' run after a number). On a light OCR-B passport photographed off
-# a screen (tune split, screen_moire-034) every chunk read the name's padding as 'AAAA...',
-# which _filler_read_as_letters refuses; the look took all 30 of those cells for '<', and none
-# of the 14 letters and digits around them.
+# when the look of '<' says so for it and the cells around it, this many in a row: a name
+# never holds '<<<', so such a run is padding (or the '<' run after a number). On a light
+# OCR-B passport photographed off a screen (tune split, screen_moire-034) every chunk read the
+# name's padding as 'AAAA...', which _filler_read_as_letters refuses; the look took all 30 of
+# those cells for '<', and none of the 14 letters and digits around them.
 MIN_LOOK_RUN = 3
 # Alternative readings: only cells some reading disagreed on are varied, at most this many of
 # them, and at most this many combinations are parsed. Every variant is another chance for a
